@@ -1,0 +1,142 @@
+/**
+ * What every handler needs, created once per module and injected. The cloud deployment builds it
+ * from the Lambda environment (`depsFromEnv`); the embedded deployment and tests build it with
+ * `createDeps` pointing the same SDK clients at local endpoints.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+
+export interface GatewayConfig {
+  /** DynamoDB table holding jobs, idempotency records and hashed API keys. */
+  jobsTable: string;
+  /** S3 bucket for uploaded images and returned images. */
+  stagingBucket: string;
+  offloadStateMachineArn: string;
+  returnStateMachineArn: string;
+  eventBusName: string;
+  /** The VM Import service role (`vmimport`). */
+  vmImportRoleName: string;
+  /** Region the gateway runs in (and the default target region). */
+  region: string;
+  /** Lifetime of presigned upload/download URLs. */
+  presignExpiresSeconds: number;
+  /** Give up polling an import/export after this long. */
+  maxImportWaitMs: number;
+}
+
+export interface Endpoints {
+  s3?: string;
+  dynamodb?: string;
+  ec2?: string;
+  sfn?: string;
+  events?: string;
+}
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  s3: S3Client;
+  ddb: DynamoDBDocumentClient;
+  /** EC2 client per region (targets may name any region). */
+  ec2For(region: string): EC2Client;
+  sfn: SFNClient;
+  events: EventBridgeClient;
+  logger: Logger;
+  now(): Date;
+}
+
+export interface CreateDepsOptions {
+  config: GatewayConfig;
+  endpoints?: Endpoints;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  logger?: Logger;
+  now?: () => Date;
+  /** SDK retry attempts; Step Functions owns retries of throttled cloud calls, so keep this small. */
+  maxAttempts?: number;
+}
+
+export function createDeps(opts: CreateDepsOptions): GatewayDeps {
+  const { config, endpoints = {}, credentials } = opts;
+  const common = {
+    region: config.region,
+    ...(credentials ? { credentials } : {}),
+    ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+  };
+  const s3 = new S3Client({
+    ...common,
+    ...(endpoints.s3 ? { endpoint: endpoints.s3, forcePathStyle: true } : {}),
+    // Without these, streamed PutObject bodies get aws-chunked framing that S3 emulators store verbatim.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const ddb = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...common, ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}) }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  const ec2Clients = new Map<string, EC2Client>();
+  const ec2For = (region: string): EC2Client => {
+    let client = ec2Clients.get(region);
+    if (!client) {
+      client = new EC2Client({ ...common, region, ...(endpoints.ec2 ? { endpoint: endpoints.ec2 } : {}) });
+      ec2Clients.set(region, client);
+    }
+    return client;
+  };
+  const sfn = new SFNClient({ ...common, ...(endpoints.sfn ? { endpoint: endpoints.sfn } : {}) });
+  const events = new EventBridgeClient({ ...common, ...(endpoints.events ? { endpoint: endpoints.events } : {}) });
+  const logger = opts.logger ?? new Logger({ serviceName: 'burstgate' });
+  return { config, s3, ddb, ec2For, sfn, events, logger, now: opts.now ?? (() => new Date()) };
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`burstgate: environment variable ${name} is not set; the stack sets it on every function`);
+  return value;
+}
+
+/** Environment variable names the stack sets on every function (infra/constructs uses these). */
+export const ENV = {
+  jobsTable: 'JOBS_TABLE',
+  stagingBucket: 'STAGING_BUCKET',
+  offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
+  returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
+  eventBusName: 'EVENT_BUS_NAME',
+  vmImportRoleName: 'VMIMPORT_ROLE_NAME',
+} as const;
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return {
+    jobsTable: required(env, ENV.jobsTable),
+    stagingBucket: required(env, ENV.stagingBucket),
+    offloadStateMachineArn: required(env, ENV.offloadStateMachineArn),
+    returnStateMachineArn: required(env, ENV.returnStateMachineArn),
+    eventBusName: required(env, ENV.eventBusName),
+    vmImportRoleName: env[ENV.vmImportRoleName] ?? 'vmimport',
+    region: env.AWS_REGION ?? 'us-east-1',
+    presignExpiresSeconds: Number(env.BURSTGATE_PRESIGN_EXPIRES_SECONDS ?? 3600),
+    maxImportWaitMs: Number(env.BURSTGATE_MAX_IMPORT_WAIT_MS ?? 6 * 3600 * 1000),
+  };
+}
+
+let envDeps: GatewayDeps | undefined;
+/** Deps for a deployed Lambda: built on first use, then reused across invocations. */
+export function depsFromEnv(): GatewayDeps {
+  envDeps ??= createDeps({ config: configFromEnv() });
+  return envDeps;
+}
+
+/**
+ * Every Lambda entry module exports `createHandler(deps)` (used by the embedded deployment and tests)
+ * and `handler` (used by AWS Lambda), built lazily so importing the module reads no environment.
+ */
+export function lazyHandler<E, R>(create: (deps: GatewayDeps) => (event: E, context: unknown) => Promise<R>) {
+  let built: ((event: E, context: unknown) => Promise<R>) | undefined;
+  return (event: E, context: unknown): Promise<R> => {
+    built ??= create(depsFromEnv());
+    return built(event, context);
+  };
+}
