@@ -1,0 +1,50 @@
+/**
+ * One error family for the disk-image module. Every failure that is the input's fault (a truncated
+ * file, a hostile header, a manifest that does not match) is an ImageError with a stable code, so
+ * callers can map it to a user-facing answer without parsing messages.
+ */
+export type ImageErrorCode =
+  | 'BG_IMAGE_TRUNCATED'
+  | 'BG_IMAGE_TRAILING_DATA'
+  | 'BG_IMAGE_UNSUPPORTED_FORMAT'
+  | 'BG_IMAGE_UNALIGNED'
+  | 'BG_IMAGE_INVALID_ARGUMENT'
+  | 'BG_IMAGE_STREAM_STATE'
+  | 'BG_VMDK_BAD_MAGIC'
+  | 'BG_VMDK_BAD_VERSION'
+  | 'BG_VMDK_BAD_HEADER'
+  | 'BG_VMDK_NOT_STREAM_OPTIMIZED'
+  | 'BG_VMDK_CORRUPT_GRAIN'
+  | 'BG_VMDK_BAD_MARKER'
+  | 'BG_VMDK_BAD_DESCRIPTOR'
+  | 'BG_VMDK_LIMIT'
+  | 'BG_TAR_BAD_HEADER'
+  | 'BG_TAR_LIMIT'
+  | 'BG_TAR_SIZE_MISMATCH'
+  | 'BG_OVA_NO_DESCRIPTOR'
+  | 'BG_OVA_DESCRIPTOR_NOT_FIRST'
+  | 'BG_OVA_MANIFEST_INVALID'
+  | 'BG_OVA_MANIFEST_MISMATCH'
+  | 'BG_OVA_MANIFEST_MISSING_FILE'
+  | 'BG_OVA_MANIFEST_UNVERIFIABLE'
+  | 'BG_OVA_NO_DISK'
+  | 'BG_OVA_MISSING_DISK'
+  | 'BG_OVA_LIMIT'
+  | 'BG_OVF_INVALID'
+  | 'BG_VHD_BAD_FOOTER'
+  | 'BG_VHD_NOT_FIXED'
+  | 'BG_VHD_SIZE_MISMATCH';
+
+export class ImageError extends Error {
+  readonly code: ImageErrorCode;
+
+  constructor(code: ImageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ImageError';
+    this.code = code;
+  }
+}
+
+export function isImageError(err: unknown, code?: ImageErrorCode): err is ImageError {
+  return err instanceof ImageError && (code === undefined || err.code === code);
+}
