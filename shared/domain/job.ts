@@ -33,13 +33,7 @@ export type JobTarget = AwsTarget;
 
 /** A cloud or staging resource the job created. Recorded before the step that created it ends. */
 export type ResourceType =
-  | 'multipart-upload'
-  | 's3-object'
-  | 'import-task'
-  | 'ami'
-  | 'snapshot'
-  | 'instance'
-  | 'export-task';
+  'multipart-upload' | 's3-object' | 'import-task' | 'ami' | 'snapshot' | 'instance' | 'export-task';
 
 export interface JobResource {
   type: ResourceType;
@@ -107,10 +101,29 @@ export interface Job {
   steps: JobStep[];
   bytes: { uploaded: number; imported?: number; exported?: number };
   /** Cloud-side ids, for quick reading (also present in `resources`). */
-  cloud: { importTaskId?: string; amiId?: string; snapshotIds?: string[]; instanceId?: string; exportTaskId?: string };
+  cloud: {
+    importTaskId?: string;
+    amiId?: string;
+    snapshotIds?: string[];
+    instanceId?: string;
+    exportTaskId?: string;
+  };
+  /** The step under way, so its duration can be recorded when it ends. */
+  activeStep?: { name: string; startedAt: string };
+  /** When the client finished the upload (the await-upload step may run before or after). */
+  uploadCompletedAt?: string;
   /** Step Functions bookkeeping. */
   execution?: { offloadArn?: string; returnArn?: string; uploadTaskToken?: string };
   /** Set when the image has come home. */
-  returned?: { bucket: string; key: string; format: 'ova'; sizeBytes: number; sha256: string; diskSha256: string };
+  returned?: {
+    bucket: string;
+    key: string;
+    format: 'ova';
+    sizeBytes: number;
+    sha256: string;
+    diskSha256: string;
+    /** True when the returned disk content is bit-identical to what was offloaded. */
+    matchesOriginal: boolean;
+  };
   error?: JobError;
 }

@@ -87,14 +87,20 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     return client;
   };
   const sfn = new SFNClient({ ...common, ...(endpoints.sfn ? { endpoint: endpoints.sfn } : {}) });
-  const events = new EventBridgeClient({ ...common, ...(endpoints.events ? { endpoint: endpoints.events } : {}) });
+  const events = new EventBridgeClient({
+    ...common,
+    ...(endpoints.events ? { endpoint: endpoints.events } : {}),
+  });
   const logger = opts.logger ?? new Logger({ serviceName: 'burstgate' });
   return { config, s3, ddb, ec2For, sfn, events, logger, now: opts.now ?? (() => new Date()) };
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
-  if (!value) throw new Error(`burstgate: environment variable ${name} is not set; the stack sets it on every function`);
+  if (!value)
+    throw new Error(
+      `burstgate: environment variable ${name} is not set; the stack sets it on every function`,
+    );
   return value;
 }
 

@@ -1,0 +1,76 @@
+/**
+ * How every entry module is put together: middy, the Powertools logger with the job id on every
+ * line, and (for the HTTP API) JSON bodies and problem+json errors.
+ */
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createGateway, type Gateway } from '../../shared/domain/gateway';
+import type { GatewayDeps } from '../../shared/runtime/deps';
+import { jsonBody, type JsonEvent } from './json-body';
+import { problemDetails } from './problem-details';
+
+export type ApiResult = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** Appends the job id (from the path or the step input) to every log line of this invocation. */
+function jobIdKey(gw: Gateway) {
+  return {
+    before: async (request: { event: unknown }) => {
+      const e = request.event as { pathParameters?: { id?: string }; jobId?: unknown };
+      const jobId = e?.pathParameters?.id ?? (typeof e?.jobId === 'string' ? e.jobId : undefined);
+      if (jobId) gw.logger.appendKeys({ jobId });
+    },
+  };
+}
+
+export function apiHandler(
+  deps: GatewayDeps,
+  opts: { body: 'none' | 'required' | 'optional' },
+  fn: (gw: Gateway, event: JsonEvent, context: Context) => Promise<ApiResult>,
+) {
+  const gw = createGateway(deps);
+  const h = middy<JsonEvent, ApiResult>()
+    .use(injectLambdaContext(gw.logger, { resetKeys: true }))
+    .use(httpHeaderNormalizer())
+    .use(jobIdKey(gw))
+    .use(problemDetails({ logger: gw.logger }));
+  if (opts.body !== 'none') h.use(jsonBody({ required: opts.body === 'required' }));
+  return h.handler((event, context) => fn(gw, event, context)) as unknown as (
+    event: APIGatewayProxyEventV2,
+    context: unknown,
+  ) => Promise<ApiResult>;
+}
+
+export interface StepEvent {
+  jobId: string;
+  [key: string]: unknown;
+}
+
+export function stepHandler<R>(deps: GatewayDeps, fn: (gw: Gateway, event: StepEvent) => Promise<R>) {
+  const gw = createGateway(deps);
+  return middy<StepEvent, R>()
+    .use(injectLambdaContext(gw.logger, { resetKeys: true }))
+    .use(jobIdKey(gw))
+    .use({
+      before: async (request) => {
+        if (typeof request.event?.jobId !== 'string') {
+          throw new TypeError('step input must be an object with a string jobId');
+        }
+      },
+      onError: async (request) => {
+        // Step Functions matches Retry/Catch on this name; log it once with the job id.
+        const err = request.error as Error;
+        gw.logger.warn('step failed', { errorName: err?.name, errorMessage: err?.message });
+      },
+    })
+    .handler((event) => fn(gw, event)) as unknown as (event: StepEvent, context: unknown) => Promise<R>;
+}

@@ -1,0 +1,51 @@
+/**
+ * The one onError of the HTTP API: GatewayErrors become RFC 9457 problem+json with their stable
+ * type; anything else is logged and becomes a generic 500 that exposes nothing internal.
+ */
+import type { MiddlewareObj } from '@middy/core';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { GatewayError, PROBLEM_BASE } from '../../shared/domain/errors';
+
+export function problemResponse(
+  status: number,
+  body: { type: string; title: string; detail: string; instance?: string; errors?: unknown },
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify({ ...body, type: `${PROBLEM_BASE}${body.type}`, status }),
+  };
+}
+
+export function problemDetails(opts: {
+  logger: Logger;
+}): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+  if (!opts?.logger) throw new TypeError('problemDetails: option `logger` is required');
+  return {
+    onError: async (request) => {
+      const err = request.error;
+      const instance = request.event?.rawPath;
+      if (err instanceof GatewayError) {
+        if (err.status >= 500) opts.logger.error('request failed', { error: err });
+        else opts.logger.info('request rejected', { problem: err.type, detail: err.detail });
+        request.response = problemResponse(err.status, {
+          type: err.type,
+          title: err.title,
+          detail: err.detail,
+          ...(instance ? { instance } : {}),
+          ...(err.errors ? { errors: err.errors } : {}),
+        });
+        return;
+      }
+      opts.logger.error('unexpected error', { error: err as Error });
+      const requestId = request.event?.requestContext?.requestId;
+      request.response = problemResponse(500, {
+        type: 'internal-error',
+        title: 'Internal error',
+        detail: `The gateway failed unexpectedly${requestId ? ` (request ${requestId})` : ''}; retry later or report it with this id.`,
+        ...(instance ? { instance } : {}),
+      });
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/** Offload · AwaitUpload (.waitForTaskToken): stores the task token; releases it at once if the upload already completed. */
+import { awaitUpload } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, async (gw, e) => {
+    if (typeof e.taskToken !== 'string') throw new TypeError('AwaitUpload needs a taskToken');
+    await awaitUpload(gw, e.jobId, e.taskToken);
+    return { waiting: true };
+  });
+}
+
+export const handler = lazyHandler(createHandler);

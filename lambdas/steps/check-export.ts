@@ -1,0 +1,10 @@
+/** Return · CheckExport: polls the export task; records the exported object when done. */
+import { checkExport } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => checkExport(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,14 @@
+/** Offload/Return · CheckInstance/CheckStopped: is the instance in the desired state yet? */
+import { checkInstance } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => {
+    if (e.desired !== 'running' && e.desired !== 'stopped')
+      throw new TypeError('desired must be running or stopped');
+    return checkInstance(gw, e.jobId, e.desired);
+  });
+}
+
+export const handler = lazyHandler(createHandler);

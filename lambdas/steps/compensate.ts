@@ -1,0 +1,12 @@
+/** Offload · Compensate (Catch): records why, removes everything the job created, ends failed. */
+import { compensate } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) =>
+    compensate(gw, e.jobId, e.error as { Error?: string; Cause?: string } | undefined),
+  );
+}
+
+export const handler = lazyHandler(createHandler);

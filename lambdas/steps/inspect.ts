@@ -1,0 +1,10 @@
+/** Offload · Inspect: manifest, OVF hardware, disk format, partition table, content SHA-256. */
+import { inspectImage } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => inspectImage(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,10 @@
+/** Offload · LaunchInstance: RunInstances from the imported AMI; the instance is recorded on the job. */
+import { launchInstance } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => launchInstance(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,12 @@
+/** Return · ReturnFailed (Catch): records why; keeps the VM so no bytes are lost. */
+import { returnFailed } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) =>
+    returnFailed(gw, e.jobId, e.error as { Error?: string; Cause?: string } | undefined),
+  );
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,10 @@
+/** Offload · StartImport: ImportImage from the staging bucket; the import task is recorded on the job. */
+import { startImport } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => startImport(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

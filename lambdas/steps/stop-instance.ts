@@ -1,0 +1,10 @@
+/** Return · StopInstance. */
+import { stopInstance } from '../../shared/domain/steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => stopInstance(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,77 @@
+/**
+ * Removing what a job created. Order matters: an instance goes before the image it booted from,
+ * an image before its snapshots (AWS refuses to delete a snapshot an AMI still uses), cloud
+ * resources before the staging objects they were made from. Each removal is recorded on the job
+ * as it happens, so a retry after a crash resumes where it stopped instead of starting over.
+ */
+import type { Job, JobResource } from './job';
+import { markRemoved, updateJob, type Gateway } from './gateway';
+
+const ORDER: JobResource['type'][] = [
+  'instance',
+  'ami',
+  'snapshot',
+  'import-task',
+  'export-task',
+  'multipart-upload',
+  's3-object',
+];
+
+const RETRIABLE = new Set(['CloudThrottled', 'CloudUnavailable']);
+
+export interface RemovalOptions {
+  /** Remove only these types (default: all). */
+  types?: ReadonlyArray<JobResource['type']>;
+  /** Also remove resources kept on purpose (the returned image). */
+  includeRetained?: boolean;
+}
+
+export async function removeJobResources(
+  gw: Gateway,
+  jobId: string,
+  opts: RemovalOptions = {},
+): Promise<Job> {
+  let job = await gw.store.get(jobId);
+  const pending = job.resources
+    .filter((r) => !r.removedAt && (opts.includeRetained || !r.retained))
+    .filter((r) => !opts.types || opts.types.includes(r.type))
+    .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
+  const failures: string[] = [];
+  let retriable = false;
+  for (const r of pending) {
+    try {
+      await removeOne(gw, job, r);
+      job = await updateJob(gw, jobId, (j) => markRemoved(j, r.type, r.id, gw.now()));
+      gw.logger.info('removed resource', { jobId, resourceType: r.type, resourceId: r.id });
+    } catch (err) {
+      failures.push(`${r.type} ${r.id}: ${(err as Error).message}`);
+      retriable ||= RETRIABLE.has((err as Error).name);
+      gw.logger.error('could not remove resource', {
+        jobId,
+        resourceType: r.type,
+        resourceId: r.id,
+        error: err as Error,
+      });
+    }
+  }
+  if (failures.length > 0) {
+    const err = new Error(
+      `could not remove ${failures.length} resource(s) of job ${jobId}: ${failures.join('; ')}`,
+    );
+    // Keep the cloud's classification so Step Functions retries throttling and 5xx.
+    err.name = retriable ? 'CloudUnavailable' : 'CleanupIncomplete';
+    throw err;
+  }
+  return job;
+}
+
+async function removeOne(gw: Gateway, job: Job, r: JobResource): Promise<void> {
+  switch (r.type) {
+    case 'multipart-upload':
+      return gw.staging.abortUpload(job.image.key, r.id);
+    case 's3-object':
+      return gw.staging.delete(r.id);
+    default:
+      return gw.cloudFor(job.target).remove(r);
+  }
+}

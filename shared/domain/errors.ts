@@ -1,0 +1,98 @@
+/**
+ * The gateway's error family. Each error carries a stable problem `type` slug (part of the API
+ * contract: clients switch on it), an HTTP status, a short title and a detail that says what was
+ * wrong, where, and what to do. The API's onError middleware turns these into RFC 9457
+ * problem+json; anything else becomes a generic 500.
+ */
+export const PROBLEM_BASE = 'https://burstgate.dev/problems/';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class GatewayError extends Error {
+  override readonly name: string = 'GatewayError';
+  constructor(
+    readonly type: string,
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    readonly errors?: FieldError[],
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options);
+  }
+  get detail(): string {
+    return this.message;
+  }
+}
+
+export class ValidationError extends GatewayError {
+  override readonly name = 'ValidationError';
+  constructor(detail: string, errors?: FieldError[]) {
+    super('validation-failed', 400, 'The request is not valid', detail, errors);
+  }
+}
+
+export class MalformedBodyError extends GatewayError {
+  override readonly name = 'MalformedBodyError';
+  constructor(detail: string) {
+    super('malformed-body', 400, 'The request body is not valid JSON', detail);
+  }
+}
+
+export class JobNotFoundError extends GatewayError {
+  override readonly name = 'JobNotFoundError';
+  constructor(jobId: string) {
+    super(
+      'job-not-found',
+      404,
+      'No such job',
+      `No offload job with id '${jobId}' exists; list jobs with GET /offloads.`,
+    );
+  }
+}
+
+export class IdempotencyConflictError extends GatewayError {
+  override readonly name = 'IdempotencyConflictError';
+  constructor(key: string, jobId: string) {
+    super(
+      'idempotency-key-reused',
+      409,
+      'Idempotency-Key reused with a different request',
+      `The Idempotency-Key '${key}' was already used for job ${jobId} with a different body; use a new key for a new request.`,
+    );
+  }
+}
+
+export class InvalidJobStateError extends GatewayError {
+  override readonly name = 'InvalidJobStateError';
+  constructor(jobId: string, state: string, action: string, allowed: readonly string[]) {
+    super(
+      'invalid-job-state',
+      409,
+      'The job is not in a state that allows this',
+      `Cannot ${action} job ${jobId}: it is '${state}'; this is allowed only when it is ${allowed.map((s) => `'${s}'`).join(' or ')}.`,
+    );
+  }
+}
+
+export class UploadIncompleteError extends GatewayError {
+  override readonly name = 'UploadIncompleteError';
+  constructor(detail: string) {
+    super('upload-incomplete', 400, 'The upload is not complete', detail);
+  }
+}
+
+export class ConcurrentUpdateError extends GatewayError {
+  override readonly name = 'ConcurrentUpdateError';
+  constructor(jobId: string) {
+    super(
+      'concurrent-update',
+      503,
+      'The job is being changed by another request',
+      `Job ${jobId} was changed concurrently too many times; retry the request.`,
+    );
+  }
+}

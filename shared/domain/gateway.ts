@@ -1,0 +1,122 @@
+/**
+ * The context every operation runs in: the job store, the staging bucket, the cloud adapter,
+ * the event publisher. Built once per Lambda module from injected deps.
+ */
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { AwsTarget } from '../clouds/aws/aws-target';
+import type { CloudTarget } from '../clouds/cloud-target';
+import type { GatewayConfig, GatewayDeps } from '../runtime/deps';
+import { JobStore } from '../store/job-store';
+import { StagingBucket } from '../store/staging';
+import type { Job, JobResource, JobState, JobTarget } from './job';
+
+export interface Gateway {
+  config: GatewayConfig;
+  store: JobStore;
+  staging: StagingBucket;
+  sfn: SFNClient;
+  logger: Logger;
+  now(): Date;
+  cloudFor(target: JobTarget): CloudTarget;
+  publish(job: Job, from: JobState | undefined): Promise<void>;
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const aws = new AwsTarget({ ec2For: deps.ec2For, vmImportRoleName: deps.config.vmImportRoleName });
+  return {
+    config: deps.config,
+    store: new JobStore(deps.ddb, deps.config.jobsTable),
+    staging: new StagingBucket(deps.s3, deps.config.stagingBucket),
+    sfn: deps.sfn,
+    logger: deps.logger,
+    now: deps.now,
+    cloudFor: (target) => {
+      if (target.cloud === 'aws') return aws;
+      throw new Error(`no adapter for cloud ${String((target as { cloud: unknown }).cloud)}`);
+    },
+    publish: async (job, from) => {
+      // An event per state change; a lost event must not fail the job, so errors are logged.
+      try {
+        await deps.events.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                EventBusName: deps.config.eventBusName,
+                Source: 'burstgate',
+                DetailType: 'Job State Changed',
+                Resources: [],
+                Detail: JSON.stringify({
+                  jobId: job.jobId,
+                  vmName: job.vmName,
+                  from: from ?? null,
+                  to: job.state,
+                  target: job.target,
+                  at: job.updatedAt,
+                  ...(job.error ? { error: job.error } : {}),
+                }),
+              },
+            ],
+          }),
+        );
+      } catch (err) {
+        deps.logger.warn('could not publish the job state change event', {
+          jobId: job.jobId,
+          error: err as Error,
+        });
+      }
+    },
+  };
+}
+
+/** Updates a job and, when its state changed, publishes the change. */
+export async function updateJob(
+  gw: Gateway,
+  jobId: string,
+  change: (job: Job) => void | false,
+): Promise<Job> {
+  let from: JobState | undefined;
+  const job = await gw.store.update(
+    jobId,
+    (j) => {
+      from = j.state;
+      return change(j);
+    },
+    gw.now(),
+  );
+  if (from !== undefined && from !== job.state) {
+    gw.logger.info('job state changed', { jobId, from, to: job.state });
+    await gw.publish(job, from);
+  }
+  return job;
+}
+
+export function beginStep(job: Job, name: string, now: Date): void {
+  if (job.activeStep?.name === name) return;
+  job.activeStep = { name, startedAt: now.toISOString() };
+}
+
+export function endStep(job: Job, outcome: 'succeeded' | 'failed', now: Date, detail?: string): void {
+  const active = job.activeStep;
+  if (!active) return;
+  job.steps.push({
+    name: active.name,
+    outcome,
+    startedAt: active.startedAt,
+    endedAt: now.toISOString(),
+    durationMs: now.getTime() - Date.parse(active.startedAt),
+    ...(detail ? { detail } : {}),
+  });
+  delete job.activeStep;
+}
+
+export function recordResource(job: Job, r: Omit<JobResource, 'createdAt'>, now: Date): void {
+  if (job.resources.some((x) => x.type === r.type && x.id === r.id)) return;
+  job.resources.push({ ...r, createdAt: now.toISOString() });
+}
+
+export function markRemoved(job: Job, type: JobResource['type'], id: string, now: Date): void {
+  const r = job.resources.find((x) => x.type === type && x.id === id);
+  if (r && !r.removedAt) r.removedAt = now.toISOString();
+}

@@ -1,0 +1,261 @@
+/**
+ * What the HTTP API does, as plain functions: create an offload (placeOffload), complete its
+ * upload, show and list jobs, start the return, cancel. Handlers translate and delegate here.
+ */
+import { SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { InvalidJobStateError, UploadIncompleteError } from './errors';
+import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
+import { newJobId } from './ids';
+import { TERMINAL_STATES, type Job, type JobState } from './job';
+import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
+import { removeJobResources } from './cleanup';
+
+export interface UploadInstructions {
+  uploadId: string;
+  partSizeBytes: number;
+  parts: Array<{ partNumber: number; url: string }>;
+  expiresAt: string;
+}
+
+export interface PlacedOffload {
+  job: Job;
+  upload?: UploadInstructions;
+  replayed: boolean;
+}
+
+const EXT: Record<Job['image']['format'], string> = { ova: 'ova', vmdk: 'vmdk', vhd: 'vhd', raw: 'img' };
+
+function executionArn(stateMachineArn: string, name: string): string {
+  return stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
+}
+
+async function uploadInstructions(gw: Gateway, job: Job): Promise<UploadInstructions | undefined> {
+  if (job.state !== 'awaiting-upload' || !job.image.uploadId) return undefined;
+  const expires = gw.config.presignExpiresSeconds;
+  const { partSizeBytes, parts } = await gw.staging.presignParts(
+    job.image.key,
+    job.image.uploadId,
+    job.image.sizeBytes,
+    expires,
+  );
+  return {
+    uploadId: job.image.uploadId,
+    partSizeBytes,
+    parts,
+    expiresAt: new Date(gw.now().getTime() + expires * 1000).toISOString(),
+  };
+}
+
+/** POST /offloads: a job, a multipart upload for its image, and the waiting offload execution. */
+export async function placeOffload(
+  gw: Gateway,
+  req: CreateOffloadRequest,
+  idempotencyKey: string,
+): Promise<PlacedOffload> {
+  const now = gw.now();
+  const proposedId = newJobId(now);
+  const prior = await gw.store.claimIdempotencyKey(idempotencyKey, req, proposedId, now);
+  const jobId = prior?.jobId ?? proposedId;
+  if (prior) {
+    const existing = await gw.store.find(jobId);
+    if (existing?.execution?.offloadArn) {
+      return { job: existing, upload: await uploadInstructions(gw, existing), replayed: true };
+    }
+    // The earlier request stopped half-way (claimed the key, then failed): finish it now.
+    if (existing) return startOffloadExecution(gw, existing, true);
+  }
+  const safeName = req.vmName.replace(/[^A-Za-z0-9._-]/g, '_');
+  const key = `staging/${jobId}/${safeName}.${EXT[req.imageFormat]}`;
+  const uploadId = await gw.staging.createUpload(key);
+  const job: Job = {
+    jobId,
+    vmName: req.vmName,
+    state: 'awaiting-upload',
+    target: req.target,
+    ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    version: 1,
+    image: {
+      format: req.imageFormat,
+      bucket: gw.staging.bucket,
+      key,
+      sizeBytes: req.imageSizeBytes,
+      uploadId,
+      ...(req.imageSha256 ? { sha256: req.imageSha256 } : {}),
+    },
+    resources: [],
+    steps: [],
+    bytes: { uploaded: 0 },
+    cloud: {},
+    activeStep: { name: 'upload', startedAt: now.toISOString() },
+  };
+  recordResource(job, { type: 'multipart-upload', id: uploadId, location: gw.staging.bucket }, now);
+  try {
+    await gw.store.create(job);
+  } catch (err) {
+    await gw.staging.abortUpload(key, uploadId).catch(() => undefined);
+    throw err;
+  }
+  await gw.publish(job, undefined);
+  return startOffloadExecution(gw, job, !!prior);
+}
+
+async function startOffloadExecution(gw: Gateway, job: Job, replayed: boolean): Promise<PlacedOffload> {
+  const arn = executionArn(gw.config.offloadStateMachineArn, job.jobId);
+  try {
+    await gw.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: gw.config.offloadStateMachineArn,
+        name: job.jobId,
+        input: JSON.stringify({ jobId: job.jobId }),
+      }),
+    );
+  } catch (err) {
+    // Same name + same input is not an error in Step Functions; anything else is.
+    if ((err as Error).name !== 'ExecutionAlreadyExists') {
+      gw.logger.error('could not start the offload execution', { jobId: job.jobId, error: err as Error });
+      await removeJobResources(gw, job.jobId).catch(() => undefined);
+      await updateJob(gw, job.jobId, (j) => {
+        j.state = 'failed';
+        j.error = {
+          type: 'workflow-start-failed',
+          title: 'The offload workflow could not be started',
+          detail: `Step Functions refused StartExecution: ${(err as Error).message}`,
+        };
+      });
+      throw err;
+    }
+  }
+  const updated = await updateJob(gw, job.jobId, (j) => {
+    j.execution = { ...j.execution, offloadArn: arn };
+  });
+  return { job: updated, upload: await uploadInstructions(gw, updated), replayed };
+}
+
+/** POST /offloads/{id}/upload-complete: completes the multipart upload and releases the execution. */
+export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUploadRequest): Promise<Job> {
+  const job = await gw.store.get(jobId);
+  if (job.uploadCompletedAt) return job; // already done: the same request again is fine
+  if (job.state !== 'awaiting-upload' || !job.image.uploadId) {
+    throw new InvalidJobStateError(jobId, job.state, 'complete the upload of', ['awaiting-upload']);
+  }
+  const { key, uploadId, sizeBytes } = { ...job.image, uploadId: job.image.uploadId };
+  // Check the claim against what S3 really holds before completing anything: a bad request changes nothing.
+  const received = new Map((await gw.staging.listParts(key, uploadId)).map((p) => [p.partNumber, p]));
+  const numbers = req.parts.map((p) => p.partNumber);
+  for (let i = 0; i < numbers.length; i++) {
+    if (numbers[i] !== i + 1) {
+      throw new UploadIncompleteError(
+        `parts must be listed in order 1..N without gaps; entry ${i} is part ${numbers[i]}`,
+      );
+    }
+  }
+  let total = 0;
+  for (const p of req.parts) {
+    const got = received.get(p.partNumber);
+    if (!got)
+      throw new UploadIncompleteError(
+        `part ${p.partNumber} was never uploaded; upload it, then complete again`,
+      );
+    if (got.etag.replace(/"/g, '') !== p.etag.replace(/"/g, '')) {
+      throw new UploadIncompleteError(
+        `part ${p.partNumber}: ETag ${p.etag} does not match the uploaded part's ${got.etag}`,
+      );
+    }
+    total += got.size;
+  }
+  if (total !== sizeBytes) {
+    throw new UploadIncompleteError(
+      `the listed parts hold ${total} bytes but the offload declared imageSizeBytes ${sizeBytes}; upload the missing bytes, then complete again`,
+    );
+  }
+  await gw.staging.completeUpload(key, uploadId, req.parts);
+  const now = gw.now();
+  const updated = await updateJob(gw, jobId, (j) => {
+    markRemoved(j, 'multipart-upload', uploadId, now); // consumed into the object
+    recordResource(j, { type: 's3-object', id: key, location: j.image.bucket }, now);
+    j.bytes.uploaded = total;
+    j.uploadCompletedAt = now.toISOString();
+    endStep(j, 'succeeded', now, `${total} bytes in ${req.parts.length} part(s)`);
+    j.state = 'inspecting';
+    beginStep(j, 'inspect', now);
+  });
+  await releaseUploadWait(gw, updated);
+  return updated;
+}
+
+/** Sends the task token back once both the upload is complete and the execution waits for it. */
+export async function releaseUploadWait(gw: Gateway, job: Job): Promise<void> {
+  const token = job.execution?.uploadTaskToken;
+  if (!token || !job.uploadCompletedAt) return;
+  try {
+    await gw.sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: token,
+        output: JSON.stringify({ sizeBytes: job.bytes.uploaded }),
+      }),
+    );
+  } catch (err) {
+    // Both sides may send it (race between the API and the step); the second one is refused, harmlessly.
+    if (!['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes((err as Error).name)) throw err;
+  }
+}
+
+/** POST /offloads/{id}/return */
+export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
+  const allowed: JobState[] = ['running', 'return-failed'];
+  let attempt = 0;
+  const job = await updateJob(gw, jobId, (j) => {
+    if (!allowed.includes(j.state)) throw new InvalidJobStateError(jobId, j.state, 'return', allowed);
+    attempt = j.steps.filter((s) => s.name === 'stop').length + 1;
+    j.state = 'returning';
+    delete j.error;
+    beginStep(j, 'stop', gw.now());
+  });
+  const name = `${jobId}-return-${attempt}`;
+  try {
+    await gw.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: gw.config.returnStateMachineArn,
+        name,
+        input: JSON.stringify({ jobId }),
+      }),
+    );
+  } catch (err) {
+    await updateJob(gw, jobId, (j) => {
+      j.state = 'return-failed';
+      j.error = {
+        type: 'workflow-start-failed',
+        title: 'The return workflow could not be started',
+        detail: `Step Functions refused StartExecution: ${(err as Error).message}; the VM is untouched, retry the return`,
+      };
+    });
+    throw err;
+  }
+  return updateJob(gw, jobId, (j) => {
+    j.execution = { ...j.execution, returnArn: executionArn(gw.config.returnStateMachineArn, name) };
+  });
+}
+
+/** DELETE /offloads/{id}: stops the running execution and removes everything the job created. */
+export async function cancelOffload(gw: Gateway, jobId: string): Promise<Job> {
+  const before = await gw.store.get(jobId);
+  if (before.state === 'cancelled') return before;
+  const job = await updateJob(gw, jobId, (j) => {
+    j.state = 'cancelling';
+  });
+  for (const arn of [job.execution?.offloadArn, job.execution?.returnArn]) {
+    if (!arn || TERMINAL_STATES.has(before.state)) continue;
+    try {
+      await gw.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: 'cancelled through the API' }));
+    } catch (err) {
+      if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
+    }
+  }
+  await removeJobResources(gw, jobId, { includeRetained: true });
+  return updateJob(gw, jobId, (j) => {
+    j.state = 'cancelled';
+    if (j.activeStep) endStep(j, 'failed', gw.now(), 'cancelled');
+  });
+}

@@ -1,0 +1,79 @@
+/** Request bodies the API accepts, validated with zod; errors name the field that is wrong. */
+import { z } from 'zod';
+import { ValidationError, type FieldError } from './errors';
+import { JOB_STATES } from './job';
+import { MAX_IMAGE_BYTES } from '../store/staging';
+
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+export const CreateOffloadRequest = z
+  .object({
+    vmName: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._ -]*$/,
+        'letters, digits, dot, underscore, dash and space; starts with a letter or digit',
+      ),
+    imageFormat: z.enum(['ova', 'vmdk', 'vhd', 'raw']),
+    imageSizeBytes: z.number().int().min(1).max(MAX_IMAGE_BYTES),
+    imageSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256')
+      .optional(),
+    target: z
+      .object({
+        cloud: z.literal('aws'),
+        region: z.string().regex(REGION, 'an AWS region name such as us-east-1'),
+        instanceType: z.string().regex(INSTANCE_TYPE, 'an EC2 instance type such as t3.medium'),
+      })
+      .strict(),
+    callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .strict();
+export type CreateOffloadRequest = z.infer<typeof CreateOffloadRequest>;
+
+export const CompleteUploadRequest = z
+  .object({
+    parts: z
+      .array(
+        z
+          .object({ partNumber: z.number().int().min(1).max(10000), etag: z.string().min(1).max(1024) })
+          .strict(),
+      )
+      .min(1)
+      .max(10000),
+  })
+  .strict();
+export type CompleteUploadRequest = z.infer<typeof CompleteUploadRequest>;
+
+export const ListOffloadsQuery = z
+  .object({
+    state: z.enum(JOB_STATES).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+export const IdempotencyKey = z
+  .string()
+  .min(8)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+export const JobId = z.string().regex(/^job-[0-9a-z]{26}$/, 'a job id such as job-01h...');
+
+/** Parses or throws a ValidationError listing every problem with its path. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors: FieldError[] = result.error.issues.map((i) => ({
+    path: i.path.length ? i.path.map(String).join('.') : '(root)',
+    message: i.message,
+  }));
+  throw new ValidationError(
+    `${what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    errors,
+  );
+}

@@ -1,0 +1,508 @@
+/**
+ * The workflow steps, one function each, as the offload and return state machines call them.
+ * Each step reads the job, does one thing, and records what it created on the job before it
+ * returns, so compensation always knows what to remove. Steps are safe to retry.
+ */
+import { createHash } from 'node:crypto';
+import { CloudError } from '../clouds/errors';
+import { inspectOva, openDiskImage, tapDisk, detectPartitionTable, type OvaInspection } from '../images';
+import { removeJobResources } from './cleanup';
+import { releaseUploadWait } from './offloads';
+import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
+import type { Job, JobError, VmHardware } from './job';
+
+/** A step failure the job reports to its user (the workflow's Catch sends it to compensation). */
+export class StepFailure extends Error {
+  constructor(
+    override readonly name: 'ImageRejected' | 'UploadMissing',
+    readonly problem: JobError,
+  ) {
+    super(problem.detail);
+  }
+}
+
+const CANCELLED = new Set(['cancelling', 'cancelled']);
+
+/** A step that runs after a cancel must not create anything; it stops here. */
+function assertNotCancelled(job: Job): void {
+  if (CANCELLED.has(job.state)) {
+    throw new CloudError('CloudRejected', `job ${job.jobId} was cancelled; step not run`, 'JobCancelled');
+  }
+}
+
+// ---------------------------------------------------------------- offload
+
+export async function awaitUpload(gw: Gateway, jobId: string, taskToken: string): Promise<void> {
+  const job = await updateJob(gw, jobId, (j) => {
+    j.execution = { ...j.execution, uploadTaskToken: taskToken };
+  });
+  // The client may have completed the upload before this step ran: then release ourselves.
+  await releaseUploadWait(gw, job);
+}
+
+function hashing(input: AsyncIterable<Buffer>) {
+  const h = createHash('sha256');
+  let bytes = 0;
+  async function* gen() {
+    for await (const chunk of input) {
+      h.update(chunk);
+      bytes += chunk.length;
+      yield chunk;
+    }
+  }
+  return { stream: gen(), digest: () => ({ sha256: h.digest('hex'), bytes }) };
+}
+
+function hardwareFrom(ova: OvaInspection): VmHardware {
+  return {
+    vcpus: ova.hardware.vcpus,
+    memoryMiB: ova.hardware.memoryMiB,
+    firmware: ova.hardware.firmware,
+    disks: ova.disks.map((d) => ({ name: d.name, capacityBytes: d.capacity, format: d.format })),
+    nics: ova.hardware.nics,
+  };
+}
+
+const rejected = (detail: string, title = 'The image was rejected'): StepFailure =>
+  new StepFailure('ImageRejected', { type: 'image-rejected', title, detail, step: 'inspect' });
+
+/**
+ * Reads the uploaded image once, as a stream: verifies an OVA's manifest, reads its OVF hardware,
+ * checks the disk format and partition table that AWS VM Import will insist on, and measures the
+ * file's and the disk content's SHA-256 (the return path compares against the latter).
+ */
+export async function inspectImage(
+  gw: Gateway,
+  jobId: string,
+): Promise<{ diskSha256: string; format: string }> {
+  let job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  job = await updateJob(gw, jobId, (j) => {
+    j.state = 'inspecting';
+    beginStep(j, 'inspect', gw.now());
+  });
+  const size = await gw.staging.size(job.image.key);
+  if (size === undefined) {
+    throw new StepFailure('UploadMissing', {
+      type: 'upload-missing',
+      title: 'The uploaded image is missing',
+      detail: `s3://${job.image.bucket}/${job.image.key} does not exist; the upload was not completed`,
+      step: 'inspect',
+    });
+  }
+  const { body } = await gw.staging.read(job.image.key);
+  const file = hashing(body);
+  let result: {
+    hardware?: VmHardware;
+    diskSha256: string;
+    capacity: number;
+    partitionTable: 'gpt' | 'mbr' | 'none';
+    format: string;
+  };
+  try {
+    if (job.image.format === 'ova') {
+      const ova = await inspectOva(file.stream);
+      const disk = ova.disks[0];
+      if (!disk) throw rejected('the OVA holds no disk');
+      if (ova.disks.length > 1) {
+        throw rejected(`the OVA holds ${ova.disks.length} disks; this version offloads single-disk VMs only`);
+      }
+      result = {
+        hardware: hardwareFrom(ova),
+        diskSha256: disk.contentSha256,
+        capacity: disk.capacity,
+        partitionTable: disk.partitionTable,
+        format: `ova/${disk.format}`,
+      };
+    } else {
+      const opened = await openDiskImage(file.stream, { totalSize: size });
+      const expected = { vmdk: 'vmdk-stream-optimized', vhd: 'vhd-fixed', raw: 'raw' }[job.image.format];
+      if (opened.format !== expected) {
+        throw rejected(
+          `the offload declared imageFormat '${job.image.format}' but the file is ${opened.format}`,
+        );
+      }
+      const tap = tapDisk(opened.disk, 4096);
+      for await (const _ of tap.disk.extents) {
+        // drain: the tap hashes as the extents pass
+      }
+      const r = tap.result();
+      result = {
+        diskSha256: r.sha256,
+        capacity: opened.disk.capacity,
+        partitionTable: detectPartitionTable(r.head),
+        format: opened.format,
+      };
+    }
+    // Drain whatever trails the last entry so the whole file is hashed.
+    for await (const _ of file.stream) {
+      // nothing
+    }
+  } catch (err) {
+    if (err instanceof StepFailure) throw await failStep(gw, jobId, err);
+    if ((err as Error).name === 'ImageError')
+      throw await failStep(gw, jobId, rejected((err as Error).message));
+    throw err;
+  }
+  if (result.partitionTable === 'none') {
+    throw await failStep(
+      gw,
+      jobId,
+      rejected(
+        'the disk has no MBR or GPT partition table; AWS VM Import rejects such disks ("No valid partitions"). Export the VM with its partitioned system disk',
+      ),
+    );
+  }
+  const measured = file.digest();
+  if (job.image.sha256 && job.image.sha256 !== measured.sha256) {
+    throw await failStep(
+      gw,
+      jobId,
+      rejected(
+        `the uploaded file's SHA-256 is ${measured.sha256}, but the client declared ${job.image.sha256}`,
+        'The upload was corrupted',
+      ),
+    );
+  }
+  await updateJob(gw, jobId, (j) => {
+    j.image.sha256 = measured.sha256;
+    j.image.diskSha256 = result.diskSha256;
+    j.image.diskCapacityBytes = result.capacity;
+    j.image.partitionTable = result.partitionTable;
+    if (result.hardware) j.hardware = result.hardware;
+    endStep(j, 'succeeded', gw.now(), `${result.format}, ${result.capacity} bytes, ${result.partitionTable}`);
+  });
+  return { diskSha256: result.diskSha256, format: result.format };
+}
+
+/** Records the failure on the job (for the user) and returns the error to throw (for the workflow). */
+async function failStep(gw: Gateway, jobId: string, err: StepFailure | CloudError): Promise<Error> {
+  const now = gw.now();
+  await updateJob(gw, jobId, (j) => {
+    const step = j.activeStep?.name;
+    j.error =
+      err instanceof StepFailure
+        ? err.problem
+        : {
+            type: errorType(err.name),
+            title: titleFor(err.name),
+            detail: err.message,
+            ...(step ? { step } : {}),
+          };
+    endStep(j, 'failed', now, err.message);
+  });
+  return err;
+}
+
+const errorType = (name: string) =>
+  ({ ImportFailed: 'import-failed', ExportFailed: 'export-failed', CloudTimedOut: 'cloud-timed-out' })[
+    name
+  ] ?? 'cloud-rejected';
+const titleFor = (name: string) =>
+  ({
+    ImportFailed: 'The cloud rejected the image import',
+    ExportFailed: 'The cloud could not export the VM',
+    CloudTimedOut: 'The cloud took too long',
+  })[name] ?? 'The cloud refused a request';
+
+export async function startImport(gw: Gateway, jobId: string): Promise<{ importTaskId: string }> {
+  let job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  if (job.cloud.importTaskId) return { importTaskId: job.cloud.importTaskId };
+  job = await updateJob(gw, jobId, (j) => {
+    j.state = 'importing';
+    beginStep(j, 'import', gw.now());
+  });
+  const task = await gw
+    .cloudFor(job.target)
+    .startImport(job)
+    .catch(async (e: CloudError) => {
+      if (e.name === 'CloudRejected') throw await failStep(gw, jobId, e);
+      throw e;
+    });
+  await updateJob(gw, jobId, (j) => {
+    recordResource(j, task, gw.now());
+    j.cloud.importTaskId = task.id;
+  });
+  return { importTaskId: task.id };
+}
+
+export async function checkImport(
+  gw: Gateway,
+  jobId: string,
+): Promise<{ done: boolean; status: string; progress?: number }> {
+  const job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  let progress;
+  try {
+    progress = await gw.cloudFor(job.target).checkImport(job);
+  } catch (err) {
+    if (err instanceof CloudError && err.name !== 'CloudThrottled' && err.name !== 'CloudUnavailable') {
+      throw await failStep(gw, jobId, err);
+    }
+    throw err;
+  }
+  if (!progress.done) {
+    const started = Date.parse(job.activeStep?.startedAt ?? job.updatedAt);
+    if (gw.now().getTime() - started > gw.config.maxImportWaitMs) {
+      throw await failStep(
+        gw,
+        jobId,
+        new CloudError(
+          'CloudTimedOut',
+          `the import did not finish within ${gw.config.maxImportWaitMs} ms (last status: ${progress.status})`,
+        ),
+      );
+    }
+    return { done: false, status: progress.status, progress: progress.progress };
+  }
+  const now = gw.now();
+  await updateJob(gw, jobId, (j) => {
+    if (progress.amiId) {
+      recordResource(j, { type: 'ami', id: progress.amiId, location: j.target.region }, now);
+      j.cloud.amiId = progress.amiId;
+    }
+    for (const s of progress.snapshotIds ?? [])
+      recordResource(j, { type: 'snapshot', id: s, location: j.target.region }, now);
+    j.cloud.snapshotIds = progress.snapshotIds ?? [];
+    if (progress.bytes !== undefined) j.bytes.imported = progress.bytes;
+    endStep(j, 'succeeded', now, `${progress.amiId} with ${(progress.snapshotIds ?? []).join(', ')}`);
+  });
+  return { done: true, status: progress.status, progress: 100 };
+}
+
+export async function launchInstance(gw: Gateway, jobId: string): Promise<{ instanceId: string }> {
+  let job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  if (job.cloud.instanceId) return { instanceId: job.cloud.instanceId };
+  job = await updateJob(gw, jobId, (j) => {
+    j.state = 'launching';
+    beginStep(j, 'launch', gw.now());
+  });
+  const instance = await gw
+    .cloudFor(job.target)
+    .launch(job)
+    .catch(async (e: CloudError) => {
+      if (e.name === 'CloudRejected') throw await failStep(gw, jobId, e);
+      throw e;
+    });
+  await updateJob(gw, jobId, (j) => {
+    recordResource(j, instance, gw.now());
+    j.cloud.instanceId = instance.id;
+  });
+  return { instanceId: instance.id };
+}
+
+const GONE = new Set(['shutting-down', 'terminated']);
+
+export async function checkInstance(
+  gw: Gateway,
+  jobId: string,
+  desired: 'running' | 'stopped',
+): Promise<{ done: boolean; state: string }> {
+  const job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  const state = await gw.cloudFor(job.target).instanceState(job);
+  if (GONE.has(state)) {
+    throw await failStep(
+      gw,
+      jobId,
+      new CloudError(
+        'CloudRejected',
+        `instance ${job.cloud.instanceId} is ${state}: it was terminated outside burstgate`,
+        state,
+      ),
+    );
+  }
+  return { done: state === desired, state };
+}
+
+export async function markRunning(gw: Gateway, jobId: string): Promise<void> {
+  await updateJob(gw, jobId, (j) => {
+    assertNotCancelled(j);
+    j.state = 'running';
+    endStep(j, 'succeeded', gw.now(), `${j.cloud.instanceId} running`);
+  });
+}
+
+/** Catch path of the offload: record why, remove everything created, end `failed`. */
+export async function compensate(
+  gw: Gateway,
+  jobId: string,
+  error?: { Error?: string; Cause?: string },
+): Promise<void> {
+  const now = gw.now();
+  await updateJob(gw, jobId, (j) => {
+    if (CANCELLED.has(j.state)) return false; // the cancel path owns the job now
+    j.error ??= errorFromWorkflow(error, j.activeStep?.name);
+    if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
+  });
+  await removeJobResources(gw, jobId, { includeRetained: true });
+  await updateJob(gw, jobId, (j) => {
+    if (CANCELLED.has(j.state)) return false;
+    j.state = 'failed';
+  });
+}
+
+/** The workflow's `$.error` ({Error, Cause}) as a problem; Lambda puts its error JSON in Cause. */
+export function errorFromWorkflow(
+  error: { Error?: string; Cause?: string } | undefined,
+  step?: string,
+): JobError {
+  const name = error?.Error ?? 'UnknownError';
+  let detail = error?.Cause ?? name;
+  try {
+    const cause = JSON.parse(detail) as { errorMessage?: string };
+    if (cause.errorMessage) detail = cause.errorMessage;
+  } catch {
+    // Cause was plain text
+  }
+  return {
+    type: errorType(name),
+    title: titleFor(name),
+    detail: `${name}: ${detail}`,
+    ...(step ? { step } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- return
+
+export async function stopInstance(gw: Gateway, jobId: string): Promise<void> {
+  const job = await updateJob(gw, jobId, (j) => {
+    assertNotCancelled(j);
+    j.state = 'returning';
+    beginStep(j, 'stop', gw.now());
+  });
+  const cloud = gw.cloudFor(job.target);
+  const state = await cloud.instanceState(job);
+  if (state === 'stopped' || state === 'stopping') return;
+  await cloud.stop(job);
+}
+
+export async function startExport(gw: Gateway, jobId: string): Promise<{ exportTaskId: string }> {
+  let job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  const now = gw.now();
+  job = await updateJob(gw, jobId, (j) => {
+    if (j.activeStep?.name === 'stop') endStep(j, 'succeeded', now, `${j.cloud.instanceId} stopped`);
+    beginStep(j, 'export', now);
+  });
+  const task = await gw
+    .cloudFor(job.target)
+    .startExport(job, gw.staging.bucket, `returns/${jobId}/`)
+    .catch(async (e: CloudError) => {
+      if (e.name === 'CloudRejected') throw await failStep(gw, jobId, e);
+      throw e;
+    });
+  await updateJob(gw, jobId, (j) => {
+    recordResource(j, task, gw.now());
+    j.cloud.exportTaskId = task.id;
+  });
+  return { exportTaskId: task.id };
+}
+
+export async function checkExport(gw: Gateway, jobId: string): Promise<{ done: boolean; status: string }> {
+  const job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  let progress;
+  try {
+    progress = await gw.cloudFor(job.target).checkExport(job);
+  } catch (err) {
+    if (err instanceof CloudError && err.name !== 'CloudThrottled' && err.name !== 'CloudUnavailable') {
+      throw await failStep(gw, jobId, err);
+    }
+    throw err;
+  }
+  if (!progress.done) return { done: false, status: progress.status };
+  const key = progress.key;
+  if (!key)
+    throw await failStep(gw, jobId, new CloudError('ExportFailed', 'the export completed without an S3 key'));
+  const now = gw.now();
+  await updateJob(gw, jobId, (j) => {
+    recordResource(j, { type: 's3-object', id: key, location: gw.staging.bucket, retained: true }, now);
+    j.returned = {
+      bucket: gw.staging.bucket,
+      key,
+      format: 'ova',
+      sizeBytes: 0,
+      sha256: '',
+      diskSha256: '',
+      matchesOriginal: false,
+    };
+    endStep(j, 'succeeded', now, `s3://${gw.staging.bucket}/${key}`);
+  });
+  return { done: true, status: progress.status };
+}
+
+/** Reads the exported OVA once: its SHA-256 (for the download) and its disk content's (for the comparison). */
+export async function publishImage(
+  gw: Gateway,
+  jobId: string,
+): Promise<{ sha256: string; diskSha256: string; matchesOriginal: boolean }> {
+  let job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  job = await updateJob(gw, jobId, (j) => beginStep(j, 'publish', gw.now()));
+  const key = job.returned?.key;
+  if (!key) throw new CloudError('ExportFailed', `job ${jobId} has no exported image to publish`);
+  const { body } = await gw.staging.read(key);
+  const file = hashing(body);
+  const ova = await inspectOva(file.stream);
+  for await (const _ of file.stream) {
+    // drain trailing bytes so the whole file is hashed
+  }
+  const measured = file.digest();
+  const disk = ova.disks[0];
+  if (!disk) throw new CloudError('ExportFailed', `the exported OVA ${key} holds no disk`);
+  const matchesOriginal = disk.contentSha256 === job.image.diskSha256;
+  await updateJob(gw, jobId, (j) => {
+    j.returned = {
+      bucket: gw.staging.bucket,
+      key,
+      format: 'ova',
+      sizeBytes: measured.bytes,
+      sha256: measured.sha256,
+      diskSha256: disk.contentSha256,
+      matchesOriginal,
+    };
+    j.bytes.exported = measured.bytes;
+    endStep(
+      j,
+      'succeeded',
+      gw.now(),
+      matchesOriginal
+        ? 'disk content identical to the offloaded disk'
+        : 'disk content changed while in the cloud',
+    );
+  });
+  return { sha256: measured.sha256, diskSha256: disk.contentSha256, matchesOriginal };
+}
+
+/** Removes the VM, its image and snapshots, and the uploaded image; keeps the returned image. */
+export async function cleanupAfterReturn(gw: Gateway, jobId: string): Promise<{ removed: number }> {
+  await updateJob(gw, jobId, (j) => {
+    assertNotCancelled(j);
+    beginStep(j, 'cleanup', gw.now());
+  });
+  const job = await removeJobResources(gw, jobId);
+  const removed = job.resources.filter((r) => r.removedAt).length;
+  await updateJob(gw, jobId, (j) => {
+    j.state = 'returned';
+    endStep(j, 'succeeded', gw.now(), `${removed} resource(s) removed`);
+  });
+  return { removed };
+}
+
+/** Catch path of the return: the VM is kept (stopped or running) so no bytes are lost; the user may retry. */
+export async function returnFailed(
+  gw: Gateway,
+  jobId: string,
+  error?: { Error?: string; Cause?: string },
+): Promise<void> {
+  const now = gw.now();
+  await updateJob(gw, jobId, (j) => {
+    if (CANCELLED.has(j.state)) return false;
+    j.error ??= errorFromWorkflow(error, j.activeStep?.name);
+    if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
+    j.state = 'return-failed';
+  });
+}

@@ -1,0 +1,75 @@
+/** The job as the API shows it: no internal bookkeeping (task tokens, versions), plus a fresh download URL. */
+import type { Gateway } from './gateway';
+import type { Job } from './job';
+
+export interface JobView {
+  jobId: string;
+  vmName: string;
+  state: Job['state'];
+  target: Job['target'];
+  callbackUrl?: string;
+  createdAt: string;
+  updatedAt: string;
+  image: Omit<Job['image'], 'bucket' | 'key' | 'uploadId'>;
+  hardware?: Job['hardware'];
+  resources: Job['resources'];
+  steps: Job['steps'];
+  activeStep?: Job['activeStep'];
+  bytes: Job['bytes'];
+  cloud: Job['cloud'];
+  error?: Job['error'];
+  download?: {
+    url: string;
+    expiresAt: string;
+    format: 'ova';
+    sizeBytes: number;
+    sha256: string;
+    diskSha256: string;
+    matchesOriginal: boolean;
+  };
+  links: { self: string; uploadComplete?: string; return?: string };
+}
+
+export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
+  const { bucket: _b, key: _k, uploadId: _u, ...image } = job.image;
+  const view: JobView = {
+    jobId: job.jobId,
+    vmName: job.vmName,
+    state: job.state,
+    target: job.target,
+    ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    image,
+    ...(job.hardware ? { hardware: job.hardware } : {}),
+    resources: job.resources,
+    steps: job.steps,
+    ...(job.activeStep ? { activeStep: job.activeStep } : {}),
+    bytes: job.bytes,
+    cloud: job.cloud,
+    ...(job.error ? { error: job.error } : {}),
+    links: {
+      self: `/offloads/${job.jobId}`,
+      ...(job.state === 'awaiting-upload'
+        ? { uploadComplete: `/offloads/${job.jobId}/upload-complete` }
+        : {}),
+      ...(job.state === 'running' || job.state === 'return-failed'
+        ? { return: `/offloads/${job.jobId}/return` }
+        : {}),
+    },
+  };
+  const r = job.returned;
+  if (r && r.sha256 && (job.state === 'returned' || job.state === 'return-failed')) {
+    const expires = gw.config.presignExpiresSeconds;
+    view.download = {
+      url: await gw.staging.presignGet(r.key, expires, `${job.vmName}.ova`),
+      expiresAt: new Date(gw.now().getTime() + expires * 1000).toISOString(),
+      format: r.format,
+      sizeBytes: r.sizeBytes,
+      sha256: r.sha256,
+      diskSha256: r.diskSha256,
+      matchesOriginal: r.matchesOriginal,
+    };
+  }
+  return view;
+}
