@@ -181,20 +181,54 @@ export class VmdkStreamReader {
           fields: {},
         };
       }
-      await r.skip(Number(dataStart) - r.position, 'the metadata before the first grain');
       const header: VmdkHeader = { ...h };
       const layout = h.gdOffset === GD_AT_END ? 'gd-at-end' : 'gd-in-header';
+      const expectedGrains =
+        layout === 'gd-in-header' ? await this.countAllocatedGrains(r, h, Number(dataStart)) : undefined;
+      await r.skip(Number(dataStart) - r.position, 'the metadata before the first grain');
       handedOver = true;
       return {
         capacity,
         descriptor,
         header,
         layout,
-        extents: normalizeExtents(this.walk(r, header, capacity, layout), capacity, what),
+        extents: normalizeExtents(this.walk(r, header, capacity, layout, expectedGrains), capacity, what),
       };
     } finally {
       if (!handedOver) await r.close();
     }
+  }
+
+  /**
+   * qemu's layout: the grain directory and every grain table lie between the descriptor and the
+   * first grain. Reads them on the way (the bytes must be read anyway) and counts the allocated
+   * grains. Returns undefined when the tables are not all in that area.
+   */
+  private async countAllocatedGrains(
+    r: ByteReader,
+    h: VmdkHeader,
+    dataStart: number,
+  ): Promise<number | undefined> {
+    const grainsTotal = Math.ceil(Number(h.capacity) / Number(h.grainSize));
+    const numGTs = Math.ceil(grainsTotal / h.numGTEsPerGT);
+    const gdStart = Number(h.gdOffset) * SECTOR;
+    const gdBytes = numGTs * 4;
+    if (gdStart < r.position || gdStart + gdBytes > dataStart) return undefined;
+    await r.skip(gdStart - r.position, 'the metadata before the grain directory');
+    const gd = await r.read(gdBytes, 'the grain directory');
+    const gtBytes = h.numGTEsPerGT * 4;
+    let count = 0;
+    for (let i = 0; i < numGTs; i++) {
+      const gtSector = gd.readUInt32LE(i * 4);
+      if (gtSector === 0) continue;
+      const gtStart = gtSector * SECTOR;
+      if (gtStart < r.position || gtStart + gtBytes > dataStart) return undefined;
+      await r.skip(gtStart - r.position, 'the metadata before a grain table');
+      const gt = await r.read(gtBytes, `grain table ${i}`);
+      const entries = Math.min(h.numGTEsPerGT, grainsTotal - i * h.numGTEsPerGT);
+      for (let j = 0; j < entries; j++) if (gt.readUInt32LE(j * 4) > 1) count++;
+    }
+    return count;
   }
 
   private async *walk(
@@ -202,6 +236,7 @@ export class VmdkStreamReader {
     h: VmdkHeader,
     capacity: number,
     layout: VmdkStreamInfo['layout'],
+    expectedGrains: number | undefined,
   ): AsyncGenerator<DiskExtent> {
     const what = this.what;
     const grainBytes = Number(h.grainSize) * SECTOR;
@@ -213,11 +248,15 @@ export class VmdkStreamReader {
     const maxMetaSectors = Math.max(gtSectors, gdSectors) * 2 + 64;
     let pos = 0;
     let sawFooter = false;
+    let grains = 0;
     try {
       for (;;) {
         const at = r.position;
         if (await r.atEnd()) {
-          if (this.requireEos || layout === 'gd-at-end' || sawFooter) {
+          // qemu writes no end-of-stream marker when it wrote no grain at all; its grain tables
+          // (before the first grain) say how many grains to expect, so a cut file is still caught
+          const complete = expectedGrains !== undefined && grains === expectedGrains;
+          if (!complete && (this.requireEos || layout === 'gd-at-end' || sawFooter)) {
             throw new ImageError(
               'BG_IMAGE_TRUNCATED',
               `${what} ends at byte ${at} without its end-of-stream marker${sawFooter ? ' (after the footer)' : ''}; the file is incomplete — transfer it again`,
@@ -279,11 +318,20 @@ export class VmdkStreamReader {
           if (this.zeroDetect && isAllZero(piece)) yield { kind: 'zero', offset: off, length: expected };
           else yield { kind: 'data', offset: off, data: piece };
           pos = off + expected;
+          grains++;
           continue;
         }
         const type = (await r.read(4, `the marker at byte ${at}`)).readUInt32LE(0);
         await r.skip(SECTOR - 16, `the marker at byte ${at}`);
-        if (type === MARKER_EOS) break;
+        if (type === MARKER_EOS) {
+          if (expectedGrains !== undefined && grains !== expectedGrains) {
+            throw new ImageError(
+              'BG_VMDK_CORRUPT_GRAIN',
+              `${what}: the end-of-stream marker at byte ${at} comes after ${grains} grain(s) but the grain tables list ${expectedGrains}; the file is corrupt`,
+            );
+          }
+          break;
+        }
         if (type === MARKER_GT || type === MARKER_GD) {
           if (val > BigInt(maxMetaSectors)) {
             throw new ImageError(
