@@ -307,21 +307,6 @@ export async function inspectOva(
       `OVA has no .ovf descriptor${firstName !== undefined ? ` (first entry: "${firstName}")` : ' (the archive is empty)'}; this is not an OVA — export the VM as OVA/OVF`,
     );
   }
-  for (const [file] of diskFiles) {
-    if (!disks.some((d) => d.name === file)) {
-      throw new ImageError(
-        'BG_OVA_MISSING_DISK',
-        `OVA: the descriptor "${descriptorName}" references disk file "${file}", which is not in the archive; re-export the VM including its disks`,
-      );
-    }
-  }
-  if (disks.length === 0) {
-    throw new ImageError(
-      'BG_OVA_NO_DISK',
-      `OVA: the descriptor "${descriptorName}" names no disk file that the archive holds; there is nothing to import`,
-    );
-  }
-
   let manifestResult: OvaInspection['manifest'];
   if (manifest) {
     const verified: string[] = [];
@@ -354,6 +339,21 @@ export async function inspectOva(
       .map((f) => f.name)
       .filter((n) => !listed.has(n) && n !== manifest!.name && !n.toLowerCase().endsWith('.cert'));
     manifestResult = { name: manifest.name, entries: manifest.entries, verified, unlisted };
+  }
+
+  for (const [file] of diskFiles) {
+    if (!disks.some((d) => d.name === file)) {
+      throw new ImageError(
+        'BG_OVA_MISSING_DISK',
+        `OVA: the descriptor "${descriptorName}" references disk file "${file}", which is not in the archive; re-export the VM including its disks`,
+      );
+    }
+  }
+  if (disks.length === 0) {
+    throw new ImageError(
+      'BG_OVA_NO_DISK',
+      `OVA: the descriptor "${descriptorName}" names no disk file that the archive holds; there is nothing to import`,
+    );
   }
 
   return {
