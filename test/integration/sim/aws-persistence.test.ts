@@ -1,0 +1,121 @@
+import {
+  CreateTagsCommand,
+  DeleteSnapshotCommand,
+  DeregisterImageCommand,
+  DescribeImagesCommand,
+  ImportImageCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
+import {
+  BUCKET,
+  describeInstance,
+  gptDisk,
+  mbrDisk,
+  putObject,
+  startSimEnv,
+  waitImport,
+  waitInstanceState,
+  type SimEnv,
+} from './aws-fixtures';
+
+let env: SimEnv;
+
+beforeAll(async () => {
+  env = await startSimEnv();
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+describe('AWS simulator: state across restarts', () => {
+  it('keeps AMIs, snapshots, instances, tags and disk bytes when restarted on the same stateDir', async () => {
+    // Prepare
+    const source = gptDisk();
+    await putObject(env.s3, 'keep.raw', source);
+    const started = await env.ec2.send(
+      new ImportImageCommand({
+        DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'keep.raw' } }],
+      }),
+    );
+    const { value: task } = await waitImport(env.ec2, started.ImportTaskId!);
+    const run = await env.ec2.send(
+      new RunInstancesCommand({ ImageId: task.ImageId!, MinCount: 1, MaxCount: 1 }),
+    );
+    const instanceId = run.Instances![0]!.InstanceId!;
+    await env.ec2.send(
+      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'job', Value: 'keep' }] }),
+    );
+    const before = env.sim.resources();
+    const oldUrl = env.sim.url;
+
+    // Act
+    await env.restart();
+
+    // Assess
+    expect(env.sim.url).not.toBe(oldUrl);
+    expect(env.sim.resources()).toEqual({
+      ...before,
+      instances: before.instances.map((i) => ({ ...i, state: expect.any(String) })),
+    });
+    const images = await env.ec2.send(new DescribeImagesCommand({ ImageIds: [task.ImageId!] }));
+    expect(images.Images?.[0]?.State).toBe('available');
+    // the instance's boot timer resumed: it reaches running after the restart
+    const { value: inst } = await waitInstanceState(env.ec2, instanceId, 'running');
+    expect(inst.Tags).toEqual([{ Key: 'job', Value: 'keep' }]);
+    const expected = await hashDisk(diskFromBuffer(source));
+    const snapshotId = task.SnapshotDetails![0]!.SnapshotId!;
+    expect(await hashDisk(await env.sim.readDisk('snapshot', snapshotId))).toEqual(expected);
+    expect(await hashDisk(await env.sim.readDisk('instance', instanceId))).toEqual(expected);
+
+    // Cleanup, proving nothing is left
+    await env.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    await waitInstanceState(env.ec2, instanceId, 'terminated');
+    await env.ec2.send(new DeregisterImageCommand({ ImageId: task.ImageId! }));
+    await env.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+    expect(env.sim.resources()).toEqual({
+      importTasks: [],
+      images: [],
+      snapshots: [],
+      instances: [],
+      exportTasks: [],
+    });
+    expect((await describeInstance(env.ec2, instanceId)).State?.Name).toBe('terminated');
+  });
+
+  it('completes an import across a restart issued right after ImportImage', async () => {
+    // Prepare
+    const source = mbrDisk();
+    await putObject(env.s3, 'resume.raw', source);
+    const started = await env.ec2.send(
+      new ImportImageCommand({
+        DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'resume.raw' } }],
+      }),
+    );
+
+    // Act
+    await env.restart();
+    const { value: task } = await waitImport(env.ec2, started.ImportTaskId!);
+
+    // Assess
+    expect(task.Status).toBe('completed');
+    const snap = task.SnapshotDetails![0]!.SnapshotId!;
+    expect(await hashDisk(await env.sim.readDisk('snapshot', snap))).toEqual(
+      await hashDisk(diskFromBuffer(source)),
+    );
+    await env.ec2.send(
+      new DeregisterImageCommand({ ImageId: task.ImageId!, DeleteAssociatedSnapshots: true }),
+    );
+    expect(env.sim.resources()).toEqual({
+      importTasks: [],
+      images: [],
+      snapshots: [],
+      instances: [],
+      exportTasks: [],
+    });
+  });
+});
