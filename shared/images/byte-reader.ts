@@ -54,14 +54,17 @@ export class ByteReader {
     } else {
       out = Buffer.allocUnsafe(n);
       let got = 0;
+      let i = 0;
       while (got < n) {
-        const c = this.chunks[0]!;
+        const c = this.chunks[i]!;
         const use = Math.min(c.length, n - got);
         c.copy(out, got, 0, use);
         got += use;
-        if (use === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(use);
+        if (use === c.length) i++;
+        else this.chunks[i] = c.subarray(use);
       }
+      // one splice instead of a shift per chunk: 1-byte chunks stay linear
+      this.chunks.splice(0, i);
     }
     this.buffered -= n;
     this.position += n;
