@@ -1,0 +1,231 @@
+/**
+ * The whole loop through the HTTP API on the embedded deployment: the real handlers, the real
+ * state machine definitions from the CDK stack, s3rver, dynalite and the AWS simulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReadStream } from 'node:fs';
+import { readFile, stat, writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { inspectOva } from '../../shared/images';
+import { GatewayClient } from '../../shared/client/api-client';
+import { uploadImage } from '../../shared/client/upload';
+import { followJob } from '../../shared/client/follow';
+import { downloadImage } from '../../shared/client/download';
+import type { JobView } from '../../shared/domain/view';
+import { SAMPLE_OVA } from '../../infra/local/demo';
+import { startTestGateway, type TestGateway } from '../helpers/embedded';
+
+const TERMINAL = ['running', 'failed', 'cancelled', 'returned', 'return-failed'];
+const target = { cloud: 'aws' as const, region: 'us-east-1', instanceType: 't3.medium' };
+
+let gw: TestGateway;
+let client: GatewayClient;
+let work: string;
+let sampleDiskSha256: string;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
+  work = await mkdtemp(join(tmpdir(), 'bg-e2e-'));
+  const inspected = await inspectOva(createReadStream(SAMPLE_OVA));
+  sampleDiskSha256 = inspected.disks[0]!.contentSha256;
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+async function offload(file: string, imageFormat: 'ova' | 'vmdk' | 'raw' = 'ova', vmName = 'e2e-vm') {
+  const size = (await stat(file)).size;
+  const created = await client.createOffload({ vmName, imageFormat, imageSizeBytes: size, target }, randomUUID());
+  const parts = await uploadImage(file, created.upload);
+  await client.completeUpload(created.jobId, parts);
+  return created.jobId;
+}
+
+const settle = (jobId: string, states = TERMINAL): Promise<JobView> =>
+  followJob(client, jobId, { until: (j) => states.includes(j.state), intervalMs: 20 });
+
+const liveSimResources = () => Object.values(gw.sim.resources()).flat();
+
+describe('offload → return over HTTP', () => {
+  it('takes the sample VM to simulated AWS and brings it back bit-identical, leaving nothing behind', async () => {
+    // Act: offload
+    const jobId = await offload(SAMPLE_OVA, 'ova', 'burstgate-sample');
+    const running = await settle(jobId);
+    // Assess: running, with hardware read from the OVF and every resource recorded
+    expect(running.state, running.error?.detail).toBe('running');
+    expect(running.hardware).toMatchObject({ vcpus: 1, memoryMiB: 512, firmware: 'bios' });
+    expect(running.image.diskSha256).toBe(sampleDiskSha256);
+    expect(running.image.partitionTable).toBe('gpt');
+    expect(running.cloud.instanceId).toMatch(/^i-[0-9a-f]{17}$/);
+    expect(running.resources.map((r) => r.type)).toEqual(
+      expect.arrayContaining(['multipart-upload', 's3-object', 'import-task', 'ami', 'snapshot', 'instance']),
+    );
+    expect(running.steps.map((s) => s.name)).toEqual(['upload', 'inspect', 'import', 'launch']);
+
+    // Act: return
+    await client.startReturn(jobId);
+    const returned = await settle(jobId, ['returned', 'return-failed', 'failed']);
+    // Assess: returned, downloadable, identical, and the cloud holds nothing of the job
+    expect(returned.state, returned.error?.detail).toBe('returned');
+    expect(returned.download?.matchesOriginal).toBe(true);
+    const out = join(work, 'back.ova');
+    await downloadImage(returned.download!.url, out, { expectedSha256: returned.download!.sha256 });
+    const back = await inspectOva(createReadStream(out));
+    expect(back.disks[0]!.contentSha256).toBe(sampleDiskSha256);
+    expect(liveSimResources()).toEqual([]);
+    const kept = returned.resources.filter((r) => !r.removedAt);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatchObject({ type: 's3-object', retained: true });
+    expect(returned.steps.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['stop', 'export', 'publish', 'cleanup']),
+    );
+    // every state change was published as an event
+    const states = gw.events
+      .list()
+      .map((e) => JSON.parse(e.Detail ?? '{}') as { jobId: string; to: string })
+      .filter((d) => d.jobId === jobId)
+      .map((d) => d.to);
+    expect(states).toEqual(['awaiting-upload', 'inspecting', 'importing', 'launching', 'running', 'returning', 'returned']);
+  });
+
+  it('ends failed with the cloud reason and removes everything when the import fails', async () => {
+    // Prepare
+    gw.sim.setFaults({ failImport: { message: 'ClientError: Disk validation failed [Unsupported kernel]' } });
+    // Act
+    const jobId = await offload(SAMPLE_OVA);
+    const job = await settle(jobId);
+    gw.sim.setFaults({});
+    // Assess
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatchObject({ type: 'import-failed' });
+    expect(job.error?.detail).toContain('ClientError: Disk validation failed');
+    expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
+    expect(liveSimResources()).toEqual([]);
+  });
+
+  it('retries throttled cloud calls to success', async () => {
+    // Prepare: the next 3 calls of each of these actions are throttled
+    gw.sim.setFaults({ throttle: { actions: ['ImportImage', 'RunInstances', 'DescribeInstances'], count: 3 } });
+    const before = gw.sim.calls.length;
+    // Act
+    const jobId = await offload(SAMPLE_OVA);
+    const job = await settle(jobId);
+    gw.sim.setFaults({});
+    // Assess
+    expect(job.state, job.error?.detail).toBe('running');
+    const throttled = gw.sim.calls.slice(before).filter((c) => c.error === 'RequestLimitExceeded');
+    expect(throttled.length).toBeGreaterThanOrEqual(3);
+    await client.cancel(jobId);
+    expect((await client.getOffload(jobId)).state).toBe('cancelled');
+  });
+});
+
+describe('bad input changes nothing', () => {
+  it('answers 401 without a key and 403 with a wrong key, and creates no job', async () => {
+    // Prepare
+    const body = JSON.stringify({ vmName: 'x', imageFormat: 'ova', imageSizeBytes: 10, target });
+    const before = (await client.listOffloads()).length;
+    // Act
+    const none = await fetch(`${gw.apiUrl}/offloads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      body,
+    });
+    const wrong = await fetch(`${gw.apiUrl}/offloads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), authorization: 'Bearer bg_not-a-real-key-000000' },
+      body,
+    });
+    // Assess
+    expect(none.status).toBe(401);
+    expect(wrong.status).toBe(403);
+    expect((await client.listOffloads()).length).toBe(before);
+  });
+
+  it('answers malformed and invalid bodies with 400 problem+json', async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${gw.apiUrl}/offloads`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${gw.apiKey}`,
+          'content-type': 'application/json',
+          'idempotency-key': randomUUID(),
+          ...headers,
+        },
+        body,
+      });
+    // Act
+    const malformed = await post('{"vmName": ');
+    const invalid = await post(JSON.stringify({ vmName: '', imageFormat: 'iso', imageSizeBytes: 0, target }));
+    const noKey = await fetch(`${gw.apiUrl}/offloads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ vmName: 'a', imageFormat: 'ova', imageSizeBytes: 1, target }),
+    });
+    // Assess
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get('content-type')).toBe('application/problem+json');
+    expect(await malformed.json()).toMatchObject({ type: 'https://burstgate.dev/problems/malformed-body', status: 400 });
+    expect(invalid.status).toBe(400);
+    const problem = (await invalid.json()) as { type: string; errors: Array<{ path: string }> };
+    expect(problem.type).toBe('https://burstgate.dev/problems/validation-failed');
+    expect(problem.errors.map((e) => e.path).sort()).toEqual(['imageFormat', 'imageSizeBytes', 'vmName']);
+    expect(noKey.status).toBe(400);
+  });
+
+  it('replays the same Idempotency-Key with the same body and refuses it with another body', async () => {
+    // Prepare
+    const key = randomUUID();
+    const req = { vmName: 'idem', imageFormat: 'raw' as const, imageSizeBytes: 4096, target };
+    // Act
+    const first = await client.createOffload(req, key);
+    const again = await client.createOffload(req, key);
+    const other = await client.createOffload({ ...req, imageSizeBytes: 8192 }, key).catch((e: unknown) => e);
+    // Assess
+    expect(again.jobId).toBe(first.jobId);
+    expect(other).toMatchObject({ kind: 'problem', status: 409 });
+    await client.cancel(first.jobId);
+  });
+
+  it('fails a truncated OVA with a clear reason', async () => {
+    // Prepare: the sample cut in the middle of its disk
+    const bytes = await readFile(SAMPLE_OVA);
+    const truncated = join(work, 'truncated.ova');
+    await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    // Act
+    const job = await settle(await offload(truncated));
+    // Assess
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatchObject({ type: 'image-rejected', step: 'inspect' });
+    expect(job.error?.detail).toMatch(/truncated/i);
+    expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
+  });
+
+  it('fails a file that is not an OVA with a clear reason', async () => {
+    // Prepare
+    const notOva = join(work, 'not.ova');
+    await writeFile(notOva, Buffer.alloc(64 * 1024, 0x41));
+    // Act
+    const job = await settle(await offload(notOva));
+    // Assess
+    expect(job.state).toBe('failed');
+    expect(job.error?.type).toBe('image-rejected');
+    expect(job.error?.detail).toMatch(/tar|OVA|descriptor/i);
+  });
+
+  it('cancels a running job and removes everything it created', async () => {
+    // Prepare
+    const jobId = await offload(SAMPLE_OVA);
+    expect((await settle(jobId)).state).toBe('running');
+    // Act
+    await client.cancel(jobId);
+    const job = await client.getOffload(jobId);
+    // Assess
+    expect(job.state).toBe('cancelled');
+    expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
+    expect(liveSimResources()).toEqual([]);
+  });
+});
