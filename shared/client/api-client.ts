@@ -1,0 +1,296 @@
+/**
+ * The gateway's HTTP API, typed. One request per call (no hidden retries: the caller decides;
+ * `followJob` tolerates transient failures while polling). Every failure is a
+ * GatewayClientError whose message says what to do.
+ */
+import { JOB_STATES } from '../domain/job';
+import { GatewayClientError, describeCause, isNetworkError, redactUrl, type ProblemDetails } from './errors';
+import type {
+  CreateOffloadRequest,
+  CreatedOffload,
+  JobState,
+  JobStateAnswer,
+  JobView,
+  UploadedPart,
+} from './types';
+
+export interface GatewayClientOptions {
+  /** The API's base URL, e.g. `http://127.0.0.1:4510` or `https://abc.execute-api.us-east-1.amazonaws.com/prod`. */
+  baseUrl: string;
+  apiKey: string;
+  /** Injected for tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+export class GatewayClient {
+  readonly baseUrl: string;
+  private readonly apiKey: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(opts: GatewayClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(opts.baseUrl);
+    } catch {
+      throw new GatewayClientError(
+        'protocol',
+        `'${opts.baseUrl}' is not a gateway URL: pass --gateway http(s)://host[:port][/stage]`,
+      );
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+      throw new GatewayClientError(
+        'protocol',
+        `'${opts.baseUrl}' is not an http(s) URL: pass --gateway http(s)://host[:port][/stage]`,
+      );
+    }
+    base.search = '';
+    base.hash = '';
+    if (!base.pathname.endsWith('/')) base.pathname += '/';
+    this.baseUrl = base.toString();
+    this.apiKey = opts.apiKey;
+    this.fetchImpl = opts.fetch ?? globalThis.fetch;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** POST /offloads. The same key with the same body gets the same job back (safe to retry). */
+  async createOffload(req: CreateOffloadRequest, idempotencyKey: string): Promise<CreatedOffload> {
+    const body = await this.request('POST', 'offloads', {
+      body: req,
+      headers: { 'idempotency-key': idempotencyKey },
+    });
+    const created = expectJobAnswer<CreatedOffload>(body, 'POST /offloads');
+    const up = created.upload as Partial<CreatedOffload['upload']> | undefined;
+    if (!up) {
+      throw new GatewayClientError(
+        'protocol',
+        `the gateway sent no upload URLs for job ${created.jobId} (it is '${created.state}'): ` +
+          `this Idempotency-Key was used before and its upload is done; follow it with \`burstgate status ${created.jobId}\``,
+      );
+    }
+    if (
+      typeof up.partSizeBytes !== 'number' ||
+      !(up.partSizeBytes > 0) ||
+      !Array.isArray(up.parts) ||
+      up.parts.length === 0 ||
+      !up.parts.every((p) => Number.isInteger(p?.partNumber) && typeof p?.url === 'string')
+    ) {
+      throw protocolError('POST /offloads', 'its upload instructions are malformed', body);
+    }
+    return created;
+  }
+
+  /** POST /offloads/{id}/upload-complete. */
+  async completeUpload(jobId: string, parts: UploadedPart[]): Promise<JobStateAnswer> {
+    const body = await this.request('POST', `offloads/${enc(jobId)}/upload-complete`, { body: { parts } });
+    return expectJobAnswer<JobStateAnswer>(body, 'POST /offloads/{id}/upload-complete');
+  }
+
+  /** GET /offloads/{id}. */
+  async getOffload(jobId: string): Promise<JobView> {
+    const body = await this.request('GET', `offloads/${enc(jobId)}`);
+    return expectJobAnswer<JobView>(body, 'GET /offloads/{id}');
+  }
+
+  /** GET /offloads[?state=]: newest first. */
+  async listOffloads(state?: JobState): Promise<JobView[]> {
+    const body = await this.request('GET', state ? `offloads?state=${enc(state)}` : 'offloads');
+    const items = (body as { items?: unknown } | null)?.items;
+    if (!Array.isArray(items)) throw protocolError('GET /offloads', 'it has no items array', body);
+    return items.map((item) => expectJobAnswer<JobView>(item, 'GET /offloads'));
+  }
+
+  /** POST /offloads/{id}/return: stop → export → publish → clean up. */
+  async startReturn(jobId: string): Promise<JobStateAnswer> {
+    const body = await this.request('POST', `offloads/${enc(jobId)}/return`);
+    return expectJobAnswer<JobStateAnswer>(body, 'POST /offloads/{id}/return');
+  }
+
+  /** DELETE /offloads/{id}: stops the job and removes everything it created. */
+  async cancel(jobId: string): Promise<JobStateAnswer> {
+    const body = await this.request('DELETE', `offloads/${enc(jobId)}`);
+    return expectJobAnswer<JobStateAnswer>(body, 'DELETE /offloads/{id}');
+  }
+
+  private async request(
+    method: Method,
+    path: string,
+    opts: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<unknown> {
+    const url = new URL(path, this.baseUrl).toString();
+    const what = `${method} ${redactUrl(url)}`;
+    const headers: Record<string, string> = {
+      accept: 'application/json, application/problem+json',
+      authorization: `Bearer ${this.apiKey}`,
+      ...opts.headers,
+    };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (err) {
+      if ((err as { name?: string }).name === 'TimeoutError') {
+        throw new GatewayClientError(
+          'unreachable',
+          `the gateway at ${this.origin()} did not answer ${what} within ${this.timeoutMs / 1000} s: ` +
+            'is it overloaded or stopped? retry, or check `burstgate up`',
+          { url: redactUrl(url), cause: err },
+        );
+      }
+      if (isNetworkError(err)) {
+        throw new GatewayClientError(
+          'unreachable',
+          `cannot reach the gateway at ${this.origin()} (${describeCause(err)}): is \`burstgate up\` running? ` +
+            'otherwise pass --gateway or set BURSTGATE_GATEWAY',
+          { url: redactUrl(url), cause: err },
+        );
+      }
+      throw new GatewayClientError('unreachable', `${what} failed: ${describeCause(err)}`, {
+        url: redactUrl(url),
+        cause: err,
+      });
+    }
+
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new GatewayClientError(
+        'unreachable',
+        `the connection to ${this.origin()} broke while reading the answer to ${what} (${describeCause(err)}); retry`,
+        { url: redactUrl(url), status: res.status, cause: err },
+      );
+    }
+    const contentType = res.headers.get('content-type') ?? '';
+    const json = parseJson(text);
+
+    if (res.ok) {
+      if (json === undefined) {
+        throw new GatewayClientError(
+          'protocol',
+          `${what} answered ${res.status} with ${contentType || 'no content type'}, not JSON: ` +
+            `is ${this.origin()} a burstgate gateway? (${snippet(text)})`,
+          { url: redactUrl(url), status: res.status },
+        );
+      }
+      return json;
+    }
+
+    const problem = asProblem(json, contentType, res.status);
+    if (problem) {
+      throw new GatewayClientError('problem', problemMessage(problem), {
+        status: res.status,
+        problem,
+        url: redactUrl(url),
+      });
+    }
+    if (res.status === 401) {
+      throw new GatewayClientError(
+        'unauthorized',
+        `the gateway at ${this.origin()} got no API key (401 Unauthorized): check --api-key, BURSTGATE_API_KEY or .burstgate/api-key`,
+        { status: 401, url: redactUrl(url) },
+      );
+    }
+    if (res.status === 403) {
+      throw new GatewayClientError(
+        'forbidden',
+        `the API key was rejected by ${this.origin()} (403 Forbidden): check --api-key, BURSTGATE_API_KEY or .burstgate/api-key`,
+        { status: 403, url: redactUrl(url) },
+      );
+    }
+    const gatewayMessage = (json as { message?: unknown } | undefined)?.message;
+    const why = typeof gatewayMessage === 'string' ? gatewayMessage : snippet(text);
+    const advice =
+      res.status >= 500 || res.status === 429
+        ? 'the gateway failed on its side; retry in a moment'
+        : res.status === 404
+          ? `no such route: is ${this.origin()} a burstgate gateway (with its stage path, if any)?`
+          : 'the client and gateway disagree about the API; check both versions';
+    throw new GatewayClientError('protocol', `${what} answered ${res.status} (${why}): ${advice}`, {
+      status: res.status,
+      url: redactUrl(url),
+    });
+  }
+
+  private origin(): string {
+    return this.baseUrl.replace(/\/$/, '');
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function snippet(text: string): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  if (!one) return 'empty body';
+  return one.length > 120 ? `${one.slice(0, 117)}...` : one;
+}
+
+function asProblem(json: unknown, contentType: string, status: number): ProblemDetails | undefined {
+  if (!json || typeof json !== 'object') return undefined;
+  const p = json as Partial<ProblemDetails>;
+  const isProblemType = /application\/problem\+json/i.test(contentType);
+  if (!isProblemType && (typeof p.type !== 'string' || typeof p.title !== 'string')) return undefined;
+  const problem: ProblemDetails = {
+    type: typeof p.type === 'string' ? p.type : 'about:blank',
+    title: typeof p.title === 'string' ? p.title : `HTTP ${status}`,
+    status: typeof p.status === 'number' ? p.status : status,
+  };
+  if (typeof p.detail === 'string') problem.detail = p.detail;
+  if (typeof p.instance === 'string') problem.instance = p.instance;
+  if (Array.isArray(p.errors)) {
+    problem.errors = p.errors
+      .filter((e): e is { path: string; message: string } => !!e && typeof e === 'object')
+      .map((e) => ({ path: String(e.path), message: String(e.message) }));
+  }
+  return problem;
+}
+
+function problemMessage(p: ProblemDetails): string {
+  let msg = p.detail ? `${p.title}: ${p.detail}` : p.title;
+  if (p.errors?.length && !(p.detail && p.errors.every((e) => p.detail!.includes(e.path)))) {
+    msg += ` (${p.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})`;
+  }
+  return msg;
+}
+
+function protocolError(what: string, why: string, body: unknown): GatewayClientError {
+  return new GatewayClientError(
+    'protocol',
+    `the answer to ${what} is not what the API promises (${why}): ${snippet(JSON.stringify(body) ?? '')}; ` +
+      'check that the client and gateway versions match',
+  );
+}
+
+const STATES: ReadonlySet<string> = new Set(JOB_STATES);
+
+function expectJobAnswer<T extends { jobId: string; state: JobState }>(body: unknown, what: string): T {
+  const b = body as { jobId?: unknown; state?: unknown } | null;
+  if (!b || typeof b !== 'object' || typeof b.jobId !== 'string') {
+    throw protocolError(what, 'no jobId', body);
+  }
+  if (typeof b.state !== 'string' || !STATES.has(b.state)) {
+    throw protocolError(what, `unknown state ${JSON.stringify(b.state)}`, body);
+  }
+  return body as T;
+}

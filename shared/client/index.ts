@@ -1,0 +1,12 @@
+/** The on-prem client: API client, presigned upload/download, job following, progress. */
+export { GatewayClient, type GatewayClientOptions } from './api-client';
+export { ClientConfigError, DEFAULT_STATE_DIR, resolveGateway, type GatewaySettings } from './config';
+export { downloadImage, type DownloadOptions, type DownloadResult } from './download';
+export { GatewayClientError, type GatewayClientErrorKind, type ProblemDetails } from './errors';
+export { followJob, type FollowOptions, type JobSource } from './follow';
+export { checkImageFile, formatFromExtension, ImageFileError, vmNameFromPath } from './image-file';
+export { ProgressBar, formatBytes } from './progress';
+export { renderJob, renderJobTable } from './render';
+export { sha256File } from './sha256';
+export type * from './types';
+export { uploadImage, planParts, type UploadOptions } from './upload';

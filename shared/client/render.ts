@@ -1,0 +1,95 @@
+/** Plain-text views of jobs for the CLI (no colours: they end up in logs). */
+import { formatBytes } from './progress';
+import type { JobView } from './types';
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return m < 60 ? `${m} min ${s} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export function targetText(job: Pick<JobView, 'target'>): string {
+  return `${job.target.cloud} ${job.target.region} ${job.target.instanceType}`;
+}
+
+export function stepLine(step: JobView['steps'][number]): string {
+  const mark = step.outcome === 'succeeded' ? 'ok  ' : 'FAIL';
+  return `${mark} ${step.name.padEnd(12)} ${formatDuration(step.durationMs).padStart(9)}${step.detail ? `  ${step.detail}` : ''}`;
+}
+
+export function errorLines(error: NonNullable<JobView['error']>): string[] {
+  return [
+    `error: ${error.title} (${error.type}${error.step ? `, during ${error.step}` : ''})`,
+    `  ${error.detail}`,
+  ];
+}
+
+/** The full `burstgate status` view. */
+export function renderJob(job: JobView): string {
+  const lines: string[] = [];
+  const kv = (k: string, v: string): void => void lines.push(`  ${k.padEnd(10)} ${v}`);
+  lines.push(`${job.jobId}  ${job.vmName}  ${job.state}${job.activeStep ? ` (${job.activeStep.name})` : ''}`);
+  kv('target', targetText(job));
+  kv('created', job.createdAt);
+  kv('updated', job.updatedAt);
+  const img = job.image;
+  let image = `${img.format}, ${formatBytes(img.sizeBytes)}`;
+  if (img.sha256) image += `, sha256 ${img.sha256}`;
+  kv('image', image);
+  if (img.diskCapacityBytes !== undefined || img.diskSha256) {
+    const parts = [];
+    if (img.diskCapacityBytes !== undefined) parts.push(formatBytes(img.diskCapacityBytes));
+    if (img.partitionTable) parts.push(img.partitionTable);
+    if (img.diskSha256) parts.push(`content sha256 ${img.diskSha256}`);
+    kv('disk', parts.join(', '));
+  }
+  if (job.hardware) {
+    const h = job.hardware;
+    kv(
+      'hardware',
+      `${h.vcpus} vCPU, ${h.memoryMiB} MiB, ${h.firmware}, ${h.disks.length} disk(s), ${h.nics.length} NIC(s)`,
+    );
+  }
+  const cloud = Object.entries(job.cloud)
+    .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+    .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`);
+  if (cloud.length) kv('cloud', cloud.join(', '));
+  const bytes = [`uploaded ${formatBytes(job.bytes.uploaded)}`];
+  if (job.bytes.imported !== undefined) bytes.push(`imported ${formatBytes(job.bytes.imported)}`);
+  if (job.bytes.exported !== undefined) bytes.push(`exported ${formatBytes(job.bytes.exported)}`);
+  kv('bytes', bytes.join(', '));
+  if (job.steps.length) {
+    lines.push('  steps');
+    for (const s of job.steps) lines.push(`    ${stepLine(s)}`);
+  }
+  if (job.resources.length) {
+    lines.push('  resources');
+    for (const r of job.resources) {
+      const fate = r.removedAt ? `removed ${r.removedAt}` : r.retained ? 'kept (the download)' : 'exists';
+      lines.push(`    ${r.type.padEnd(16)} ${r.id}  (${r.location})  ${fate}`);
+    }
+  }
+  if (job.error) lines.push(...errorLines(job.error).map((l) => `  ${l}`));
+  if (job.download) {
+    const d = job.download;
+    kv('download', `${d.format}, ${formatBytes(d.sizeBytes)}, sha256 ${d.sha256}, expires ${d.expiresAt}`);
+    kv('', `disk content sha256 ${d.diskSha256}${d.matchesOriginal ? ' (identical to the original)' : ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** One line per job for `burstgate list`. */
+export function renderJobTable(jobs: JobView[]): string {
+  if (jobs.length === 0) return 'no jobs';
+  const rows = jobs.map((j) => [j.jobId, j.state, j.vmName, targetText(j), j.updatedAt]);
+  const header = ['JOB', 'STATE', 'VM', 'TARGET', 'UPDATED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n');
+}
