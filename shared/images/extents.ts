@@ -159,7 +159,8 @@ export function rawToDisk(
             `${what} ends early: expected ${capacity} bytes but the input ended at byte ${pos + pendingLen}; the file is incomplete — transfer it again`,
           );
         }
-        let chunk = r.value;
+        const v = r.value as Buffer | Uint8Array;
+        let chunk = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
         if (pos + pendingLen + chunk.length > capacity) {
           if (!opts.allowTrailing) {
             throw new ImageError(
