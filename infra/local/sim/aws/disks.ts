@@ -10,7 +10,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { isAllZero, type DiskExtent, type DiskStream } from '../../../../shared/images/extents';
+import { isAllZero, type DiskExtent, type DiskStream } from '../../../../shared/images';
 
 const BLOCK = 64 * 1024;
 const READ_CHUNK = 1024 * 1024;

@@ -1,9 +1,17 @@
 /**
  * The simulator's window onto shared/images: reading import sources and writing export files.
- * Formats the image engine cannot handle yet fail with a SimLimitation, which the simulator
- * reports honestly (a ClientError that names the limitation), never silently.
+ * Formats AWS accepts but the image engine cannot stream yet (dynamic VHD, VHDX) fail with a
+ * SimLimitation, which the simulator reports honestly (a ClientError naming the limitation).
  */
-import { diskToRaw, rawToDisk, type DiskStream } from '../../../../shared/images/extents';
+import {
+  diskToRaw,
+  inspectOva,
+  openDiskImage,
+  writeFixedVhd,
+  writeOva,
+  writeStreamOptimizedVmdk,
+  type DiskStream,
+} from '../../../../shared/images';
 
 /** A format AWS accepts but this simulator cannot convert yet. */
 export class SimLimitation extends Error {
@@ -16,36 +24,72 @@ export class SimLimitation extends Error {
 export type SourceFormat = 'ova' | 'vmdk-stream-optimized' | 'vhd-fixed' | 'vhd-dynamic' | 'vhdx' | 'raw';
 
 export interface OvaResult {
-  firmware?: 'bios' | 'efi';
+  firmware: 'bios' | 'efi';
+  vmName: string;
 }
 
-/** Opens a single disk image (not an OVA) as a DiskStream. */
+/** Opens a single disk image (not an OVA) as a DiskStream, trusting the already detected format. */
 export async function openSourceDisk(
   format: Exclude<SourceFormat, 'ova'>,
   input: AsyncIterable<Buffer>,
   totalSize: number,
 ): Promise<DiskStream> {
-  if (format === 'raw') return rawToDisk(input, totalSize, { what: 'raw disk image' });
-  throw new SimLimitation(`the burstgate AWS simulator cannot convert ${format} images yet`);
+  if (format === 'vhd-dynamic' || format === 'vhdx') {
+    throw new SimLimitation(
+      `The burstgate AWS simulator cannot convert ${format === 'vhdx' ? 'VHDX' : 'dynamic VHD'} images yet; AWS accepts them — convert to a fixed VHD, a streamOptimized VMDK or raw to import here`,
+    );
+  }
+  const { disk } = await openDiskImage(input, { totalSize, format });
+  return disk;
 }
 
-/** Reads an OVA, handing each disk to onDisk in order; verifies the manifest. */
+/** Reads an OVA (descriptor first), handing each disk to onDisk in order; verifies the manifest. */
 export async function readOvaSource(
-  _input: AsyncIterable<Buffer>,
-  _onDisk: (name: string, disk: DiskStream) => Promise<void>,
+  input: AsyncIterable<Buffer>,
+  onDisk: (name: string, disk: DiskStream) => Promise<void>,
 ): Promise<OvaResult> {
-  throw new SimLimitation('the burstgate AWS simulator cannot read OVA files yet');
+  const r = await inspectOva(input, { onDisk });
+  return { firmware: r.hardware.firmware, vmName: r.hardware.vmName };
 }
 
 export type ExportDiskFormat = 'VMDK' | 'RAW' | 'VHD';
 
-/** The bytes of an export file: a disk image, or an OVA holding a streamOptimized VMDK. */
+function vmdkName(vmName: string, n: number): string {
+  const base = vmName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '') || 'vm';
+  return `${base}-disk${n + 1}.vmdk`;
+}
+
+/**
+ * The bytes of an export file. Without a container: the root disk as RAW, a streamOptimized VMDK or
+ * a fixed VHD. With ContainerFormat ova: every volume as a streamOptimized VMDK inside an OVA (OVF
+ * descriptor first, SHA256 manifest last).
+ */
 export function writeExportFile(
-  disk: DiskStream,
-  opts: { diskImageFormat: ExportDiskFormat; containerFormat?: 'ova'; vmName: string; tmpDir: string },
+  disks: DiskStream[],
+  opts: {
+    diskImageFormat: ExportDiskFormat;
+    containerFormat?: 'ova';
+    vmName: string;
+    firmware: 'bios' | 'efi';
+    tmpDir: string;
+  },
 ): AsyncIterable<Buffer> {
-  if (opts.containerFormat === undefined && opts.diskImageFormat === 'RAW') return diskToRaw(disk);
-  throw new SimLimitation(
-    `the burstgate AWS simulator cannot write ${opts.containerFormat ?? opts.diskImageFormat} exports yet`,
-  );
+  const root = disks[0];
+  if (!root) throw new Error('writeExportFile: no disk');
+  if (opts.containerFormat === 'ova') {
+    return writeOva({
+      vmName: opts.vmName,
+      firmware: opts.firmware,
+      disks: disks.map((disk, n) => ({ fileName: vmdkName(opts.vmName, n), disk })),
+      tmpDir: opts.tmpDir,
+    });
+  }
+  switch (opts.diskImageFormat) {
+    case 'RAW':
+      return diskToRaw(root);
+    case 'VMDK':
+      return writeStreamOptimizedVmdk(root, { fileName: vmdkName(opts.vmName, 0) });
+    case 'VHD':
+      return writeFixedVhd(root);
+  }
 }

@@ -208,14 +208,19 @@ async function runExport(ctx: SimContext, task: ExportTaskRec, signal: AbortSign
   const file = join(ctx.tmpDir, `${task.id}.${task.containerFormat ?? task.diskImageFormat.toLowerCase()}`);
   try {
     const inst = ctx.state.instances[task.instanceId];
-    const root = inst?.volumes[0];
-    if (!inst || !root) throw new Error(`instance ${task.instanceId} is gone`);
-    const bytes = writeExportFile(ctx.disks.read(root.volumeId), {
-      diskImageFormat: task.diskImageFormat,
-      containerFormat: task.containerFormat,
-      vmName: inst.tags.find((t) => t.key === 'Name')?.value ?? inst.id,
-      tmpDir: ctx.tmpDir,
-    });
+    if (!inst || inst.volumes.length === 0) throw new Error(`instance ${task.instanceId} is gone`);
+    // OVA holds every volume; a bare disk image is the root volume
+    const volumes = task.containerFormat === 'ova' ? inst.volumes : inst.volumes.slice(0, 1);
+    const bytes = writeExportFile(
+      volumes.map((v) => ctx.disks.read(v.volumeId)),
+      {
+        diskImageFormat: task.diskImageFormat,
+        containerFormat: task.containerFormat,
+        vmName: inst.tags.find((t) => t.key === 'Name')?.value ?? inst.id,
+        firmware: inst.bootMode === 'uefi' ? 'efi' : 'bios',
+        tmpDir: ctx.tmpDir,
+      },
+    );
     await pipeline(Readable.from(bytes), createWriteStream(file), { signal });
     const { size } = await stat(file);
     await ctx.s3.send(

@@ -10,10 +10,12 @@
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 
-import { detectImageFormat } from '../../../../shared/images/detect';
-import { isImageError } from '../../../../shared/images/errors';
-import type { DiskStream } from '../../../../shared/images/extents';
-import { detectPartitionTable } from '../../../../shared/images/partition';
+import {
+  detectImageFormat,
+  detectPartitionTable,
+  isImageError,
+  type DiskStream,
+} from '../../../../shared/images';
 import { matchesFilters, parseTagSpecifications, tagSetXml, type Handler, type SimContext } from './context';
 import { openSourceDisk, readOvaSource, SimLimitation, type SourceFormat } from './engine';
 import { newId } from './ids';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import type { S3Client } from '@aws-sdk/client-s3';
 
-import type { DiskStream } from '../../../../shared/images/extents';
+import type { DiskStream } from '../../../../shared/images';
 import type { Handler, SimContext } from './context';
 import { DiskStore } from './disks';
 import {
