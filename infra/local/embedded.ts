@@ -1,0 +1,356 @@
+/**
+ * The embedded deployment: everything the cloud deployment has, on 127.0.0.1, running the same
+ * handlers and the same state machine definitions (read from the synthesized template).
+ *
+ *   S3 → s3rver · DynamoDB → dynalite (LevelDB on disk) · EC2/VM Import → the AWS simulator ·
+ *   Step Functions → aws-local-stepfunctions behind the SFN JSON protocol · EventBridge → a
+ *   PutEvents recorder · API Gateway → a payload-2.0 HTTP server with the Lambda authorizer.
+ *
+ * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, events.jsonl, api-key): a restart with
+ * the same directory keeps jobs, objects, simulated cloud resources and the API key. Executions
+ * that were running when the process stopped are not resumed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createDeps, type Endpoints, type GatewayConfig, type GatewayDeps } from '../../shared/runtime/deps';
+import {
+  LOCAL_BUCKET_NAME,
+  LOCAL_CREDENTIALS,
+  LOCAL_EVENT_BUS_NAME,
+  LOCAL_REGION,
+  LOCAL_TABLE_NAME,
+  localStateMachineArn,
+} from './constants';
+import { startEvents, type LocalEvents } from './events';
+import { startHttpApi, type LocalHttpApi } from './http-api';
+import { closeServer, listen } from './http-util';
+import { LambdaHost } from './lambda-host';
+import { startAwsSimulator, type AwsSimFaults, type AwsSimTiming, type AwsSimulator } from './sim/aws/index';
+import { startStepFunctions, type LocalStepFunctions } from './step-functions';
+import {
+  OFFLOAD_STATE_MACHINE_NAME,
+  RETURN_STATE_MACHINE_NAME,
+  readTemplate,
+  tableCreateInput,
+  type LocalTemplate,
+} from './template';
+
+export interface EmbeddedPorts {
+  api?: number;
+  s3?: number;
+  dynamodb?: number;
+  ec2?: number;
+  sfn?: number;
+  events?: number;
+}
+
+export interface EmbeddedOptions {
+  /** Where every local service keeps its state; created if missing. */
+  stateDir: string;
+  /** Fixed ports (default: random free ports on 127.0.0.1). */
+  ports?: EmbeddedPorts;
+  /** Wait state durations (ms): one number for every Wait state, or by state name. Default 100. */
+  waitTimeOverrides?: number | Record<string, number>;
+  /** Retry pauses (ms): one number for every retrier, or by state name. Default 100. */
+  retryIntervalOverrides?: number | Record<string, number | number[]>;
+  simTiming?: Partial<AwsSimTiming>;
+  simFaults?: AwsSimFaults;
+  /** No handler logs, no request/execution lines. */
+  quiet?: boolean;
+  /** Where request/execution lines go when not quiet (default: stderr). */
+  log?: (line: string) => void;
+  /** Use this template instead of synthesizing the stack (tests of the embedded deployment itself). */
+  template?: Record<string, unknown>;
+  /** Import every entry module at start, so a broken one fails the start rather than a workflow. Default true. */
+  preload?: boolean;
+}
+
+export interface Embedded {
+  /** `http://127.0.0.1:<port>`: the HTTP API. */
+  apiUrl: string;
+  /** The local API key (`Authorization: Bearer <apiKey>`). */
+  apiKey: string;
+  /** The deps the handlers run with (SDK clients pointed at the local services). */
+  deps: GatewayDeps;
+  sim: AwsSimulator;
+  stepFunctions: LocalStepFunctions;
+  events: LocalEvents;
+  lambdas: LambdaHost;
+  httpApi: LocalHttpApi;
+  endpoints: Required<Endpoints>;
+  template: LocalTemplate;
+  stateDir: string;
+  /** Stops every service and releases every handle. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_WAIT_MS = 100;
+export const DEFAULT_RETRY_MS = 100;
+/** How long close() waits for function invocations under way before stopping the services below them. */
+const DRAIN_MS = 10_000;
+
+interface S3rverInstance {
+  run(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+}
+type S3rverCtor = new (options: Record<string, unknown>) => S3rverInstance;
+type Dynalite = (options: Record<string, unknown>) => http.Server;
+
+const require = createRequire(import.meta.url);
+
+export function localConfig(): GatewayConfig {
+  return {
+    jobsTable: LOCAL_TABLE_NAME,
+    stagingBucket: LOCAL_BUCKET_NAME,
+    offloadStateMachineArn: localStateMachineArn(OFFLOAD_STATE_MACHINE_NAME),
+    returnStateMachineArn: localStateMachineArn(RETURN_STATE_MACHINE_NAME),
+    eventBusName: LOCAL_EVENT_BUS_NAME,
+    vmImportRoleName: 'vmimport',
+    region: LOCAL_REGION,
+    presignExpiresSeconds: 3600,
+    maxImportWaitMs: 600_000,
+  };
+}
+
+/** `bg_` + 32 random bytes, base64url. */
+export function newApiKey(): string {
+  return `bg_${randomBytes(32).toString('base64url')}`;
+}
+
+export function apiKeyItem(apiKey: string, now: Date): Record<string, unknown> {
+  const hash = createHash('sha256').update(apiKey).digest('hex');
+  return { pk: `APIKEY#${hash}`, sk: 'APIKEY', createdAt: now.toISOString(), label: 'local' };
+}
+
+async function loadTemplate(opts: EmbeddedOptions): Promise<LocalTemplate> {
+  if (opts.template) return readTemplate(opts.template);
+  // Imported lazily: synthesizing loads aws-cdk-lib, which tests of single services do not need.
+  const { synthTemplate } = await import('../synth-template');
+  return readTemplate(synthTemplate());
+}
+
+async function ensureTable(ddb: DynamoDBClient, template: LocalTemplate): Promise<void> {
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+    return;
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+  await ddb.send(new CreateTableCommand(tableCreateInput(template.table, LOCAL_TABLE_NAME)));
+  for (let i = 0; i < 200; i++) {
+    const out = await ddb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+    if (out.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`table ${LOCAL_TABLE_NAME} did not become ACTIVE`);
+}
+
+async function ensureApiKey(deps: GatewayDeps, stateDir: string): Promise<string> {
+  const file = path.join(stateDir, 'api-key');
+  let apiKey = existsSync(file) ? (await readFile(file, 'utf8')).trim() : '';
+  if (!apiKey) {
+    apiKey = newApiKey();
+    await writeFile(file, `${apiKey}\n`, { mode: 0o600 });
+  }
+  await chmod(file, 0o600);
+  const item = apiKeyItem(apiKey, deps.now());
+  const existing = await deps.ddb.send(
+    new GetCommand({ TableName: LOCAL_TABLE_NAME, Key: { pk: item.pk, sk: item.sk } }),
+  );
+  if (!existing.Item) await deps.ddb.send(new PutCommand({ TableName: LOCAL_TABLE_NAME, Item: item }));
+  return apiKey;
+}
+
+export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
+  const stateDir = path.resolve(opts.stateDir);
+  const ports = opts.ports ?? {};
+  const log = opts.quiet
+    ? undefined
+    : (opts.log ?? ((line: string) => process.stderr.write(`[burstgate] ${line}\n`)));
+  // Closers run in reverse order of start; on a failed start, what did start is stopped.
+  const closers: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    const errors: unknown[] = [];
+    while (closers.length) {
+      try {
+        await closers.pop()!();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length) throw new AggregateError(errors, 'the embedded deployment did not close cleanly');
+  };
+
+  try {
+    const template = await loadTemplate(opts);
+    await mkdir(path.join(stateDir, 's3'), { recursive: true });
+    await mkdir(path.join(stateDir, 'dynamodb'), { recursive: true });
+    await mkdir(path.join(stateDir, 'aws-sim'), { recursive: true });
+
+    // S3: s3rver, files under stateDir/s3; the staging bucket is created if missing.
+    const S3rver = require('s3rver') as S3rverCtor;
+    const s3rver = new S3rver({
+      address: '127.0.0.1',
+      port: ports.s3 ?? 0,
+      silent: true,
+      directory: path.join(stateDir, 's3'),
+      configureBuckets: [{ name: LOCAL_BUCKET_NAME }],
+    });
+    const s3Address = await s3rver.run();
+    closers.push(() => s3rver.close());
+    const s3Url = `http://127.0.0.1:${s3Address.port}`;
+
+    // DynamoDB: dynalite, LevelDB under stateDir/dynamodb.
+    const dynalite = require('dynalite') as Dynalite;
+    const dynamoServer = dynalite({
+      path: path.join(stateDir, 'dynamodb'),
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+    });
+    const dynamoPort = await listen(dynamoServer, ports.dynamodb ?? 0);
+    closers.push(() => closeServer(dynamoServer));
+    const dynamoUrl = `http://127.0.0.1:${dynamoPort}`;
+
+    // EC2 & VM Import: the simulator reads and writes through its own S3 client.
+    const simS3 = new S3Client({
+      region: LOCAL_REGION,
+      endpoint: s3Url,
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    closers.push(async () => simS3.destroy());
+    const sim = await startAwsSimulator({
+      s3: simS3,
+      stateDir: path.join(stateDir, 'aws-sim'),
+      ...(ports.ec2 !== undefined ? { port: ports.ec2 } : {}),
+      ...(opts.simTiming ? { timing: opts.simTiming } : {}),
+      ...(opts.simFaults ? { faults: opts.simFaults } : {}),
+    });
+    closers.push(() => sim.close());
+
+    const events = await startEvents({
+      stateDir,
+      ...(ports.events !== undefined ? { port: ports.events } : {}),
+    });
+    closers.push(() => events.close());
+
+    // Step Functions invokes the functions of the host created below.
+    const hostRef: { current?: LambdaHost } = {};
+    const stepFunctions = await startStepFunctions({
+      stateMachines: [template.stateMachines.offload, template.stateMachines.return],
+      invokeFunction: (ref, payload) => {
+        if (!hostRef.current) return Promise.reject(new Error('the Lambda host is not ready'));
+        return hostRef.current.invoke(ref, payload);
+      },
+      waitTimeOverrides: opts.waitTimeOverrides ?? DEFAULT_WAIT_MS,
+      retryIntervalOverrides: opts.retryIntervalOverrides ?? DEFAULT_RETRY_MS,
+      ...(ports.sfn !== undefined ? { port: ports.sfn } : {}),
+      ...(log ? { log } : {}),
+    });
+    closers.push(() => stepFunctions.close());
+
+    const endpoints: Required<Endpoints> = {
+      s3: s3Url,
+      dynamodb: dynamoUrl,
+      ec2: sim.url,
+      sfn: stepFunctions.url,
+      events: events.url,
+    };
+    const deps = createDeps({
+      config: localConfig(),
+      endpoints,
+      credentials: { ...LOCAL_CREDENTIALS },
+      logger: new Logger({ serviceName: 'burstgate', ...(opts.quiet ? { logLevel: 'SILENT' } : {}) }),
+    });
+    const ec2Clients = new Set<EC2Client>();
+    const ec2For = deps.ec2For;
+    deps.ec2For = (region: string) => {
+      const client = ec2For(region);
+      ec2Clients.add(client);
+      return client;
+    };
+    closers.push(async () => {
+      deps.s3.destroy();
+      // DynamoDBDocumentClient.destroy() leaves the wrapped client alone; its handler is shared.
+      (deps.ddb.config.requestHandler as { destroy?: () => void }).destroy?.();
+      deps.sfn.destroy();
+      deps.events.destroy();
+      for (const client of ec2Clients) client.destroy();
+    });
+
+    const tableClient = new DynamoDBClient({
+      region: LOCAL_REGION,
+      endpoint: dynamoUrl,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      await ensureTable(tableClient, template);
+    } finally {
+      tableClient.destroy();
+    }
+    const apiKey = await ensureApiKey(deps, stateDir);
+
+    const host = new LambdaHost({
+      deps,
+      functions: [...template.functions.values()].map((f) => ({
+        name: f.name,
+        entry: f.entry,
+        timeoutSeconds: f.timeoutSeconds,
+        memoryMiB: f.memoryMiB,
+      })),
+    });
+    hostRef.current = host;
+    if (opts.preload ?? true) await host.preload();
+
+    // Stop order on close: the API, then executions, then wait for invocations under way (they still
+    // need the services below), then the services.
+    closers.push(async () => {
+      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+    });
+    closers.push(() => stepFunctions.close());
+
+    const httpApi = await startHttpApi({
+      routes: template.routes,
+      invoke: (fn, event) => host.invoke(fn, event),
+      ...(ports.api !== undefined ? { port: ports.api } : {}),
+      ...(log ? { log } : {}),
+    });
+    closers.push(() => httpApi.close());
+
+    let closing: Promise<void> | undefined;
+    return {
+      apiUrl: httpApi.url,
+      apiKey,
+      deps,
+      sim,
+      stepFunctions,
+      events,
+      lambdas: host,
+      httpApi,
+      endpoints,
+      template,
+      stateDir,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll().catch(() => undefined);
+    throw err;
+  }
+}
