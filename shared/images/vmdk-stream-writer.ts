@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
+import { deflate, deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
 import { ImageError } from './errors';
 import { isAllZero, type DiskStream } from './extents';
 import {
@@ -28,7 +29,14 @@ export interface VmdkWriterOptions {
   cid?: number;
   /** ddb.virtualHWVersion (default "4"). */
   hwVersion?: string;
+  /**
+   * Grains compressed in parallel on libuv's thread pool (default 4; 1 = synchronous). Memory is
+   * about two grains per slot.
+   */
+  concurrency?: number;
 }
+
+const deflateAsync = promisify(deflate);
 
 const GRAIN_SECTORS = 128; // 64 KiB grains
 const GTES_PER_GT = 512; // one grain table covers 32 MiB
@@ -65,6 +73,7 @@ export function writeStreamOptimizedVmdk(
     );
   }
   const level = opts.compressionLevel ?? 6;
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
   const adapterType = opts.adapterType ?? 'lsilogic';
   if (!/^[A-Za-z0-9_.-]+$/.test(adapterType)) {
     throw new ImageError(
@@ -120,9 +129,11 @@ export function writeStreamOptimizedVmdk(
     let gt = Buffer.alloc(GTES_PER_GT * 4);
     let gtIndex = 0;
     let gtUsed = false;
-    const grain = Buffer.alloc(grainBytes);
+    let grain = Buffer.alloc(grainBytes);
     let grainIndex = 0;
     let grainDirty = false;
+    // compressed grains in flight, emitted strictly in order
+    const pending: Array<{ index: number; compressed: Promise<Buffer> }> = [];
 
     function* flushGT(): Generator<Buffer> {
       if (gtUsed) {
@@ -134,29 +145,49 @@ export function writeStreamOptimizedVmdk(
       }
     }
 
-    function* flushGrain(): Generator<Buffer> {
-      if (grainDirty && !isAllZero(grain)) {
-        const t = Math.floor(grainIndex / GTES_PER_GT);
-        if (t !== gtIndex) {
-          yield* flushGT();
-          gtIndex = t;
-        }
-        const compressed = deflateSync(grain, { level });
-        const rec = Buffer.alloc(Math.ceil((12 + compressed.length) / SECTOR) * SECTOR);
-        rec.writeBigUInt64LE(BigInt(grainIndex * GRAIN_SECTORS), 0);
-        rec.writeUInt32LE(compressed.length, 8);
-        compressed.copy(rec, 12);
-        if (outSector > 0xffffffff) {
-          throw new ImageError(
-            'BG_VMDK_LIMIT',
-            'writeStreamOptimizedVmdk: output exceeds 2 TiB of sectors addressable by a grain table',
-          );
-        }
-        gt.writeUInt32LE(outSector, (grainIndex % GTES_PER_GT) * 4);
-        gtUsed = true;
-        yield emit(rec);
+    function* emitGrain(index: number, compressed: Buffer): Generator<Buffer> {
+      const t = Math.floor(index / GTES_PER_GT);
+      if (t !== gtIndex) {
+        yield* flushGT();
+        gtIndex = t;
       }
-      if (grainDirty) grain.fill(0);
+      const rec = Buffer.alloc(Math.ceil((12 + compressed.length) / SECTOR) * SECTOR);
+      rec.writeBigUInt64LE(BigInt(index * GRAIN_SECTORS), 0);
+      rec.writeUInt32LE(compressed.length, 8);
+      compressed.copy(rec, 12);
+      if (outSector > 0xffffffff) {
+        throw new ImageError(
+          'BG_VMDK_LIMIT',
+          'writeStreamOptimizedVmdk: output exceeds the 2 TiB that grain table entries can address',
+        );
+      }
+      gt.writeUInt32LE(outSector, (index % GTES_PER_GT) * 4);
+      gtUsed = true;
+      yield emit(rec);
+    }
+
+    async function* drainPending(keep: number): AsyncGenerator<Buffer> {
+      while (pending.length > keep) {
+        const p = pending.shift()!;
+        yield* emitGrain(p.index, await p.compressed);
+      }
+    }
+
+    async function* flushGrain(): AsyncGenerator<Buffer> {
+      if (grainDirty && !isAllZero(grain)) {
+        if (concurrency <= 1) {
+          yield* emitGrain(grainIndex, deflateSync(grain, { level }));
+          grain.fill(0);
+        } else {
+          const compressed = deflateAsync(grain, { level });
+          compressed.catch(() => undefined); // awaited in order below
+          pending.push({ index: grainIndex, compressed });
+          grain = Buffer.alloc(grainBytes); // the old one belongs to zlib now
+          yield* drainPending(concurrency - 1);
+        }
+      } else if (grainDirty) {
+        grain.fill(0);
+      }
       grainDirty = false;
     }
 
@@ -200,6 +231,7 @@ export function writeStreamOptimizedVmdk(
       );
     }
     yield* flushGrain();
+    yield* drainPending(0);
     yield* flushGT();
 
     const gdBuf = padToSector(gd);

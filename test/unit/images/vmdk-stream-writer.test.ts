@@ -118,6 +118,19 @@ describe('writeStreamOptimizedVmdk', () => {
     expect((await readFile(raw)).equals(buf)).toBe(true);
   });
 
+  it('writes the same bytes whether grains are compressed in parallel or one by one', async () => {
+    const buf = rawDisk(40 * MiB, [
+      { offset: 0, data: pseudoRandom(300_000, 12) },
+      { offset: 33 * MiB, data: pseudoRandom(200_000, 13) },
+    ]);
+    const serial = await collect(writeStreamOptimizedVmdk(diskFromBuffer(buf), { cid: 7, concurrency: 1 }));
+    const parallel = await collect(writeStreamOptimizedVmdk(diskFromBuffer(buf), { cid: 7, concurrency: 8 }));
+    expect(parallel.equals(serial)).toBe(true);
+    expect((await hashDisk(await new VmdkStreamReader().read(chunked(parallel, 65536)))).sha256).toBe(
+      sha256(buf),
+    );
+  });
+
   it('refuses a capacity that is not a whole number of sectors', () => {
     expect(() => writeStreamOptimizedVmdk(diskFromBuffer(Buffer.alloc(1000)))).toThrowError(
       expect.objectContaining({ code: 'BG_IMAGE_UNALIGNED' }),
