@@ -1,0 +1,136 @@
+import { Duration } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { GatewayFunction } from './gateway-function';
+import { acknowledge } from './nag';
+import { ENV_NAMES, SERVICE_NAME } from './names';
+
+interface FunctionSpec {
+  /** Entry module relative to the project root. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+}
+
+const API_MEMORY = 256;
+const API_TIMEOUT = Duration.seconds(29); // the HTTP API integration timeout
+const STEP_MEMORY = 256;
+const STREAMING_STEP_MEMORY = 1024; // steps that stream whole images through the function
+const STEP_TIMEOUT = Duration.seconds(60);
+const STREAMING_STEP_TIMEOUT = Duration.minutes(15);
+
+function api(name: string, description: string, timeout = API_TIMEOUT): FunctionSpec {
+  return { entry: `lambdas/api/${name}.ts`, description, memorySize: API_MEMORY, timeout };
+}
+function step(name: string, description: string, streaming = false): FunctionSpec {
+  return {
+    entry: `lambdas/steps/${name}.ts`,
+    description,
+    memorySize: streaming ? STREAMING_STEP_MEMORY : STEP_MEMORY,
+    timeout: streaming ? STREAMING_STEP_TIMEOUT : STEP_TIMEOUT,
+  };
+}
+
+/** HTTP handlers (lambdas/api). */
+export const API_FUNCTIONS = {
+  // API Gateway gives a Lambda authorizer at most 10 s; a longer function timeout buys nothing.
+  authorizer: api('authorizer', 'HTTP API Lambda authorizer: hashed API key lookup', Duration.seconds(10)),
+  createOffload: api('create-offload', 'POST /offloads'),
+  completeUpload: api('complete-upload', 'POST /offloads/{id}/upload-complete'),
+  getOffload: api('get-offload', 'GET /offloads/{id}'),
+  listOffloads: api('list-offloads', 'GET /offloads'),
+  startReturn: api('start-return', 'POST /offloads/{id}/return'),
+  cancelOffload: api('cancel-offload', 'DELETE /offloads/{id}'),
+} as const satisfies Record<string, FunctionSpec>;
+
+/** Step Functions task handlers (lambdas/steps). */
+export const STEP_FUNCTIONS = {
+  awaitUpload: step('await-upload', 'Offload: store the upload task token, wait for the client'),
+  inspect: step('inspect', 'Offload: read and verify the uploaded image', true),
+  startImport: step('start-import', 'Offload: start the VM Import task'),
+  checkImport: step('check-import', 'Offload: poll the VM Import task'),
+  launchInstance: step('launch-instance', 'Offload: launch the instance from the imported AMI'),
+  checkInstance: step('check-instance', 'Offload/return: poll the instance state'),
+  markRunning: step('mark-running', 'Offload: mark the job running'),
+  compensate: step('compensate', 'Offload failed: remove everything the job created'),
+  stopInstance: step('stop-instance', 'Return: stop the instance'),
+  startExport: step('start-export', 'Return: start the instance export task'),
+  checkExport: step('check-export', 'Return: poll the export task'),
+  publishImage: step('publish-image', 'Return: publish the exported image under returns/', true),
+  cleanup: step('cleanup', 'Return: remove the cloud resources of the job'),
+  returnFailed: step('return-failed', 'Return failed: record it, keep the instance and its disk'),
+} as const satisfies Record<string, FunctionSpec>;
+
+export type ApiFunctionName = keyof typeof API_FUNCTIONS;
+export type StepFunctionName = keyof typeof STEP_FUNCTIONS;
+
+export interface GatewayFunctionsProps {
+  readonly projectRoot: string;
+  readonly jobsTableName: string;
+  readonly stagingBucketName: string;
+  readonly offloadStateMachineArn: string;
+  readonly returnStateMachineArn: string;
+  readonly eventBusName: string;
+  readonly vmImportRoleName: string;
+}
+
+/** `create-offload` → `CreateOffload`. */
+function pascal(name: string): string {
+  return name.replace(/(^|[-_])([a-z0-9])/g, (_m, _sep: string, c: string) => c.toUpperCase());
+}
+
+/**
+ * All Lambda functions, one per entry file. Logical ids are fixed: `FnApi<Name>` and
+ * `FnSteps<Name>` (e.g. `FnApiCreateOffload`, `FnStepsStartImport`), each with role `<id>Role`.
+ * Permissions are granted separately (see `permissions.ts`).
+ */
+export class GatewayFunctions extends Construct {
+  readonly api: Record<ApiFunctionName, GatewayFunction>;
+  readonly steps: Record<StepFunctionName, GatewayFunction>;
+
+  constructor(scope: Construct, id: string, props: GatewayFunctionsProps) {
+    super(scope, id);
+    const environment: Record<string, string> = {
+      [ENV_NAMES.jobsTable]: props.jobsTableName,
+      [ENV_NAMES.stagingBucket]: props.stagingBucketName,
+      [ENV_NAMES.offloadStateMachineArn]: props.offloadStateMachineArn,
+      [ENV_NAMES.returnStateMachineArn]: props.returnStateMachineArn,
+      [ENV_NAMES.eventBusName]: props.eventBusName,
+      [ENV_NAMES.vmImportRoleName]: props.vmImportRoleName,
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+
+    const build = <K extends string>(group: 'Api' | 'Steps', specs: Record<K, FunctionSpec>) => {
+      const parent = new Construct(this, group);
+      const out = {} as Record<K, GatewayFunction>;
+      for (const key of Object.keys(specs) as K[]) {
+        const spec = specs[key];
+        const name = pascal(spec.entry.replace(/^.*\//, '').replace(/\.ts$/, ''));
+        out[key] = new GatewayFunction(parent, name, {
+          projectRoot: props.projectRoot,
+          entry: spec.entry,
+          logicalId: `Fn${group}${name}`,
+          description: `burstgate: ${spec.description}`,
+          memorySize: spec.memorySize,
+          timeout: spec.timeout,
+          environment,
+        });
+      }
+      return out;
+    };
+    this.api = build('Api', API_FUNCTIONS);
+    this.steps = build('Steps', STEP_FUNCTIONS);
+
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime the project targets and tests (esbuild target node22, Node 20/22 toolchain); moving to Node.js 24 is a deliberate upgrade, not a side effect of a CDK release.',
+    );
+  }
+
+  /** Every function, API first. */
+  all(): GatewayFunction[] {
+    return [...Object.values<GatewayFunction>(this.api), ...Object.values<GatewayFunction>(this.steps)];
+  }
+}

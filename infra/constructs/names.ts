@@ -1,0 +1,50 @@
+/**
+ * Fixed names shared by the stack, the Lambda handlers (through environment variables) and the
+ * embedded deployment (which reads the synthesized template). Changing one of these is a contract
+ * change: the names below appear in IAM policies, ARNs built without references (to avoid
+ * dependency cycles) and tests.
+ */
+
+/** The stack's construct id, also its CloudFormation stack name. */
+export const STACK_NAME = 'BurstgateStack';
+
+/** State machine names. Fixed so API functions can build the ARNs without referencing the machines. */
+export const OFFLOAD_STATE_MACHINE_NAME = 'burstgate-offload';
+export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
+
+/** The custom EventBridge bus; jobs publish `Job State Changed` events with source `burstgate`. */
+export const EVENT_BUS_NAME = 'burstgate';
+export const EVENT_SOURCE = 'burstgate';
+export const JOB_STATE_CHANGED_DETAIL_TYPE = 'Job State Changed';
+
+/** The VM Import/Export service role; AWS looks it up by this name unless told otherwise. */
+export const VMIMPORT_ROLE_NAME = 'vmimport';
+
+/** Powertools service name of every function. */
+export const SERVICE_NAME = 'burstgate';
+
+/** Key prefixes in the staging bucket (lifecycle rules and IAM grants are scoped to them). */
+export const STAGING_PREFIX = 'staging/';
+export const RETURNS_PREFIX = 'returns/';
+
+/** Tags the gateway puts on every cloud resource it creates; IAM conditions rely on the first one. */
+export const MANAGED_TAG_KEY = 'burstgate:managed';
+export const MANAGED_TAG_VALUE = 'true';
+export const JOB_TAG_KEY = 'burstgate:job';
+
+/** CloudFormation metadata key on every function: the entry module, relative to the project root. */
+export const ENTRY_METADATA_KEY = 'burstgate:entry';
+
+/**
+ * Environment variable names set on every function. They must equal `ENV` in
+ * `shared/runtime/deps.ts` (a unit test checks it); they are repeated here so synthesizing the
+ * stack does not load the AWS SDK.
+ */
+export const ENV_NAMES = {
+  jobsTable: 'JOBS_TABLE',
+  stagingBucket: 'STAGING_BUCKET',
+  offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
+  returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
+  eventBusName: 'EVENT_BUS_NAME',
+  vmImportRoleName: 'VMIMPORT_ROLE_NAME',
+} as const;

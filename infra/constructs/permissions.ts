@@ -1,0 +1,304 @@
+import { Aws } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { GatewayFunction } from './gateway-function';
+import type { GatewayFunctions } from './functions';
+import { acknowledgeWildcard, getAttFinding } from './nag';
+import {
+  MANAGED_TAG_KEY,
+  MANAGED_TAG_VALUE,
+  OFFLOAD_STATE_MACHINE_NAME,
+  RETURN_STATE_MACHINE_NAME,
+  RETURNS_PREFIX,
+  STAGING_PREFIX,
+} from './names';
+
+export interface GatewayPermissionsProps {
+  readonly functions: GatewayFunctions;
+  readonly table: dynamodb.ITable;
+  readonly bucket: s3.IBucket;
+  readonly bus: events.IEventBus;
+  readonly vmImportRole: iam.IRole;
+  /** ARNs built from the fixed state machine names (no reference, no cycle). */
+  readonly offloadStateMachineArn: string;
+  readonly returnStateMachineArn: string;
+  /** `arn:…:execution:<state machine name>:*` for each state machine. */
+  readonly offloadExecutionsArn: string;
+  readonly returnExecutionsArn: string;
+}
+
+/** How cdk-nag prints ARNs built from pseudo parameters. */
+const NAG_PARTITION = '<AWS::Partition>';
+const NAG_ACCOUNT = '<AWS::AccountId>';
+const NAG_REGION = '<AWS::Region>';
+
+const REASON_NO_RESOURCE_LEVEL =
+  'EC2 import/export and Describe* actions do not support resource-level permissions (and the image, snapshots and tasks they act on are created at run time in whatever Region the job targets).';
+const REASON_SEND_TASK =
+  'states:SendTaskSuccess and states:SendTaskFailure do not support resource-level permissions (they act on a task token, not an ARN); AWS requires Resource "*".';
+const REASON_TABLE_INDEX =
+  'Grant on the jobs table includes its indexes (GSI byState), whose ARNs are <table>/index/<name>.';
+const REASON_STAGING = `Image uploads live under ${STAGING_PREFIX}<jobId>/…; the job id is only known at run time, so the grant covers the prefix.`;
+const REASON_RETURNS = `Returned images live under ${RETURNS_PREFIX}<jobId>/…; the job id is only known at run time, so the grant covers the prefix.`;
+
+/**
+ * Least-privilege IAM for every function: each role gets only what its handler does. Wildcards that
+ * remain are acknowledged (cdk-nag AwsSolutions-IAM5) on that one function, finding by finding.
+ */
+export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
+  const { functions, table, bucket, bus } = props;
+  const { api, steps } = functions;
+  const stagingObjects = bucket.arnForObjects(`${STAGING_PREFIX}*`);
+  const returnsObjects = bucket.arnForObjects(`${RETURNS_PREFIX}*`);
+  const bucketFinding = getAttFinding(bucket);
+  const tableIndexFinding = `Resource::${getAttFinding(table)}/index/*`;
+  const partition = Aws.PARTITION;
+  const account = Aws.ACCOUNT_ID;
+  const instancesArn = `arn:${partition}:ec2:*:${account}:instance/*`;
+  const instancesFinding = `Resource::arn:${NAG_PARTITION}:ec2:*:${NAG_ACCOUNT}:instance/*`;
+  const managedOnly = { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } };
+
+  const allow = (fn: GatewayFunction, statement: iam.PolicyStatementProps): void => {
+    fn.role.addToPolicy(new iam.PolicyStatement(statement));
+  };
+
+  // ---- jobs table and event bus -------------------------------------------------------------
+  const readOnly = [api.authorizer, api.getOffload, api.listOffloads];
+  for (const fn of functions.all()) {
+    if (readOnly.includes(fn)) table.grantReadData(fn.role);
+    else {
+      table.grantReadWriteData(fn.role);
+      bus.grantPutEventsTo(fn.role);
+    }
+    acknowledgeWildcard(fn, tableIndexFinding, REASON_TABLE_INDEX);
+  }
+
+  // ---- statement builders shared by several functions ----------------------------------------
+  const stagingStatement = (sid: string, actions: string[]): iam.PolicyStatementProps => ({
+    sid,
+    actions,
+    resources: [stagingObjects],
+  });
+  const ackStaging = (fn: GatewayFunction) =>
+    acknowledgeWildcard(fn, `Resource::${bucketFinding}/${STAGING_PREFIX}*`, REASON_STAGING);
+  const ackReturns = (fn: GatewayFunction) =>
+    acknowledgeWildcard(fn, `Resource::${bucketFinding}/${RETURNS_PREFIX}*`, REASON_RETURNS);
+
+  /** What removing a job's cloud and staging resources takes (compensate, cleanup, cancel, return-failed). */
+  const grantCleanup = (fn: GatewayFunction): void => {
+    allow(fn, {
+      sid: 'TerminateManagedInstances',
+      actions: ['ec2:TerminateInstances'],
+      resources: [instancesArn],
+      conditions: managedOnly,
+    });
+    allow(fn, {
+      sid: 'RemoveImportArtifacts',
+      actions: ['ec2:CancelImportTask', 'ec2:DeregisterImage', 'ec2:DeleteSnapshot'],
+      resources: ['*'],
+    });
+    allow(fn, { sid: 'DescribeEc2', actions: ['ec2:Describe*'], resources: ['*'] });
+    allow(fn, stagingStatement('RemoveStagedUploads', ['s3:AbortMultipartUpload', 's3:DeleteObject']));
+    acknowledgeWildcard(
+      fn,
+      instancesFinding,
+      `Instances are only known at run time, in any Region a job targets; the statement is limited to instances tagged ${MANAGED_TAG_KEY}=${MANAGED_TAG_VALUE}, which the gateway sets on every instance it launches.`,
+    );
+    acknowledgeWildcard(
+      fn,
+      'Resource::*',
+      `${REASON_NO_RESOURCE_LEVEL} The AMI and snapshots come from the VM Import service, not from a call of ours that could tag them, so a tag condition cannot be relied on.`,
+    );
+    acknowledgeWildcard(
+      fn,
+      'Action::ec2:Describe*',
+      'Read-only EC2 Describe* to find what is left of a job before removing it.',
+    );
+    ackStaging(fn);
+  };
+
+  // ---- API -----------------------------------------------------------------------------------
+  // createOffload starts the multipart upload and presigns its UploadPart URLs (both s3:PutObject),
+  // aborts the upload if the job cannot be placed, and starts the offload workflow.
+  allow(
+    api.createOffload,
+    stagingStatement('StartMultipartUpload', ['s3:PutObject', 's3:AbortMultipartUpload']),
+  );
+  allow(api.createOffload, {
+    sid: 'StartOffload',
+    actions: ['states:StartExecution'],
+    resources: [props.offloadStateMachineArn],
+  });
+  ackStaging(api.createOffload);
+
+  // completeUpload checks the client's part list against S3's (ListParts), completes the multipart
+  // upload (s3:PutObject) and resumes AwaitUpload.
+  allow(
+    api.completeUpload,
+    stagingStatement('CompleteMultipartUpload', ['s3:ListMultipartUploadParts', 's3:PutObject']),
+  );
+  allow(api.completeUpload, {
+    sid: 'ResumeAwaitUpload',
+    actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+    resources: ['*'],
+  });
+  ackStaging(api.completeUpload);
+  acknowledgeWildcard(api.completeUpload, 'Resource::*', REASON_SEND_TASK);
+
+  // get/list presign downloads of returned images.
+  for (const fn of [api.getOffload, api.listOffloads]) {
+    allow(fn, {
+      sid: 'PresignReturnedImageDownload',
+      actions: ['s3:GetObject'],
+      resources: [returnsObjects],
+    });
+    ackReturns(fn);
+  }
+
+  allow(api.startReturn, {
+    sid: 'StartReturn',
+    actions: ['states:StartExecution'],
+    resources: [props.returnStateMachineArn],
+  });
+
+  allow(api.cancelOffload, {
+    sid: 'StopWorkflows',
+    actions: ['states:StopExecution'],
+    resources: [props.offloadExecutionsArn, props.returnExecutionsArn],
+  });
+  for (const name of [OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME]) {
+    acknowledgeWildcard(
+      api.cancelOffload,
+      `Resource::arn:${NAG_PARTITION}:states:${NAG_REGION}:${NAG_ACCOUNT}:execution:${name}:*`,
+      `Cancelling stops the job's running execution; execution names are only known at run time, so the grant covers the executions of the ${name} state machine only.`,
+    );
+  }
+  grantCleanup(api.cancelOffload);
+  // Cancelling also removes the returned image, which the return path keeps on purpose.
+  allow(api.cancelOffload, {
+    sid: 'RemoveReturnedImage',
+    actions: ['s3:DeleteObject'],
+    resources: [returnsObjects],
+  });
+  ackReturns(api.cancelOffload);
+
+  // ---- offload steps -------------------------------------------------------------------------
+  // awaitUpload stores the task token; if the client completed the upload first, it releases itself.
+  allow(steps.awaitUpload, {
+    sid: 'ReleaseOwnWait',
+    actions: ['states:SendTaskSuccess'],
+    resources: ['*'],
+  });
+  acknowledgeWildcard(steps.awaitUpload, 'Resource::*', REASON_SEND_TASK);
+
+  allow(steps.inspect, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
+  ackStaging(steps.inspect);
+
+  allow(steps.startImport, { sid: 'ImportImage', actions: ['ec2:ImportImage'], resources: ['*'] });
+  allow(steps.startImport, tagOnCreate('ImportImage'));
+  // VM Import assumes the vmimport role on our behalf; the role's trust policy already limits it
+  // to vmie.amazonaws.com with the vmimport external id.
+  allow(steps.startImport, {
+    sid: 'PassVmImportRole',
+    actions: ['iam:PassRole'],
+    resources: [props.vmImportRole.roleArn],
+  });
+  allow(steps.startImport, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
+  ackStaging(steps.startImport);
+  acknowledgeWildcard(steps.startImport, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  allow(steps.checkImport, {
+    sid: 'PollImport',
+    actions: ['ec2:DescribeImportImageTasks', 'ec2:DescribeImages', 'ec2:DescribeSnapshots'],
+    resources: ['*'],
+  });
+  acknowledgeWildcard(steps.checkImport, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  // Instances must be launched with the managed tag: the statement on instance/* requires it in the
+  // request, so every instance can later be stopped and terminated under the tag condition. Every
+  // other resource RunInstances touches (image, subnet, security group, volume, interface, …) is
+  // allowed by the NotResource statement.
+  allow(steps.launchInstance, {
+    sid: 'LaunchTaggedInstances',
+    actions: ['ec2:RunInstances'],
+    resources: [instancesArn],
+    conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } },
+  });
+  allow(steps.launchInstance, {
+    sid: 'LaunchUsingOtherResources',
+    actions: ['ec2:RunInstances'],
+    notResources: [instancesArn],
+  });
+  allow(steps.launchInstance, tagOnCreate('RunInstances'));
+  acknowledgeWildcard(
+    steps.launchInstance,
+    instancesFinding,
+    `Instance ids do not exist before launch; the statement requires the request to tag the instance ${MANAGED_TAG_KEY}=${MANAGED_TAG_VALUE}.`,
+  );
+  acknowledgeWildcard(
+    steps.launchInstance,
+    'Resource::*',
+    'ec2:CreateTags is only allowed while creating resources (condition ec2:CreateAction = RunInstances); the resources do not exist before the call.',
+  );
+
+  allow(steps.checkInstance, { sid: 'PollInstance', actions: ['ec2:DescribeInstances'], resources: ['*'] });
+  acknowledgeWildcard(steps.checkInstance, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  grantCleanup(steps.compensate);
+
+  // ---- return steps --------------------------------------------------------------------------
+  allow(steps.stopInstance, {
+    sid: 'ReadInstanceState',
+    actions: ['ec2:DescribeInstances'],
+    resources: ['*'],
+  });
+  allow(steps.stopInstance, {
+    sid: 'StopManagedInstances',
+    actions: ['ec2:StopInstances'],
+    resources: [instancesArn],
+    conditions: managedOnly,
+  });
+  acknowledgeWildcard(
+    steps.stopInstance,
+    instancesFinding,
+    `Instances are only known at run time, in any Region a job targets; the statement is limited to instances tagged ${MANAGED_TAG_KEY}=${MANAGED_TAG_VALUE}.`,
+  );
+  acknowledgeWildcard(steps.stopInstance, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  allow(steps.startExport, {
+    sid: 'ExportInstance',
+    actions: ['ec2:CreateInstanceExportTask'],
+    resources: ['*'],
+  });
+  allow(steps.startExport, tagOnCreate('CreateInstanceExportTask'));
+  acknowledgeWildcard(steps.startExport, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  allow(steps.checkExport, { sid: 'PollExport', actions: ['ec2:DescribeExportTasks'], resources: ['*'] });
+  acknowledgeWildcard(steps.checkExport, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  allow(steps.publishImage, {
+    sid: 'PublishReturnedImage',
+    actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+    resources: [returnsObjects],
+  });
+  ackReturns(steps.publishImage);
+
+  grantCleanup(steps.cleanup);
+  // returnFailed only records the failure: the instance and its disk are kept on purpose, so it
+  // gets no EC2 or S3 permissions at all.
+}
+
+/**
+ * ec2:CreateTags only as part of the call that creates the resource (TagSpecifications), so a
+ * function can never add the managed tag to an existing resource and thereby make it removable.
+ */
+function tagOnCreate(createAction: string): iam.PolicyStatementProps {
+  return {
+    sid: `TagOnCreate${createAction}`,
+    actions: ['ec2:CreateTags'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'ec2:CreateAction': createAction } },
+  };
+}

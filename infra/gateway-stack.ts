@@ -1,0 +1,99 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { GatewayApi } from './constructs/api';
+import { GatewayEvents } from './constructs/events';
+import { GatewayFunctions } from './constructs/functions';
+import {
+  OFFLOAD_STATE_MACHINE_NAME,
+  RETURN_STATE_MACHINE_NAME,
+  VMIMPORT_ROLE_NAME,
+} from './constructs/names';
+import { grantGatewayPermissions } from './constructs/permissions';
+import { Storage } from './constructs/storage';
+import { VmImportRole } from './constructs/vm-import-role';
+import { Workflows } from './constructs/workflows';
+
+/** The project root: one level above infra/. Lambda entries and package-lock.json are found from it. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface GatewayStackProps extends StackProps {
+  /** Where `lambdas/` and `package-lock.json` live. Default: the project root. */
+  readonly projectRoot?: string;
+}
+
+/**
+ * burstgate: HTTP API → Lambda → DynamoDB/S3, Step Functions offload/return workflows, an event
+ * bus, and the VM Import/Export service role. Environment-agnostic: synthesizes offline with no
+ * account or Region, every ARN is built from pseudo parameters.
+ */
+export class GatewayStack extends Stack {
+  readonly storage: Storage;
+  readonly events: GatewayEvents;
+  readonly vmImport: VmImportRole;
+  readonly functions: GatewayFunctions;
+  readonly workflows: Workflows;
+  readonly api: GatewayApi;
+
+  constructor(scope: Construct, id: string, props: GatewayStackProps = {}) {
+    super(scope, id, {
+      description: 'burstgate: serverless multi-cloud VM burst gateway',
+      ...props,
+    });
+
+    this.storage = new Storage(this, 'Storage');
+    this.events = new GatewayEvents(this, 'Events');
+    this.vmImport = new VmImportRole(this, 'VmImport', { bucket: this.storage.stagingBucket });
+
+    // The functions need the state machine ARNs and the state machines need the functions: the
+    // ARNs are built from the fixed names instead of referenced, which keeps the graph acyclic.
+    const stateMachineArn = (name: string) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'stateMachine',
+        resourceName: name,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    const executionsArn = (name: string) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${name}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    const offloadStateMachineArn = stateMachineArn(OFFLOAD_STATE_MACHINE_NAME);
+    const returnStateMachineArn = stateMachineArn(RETURN_STATE_MACHINE_NAME);
+
+    this.functions = new GatewayFunctions(this, 'Functions', {
+      projectRoot: props.projectRoot ?? PROJECT_ROOT,
+      jobsTableName: this.storage.jobsTable.tableName,
+      stagingBucketName: this.storage.stagingBucket.bucketName,
+      offloadStateMachineArn,
+      returnStateMachineArn,
+      eventBusName: this.events.bus.eventBusName,
+      vmImportRoleName: VMIMPORT_ROLE_NAME,
+    });
+
+    grantGatewayPermissions({
+      functions: this.functions,
+      table: this.storage.jobsTable,
+      bucket: this.storage.stagingBucket,
+      bus: this.events.bus,
+      vmImportRole: this.vmImport.role,
+      offloadStateMachineArn,
+      returnStateMachineArn,
+      offloadExecutionsArn: executionsArn(OFFLOAD_STATE_MACHINE_NAME),
+      returnExecutionsArn: executionsArn(RETURN_STATE_MACHINE_NAME),
+    });
+
+    this.workflows = new Workflows(this, 'Workflows', { steps: this.functions.steps });
+    this.api = new GatewayApi(this, 'Api', { functions: this.functions.api });
+
+    new CfnOutput(this, 'StagingBucketName', { value: this.storage.stagingBucket.bucketName });
+    new CfnOutput(this, 'JobsTableName', { value: this.storage.jobsTable.tableName });
+    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
+    new CfnOutput(this, 'OffloadStateMachineArn', { value: this.workflows.offload.stateMachineArn });
+    new CfnOutput(this, 'ReturnStateMachineArn', { value: this.workflows.return.stateMachineArn });
+  }
+}

@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import { actionsOfRole, resourcesOfType, statementsOfRole, synthesized } from './fixture';
+
+const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'];
+const TABLE_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+
+/** Actions other than the table, the bus and the function's own logs. */
+function specificActions(role: string): string[] {
+  const { template } = synthesized();
+  return [
+    ...new Set(
+      actionsOfRole(template, role).filter(
+        (a) => !a.startsWith('dynamodb:') && a !== 'events:PutEvents' && !a.startsWith('logs:'),
+      ),
+    ),
+  ].sort();
+}
+
+describe('function permissions', () => {
+  it('give every function write access to its own log group only', () => {
+    // Prepare
+    const { template } = synthesized();
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+    // Act / Assess
+    for (const [id, fn] of Object.entries(functions)) {
+      const logStatements = statementsOfRole(template, `${id}Role`).filter((s) => s.Sid === 'WriteOwnLogs');
+      const logGroup = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(logStatements, id).toEqual([
+        {
+          Sid: 'WriteOwnLogs',
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+        },
+      ]);
+    }
+  });
+
+  it('let the authorizer and the read-only API handlers read the table but not write it or publish events', () => {
+    // Prepare
+    const readers = ['FnApiAuthorizerRole', 'FnApiGetOffloadRole', 'FnApiListOffloadsRole'];
+
+    // Act / Assess
+    for (const role of readers) {
+      const actions = actionsOfRole(synthesized().template, role);
+      expect(actions, role).toEqual(expect.arrayContaining(TABLE_READ));
+      for (const write of [...TABLE_WRITE, 'events:PutEvents']) expect(actions, role).not.toContain(write);
+    }
+    expect(specificActions('FnApiAuthorizerRole')).toEqual([]);
+    expect(specificActions('FnApiGetOffloadRole')).toEqual(['s3:GetObject']);
+  });
+
+  it('grant each handler only the cloud actions it performs', () => {
+    // Prepare
+    const cleanup = [
+      'ec2:CancelImportTask',
+      'ec2:DeleteSnapshot',
+      'ec2:DeregisterImage',
+      'ec2:Describe*',
+      'ec2:TerminateInstances',
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+    ];
+    const expected: Record<string, string[]> = {
+      FnApiCreateOffloadRole: ['s3:AbortMultipartUpload', 's3:PutObject', 'states:StartExecution'],
+      FnApiCompleteUploadRole: [
+        's3:ListMultipartUploadParts',
+        's3:PutObject',
+        'states:SendTaskFailure',
+        'states:SendTaskSuccess',
+      ],
+      FnApiStartReturnRole: ['states:StartExecution'],
+      FnApiCancelOffloadRole: [...cleanup, 'states:StopExecution'].sort(),
+      FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
+      FnStepsInspectRole: ['s3:GetObject'],
+      FnStepsStartImportRole: ['ec2:CreateTags', 'ec2:ImportImage', 'iam:PassRole', 's3:GetObject'],
+      FnStepsCheckImportRole: ['ec2:DescribeImages', 'ec2:DescribeImportImageTasks', 'ec2:DescribeSnapshots'],
+      FnStepsLaunchInstanceRole: ['ec2:CreateTags', 'ec2:RunInstances'],
+      FnStepsCheckInstanceRole: ['ec2:DescribeInstances'],
+      FnStepsMarkRunningRole: [],
+      FnStepsCompensateRole: cleanup,
+      FnStepsStopInstanceRole: ['ec2:DescribeInstances', 'ec2:StopInstances'],
+      FnStepsStartExportRole: ['ec2:CreateInstanceExportTask', 'ec2:CreateTags'],
+      FnStepsCheckExportRole: ['ec2:DescribeExportTasks'],
+      FnStepsPublishImageRole: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      FnStepsCleanupRole: cleanup,
+      FnStepsReturnFailedRole: [],
+    };
+
+    // Act
+    const actual = Object.fromEntries(Object.keys(expected).map((role) => [role, specificActions(role)]));
+
+    // Assess
+    expect(actual).toEqual(expected);
+  });
+
+  it('scope S3 object access to the staging/ and returns/ prefixes', () => {
+    // Prepare
+    const { template } = synthesized();
+    const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).filter((r) =>
+      /^Fn(Api|Steps)/.test(r),
+    );
+
+    // Act
+    const s3Statements = roles.flatMap((role) =>
+      statementsOfRole(template, role)
+        .filter((s) => JSON.stringify(s.Action).includes('"s3:'))
+        .map((s) => [role, JSON.stringify(s.Resource)] as const),
+    );
+
+    // Assess
+    expect(s3Statements.length).toBeGreaterThan(0);
+    for (const [role, resource] of s3Statements) {
+      expect(resource, role).toMatch(/"\/(staging|returns)\/\*"/);
+    }
+  });
+
+  it('only stop and terminate instances tagged burstgate:managed=true', () => {
+    // Prepare
+    const { template } = synthesized();
+    const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role'));
+
+    // Act
+    const statements = roles.flatMap((role) =>
+      statementsOfRole(template, role).filter((s) =>
+        ['ec2:StopInstances', 'ec2:TerminateInstances'].includes(s.Action as string),
+      ),
+    );
+
+    // Assess
+    expect(statements.length).toBe(4); // stop-instance; compensate, cleanup, cancel-offload terminate
+    for (const s of statements) {
+      expect(s.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/burstgate:managed': 'true' } });
+      expect(JSON.stringify(s.Resource)).toContain(':instance/*');
+    }
+  });
+
+  it('only allow tagging while creating, and launching only instances tagged as managed', () => {
+    // Prepare
+    const { template } = synthesized();
+    const createActions: Record<string, string> = {
+      FnStepsStartImportRole: 'ImportImage',
+      FnStepsLaunchInstanceRole: 'RunInstances',
+      FnStepsStartExportRole: 'CreateInstanceExportTask',
+    };
+
+    // Act
+    const tagStatements = Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).flatMap((role) =>
+      statementsOfRole(template, role)
+        .filter((s) => s.Action === 'ec2:CreateTags')
+        .map((s) => [role, s] as const),
+    );
+    const launch = statementsOfRole(template, 'FnStepsLaunchInstanceRole').filter(
+      (s) => s.Action === 'ec2:RunInstances',
+    );
+
+    // Assess
+    expect(tagStatements.map(([role]) => role).sort()).toEqual(Object.keys(createActions).sort());
+    for (const [role, s] of tagStatements) {
+      expect(s.Condition, role).toEqual({ StringEquals: { 'ec2:CreateAction': createActions[role] } });
+    }
+    const onInstances = launch.find((s) => s.Resource);
+    const onOthers = launch.find((s) => s.NotResource);
+    expect(onInstances?.Condition).toEqual({ StringEquals: { 'aws:RequestTag/burstgate:managed': 'true' } });
+    expect(onOthers?.NotResource).toEqual(onInstances?.Resource);
+    expect(onOthers?.Condition).toBeUndefined();
+  });
+
+  it('never grant a service-wide action wildcard (only read-only ec2:Describe*)', () => {
+    // Prepare
+    const { template } = synthesized();
+    const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role'));
+
+    // Act
+    const wildcards = new Set(
+      roles.flatMap((role) => actionsOfRole(template, role)).filter((a) => a.includes('*')),
+    );
+
+    // Assess
+    expect([...wildcards].filter((a) => a !== 'ec2:Describe*')).toEqual([]);
+  });
+
+  it('let cancel-offload stop executions of the two gateway state machines only', () => {
+    // Prepare
+    const { template } = synthesized();
+
+    // Act
+    const stop = statementsOfRole(template, 'FnApiCancelOffloadRole').find(
+      (s) => s.Action === 'states:StopExecution',
+    );
+
+    // Assess
+    const resources = JSON.stringify(stop?.Resource);
+    expect(resources).toContain(':execution:burstgate-offload:*');
+    expect(resources).toContain(':execution:burstgate-return:*');
+    expect((stop?.Resource as unknown[]).length).toBe(2);
+  });
+});

@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import { stateMachineDefinition } from '../../../infra/synth-template';
+import { synthesized } from './fixture';
+
+type State = Record<string, unknown> & { Type: string };
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
+  QueryLanguage?: string;
+}
+
+const fnArn = (logicalId: string) => `arn:aws:lambda:us-east-1:000000000000:function:${logicalId}`;
+
+const RETRY = [
+  {
+    ErrorEquals: [
+      'CloudThrottled',
+      'CloudUnavailable',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+    ],
+    IntervalSeconds: 2,
+    MaxAttempts: 6,
+    BackoffRate: 2,
+    JitterStrategy: 'FULL',
+  },
+];
+
+function definition(logicalId: string): Definition {
+  const { template } = synthesized();
+  return stateMachineDefinition(template.toJSON(), logicalId) as unknown as Definition;
+}
+
+/** A Task calling a function by ARN (payloadResponseOnly) with `{ jobId.$, ...extra }`. */
+function expectTask(state: State | undefined, fn: string, resultPath: string | null, extra: object = {}) {
+  expect(state).toMatchObject({
+    Type: 'Task',
+    Resource: fnArn(fn),
+    Parameters: { 'jobId.$': '$.jobId', ...extra },
+    ResultPath: resultPath,
+    Retry: RETRY,
+  });
+  expect(Object.keys(state?.Parameters as object).sort()).toEqual(['jobId.$', ...Object.keys(extra)].sort());
+}
+
+function expectChoice(state: State | undefined, variable: string, whenDone: string, otherwise: string) {
+  expect(state).toEqual({
+    Type: 'Choice',
+    Choices: [{ Variable: variable, BooleanEquals: true, Next: whenDone }],
+    Default: otherwise,
+  });
+}
+
+describe('offload state machine', () => {
+  it('is a STANDARD JSONPath machine named burstgate-offload, logging ALL without execution data, traced', () => {
+    // Prepare
+    const { template } = synthesized();
+
+    // Act
+    const machine = template.toJSON().Resources.OffloadStateMachine;
+
+    // Assess
+    expect(machine.Properties).toMatchObject({
+      StateMachineName: 'burstgate-offload',
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    expect(definition('OffloadStateMachine').QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  it('has exactly the specified states, wired in order', () => {
+    // Prepare
+    const def = definition('OffloadStateMachine');
+    const s = def.States;
+
+    // Act
+    const names = Object.keys(s).sort();
+
+    // Assess
+    expect(names).toEqual(
+      [
+        'AwaitUpload',
+        'Inspect',
+        'StartImport',
+        'WaitForImport',
+        'CheckImport',
+        'ImportDone',
+        'LaunchInstance',
+        'WaitForInstance',
+        'CheckInstance',
+        'InstanceRunning',
+        'MarkRunning',
+        'Running',
+        'Compensate',
+        'OffloadFailed',
+      ].sort(),
+    );
+    expect(def.StartAt).toBe('AwaitUpload');
+    expect(s.AwaitUpload?.Next).toBe('Inspect');
+    expect(s.Inspect?.Next).toBe('StartImport');
+    expect(s.StartImport?.Next).toBe('WaitForImport');
+    expect(s.WaitForImport).toEqual({ Type: 'Wait', Seconds: 30, Next: 'CheckImport' });
+    expect(s.CheckImport?.Next).toBe('ImportDone');
+    expectChoice(s.ImportDone, '$.importStatus.done', 'LaunchInstance', 'WaitForImport');
+    expect(s.LaunchInstance?.Next).toBe('WaitForInstance');
+    expect(s.WaitForInstance).toEqual({ Type: 'Wait', Seconds: 10, Next: 'CheckInstance' });
+    expect(s.CheckInstance?.Next).toBe('InstanceRunning');
+    expectChoice(s.InstanceRunning, '$.instanceStatus.done', 'MarkRunning', 'WaitForInstance');
+    expect(s.MarkRunning?.Next).toBe('Running');
+    expect(s.Running).toEqual({ Type: 'Succeed' });
+    expect(s.Compensate?.Next).toBe('OffloadFailed');
+    expect(s.OffloadFailed).toMatchObject({ Type: 'Fail', Error: 'OffloadFailed' });
+  });
+
+  it('waits for the upload with a task token for at most a day', () => {
+    // Prepare
+    const s = definition('OffloadStateMachine').States;
+
+    // Act
+    const awaitUpload = s.AwaitUpload;
+
+    // Assess
+    expect(awaitUpload).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: fnArn('FnStepsAwaitUpload'),
+        Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' },
+      },
+      ResultPath: '$.upload',
+      TimeoutSeconds: 86400,
+      Retry: RETRY,
+    });
+  });
+
+  it('invokes each step function by ARN with the jobId and the specified result paths', () => {
+    // Prepare
+    const s = definition('OffloadStateMachine').States;
+
+    // Act / Assess
+    expectTask(s.Inspect, 'FnStepsInspect', '$.inspect');
+    expectTask(s.StartImport, 'FnStepsStartImport', '$.import');
+    expectTask(s.CheckImport, 'FnStepsCheckImport', '$.importStatus');
+    expectTask(s.LaunchInstance, 'FnStepsLaunchInstance', '$.launch');
+    expectTask(s.CheckInstance, 'FnStepsCheckInstance', '$.instanceStatus', { desired: 'running' });
+    expectTask(s.MarkRunning, 'FnStepsMarkRunning', null);
+    expectTask(s.Compensate, 'FnStepsCompensate', null, { 'error.$': '$.error' });
+  });
+
+  it('retries every Task and sends any other error to Compensate, which has no Catch of its own', () => {
+    // Prepare
+    const s = definition('OffloadStateMachine').States;
+
+    // Act
+    const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
+
+    // Assess
+    expect(tasks).toHaveLength(8);
+    for (const [name, state] of tasks) {
+      expect(state.Retry, name).toEqual(RETRY);
+      if (name === 'Compensate') expect(state.Catch, name).toBeUndefined();
+      else
+        expect(state.Catch, name).toEqual([
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Compensate' },
+        ]);
+    }
+  });
+});
+
+describe('return state machine', () => {
+  it('is a STANDARD JSONPath machine named burstgate-return, logging ALL without execution data, traced', () => {
+    // Prepare
+    const { template } = synthesized();
+
+    // Act
+    const machine = template.toJSON().Resources.ReturnStateMachine;
+
+    // Assess
+    expect(machine.Properties).toMatchObject({
+      StateMachineName: 'burstgate-return',
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    expect(definition('ReturnStateMachine').QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  it('has exactly the specified states, wired in order', () => {
+    // Prepare
+    const def = definition('ReturnStateMachine');
+    const s = def.States;
+
+    // Act
+    const names = Object.keys(s).sort();
+
+    // Assess
+    expect(names).toEqual(
+      [
+        'StopInstance',
+        'WaitForStop',
+        'CheckStopped',
+        'InstanceStopped',
+        'StartExport',
+        'WaitForExport',
+        'CheckExport',
+        'ExportDone',
+        'PublishImage',
+        'Cleanup',
+        'Returned',
+        'ReturnFailed',
+        'ReturnFailedState',
+      ].sort(),
+    );
+    expect(def.StartAt).toBe('StopInstance');
+    expect(s.StopInstance?.Next).toBe('WaitForStop');
+    expect(s.WaitForStop).toEqual({ Type: 'Wait', Seconds: 10, Next: 'CheckStopped' });
+    expect(s.CheckStopped?.Next).toBe('InstanceStopped');
+    expectChoice(s.InstanceStopped, '$.instanceStatus.done', 'StartExport', 'WaitForStop');
+    expect(s.StartExport?.Next).toBe('WaitForExport');
+    expect(s.WaitForExport).toEqual({ Type: 'Wait', Seconds: 30, Next: 'CheckExport' });
+    expect(s.CheckExport?.Next).toBe('ExportDone');
+    expectChoice(s.ExportDone, '$.exportStatus.done', 'PublishImage', 'WaitForExport');
+    expect(s.PublishImage?.Next).toBe('Cleanup');
+    expect(s.Cleanup?.Next).toBe('Returned');
+    expect(s.Returned).toEqual({ Type: 'Succeed' });
+    expect(s.ReturnFailed?.Next).toBe('ReturnFailedState');
+    expect(s.ReturnFailedState).toMatchObject({ Type: 'Fail', Error: 'ReturnFailed' });
+  });
+
+  it('invokes each step function by ARN with the jobId and the specified result paths', () => {
+    // Prepare
+    const s = definition('ReturnStateMachine').States;
+
+    // Act / Assess
+    expectTask(s.StopInstance, 'FnStepsStopInstance', '$.stop');
+    expectTask(s.CheckStopped, 'FnStepsCheckInstance', '$.instanceStatus', { desired: 'stopped' });
+    expectTask(s.StartExport, 'FnStepsStartExport', '$.export');
+    expectTask(s.CheckExport, 'FnStepsCheckExport', '$.exportStatus');
+    expectTask(s.PublishImage, 'FnStepsPublishImage', '$.publish');
+    expectTask(s.Cleanup, 'FnStepsCleanup', '$.cleanup');
+    expectTask(s.ReturnFailed, 'FnStepsReturnFailed', null, { 'error.$': '$.error' });
+  });
+
+  it('retries every Task and sends any other error to ReturnFailed, which has no Catch of its own', () => {
+    // Prepare
+    const s = definition('ReturnStateMachine').States;
+
+    // Act
+    const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
+
+    // Assess
+    expect(tasks).toHaveLength(7);
+    for (const [name, state] of tasks) {
+      expect(state.Retry, name).toEqual(RETRY);
+      if (name === 'ReturnFailed') expect(state.Catch, name).toBeUndefined();
+      else
+        expect(state.Catch, name).toEqual([
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReturnFailed' },
+        ]);
+    }
+  });
+});
+
+describe('state machine roles', () => {
+  it('may invoke exactly the functions their definitions call', () => {
+    // Prepare
+    const { template } = synthesized();
+    const policies = template.findResources('AWS::IAM::Policy');
+    const invoked = (role: string) =>
+      Object.values(policies)
+        .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st: { Action: unknown }) => st.Action === 'lambda:InvokeFunction')
+        .flatMap((st: { Resource: unknown[] }) => st.Resource)
+        .flatMap((r: unknown) => JSON.stringify(r).match(/Fn(Steps|Api)[A-Za-z]+/g) ?? []);
+
+    // Act
+    const offload = [...new Set(invoked('OffloadStateMachineRole'))].sort();
+    const ret = [...new Set(invoked('ReturnStateMachineRole'))].sort();
+
+    // Assess
+    expect(offload).toEqual(
+      [
+        'FnStepsAwaitUpload',
+        'FnStepsInspect',
+        'FnStepsStartImport',
+        'FnStepsCheckImport',
+        'FnStepsLaunchInstance',
+        'FnStepsCheckInstance',
+        'FnStepsMarkRunning',
+        'FnStepsCompensate',
+      ].sort(),
+    );
+    expect(ret).toEqual(
+      [
+        'FnStepsStopInstance',
+        'FnStepsCheckInstance',
+        'FnStepsStartExport',
+        'FnStepsCheckExport',
+        'FnStepsPublishImage',
+        'FnStepsCleanup',
+        'FnStepsReturnFailed',
+      ].sort(),
+    );
+  });
+});
