@@ -3,6 +3,7 @@ import {
   DeleteSnapshotCommand,
   DeregisterImageCommand,
   DescribeImagesCommand,
+  DescribeImportImageTasksCommand,
   DescribeSnapshotsCommand,
   ImportImageCommand,
 } from '@aws-sdk/client-ec2';
@@ -104,6 +105,16 @@ describe('AWS simulator: VM Import', () => {
     expect(snaps.Snapshots?.[0]?.Description).toBe(
       `Created by AWS-VMImport service for ${started.ImportTaskId}`,
     );
+
+    const byFilter = await env.ec2.send(
+      new DescribeImportImageTasksCommand({
+        Filters: [
+          { Name: 'task-state', Values: ['completed'] },
+          { Name: 'tag:job', Values: ['j-1'] },
+        ],
+      }),
+    );
+    expect(byFilter.ImportImageTasks?.map((t) => t.ImportTaskId)).toEqual([started.ImportTaskId]);
 
     const stored = await hashDisk(await env.sim.readDisk('snapshot', detail!.SnapshotId!));
     const source = await hashDisk(diskFromBuffer(disk));

@@ -1,10 +1,15 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import {
+  CreateInstanceExportTaskCommand,
   CreateTagsCommand,
   DeleteSnapshotCommand,
   DeregisterImageCommand,
   DescribeImagesCommand,
   ImportImageCommand,
   RunInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
 import {
   BUCKET,
+  EXPORT_BUCKET,
   describeInstance,
   gptDisk,
   mbrDisk,
@@ -107,6 +113,62 @@ describe('AWS simulator: state across restarts', () => {
     expect(await hashDisk(await env.sim.readDisk('snapshot', snap))).toEqual(
       await hashDisk(diskFromBuffer(source)),
     );
+    await env.ec2.send(
+      new DeregisterImageCommand({ ImageId: task.ImageId!, DeleteAssociatedSnapshots: true }),
+    );
+    expect(env.sim.resources()).toEqual({
+      importTasks: [],
+      images: [],
+      snapshots: [],
+      instances: [],
+      exportTasks: [],
+    });
+  });
+
+  it('refuses to export an instance whose AMI did not come from VM Import (NotExportable)', async () => {
+    // Prepare: import an AMI, then, while the simulator is stopped, make its record look like an AMI
+    // that VM Import did not create (the simulator has no RegisterImage/CreateImage to make one)
+    await putObject(env.s3, 'native.raw', mbrDisk());
+    const started = await env.ec2.send(
+      new ImportImageCommand({
+        DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'native.raw' } }],
+      }),
+    );
+    const { value: task } = await waitImport(env.ec2, started.ImportTaskId!);
+    await env.sim.close();
+    const file = join(env.stateDir, 'state.json');
+    const state = JSON.parse(await readFile(file, 'utf8')) as {
+      images: Record<string, { importTaskId?: string }>;
+    };
+    delete state.images[task.ImageId!]!.importTaskId;
+    await writeFile(file, JSON.stringify(state));
+    await env.restart();
+    const runOut = await env.ec2.send(
+      new RunInstancesCommand({ ImageId: task.ImageId!, MinCount: 1, MaxCount: 1 }),
+    );
+    const instanceId = runOut.Instances![0]!.InstanceId!;
+    await waitInstanceState(env.ec2, instanceId, 'running');
+    await env.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    await waitInstanceState(env.ec2, instanceId, 'stopped');
+
+    // Act
+    const refused = await env.ec2
+      .send(
+        new CreateInstanceExportTaskCommand({
+          InstanceId: instanceId,
+          TargetEnvironment: 'vmware',
+          ExportToS3Task: { DiskImageFormat: 'RAW', S3Bucket: EXPORT_BUCKET },
+        }),
+      )
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(refused).toMatchObject({
+      name: 'NotExportable',
+      message: 'Only imported instances can be exported.',
+    });
+    await env.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    await waitInstanceState(env.ec2, instanceId, 'terminated');
     await env.ec2.send(
       new DeregisterImageCommand({ ImageId: task.ImageId!, DeleteAssociatedSnapshots: true }),
     );
