@@ -21,7 +21,8 @@ import { startEmbedded } from './embedded';
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const SAMPLE_OVA = join(ROOT, 'test/fixtures/sample-vm/burstgate-sample.ova');
 
-const fmtBytes = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+const fmtBytes = (n: number) =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms} ms`);
 
 export interface DemoResult {
@@ -33,7 +34,9 @@ export interface DemoResult {
   elapsedMs: number;
 }
 
-export async function runDemo(opts: { image?: string; log?: (line: string) => void } = {}): Promise<DemoResult> {
+export async function runDemo(
+  opts: { image?: string; log?: (line: string) => void } = {},
+): Promise<DemoResult> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const image = opts.image ?? SAMPLE_OVA;
   const t0 = Date.now();
@@ -75,7 +78,8 @@ export async function runDemo(opts: { image?: string; log?: (line: string) => vo
       intervalMs: 100,
       onUpdate,
     });
-    if (running.state !== 'running') throw new Error(`the offload ended ${running.state}: ${running.error?.detail}`);
+    if (running.state !== 'running')
+      throw new Error(`the offload ended ${running.state}: ${running.error?.detail}`);
     log(`  running as ${running.cloud.instanceId} from ${running.cloud.amiId}`);
 
     await client.startReturn(jobId);
@@ -92,18 +96,27 @@ export async function runDemo(opts: { image?: string; log?: (line: string) => vo
     // Check the content ourselves rather than trusting the gateway's word for it.
     const back = await inspectOva(createReadStream(out));
     const returnedDiskSha256 = back.disks[0]?.contentSha256 ?? '';
-    const leftovers = gateway.sim.resources();
-    const leftoverCount = Object.values(leftovers).reduce((n, list) => n + (list as unknown[]).length, 0);
+    // Terminated instances pass through `shutting-down`; give that a moment before counting.
+    let leftoverCount = 0;
+    for (let i = 0; i < 50; i++) {
+      leftoverCount = Object.values(gateway.sim.resources()).flat().length;
+      if (leftoverCount === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const ok = returnedDiskSha256 === originalDisk.contentSha256 && leftoverCount === 0;
 
     log('');
     log(`steps of ${jobId}:`);
     for (const s of returned.steps) {
-      log(`  ${s.name.padEnd(8)} ${s.outcome.padEnd(9)} ${fmtMs(s.durationMs).padStart(9)}  ${s.detail ?? ''}`);
+      log(
+        `  ${s.name.padEnd(8)} ${s.outcome.padEnd(9)} ${fmtMs(s.durationMs).padStart(9)}  ${s.detail ?? ''}`,
+      );
     }
     log('cloud and staging resources (created → removed):');
     for (const r of returned.resources) {
-      log(`  ${r.type.padEnd(16)} ${r.id.padEnd(48)} ${r.removedAt ? 'removed' : r.retained ? 'kept (the download)' : 'LEFT'}`);
+      log(
+        `  ${r.type.padEnd(16)} ${r.id.padEnd(48)} ${r.removedAt ? 'removed' : r.retained ? 'kept (the download)' : 'LEFT'}`,
+      );
     }
     log(
       `bytes: uploaded ${fmtBytes(returned.bytes.uploaded)}, imported ${fmtBytes(returned.bytes.imported ?? 0)}, ` +
@@ -114,8 +127,17 @@ export async function runDemo(opts: { image?: string; log?: (line: string) => vo
     log(`returned disk content SHA-256 ${returnedDiskSha256}`);
     log(`simulator resources left behind: ${leftoverCount}`);
     const elapsedMs = Date.now() - t0;
-    log(ok ? `OK: the VM went to AWS and came back bit-identical in ${fmtMs(elapsedMs)}` : 'FAILED: see above');
-    return { ok, jobId, originalDiskSha256: originalDisk.contentSha256, returnedDiskSha256, leftovers: leftoverCount, elapsedMs };
+    log(
+      ok ? `OK: the VM went to AWS and came back bit-identical in ${fmtMs(elapsedMs)}` : 'FAILED: see above',
+    );
+    return {
+      ok,
+      jobId,
+      originalDiskSha256: originalDisk.contentSha256,
+      returnedDiskSha256,
+      leftovers: leftoverCount,
+      elapsedMs,
+    };
   } finally {
     await gateway.close();
     await rm(stateDir, { recursive: true, force: true });

@@ -5,7 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { CloudError } from '../clouds/errors';
-import { inspectOva, openDiskImage, tapDisk, detectPartitionTable, type OvaInspection } from '../images';
+import {
+  inspectOva,
+  isImageError,
+  openDiskImage,
+  tapDisk,
+  detectPartitionTable,
+  type OvaInspection,
+} from '../images';
 import { removeJobResources } from './cleanup';
 import { releaseUploadWait } from './offloads';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';

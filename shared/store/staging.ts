@@ -60,13 +60,25 @@ export class StagingBucket {
   async listParts(
     key: string,
     uploadId: string,
-  ): Promise<Array<{ partNumber: number; etag: string; size: number }>> {
+  ): Promise<Array<{ partNumber: number; etag: string; size: number }> | undefined> {
     const parts: Array<{ partNumber: number; etag: string; size: number }> = [];
     let marker: string | undefined;
     for (;;) {
-      const out = await this.s3.send(
-        new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
-      );
+      let out;
+      try {
+        out = await this.s3.send(
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumberMarker: marker,
+          }),
+        );
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 405 || status === 501) return undefined;
+        throw err;
+      }
       for (const p of out.Parts ?? [])
         parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: Number(p.Size ?? 0) });
       if (!out.IsTruncated || !out.NextPartNumberMarker) break;
