@@ -1,0 +1,712 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * burstgate — the one CLI: the embedded gateway (`up`, `demo`) and the on-prem client
+ * (`offload`, `status`, `list`, `return`, `cancel`). Thin: argument parsing and output here,
+ * the work in shared/client and infra/local.
+ *
+ * Exit codes: 0 done, 1 failed (a one-line reason on stderr), 2 usage error, 130 interrupted.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { JOB_STATES, type JobState } from '../shared/domain/job';
+import { GatewayClient } from '../shared/client/api-client';
+import { ClientConfigError, DEFAULT_STATE_DIR, resolveGateway } from '../shared/client/config';
+import { downloadImage } from '../shared/client/download';
+import { GatewayClientError } from '../shared/client/errors';
+import { followJob } from '../shared/client/follow';
+import {
+  IMAGE_FORMATS,
+  ImageFileError,
+  checkImageFile,
+  formatFromExtension,
+  vmNameFromPath,
+} from '../shared/client/image-file';
+import { ProgressBar, formatBytes, type ProgressStream } from '../shared/client/progress';
+import {
+  errorLines,
+  formatDuration,
+  renderJob,
+  renderJobTable,
+  stepLine,
+  targetText,
+} from '../shared/client/render';
+import { sha256File } from '../shared/client/sha256';
+import type { ImageFormatName, JobView } from '../shared/client/types';
+import { uploadImage } from '../shared/client/upload';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------------------------------------
+// errors and output
+
+/** Wrong arguments: exit 2 and point at --help. */
+class UsageError extends Error {
+  constructor(
+    readonly command: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An expected failure: exit 1 with a one-line reason and an optional hint. */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The job ended somewhere else than hoped (failed, return-failed...): exit 1, already reported. */
+class JobOutcome extends Error {}
+
+/** Where output goes: the process's streams, or a test's buffers. */
+export interface Io {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+  env: NodeJS.ProcessEnv;
+}
+
+class Output {
+  constructor(readonly io: Io) {}
+  readonly out = (line = ''): void => void this.io.stdout.write(`${line}\n`);
+  readonly err = (line: string): void => void this.io.stderr.write(`${line}\n`);
+  bar(label: string, total: number): ProgressBar {
+    return new ProgressBar({ label, total, stream: this.io.stderr });
+  }
+}
+
+const clock = (): string => new Date().toISOString().slice(11, 19);
+
+// ---------------------------------------------------------------------------------------------
+// shared options
+
+const GATEWAY_OPTIONS = {
+  gateway: { type: 'string' },
+  'api-key': { type: 'string' },
+  'state-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const GATEWAY_HELP = `
+Gateway:
+  --gateway URL       the gateway's API URL (default: $BURSTGATE_GATEWAY, else <state-dir>/api-url)
+  --api-key KEY       API key (default: $BURSTGATE_API_KEY, else <state-dir>/api-key)
+  --state-dir DIR     the embedded deployment's state directory (default ${DEFAULT_STATE_DIR})`;
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(
+  command: string,
+  args: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(command, (e as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+}
+
+async function clientFrom(o: Output, values: { gateway?: string; 'api-key'?: string; 'state-dir'?: string }) {
+  const settings = await resolveGateway({
+    gateway: values.gateway,
+    apiKey: values['api-key'],
+    stateDir: values['state-dir'],
+    env: o.io.env,
+  });
+  return new GatewayClient({ baseUrl: settings.baseUrl, apiKey: settings.apiKey });
+}
+
+function onePositional(command: string, positionals: string[], what: string): string {
+  if (positionals.length === 0) throw new UsageError(command, `missing ${what}`);
+  if (positionals.length > 1) throw new UsageError(command, `unexpected argument '${positionals[1]}'`);
+  return positionals[0]!;
+}
+
+function positiveInt(command: string, flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(command, `--${flag} must be a positive integer, not '${value}'`);
+  return n;
+}
+
+function intervalMs(command: string, value: string | undefined): number {
+  if (value === undefined) return 2000;
+  const s = Number(value);
+  if (!Number.isFinite(s) || s <= 0)
+    throw new UsageError(command, `--interval must be a number of seconds, not '${value}'`);
+  return Math.round(s * 1000);
+}
+
+/** Ctrl-C: abort what is under way, and say what state things are left in. */
+function interruptible(o: Output, onInterrupt: () => string): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const handler = (): void => {
+    if (ac.signal.aborted) process.exit(130);
+    o.err(`\n${onInterrupt()}`);
+    ac.abort(new CliError('interrupted'));
+  };
+  process.on('SIGINT', handler);
+  return { signal: ac.signal, dispose: () => process.off('SIGINT', handler) };
+}
+
+/** Prints state changes and finished steps as a job moves. */
+function jobPrinter(o: Output): (job: JobView, prev: JobView | undefined) => void {
+  return (job, prev) => {
+    const seen = prev?.steps.length ?? job.steps.length;
+    for (const s of job.steps.slice(seen)) o.out(`${clock()}    ${stepLine(s)}`);
+    if (job.state !== prev?.state) {
+      o.out(`${clock()}  ${job.state}${job.activeStep ? ` (${job.activeStep.name})` : ''}`);
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// commands
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[], o: Output): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  up: {
+    summary: 'start the embedded gateway on 127.0.0.1 (no cloud account needed)',
+    usage: `Usage: burstgate up [--state-dir DIR] [--port N]
+
+Starts the embedded deployment (same handlers and state machines, local services) and keeps
+running until Ctrl-C. Writes the API URL and a local API key to <state-dir>/api-url and
+<state-dir>/api-key, where the other commands find them.
+
+  --state-dir DIR   state directory (default ${DEFAULT_STATE_DIR})
+  --port N          API port (default: the embedded deployment's choice)`,
+    async run(args, o) {
+      const { values, positionals } = parse('up', args, {
+        'state-dir': { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      });
+      if (values.help) return help(o, 'up');
+      if (positionals.length) throw new UsageError('up', `unexpected argument '${positionals[0]}'`);
+      let port: number | undefined;
+      if (values.port !== undefined) {
+        port = Number(values.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) {
+          throw new UsageError('up', `--port must be a port number (0-65535), not '${values.port}'`);
+        }
+      }
+      const { runUp } = await import('../infra/local/cli-up');
+      await runUp({
+        stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR,
+        ...(port !== undefined ? { port } : {}),
+      });
+      return 0;
+    },
+  },
+
+  demo: {
+    summary: 'offload the sample VM to simulated AWS and bring it back (what `npm start` runs)',
+    usage: `Usage: burstgate demo
+
+Starts the embedded deployment in a temporary directory, offloads the sample VM in
+test/fixtures/sample-vm/ through the HTTP API, returns it, and checks it came back bit-identical.`,
+    async run(args, o) {
+      const { values, positionals } = parse('demo', args, { help: { type: 'boolean', short: 'h' } });
+      if (values.help) return help(o, 'demo');
+      if (positionals.length) throw new UsageError('demo', `unexpected argument '${positionals[0]}'`);
+      const { runDemo } = await import('../infra/local/demo');
+      const result = await runDemo();
+      return result.ok ? 0 : 1;
+    },
+  },
+
+  offload: {
+    summary: 'upload a VM image and run it in the cloud',
+    usage: `Usage: burstgate offload <image> --to aws [options]
+
+Creates an offload job, uploads the image (multipart, with progress), completes the upload and
+follows the job until it is running (or failed).
+
+  <image>                 .ova, .vmdk (streamOptimized), .vhd, or raw (.img/.raw)
+  --to aws                target cloud (only aws for now)
+  --region R              target region (default us-east-1)
+  --instance-type T       EC2 instance type (default t3.medium)
+  --name NAME             VM name (default: the file name)
+  --format F              image format if the extension does not say: ${IMAGE_FORMATS.join(', ')}
+  --callback-url URL      the gateway calls it on every state change
+  --concurrency N         parts uploaded at once (default 4)
+  --no-hash               do not send the file's SHA-256 (saves reading the file twice)
+  --no-follow             return once the upload is complete
+  --interval S            seconds between status polls (default 2)
+${GATEWAY_HELP}`,
+    async run(args, o) {
+      const { out, err } = o;
+      const { values, positionals } = parse('offload', args, {
+        ...GATEWAY_OPTIONS,
+        to: { type: 'string' },
+        region: { type: 'string' },
+        'instance-type': { type: 'string' },
+        name: { type: 'string' },
+        format: { type: 'string' },
+        'callback-url': { type: 'string' },
+        concurrency: { type: 'string' },
+        'no-hash': { type: 'boolean' },
+        'no-follow': { type: 'boolean' },
+        interval: { type: 'string' },
+      });
+      if (values.help) return help(o, 'offload');
+      const imageArg = onePositional(
+        'offload',
+        positionals,
+        'the image file (burstgate offload <image> --to aws)',
+      );
+      if (!values.to) throw new UsageError('offload', 'missing --to (the target cloud): --to aws');
+      if (values.to !== 'aws') {
+        throw new UsageError('offload', `--to ${values.to} is not supported: this gateway offloads to aws`);
+      }
+      let format: ImageFormatName | undefined;
+      if (values.format !== undefined) {
+        if (!(IMAGE_FORMATS as readonly string[]).includes(values.format)) {
+          throw new UsageError(
+            'offload',
+            `--format must be one of ${IMAGE_FORMATS.join(', ')}, not '${values.format}'`,
+          );
+        }
+        format = values.format as ImageFormatName;
+      } else {
+        format = formatFromExtension(imageArg);
+        if (!format) {
+          throw new UsageError(
+            'offload',
+            `cannot tell the format of '${imageArg}' from its extension (.ova, .vmdk, .vhd, .img, .raw): pass --format`,
+          );
+        }
+      }
+      const concurrency = positiveInt('offload', 'concurrency', values.concurrency, 4);
+      const interval = intervalMs('offload', values.interval);
+
+      let image;
+      try {
+        image = await checkImageFile(imageArg);
+      } catch (e) {
+        if (e instanceof ImageFileError) throw new CliError(`cannot offload ${e.message}`);
+        throw e;
+      }
+      const client = await clientFrom(o, values);
+      const vmName = values.name ?? vmNameFromPath(image.path);
+      const region = values.region ?? 'us-east-1';
+      const instanceType = values['instance-type'] ?? 't3.medium';
+
+      // A big file takes a while to hash: make sure the gateway and key work first.
+      if (!values['no-hash'] && image.sizeBytes > 1024 ** 3) await client.listOffloads('awaiting-upload');
+
+      let jobId: string | undefined;
+      let stage = 'hash';
+      const interruptedHint = (): string =>
+        jobId === undefined
+          ? 'interrupted: nothing was created on the gateway'
+          : stage === 'follow'
+            ? `stopped following ${jobId}; it goes on: \`burstgate status ${jobId} --watch\``
+            : `interrupted: job ${jobId} waits for its upload; remove it with \`burstgate cancel ${jobId}\``;
+      const live = interruptible(o, interruptedHint);
+      try {
+        let imageSha256: string | undefined;
+        if (!values['no-hash']) {
+          const bar = o.bar('sha256', image.sizeBytes);
+          try {
+            imageSha256 = await sha256File(image.path, {
+              onProgress: (n) => bar.update(n),
+              signal: live.signal,
+            });
+          } finally {
+            bar.abort();
+          }
+        }
+        stage = 'create';
+        const created = await client.createOffload(
+          {
+            vmName,
+            imageFormat: format,
+            imageSizeBytes: image.sizeBytes,
+            ...(imageSha256 ? { imageSha256 } : {}),
+            target: { cloud: 'aws', region, instanceType },
+            ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
+          },
+          randomUUID(),
+        );
+        jobId = created.jobId;
+        out(
+          `${created.jobId}: offloading ${vmName} (${format}, ${formatBytes(image.sizeBytes)}) to aws ${region} ${instanceType}`,
+        );
+        stage = 'upload';
+        const bar = o.bar('upload', image.sizeBytes);
+        let parts;
+        try {
+          parts = await uploadImage(image.path, created.upload, {
+            concurrency,
+            signal: live.signal,
+            onProgress: (sent, total) => bar.update(sent, total),
+          });
+          bar.finish();
+        } catch (e) {
+          bar.abort();
+          if (e instanceof GatewayClientError) {
+            throw new CliError(
+              e.message,
+              `job ${jobId} waits for its upload; remove it with \`burstgate cancel ${jobId}\``,
+            );
+          }
+          throw e;
+        }
+        await client.completeUpload(created.jobId, parts);
+        out(`${clock()}  upload complete (${parts.length} part(s))`);
+        if (values['no-follow']) {
+          out(`follow it with: burstgate status ${created.jobId} --watch`);
+          return 0;
+        }
+        stage = 'follow';
+        const job = await followJob(client, created.jobId, {
+          until: (j) => j.state === 'running' || j.state === 'failed' || j.state === 'cancelled',
+          intervalMs: interval,
+          onUpdate: jobPrinter(o),
+          signal: live.signal,
+        });
+        if (job.state === 'running') {
+          out(`${job.jobId} is running in ${targetText(job)}: ${cloudSummary(job)}`);
+          out(`bring it home with: burstgate return ${job.jobId} --out ${vmName}.ova`);
+          return 0;
+        }
+        for (const l of job.error ? errorLines(job.error) : [`the offload ended ${job.state}`]) err(l);
+        throw new JobOutcome(job.state);
+      } finally {
+        live.dispose();
+      }
+    },
+  },
+
+  status: {
+    summary: "show a job's state, steps, resources and download",
+    usage: `Usage: burstgate status <job-id> [--watch] [--json]
+
+  --watch        keep polling, printing changes, until the job is running or finished
+  --json         print the job as the API returns it
+  --interval S   seconds between polls with --watch (default 2)
+${GATEWAY_HELP}`,
+    async run(args, o) {
+      const { out } = o;
+      const { values, positionals } = parse('status', args, {
+        ...GATEWAY_OPTIONS,
+        watch: { type: 'boolean', short: 'w' },
+        json: { type: 'boolean' },
+        interval: { type: 'string' },
+      });
+      if (values.help) return help(o, 'status');
+      const id = onePositional('status', positionals, 'the job id (burstgate status <job-id>)');
+      const interval = intervalMs('status', values.interval);
+      const client = await clientFrom(o, values);
+      let job = await client.getOffload(id);
+      if (values.watch && !SETTLED.has(job.state)) {
+        if (!values.json) out(renderJob(job));
+        const live = interruptible(o, () => `stopped watching ${id}; it goes on`);
+        try {
+          const printer = jobPrinter(o);
+          job = await followJob(client, id, {
+            until: (j) => SETTLED.has(j.state),
+            intervalMs: interval,
+            onUpdate: (j, prev) => {
+              if (prev && !values.json) printer(j, prev);
+            },
+            signal: live.signal,
+          });
+        } finally {
+          live.dispose();
+        }
+        if (!values.json) out('');
+      }
+      out(values.json ? JSON.stringify(job, null, 2) : renderJob(job));
+      return 0;
+    },
+  },
+
+  list: {
+    summary: 'list jobs, newest first',
+    usage: `Usage: burstgate list [--state STATE] [--json]
+
+  --state STATE   only jobs in this state: ${JOB_STATES.join(', ')}
+  --json          print the jobs as the API returns them
+${GATEWAY_HELP}`,
+    async run(args, o) {
+      const { out } = o;
+      const { values, positionals } = parse('list', args, {
+        ...GATEWAY_OPTIONS,
+        state: { type: 'string' },
+        json: { type: 'boolean' },
+      });
+      if (values.help) return help(o, 'list');
+      if (positionals.length) throw new UsageError('list', `unexpected argument '${positionals[0]}'`);
+      if (values.state !== undefined && !(JOB_STATES as readonly string[]).includes(values.state)) {
+        throw new UsageError(
+          'list',
+          `--state must be one of ${JOB_STATES.join(', ')}, not '${values.state}'`,
+        );
+      }
+      const client = await clientFrom(o, values);
+      const jobs = await client.listOffloads(values.state as JobState | undefined);
+      out(values.json ? JSON.stringify(jobs, null, 2) : renderJobTable(jobs));
+      return 0;
+    },
+  },
+
+  return: {
+    summary: 'bring a running VM home and download its image',
+    usage: `Usage: burstgate return <job-id> --out <file.ova> [--force]
+
+Starts the return (stop → export → publish → clean up), follows it until the image is back in
+staging, downloads it with progress and checks its SHA-256. Running it again after a failed
+download just downloads again.
+
+  --out FILE     where to write the returned OVA
+  --force        overwrite FILE if it exists
+  --interval S   seconds between status polls (default 2)
+${GATEWAY_HELP}`,
+    async run(args, o) {
+      const { out, err } = o;
+      const { values, positionals } = parse('return', args, {
+        ...GATEWAY_OPTIONS,
+        out: { type: 'string', short: 'o' },
+        force: { type: 'boolean' },
+        interval: { type: 'string' },
+      });
+      if (values.help) return help(o, 'return');
+      const id = onePositional(
+        'return',
+        positionals,
+        'the job id (burstgate return <job-id> --out <file.ova>)',
+      );
+      if (!values.out)
+        throw new UsageError('return', 'missing --out <file.ova>: where to write the returned image');
+      const interval = intervalMs('return', values.interval);
+      const outPath = resolve(values.out);
+      await checkWritableTarget(outPath, values.force === true);
+      const client = await clientFrom(o, values);
+
+      let job = await client.getOffload(id);
+      if (job.state !== 'returned' && job.state !== 'returning') {
+        const started = await client.startReturn(id);
+        out(`${clock()}  ${id}: ${started.state}`);
+      } else {
+        out(`${clock()}  ${id} is already ${job.state}`);
+      }
+      const live = interruptible(
+        o,
+        () => `stopped following ${id}; the return goes on: \`burstgate status ${id} --watch\``,
+      );
+      try {
+        job = await followJob(client, id, {
+          until: (j) => ['returned', 'return-failed', 'failed', 'cancelled'].includes(j.state),
+          intervalMs: interval,
+          onUpdate: jobPrinter(o),
+          signal: live.signal,
+        });
+        if (job.state !== 'returned' || !job.download) {
+          for (const l of job.error ? errorLines(job.error) : [`the return ended ${job.state}`]) err(l);
+          if (job.state === 'return-failed') {
+            err(`the VM is kept so nothing is lost; retry with: burstgate return ${id} --out ${values.out}`);
+          }
+          throw new JobOutcome(job.state);
+        }
+        const d = job.download;
+        const bar = o.bar('download', d.sizeBytes);
+        let result;
+        try {
+          result = await downloadImage(d.url, outPath, {
+            expectedSha256: d.sha256,
+            expectedSize: d.sizeBytes,
+            signal: live.signal,
+            onProgress: (n, total) => bar.update(n, total),
+          });
+          bar.finish();
+        } catch (e) {
+          bar.abort();
+          throw e;
+        }
+        out(`returned image: ${result.path}`);
+        out(`  size          ${formatBytes(result.sizeBytes)} (${result.sizeBytes} bytes)`);
+        out(`  sha256        ${result.sha256} (verified)`);
+        out(
+          `  disk sha256   ${d.diskSha256}${d.matchesOriginal ? ' (identical to the disk that was offloaded)' : ' (the disk changed in the cloud)'}`,
+        );
+        return 0;
+      } finally {
+        live.dispose();
+      }
+    },
+  },
+
+  cancel: {
+    summary: 'cancel a job and remove everything it created',
+    usage: `Usage: burstgate cancel <job-id> [--wait]
+
+  --wait         follow the job until it is cancelled
+  --interval S   seconds between polls with --wait (default 2)
+${GATEWAY_HELP}`,
+    async run(args, o) {
+      const { out, err } = o;
+      const { values, positionals } = parse('cancel', args, {
+        ...GATEWAY_OPTIONS,
+        wait: { type: 'boolean' },
+        interval: { type: 'string' },
+      });
+      if (values.help) return help(o, 'cancel');
+      const id = onePositional('cancel', positionals, 'the job id (burstgate cancel <job-id>)');
+      const interval = intervalMs('cancel', values.interval);
+      const client = await clientFrom(o, values);
+      const answer = await client.cancel(id);
+      out(`${clock()}  ${id}: ${answer.state}`);
+      if (values.wait && answer.state !== 'cancelled') {
+        const job = await followJob(client, id, {
+          until: (j) => j.state === 'cancelled',
+          intervalMs: interval,
+          onUpdate: jobPrinter(o),
+        });
+        if (job.state !== 'cancelled') {
+          if (job.error) for (const l of errorLines(job.error)) err(l);
+          throw new JobOutcome(job.state);
+        }
+      }
+      return 0;
+    },
+  },
+};
+
+/** States `status --watch` waits for: nothing more happens without someone asking. */
+const SETTLED: ReadonlySet<JobState> = new Set([
+  'running',
+  'returned',
+  'return-failed',
+  'failed',
+  'cancelled',
+]);
+
+function cloudSummary(job: JobView): string {
+  const c = job.cloud;
+  const bits = [c.instanceId && `instance ${c.instanceId}`, c.amiId && `AMI ${c.amiId}`].filter(Boolean);
+  const took = job.steps.reduce((n, s) => n + s.durationMs, 0);
+  return `${bits.join(', ') || 'no instance id reported'} (steps took ${formatDuration(took)})`;
+}
+
+async function checkWritableTarget(outPath: string, force: boolean): Promise<void> {
+  const dir = dirname(outPath);
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw new CliError(`cannot write ${outPath}: ${dir} is not a directory`);
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(
+      `cannot write ${outPath}: ${code === 'ENOENT' ? `the folder ${dir} does not exist` : `${dir} is not writable`}`,
+    );
+  }
+  const existing = await stat(outPath).catch(() => undefined);
+  if (existing?.isDirectory())
+    throw new CliError(`--out ${outPath} is a directory; name a file such as vm.ova`);
+  if (existing && !force) throw new CliError(`${outPath} already exists`, 'pass --force to overwrite it');
+}
+
+function version(): string {
+  try {
+    return (
+      (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? '?'
+    );
+  } catch {
+    return '?';
+  }
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return `burstgate ${version()} — move a VMware VM into the cloud for a while, and bring it home
+
+Usage: burstgate <command> [options]     (burstgate <command> --help for its options)
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
+
+The client commands talk to the gateway at --gateway / $BURSTGATE_GATEWAY / .burstgate/api-url
+with the key from --api-key / $BURSTGATE_API_KEY / .burstgate/api-key.`;
+}
+
+function help(o: Output, command: string): number {
+  o.out(commands[command]?.usage ?? mainHelp());
+  return 0;
+}
+
+export async function main(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
+  const o = new Output(io);
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined) throw new UsageError(undefined, 'missing command');
+    if (name === '--help' || name === '-h' || name === 'help') return help(o, rest[0] ?? '');
+    if (name === '--version' || name === '-v') {
+      o.out(version());
+      return 0;
+    }
+    const command = commands[name];
+    if (!command) throw new UsageError(undefined, `unknown command '${name}'`);
+    return await command.run(rest, o);
+  } catch (e) {
+    return report(o, e);
+  }
+}
+
+function report(o: Output, e: unknown): number {
+  const { err } = o;
+  if (e instanceof UsageError) {
+    const where = e.command ? `burstgate ${e.command}` : 'burstgate';
+    err(`${where}: ${e.message}`);
+    err(`run \`${where} --help\` for usage`);
+    return 2;
+  }
+  if (e instanceof JobOutcome) return 1;
+  if (e instanceof CliError) {
+    if (e.message === 'interrupted') return 130;
+    err(`burstgate: ${e.message}`);
+    if (e.hint) err(`hint: ${e.hint}`);
+    return 1;
+  }
+  if (e instanceof GatewayClientError || e instanceof ClientConfigError) {
+    err(`burstgate: ${e.message}`);
+    return 1;
+  }
+  if ((e as { name?: string }).name === 'AbortError') return 130;
+  err(`burstgate: unexpected error: ${(e as Error)?.message ?? String(e)}`);
+  if (o.io.env.BURSTGATE_DEBUG) err((e as Error)?.stack ?? '');
+  else err('hint: set BURSTGATE_DEBUG=1 for the stack trace, and report it');
+  return 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`burstgate: ${(e as Error)?.message ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

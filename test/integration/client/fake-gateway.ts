@@ -1,0 +1,294 @@
+/**
+ * A stand-in for the gateway's HTTP API and its presigned S3 URLs, just faithful enough to drive
+ * the CLI: API Gateway's 401/403 bodies, problem+json errors, multipart upload with ETags, and a
+ * job that moves one state further on every GET (no timers, so tests are deterministic).
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import type { JobState } from '../../../shared/domain/job';
+import type { JobView } from '../../../shared/domain/view';
+
+export interface FakeGatewayOptions {
+  apiKey: string;
+  partSizeBytes?: number;
+  /** Part numbers whose first PUT answers 500. */
+  failPartsOnce?: number[];
+  /** The offload fails during import. */
+  failImport?: boolean;
+  /** The download serves bytes that differ from the announced SHA-256. */
+  corruptDownload?: boolean;
+}
+
+export interface FakeGateway {
+  url: string;
+  jobs: Map<string, FakeJob>;
+  partAttempts: Map<string, number>;
+  close(): Promise<void>;
+}
+
+interface FakeJob {
+  view: JobView;
+  parts: Map<number, Buffer>;
+  etags: Map<number, string>;
+  /** States still to go through, one per GET. */
+  pending: JobState[];
+  image?: Buffer;
+}
+
+const PROBLEMS = 'https://burstgate.dev/problems/';
+
+export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGateway> {
+  const partSize = opts.partSizeBytes ?? 64 * 1024;
+  const jobs = new Map<string, FakeJob>();
+  const partAttempts = new Map<string, number>();
+  let seq = 0;
+  let base = '';
+
+  const send = (res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  const problem = (
+    res: http.ServerResponse,
+    status: number,
+    slug: string,
+    title: string,
+    detail: string,
+  ): void => send(res, status, { type: PROBLEMS + slug, title, status, detail }, 'application/problem+json');
+
+  const advance = (job: FakeJob): void => {
+    const next = job.pending.shift();
+    if (!next) return;
+    const now = new Date(Date.parse(job.view.updatedAt) + 1000).toISOString();
+    const stepName: Partial<Record<JobState, string>> = {
+      importing: 'inspect',
+      launching: 'import',
+      running: 'launch',
+      failed: 'import',
+      returned: 'export',
+      cancelled: 'cleanup',
+    };
+    const name = stepName[next];
+    if (name) {
+      job.view.steps.push({
+        name,
+        outcome: next === 'failed' ? 'failed' : 'succeeded',
+        startedAt: job.view.updatedAt,
+        endedAt: now,
+        durationMs: 1000,
+        ...(next === 'failed' ? { detail: 'ClientError: Unsupported kernel version' } : {}),
+      });
+    }
+    job.view.state = next;
+    job.view.updatedAt = now;
+    if (next === 'running') {
+      job.view.cloud = { importTaskId: 'import-ami-0123', amiId: 'ami-0abc', instanceId: 'i-0123456789' };
+    }
+    if (next === 'failed') {
+      job.view.error = {
+        type: 'import-failed',
+        title: 'The cloud rejected the image',
+        detail: 'ClientError: Unsupported kernel version',
+        step: 'import',
+      };
+    }
+    if (next === 'returned' && job.image) {
+      const sha256 = createHash('sha256').update(job.image).digest('hex');
+      job.view.download = {
+        url: `${base}/s3/${job.view.jobId}/returned.ova?X-Amz-Signature=secret`,
+        expiresAt: '2099-01-01T00:00:00Z',
+        format: 'ova',
+        sizeBytes: job.image.length,
+        sha256,
+        diskSha256: 'd'.repeat(64),
+        matchesOriginal: true,
+      };
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url ?? '/', base);
+      const path = url.pathname.split('/').filter(Boolean);
+
+      // presigned "S3" URLs: no API key
+      if (path[0] === 's3') {
+        const job = jobs.get(path[1] ?? '');
+        if (!job || !url.searchParams.get('X-Amz-Signature')) {
+          res.writeHead(403, { 'content-type': 'application/xml' });
+          res.end('<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+          return;
+        }
+        if (req.method === 'PUT') {
+          const part = Number(path[2]);
+          const key = `${job.view.jobId}/${part}`;
+          const attempt = (partAttempts.get(key) ?? 0) + 1;
+          partAttempts.set(key, attempt);
+          if (attempt === 1 && opts.failPartsOnce?.includes(part)) {
+            res.writeHead(500, { 'content-type': 'application/xml' });
+            res.end('<Error><Code>InternalError</Code><Message>try again</Message></Error>');
+            return;
+          }
+          const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+          job.parts.set(part, body);
+          job.etags.set(part, etag);
+          res.writeHead(200, { etag });
+          res.end();
+          return;
+        }
+        if (req.method === 'GET' && job.image) {
+          const bytes = Buffer.from(job.image);
+          if (opts.corruptDownload) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+          res.writeHead(200, { 'content-length': bytes.length, 'content-type': 'application/octet-stream' });
+          res.end(bytes);
+          return;
+        }
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+
+      const auth = req.headers.authorization;
+      if (!auth) return send(res, 401, { message: 'Unauthorized' });
+      if (auth !== `Bearer ${opts.apiKey}`) return send(res, 403, { message: 'Forbidden' });
+      if (path[0] !== 'offloads') return send(res, 404, { message: 'Not Found' });
+
+      const id = path[1];
+      const job = id ? jobs.get(id) : undefined;
+      if (id && !job) {
+        return problem(
+          res,
+          404,
+          'job-not-found',
+          'No such job',
+          `No offload job with id '${id}' exists; list jobs with GET /offloads.`,
+        );
+      }
+      const json = (): Record<string, unknown> =>
+        JSON.parse(body.toString() || '{}') as Record<string, unknown>;
+
+      if (req.method === 'POST' && !id) {
+        const r = json() as {
+          vmName: string;
+          imageFormat: JobView['image']['format'];
+          imageSizeBytes: number;
+          imageSha256?: string;
+          target: JobView['target'];
+        };
+        if (!req.headers['idempotency-key']) {
+          return problem(
+            res,
+            400,
+            'validation-failed',
+            'The request is not valid',
+            'the Idempotency-Key header is required',
+          );
+        }
+        const jobId = `job-${String(++seq).padStart(26, '0')}`;
+        const t0 = '2025-01-01T00:00:00.000Z';
+        const view: JobView = {
+          jobId,
+          vmName: r.vmName,
+          state: 'awaiting-upload',
+          target: r.target,
+          createdAt: t0,
+          updatedAt: t0,
+          image: {
+            format: r.imageFormat,
+            sizeBytes: r.imageSizeBytes,
+            ...(r.imageSha256 ? { sha256: r.imageSha256 } : {}),
+          },
+          resources: [],
+          steps: [],
+          bytes: { uploaded: 0 },
+          cloud: {},
+          links: { self: `/offloads/${jobId}`, uploadComplete: `/offloads/${jobId}/upload-complete` },
+        };
+        jobs.set(jobId, { view, parts: new Map(), etags: new Map(), pending: [] });
+        const count = Math.max(1, Math.ceil(r.imageSizeBytes / partSize));
+        return send(res, 202, {
+          jobId,
+          state: view.state,
+          upload: {
+            uploadId: `upload-${jobId}`,
+            partSizeBytes: partSize,
+            parts: Array.from({ length: count }, (_, i) => ({
+              partNumber: i + 1,
+              url: `${base}/s3/${jobId}/${i + 1}?X-Amz-Signature=secret`,
+            })),
+            expiresAt: '2099-01-01T00:00:00Z',
+          },
+          links: view.links,
+        });
+      }
+      if (req.method === 'GET' && !id) {
+        const state = url.searchParams.get('state');
+        const items = [...jobs.values()].map((j) => j.view).filter((v) => !state || v.state === state);
+        return send(res, 200, { items });
+      }
+      if (!job) return send(res, 404, { message: 'Not Found' });
+      if (req.method === 'GET' && path.length === 2) {
+        advance(job);
+        return send(res, 200, job.view);
+      }
+      if (req.method === 'POST' && path[2] === 'upload-complete') {
+        const { parts } = json() as { parts: Array<{ partNumber: number; etag: string }> };
+        for (const p of parts) {
+          if (job.etags.get(p.partNumber) !== p.etag) {
+            return problem(
+              res,
+              400,
+              'upload-incomplete',
+              'The upload is not complete',
+              `part ${p.partNumber}: wrong ETag`,
+            );
+          }
+        }
+        job.image = Buffer.concat(parts.map((p) => job.parts.get(p.partNumber)!));
+        job.view.bytes.uploaded = job.image.length;
+        job.view.state = 'inspecting';
+        job.pending = opts.failImport
+          ? ['inspecting', 'importing', 'failed']
+          : ['inspecting', 'importing', 'launching', 'running'];
+        return send(res, 202, { jobId: job.view.jobId, state: job.view.state });
+      }
+      if (req.method === 'POST' && path[2] === 'return') {
+        if (job.view.state !== 'running') {
+          return problem(
+            res,
+            409,
+            'invalid-job-state',
+            'The job is not in a state that allows this',
+            `Cannot return job ${job.view.jobId}: it is '${job.view.state}'; this is allowed only when it is 'running' or 'return-failed'.`,
+          );
+        }
+        job.view.state = 'returning';
+        job.pending = ['returning', 'returned'];
+        return send(res, 202, { jobId: job.view.jobId, state: 'returning' });
+      }
+      if (req.method === 'DELETE') {
+        job.view.state = 'cancelling';
+        job.pending = ['cancelled'];
+        return send(res, 202, { jobId: job.view.jobId, state: 'cancelling' });
+      }
+      return send(res, 404, { message: 'Not Found' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: base,
+    jobs,
+    partAttempts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
