@@ -71,14 +71,27 @@ export function formatStats(s: ProgressSnapshot): string {
   return parts.join('  ');
 }
 
-/** A full TTY line: `label [#####.....] stats`, fitted to `columns`. */
+/** A full TTY line: `label [#####.....] stats`, fitted to `columns` (a steady bar width). */
 export function renderBar(s: ProgressSnapshot, columns = 80): string {
   const stats = formatStats(s);
-  const room = columns - s.label.length - stats.length - 5;
-  if (room < 10 || s.total === undefined || s.total <= 0) return `${s.label}  ${stats}`.slice(0, columns - 1);
-  const width = Math.min(room, 40);
-  const filled = Math.round((width * Math.min(s.done, s.total)) / s.total);
-  return `${s.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${stats}`;
+  const known = s.total !== undefined && s.total > 0;
+  const width = Math.min(30, columns - s.label.length - 4 - 52);
+  if (known && width >= 10) {
+    const filled = Math.round((width * Math.min(s.done, s.total!)) / s.total!);
+    return `${s.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${stats}`.slice(0, columns - 1);
+  }
+  const line = `${s.label}  ${stats}`;
+  if (line.length < columns) return line;
+  // narrow terminal: percent, rate and ETA only
+  const compact = formatStats({
+    label: s.label,
+    done: s.done,
+    ...(s.rate !== undefined ? { rate: s.rate } : {}),
+  });
+  const short = known
+    ? `${s.label} ${formatStats(s).split('  ')[0]!.trim()}  ${compact.split('  ')[1]}  ${stats.split('  ').at(-1)}`
+    : `${s.label}  ${compact}`;
+  return short.slice(0, Math.max(columns - 1, 20));
 }
 
 export class ProgressBar {
@@ -159,7 +172,7 @@ export class ProgressBar {
 
   private draw(): void {
     const snap = this.snapshot(this.rate());
-    if (this.tty) this.stream.write(`\r\x1b[2K${renderBar(snap, this.stream.columns ?? 80)}`);
+    if (this.tty) this.stream.write(`\r\x1b[2K${renderBar(snap, this.stream.columns || 80)}`);
     else this.stream.write(`${snap.label}: ${formatStats(snap)}\n`);
   }
 }
