@@ -147,8 +147,7 @@ export async function inspectImage(
     }
   } catch (err) {
     if (err instanceof StepFailure) throw await failStep(gw, jobId, err);
-    if ((err as Error).name === 'ImageError')
-      throw await failStep(gw, jobId, rejected((err as Error).message));
+    if (isImageError(err)) throw await failStep(gw, jobId, rejected(`${err.code}: ${err.message}`));
     throw err;
   }
   if (result.partitionTable === 'none') {

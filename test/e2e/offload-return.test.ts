@@ -233,7 +233,7 @@ describe('bad input changes nothing', () => {
     // Assess
     expect(job.state).toBe('failed');
     expect(job.error).toMatchObject({ type: 'image-rejected', step: 'inspect' });
-    expect(job.error?.detail).toMatch(/truncated/i);
+    expect(job.error?.detail, JSON.stringify(job.error)).toMatch(/truncated/i);
     expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
   });
 
