@@ -39,6 +39,7 @@ import { startEvents, type LocalEvents } from './events';
 import { startHttpApi, type LocalHttpApi } from './http-api';
 import { closeServer, listen } from './http-util';
 import { LambdaHost } from './lambda-host';
+import { startS3 } from './s3';
 import { startAwsSimulator, type AwsSimFaults, type AwsSimTiming, type AwsSimulator } from './sim/aws/index';
 import { startStepFunctions, type LocalStepFunctions } from './step-functions';
 import {
@@ -71,6 +72,8 @@ export interface EmbeddedOptions {
   simFaults?: AwsSimFaults;
   /** No handler logs, no request/execution lines. */
   quiet?: boolean;
+  /** Level of the handlers' Powertools logs when not quiet (default: the Logger's, INFO). */
+  handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
   /** Where request/execution lines go when not quiet (default: stderr). */
   log?: (line: string) => void;
   /** Use this template instead of synthesizing the stack (tests of the embedded deployment itself). */
@@ -103,11 +106,6 @@ export const DEFAULT_RETRY_MS = 100;
 /** How long close() waits for function invocations under way before stopping the services below them. */
 const DRAIN_MS = 10_000;
 
-interface S3rverInstance {
-  run(): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
-}
-type S3rverCtor = new (options: Record<string, unknown>) => S3rverInstance;
 type Dynalite = (options: Record<string, unknown>) => http.Server;
 
 const require = createRequire(import.meta.url);
@@ -201,18 +199,14 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     await mkdir(path.join(stateDir, 'dynamodb'), { recursive: true });
     await mkdir(path.join(stateDir, 'aws-sim'), { recursive: true });
 
-    // S3: s3rver, files under stateDir/s3; the staging bucket is created if missing.
-    const S3rver = require('s3rver') as S3rverCtor;
-    const s3rver = new S3rver({
-      address: '127.0.0.1',
-      port: ports.s3 ?? 0,
-      silent: true,
+    // S3: s3rver (with the multipart operations it lacks answered in front), files under stateDir/s3.
+    const s3 = await startS3({
       directory: path.join(stateDir, 's3'),
-      configureBuckets: [{ name: LOCAL_BUCKET_NAME }],
+      buckets: [LOCAL_BUCKET_NAME],
+      ...(ports.s3 !== undefined ? { port: ports.s3 } : {}),
     });
-    const s3Address = await s3rver.run();
-    closers.push(() => s3rver.close());
-    const s3Url = `http://127.0.0.1:${s3Address.port}`;
+    closers.push(() => s3.close());
+    const s3Url = s3.url;
 
     // DynamoDB: dynalite, LevelDB under stateDir/dynamodb.
     const dynalite = require('dynalite') as Dynalite;
@@ -277,7 +271,14 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       config: localConfig(),
       endpoints,
       credentials: { ...LOCAL_CREDENTIALS },
-      logger: new Logger({ serviceName: 'burstgate', ...(opts.quiet ? { logLevel: 'SILENT' } : {}) }),
+      logger: new Logger({
+        serviceName: 'burstgate',
+        ...(opts.quiet
+          ? { logLevel: 'SILENT' }
+          : opts.handlerLogLevel
+            ? { logLevel: opts.handlerLogLevel }
+            : {}),
+      }),
     });
     const ec2Clients = new Set<EC2Client>();
     const ec2For = deps.ec2For;
