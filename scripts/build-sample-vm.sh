@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^#//; s/^ //'; exit 0 ;;
     *) echo "build-sample-vm: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
