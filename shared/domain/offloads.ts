@@ -260,9 +260,10 @@ export async function releaseUploadWait(gw: Gateway, job: Job): Promise<void> {
 export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
   const allowed: JobState[] = ['running', 'return-failed'];
   let attempt = 0;
-  const job = await updateJob(gw, jobId, (j) => {
+  await updateJob(gw, jobId, (j) => {
     if (!allowed.includes(j.state)) throw new InvalidJobStateError(jobId, j.state, 'return', allowed);
-    attempt = j.steps.filter((s) => s.name === 'stop').length + 1;
+    attempt = (j.execution?.returnAttempts ?? 0) + 1;
+    j.execution = { ...j.execution, returnAttempts: attempt };
     j.state = 'returning';
     delete j.error;
     beginStep(j, 'stop', gw.now());
