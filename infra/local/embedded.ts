@@ -64,9 +64,9 @@ export interface EmbeddedOptions {
   stateDir: string;
   /** Fixed ports (default: random free ports on 127.0.0.1). */
   ports?: EmbeddedPorts;
-  /** Wait state durations (ms): one number for every Wait state, or by state name. Default 100. */
+  /** Wait state durations (ms): one number for every Wait state, or by state name (the others: 100). Default 100. */
   waitTimeOverrides?: number | Record<string, number>;
-  /** Retry pauses (ms): one number for every retrier, or by state name. Default 100. */
+  /** Retry pauses (ms): one number for every retrier, or by state name (the others: 100). Default 100. */
   retryIntervalOverrides?: number | Record<string, number | number[]>;
   simTiming?: Partial<AwsSimTiming>;
   simFaults?: AwsSimFaults;
@@ -254,7 +254,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
         return hostRef.current.invoke(ref, payload);
       },
       waitTimeOverrides: opts.waitTimeOverrides ?? DEFAULT_WAIT_MS,
+      defaultWaitMs: DEFAULT_WAIT_MS,
       retryIntervalOverrides: opts.retryIntervalOverrides ?? DEFAULT_RETRY_MS,
+      defaultRetryMs: DEFAULT_RETRY_MS,
       ...(ports.sfn !== undefined ? { port: ports.sfn } : {}),
       ...(log ? { log } : {}),
     });

@@ -69,8 +69,12 @@ export interface StepFunctionsOptions {
   invokeFunction(functionRef: string, payload: unknown): Promise<unknown>;
   /** Wait state durations in ms: one number for every Wait state, or by state name. */
   waitTimeOverrides?: number | Record<string, number>;
+  /** Duration (ms) of the Wait states `waitTimeOverrides` does not name (default: as the ASL says). */
+  defaultWaitMs?: number;
   /** Retry pauses in ms: one number for every retrier, or by state name (number or one per retrier). */
   retryIntervalOverrides?: number | Record<string, number | number[]>;
+  /** Retry pause (ms) of the states `retryIntervalOverrides` does not name (default: as the ASL says). */
+  defaultRetryMs?: number;
   port?: number;
   /** Receives one line per execution start/end (default: nothing). */
   log?: (line: string) => void;
@@ -159,15 +163,20 @@ export class LocalStepFunctions extends EventEmitter {
     const runnableDefinition = deepClone(definition);
     const waitOverrides: Record<string, number> = {};
     const retryOverrides: Record<string, number | number[]> = {};
-    const { waitTimeOverrides: wait, retryIntervalOverrides: retry } = this.opts;
+    const {
+      waitTimeOverrides: wait,
+      retryIntervalOverrides: retry,
+      defaultWaitMs,
+      defaultRetryMs,
+    } = this.opts;
     forEachState(runnableDefinition, (stateName, state) => {
       if (state.Type === 'Wait') {
-        if (typeof wait === 'number') waitOverrides[stateName] = wait;
-        else if (wait?.[stateName] !== undefined) waitOverrides[stateName] = wait[stateName];
+        const ms = typeof wait === 'number' ? wait : (wait?.[stateName] ?? defaultWaitMs);
+        if (ms !== undefined) waitOverrides[stateName] = ms;
       }
       if (Array.isArray(state.Retry)) {
-        if (typeof retry === 'number') retryOverrides[stateName] = retry;
-        else if (retry?.[stateName] !== undefined) retryOverrides[stateName] = retry[stateName];
+        const ms = typeof retry === 'number' ? retry : (retry?.[stateName] ?? defaultRetryMs);
+        if (ms !== undefined) retryOverrides[stateName] = ms;
       }
       if (state.Type === 'Task') {
         const kind = taskKind(state);
@@ -410,10 +419,12 @@ export class LocalStepFunctions extends EventEmitter {
         for await (const event of execution.eventLogs)
           this.emit('execution-event', record.executionArn, event);
       })().catch(() => undefined);
-      execution.result.then(
-        (output) => this.finish(run, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) }),
-        (err: unknown) => this.finish(run, failureOf(err)),
-      );
+      execution.result
+        .then(
+          (output) => this.finish(run, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) }),
+          (err: unknown) => this.finish(run, failureOf(err)),
+        )
+        .catch((err: unknown) => this.opts.log?.(`execution bookkeeping failed: ${String(err)}`));
     } catch (err) {
       this.finish(run, failureOf(err));
     }

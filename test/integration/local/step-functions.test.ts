@@ -328,6 +328,39 @@ describe('local Step Functions over the real SFN client', () => {
     expect(late).toMatchObject({ name: 'TaskTimedOut' });
   });
 
+  it('overrides named Wait states and falls back to defaultWaitMs for the others', async () => {
+    // Prepare
+    const local = await startStepFunctions({
+      stateMachines: [
+        {
+          name: 'two-waits',
+          definition: {
+            StartAt: 'WaitForImport',
+            States: {
+              WaitForImport: { Type: 'Wait', Seconds: 3600, Next: 'WaitForInstance' },
+              WaitForInstance: { Type: 'Wait', Seconds: 3600, End: true },
+            },
+          },
+        },
+      ],
+      invokeFunction: async () => null,
+      waitTimeOverrides: { WaitForImport: 1 },
+      defaultWaitMs: 1,
+    });
+    try {
+      // Act
+      const { executionArn } = local.startExecution({
+        stateMachineArn: smArn('two-waits'),
+        input: '{"n":1}',
+      });
+      const done = await local.waitForExecution(executionArn);
+      // Assess
+      expect(done).toMatchObject({ status: 'SUCCEEDED', output: '{"n":1}' });
+    } finally {
+      await local.close();
+    }
+  });
+
   it('never lets a failed execution reject unhandled', () => {
     // Assess (every execution above has ended by now, several of them failed or aborted)
     expect(sfn.listExecutions().filter((e) => e.status === 'RUNNING')).toEqual([]);
