@@ -73,6 +73,23 @@ const IMPATIENT: AslDefinition = {
   },
 };
 
+/** A token task that must hear a heartbeat every second. */
+const HEARTBEAT: AslDefinition = {
+  StartAt: 'AwaitWorker',
+  States: {
+    AwaitWorker: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: { FunctionName: fnArn('Notify'), Payload: { 'taskToken.$': '$$.Task.Token' } },
+      HeartbeatSeconds: 1,
+      TimeoutSeconds: 3600,
+      Catch: [{ ErrorEquals: ['States.HeartbeatTimeout'], ResultPath: '$.silence', Next: 'WorkerGone' }],
+      End: true,
+    },
+    WorkerGone: { Type: 'Pass', Result: 'worker gone', ResultPath: '$.outcome', End: true },
+  },
+};
+
 let sfn: LocalStepFunctions;
 let client: SFNClient;
 const notified: Array<{ orderId?: string; taskToken: string; execution?: string }> = [];
@@ -109,6 +126,7 @@ beforeAll(async () => {
       { name: 'approval', definition: APPROVAL },
       { name: 'flaky', definition: FLAKY },
       { name: 'impatient', definition: IMPATIENT },
+      { name: 'heartbeat', definition: HEARTBEAT },
     ],
     invokeFunction: (ref, payload) => host.invoke(ref, payload),
     waitTimeOverrides: 5,
@@ -324,6 +342,25 @@ describe('local Step Functions over the real SFN client', () => {
     expect(JSON.parse(done.output!)).toMatchObject({
       outcome: 'gave up',
       timeout: { Error: 'States.Timeout' },
+    });
+    expect(late).toMatchObject({ name: 'TaskTimedOut' });
+  });
+
+  it('fails a token task with States.HeartbeatTimeout when no heartbeat comes within HeartbeatSeconds', async () => {
+    // Prepare
+    const token = nextToken();
+    // Act
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: smArn('heartbeat') }),
+    );
+    const { taskToken } = await token;
+    const done = await sfn.waitForExecution(executionArn!);
+    const late = await errorOf(client.send(new SendTaskHeartbeatCommand({ taskToken })));
+    // Assess
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toMatchObject({
+      outcome: 'worker gone',
+      silence: { Error: 'States.HeartbeatTimeout' },
     });
     expect(late).toMatchObject({ name: 'TaskTimedOut' });
   });
