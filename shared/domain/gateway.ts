@@ -37,7 +37,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
       throw new Error(`no adapter for cloud ${String((target as { cloud: unknown }).cloud)}`);
     },
     publish: async (job, from) => {
-      // An event per state change; a lost event must not fail the job, so errors are logged.
+      const detail = {
+        jobId: job.jobId,
+        vmName: job.vmName,
+        from: from ?? null,
+        to: job.state,
+        target: job.target,
+        at: job.updatedAt,
+        ...(job.error ? { error: job.error } : {}),
+      };
+      // An event per state change; a lost event or callback must not fail the job, so errors are logged.
       try {
         await deps.events.send(
           new PutEventsCommand({
@@ -47,15 +56,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
                 Source: 'burstgate',
                 DetailType: 'Job State Changed',
                 Resources: [],
-                Detail: JSON.stringify({
-                  jobId: job.jobId,
-                  vmName: job.vmName,
-                  from: from ?? null,
-                  to: job.state,
-                  target: job.target,
-                  at: job.updatedAt,
-                  ...(job.error ? { error: job.error } : {}),
-                }),
+                Detail: JSON.stringify(detail),
               },
             ],
           }),
@@ -66,8 +67,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
           error: err as Error,
         });
       }
+      if (job.callbackUrl) await notifyCallback(deps.logger, job.callbackUrl, detail);
     },
   };
+}
+
+/** POSTs the state change to the job's callbackUrl: once, 5 s at most, failures logged. */
+async function notifyCallback(logger: Logger, url: string, detail: { jobId: string }): Promise<void> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'burstgate' },
+      body: JSON.stringify({ type: 'burstgate.job-state-changed', ...detail }),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    });
+    await res.body?.cancel();
+    if (!res.ok)
+      logger.warn('the job callback answered with an error', { jobId: detail.jobId, status: res.status });
+  } catch (err) {
+    logger.warn('could not deliver the job callback', { jobId: detail.jobId, error: err as Error });
+  }
 }
 
 /** Updates a job and, when its state changed, publishes the change. */

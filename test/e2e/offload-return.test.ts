@@ -8,6 +8,8 @@ import { readFile, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspectOva } from '../../shared/images';
 import { GatewayClient } from '../../shared/client/api-client';
 import { uploadImage } from '../../shared/client/upload';
@@ -63,8 +65,20 @@ async function liveSimResources(): Promise<unknown[]> {
 
 describe('offload → return over HTTP', () => {
   it('takes the sample VM to simulated AWS and brings it back bit-identical, leaving nothing behind', async () => {
+    // Prepare: a scheduler's callback endpoint that records what it is told
+    const callbacks: Array<{ jobId: string; to: string }> = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        callbacks.push(JSON.parse(body) as { jobId: string; to: string });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/burst`;
     // Act: offload
-    const jobId = await offload(SAMPLE_OVA, 'ova', 'burstgate-sample');
+    const jobId = await offload(SAMPLE_OVA, 'ova', 'burstgate-sample', callbackUrl);
     const running = await settle(jobId);
     // Assess: running, with hardware read from the OVF and every resource recorded
     expect(running.state, running.error?.detail).toBe('running');
