@@ -266,6 +266,9 @@ export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
     j.execution = { ...j.execution, returnAttempts: attempt };
     j.state = 'returning';
     delete j.error;
+    // A new attempt exports afresh: an earlier export may be the very thing that failed.
+    delete j.cloud.exportTaskId;
+    delete j.returned;
     beginStep(j, 'stop', gw.now());
   });
   const name = `${jobId}-return-${attempt}`;

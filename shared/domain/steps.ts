@@ -388,6 +388,8 @@ export async function stopInstance(gw: Gateway, jobId: string): Promise<void> {
 export async function startExport(gw: Gateway, jobId: string): Promise<{ exportTaskId: string }> {
   let job = await gw.store.get(jobId);
   assertNotCancelled(job);
+  // A retried or resumed step reuses the export it already started.
+  if (job.cloud.exportTaskId) return { exportTaskId: job.cloud.exportTaskId };
   const now = gw.now();
   job = await updateJob(gw, jobId, (j) => {
     if (j.activeStep?.name === 'stop') endStep(j, 'succeeded', now, `${j.cloud.instanceId} stopped`);
