@@ -38,10 +38,15 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function offload(file: string, imageFormat: 'ova' | 'vmdk' | 'raw' = 'ova', vmName = 'e2e-vm') {
+async function offload(
+  file: string,
+  imageFormat: 'ova' | 'vmdk' | 'raw' = 'ova',
+  vmName = 'e2e-vm',
+  callbackUrl?: string,
+) {
   const size = (await stat(file)).size;
   const created = await client.createOffload(
-    { vmName, imageFormat, imageSizeBytes: size, target },
+    { vmName, imageFormat, imageSizeBytes: size, target, ...(callbackUrl ? { callbackUrl } : {}) },
     randomUUID(),
   );
   const parts = await uploadImage(file, created.upload);
@@ -123,6 +128,9 @@ describe('offload → return over HTTP', () => {
       'returning',
       'returned',
     ]);
+    // ...and the callback URL was told each one
+    expect(callbacks.filter((c) => c.jobId === jobId).map((c) => c.to)).toEqual(states);
+    receiver.close();
   });
 
   it('ends failed with the cloud reason and removes everything when the import fails', async () => {
