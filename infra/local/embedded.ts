@@ -6,9 +6,10 @@
  *   Step Functions → aws-local-stepfunctions behind the SFN JSON protocol · EventBridge → a
  *   PutEvents recorder · API Gateway → a payload-2.0 HTTP server with the Lambda authorizer.
  *
- * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, events.jsonl, api-key): a restart with
- * the same directory keeps jobs, objects, simulated cloud resources and the API key. Executions
- * that were running when the process stopped are not resumed.
+ * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, step-functions/, events.jsonl, api-key):
+ * a restart with the same directory keeps jobs, objects, simulated cloud resources, execution
+ * records and the API key. Executions that were running when the process stopped are not resumed
+ * (they end ABORTED).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -257,6 +258,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       defaultWaitMs: DEFAULT_WAIT_MS,
       retryIntervalOverrides: opts.retryIntervalOverrides ?? DEFAULT_RETRY_MS,
       defaultRetryMs: DEFAULT_RETRY_MS,
+      stateFile: path.join(stateDir, 'step-functions', 'executions.json'),
       ...(ports.sfn !== undefined ? { port: ports.sfn } : {}),
       ...(log ? { log } : {}),
     });

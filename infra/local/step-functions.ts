@@ -10,7 +10,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { deepClone, forEachState, taskKind, type AslDefinition, type AslState } from './asl';
 import { LOCAL_ACCOUNT_ID, localExecutionArn, localStateMachineArn } from './constants';
@@ -76,6 +78,12 @@ export interface StepFunctionsOptions {
   /** Retry pause (ms) of the states `retryIntervalOverrides` does not name (default: as the ASL says). */
   defaultRetryMs?: number;
   port?: number;
+  /**
+   * Where execution records are kept across restarts (JSON). Executions are not resumed: one that
+   * was running when the process stopped is ABORTED (`Local.Shutdown`, or `Local.Restarted` after a
+   * crash), as DescribeExecution then reports.
+   */
+  stateFile?: string;
   /** Receives one line per execution start/end (default: nothing). */
   log?: (line: string) => void;
 }
@@ -151,6 +159,7 @@ export class LocalStepFunctions extends EventEmitter {
   }
 
   async start(): Promise<this> {
+    await this.load();
     this.port = await listen(this.server, this.opts.port ?? 0);
     this.url = `http://127.0.0.1:${this.port}`;
     return this;
@@ -387,6 +396,7 @@ export class LocalStepFunctions extends EventEmitter {
       finish,
     };
     this.executions.set(executionArn, run);
+    this.save();
     this.launch(machine, run, input);
     return { executionArn, startDate: record.startDate };
   }
@@ -444,6 +454,7 @@ export class LocalStepFunctions extends EventEmitter {
       `execution ${record.status.toLowerCase()} ${record.executionArn}${record.error ? ` (${record.error})` : ''}`,
     );
     run.finish(record);
+    this.save();
     this.emit('execution-finished', { ...record });
   }
 
@@ -530,6 +541,64 @@ export class LocalStepFunctions extends EventEmitter {
       }
     }
     await closeServer(this.server);
+    await this.saving;
+  }
+
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Writes every execution record to `stateFile` (serialized; atomic rename). */
+  private save(): void {
+    const file = this.opts.stateFile;
+    if (!file) return;
+    const records = [...this.executions.values()].map((r) => r.record);
+    const text = JSON.stringify({ version: 1, executions: records });
+    this.saving = this.saving
+      .then(async () => {
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, text);
+        await rename(`${file}.tmp`, file);
+      })
+      .catch((err: unknown) => this.opts.log?.(`could not save executions to ${file}: ${String(err)}`));
+  }
+
+  private async load(): Promise<void> {
+    const file = this.opts.stateFile;
+    if (!file) return;
+    let saved: {
+      executions?: Array<
+        Omit<ExecutionRecord, 'startDate' | 'stopDate'> & { startDate: string; stopDate?: string }
+      >;
+    };
+    try {
+      saved = JSON.parse(await readFile(file, 'utf8')) as typeof saved;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new Error(`cannot read the saved executions in ${file}: ${(err as Error).message}`);
+    }
+    for (const r of saved.executions ?? []) {
+      if (!this.machines.has(r.stateMachineArn)) continue;
+      const { stopDate, ...rest } = r;
+      const record: ExecutionRecord = {
+        ...rest,
+        startDate: new Date(r.startDate),
+        ...(stopDate ? { stopDate: new Date(stopDate) } : {}),
+      };
+      if (record.status === 'RUNNING') {
+        Object.assign(record, {
+          status: 'ABORTED',
+          error: 'Local.Restarted',
+          cause: 'the embedded deployment stopped while this execution ran; local executions are not resumed',
+          stopDate: new Date(),
+        });
+      }
+      this.executions.set(record.executionArn, {
+        record,
+        finished: true,
+        placeholder: '',
+        done: Promise.resolve(record),
+        finish: () => undefined,
+      });
+    }
   }
 
   // ---------------------------------------------------------------- HTTP protocol

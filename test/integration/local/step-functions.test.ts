@@ -8,6 +8,9 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AslDefinition } from '../../../infra/local/asl';
 import { LambdaHost } from '../../../infra/local/lambda-host';
@@ -402,5 +405,75 @@ describe('local Step Functions over the real SFN client', () => {
     // Assess (every execution above has ended by now, several of them failed or aborted)
     expect(sfn.listExecutions().filter((e) => e.status === 'RUNNING')).toEqual([]);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe('execution records across restarts', () => {
+  it('keeps finished executions, ends running ones ABORTED, and keeps their names taken', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'bg-sfn-state-'));
+    const stateFile = join(dir, 'executions.json');
+    const machines = [
+      {
+        name: 'quick',
+        definition: { StartAt: 'Done', States: { Done: { Type: 'Succeed' } } } as AslDefinition,
+      },
+      {
+        name: 'waits',
+        definition: {
+          StartAt: 'Token',
+          States: {
+            Token: {
+              Type: 'Task',
+              Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+              Parameters: { FunctionName: fnArn('Nobody'), Payload: { 'token.$': '$$.Task.Token' } },
+              End: true,
+            },
+          },
+        } as AslDefinition,
+      },
+    ];
+    const start = () =>
+      startStepFunctions({ stateMachines: machines, invokeFunction: async () => null, stateFile });
+    try {
+      const first = await start();
+      const quick = first.startExecution({ stateMachineArn: smArn('quick'), name: 'q1', input: '{"a":1}' });
+      await first.waitForExecution(quick.executionArn);
+      const waiting = first.startExecution({ stateMachineArn: smArn('waits'), name: 'w1' });
+      await first.close();
+      // a crash leaves a RUNNING record behind
+      const saved = JSON.parse(await readFile(stateFile, 'utf8')) as {
+        executions: Array<Record<string, unknown>>;
+      };
+      saved.executions.push({
+        ...saved.executions[0],
+        name: 'crashed',
+        executionArn: `${quick.executionArn}-crashed`,
+        status: 'RUNNING',
+      });
+      await writeFile(stateFile, JSON.stringify(saved));
+      // Act
+      const second = await start();
+      const q1 = second.describeExecution(quick.executionArn);
+      const w1 = second.describeExecution(waiting.executionArn);
+      const crashed = second.describeExecution(`${quick.executionArn}-crashed`);
+      const reuse = (() => {
+        try {
+          second.startExecution({ stateMachineArn: smArn('quick'), name: 'q1', input: '{"a":1}' });
+          return undefined;
+        } catch (err) {
+          return (err as Error).name;
+        }
+      })();
+      await second.close();
+      // Assess
+      expect(q1).toMatchObject({ status: 'SUCCEEDED', output: '{"a":1}' });
+      expect(q1.startDate).toBeInstanceOf(Date);
+      expect(w1).toMatchObject({ status: 'ABORTED', error: 'Local.Shutdown' });
+      expect(crashed).toMatchObject({ status: 'ABORTED', error: 'Local.Restarted' });
+      expect(reuse).toBe('ExecutionAlreadyExists');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
