@@ -211,6 +211,21 @@ const titleFor = (name: string) =>
     CloudTimedOut: 'The cloud took too long',
   })[name] ?? 'The cloud refused a request';
 
+const RETRIED_BY_WORKFLOW = new Set(['CloudThrottled', 'CloudUnavailable']);
+
+/**
+ * Calls the cloud; a failure the workflow will not retry is recorded on the job first (so the user
+ * sees the cloud's reason), then rethrown for the workflow's Catch.
+ */
+async function askCloud<T>(gw: Gateway, jobId: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof CloudError && !RETRIED_BY_WORKFLOW.has(err.name)) throw await failStep(gw, jobId, err);
+    throw err;
+  }
+}
+
 export async function startImport(gw: Gateway, jobId: string): Promise<{ importTaskId: string }> {
   let job = await gw.store.get(jobId);
   assertNotCancelled(job);
@@ -219,13 +234,7 @@ export async function startImport(gw: Gateway, jobId: string): Promise<{ importT
     j.state = 'importing';
     beginStep(j, 'import', gw.now());
   });
-  const task = await gw
-    .cloudFor(job.target)
-    .startImport(job)
-    .catch(async (e: CloudError) => {
-      if (e.name === 'CloudRejected') throw await failStep(gw, jobId, e);
-      throw e;
-    });
+  const task = await askCloud(gw, jobId, () => gw.cloudFor(job.target).startImport(job));
   await updateJob(gw, jobId, (j) => {
     recordResource(j, task, gw.now());
     j.cloud.importTaskId = task.id;
@@ -239,15 +248,7 @@ export async function checkImport(
 ): Promise<{ done: boolean; status: string; progress?: number }> {
   const job = await gw.store.get(jobId);
   assertNotCancelled(job);
-  let progress;
-  try {
-    progress = await gw.cloudFor(job.target).checkImport(job);
-  } catch (err) {
-    if (err instanceof CloudError && err.name !== 'CloudThrottled' && err.name !== 'CloudUnavailable') {
-      throw await failStep(gw, jobId, err);
-    }
-    throw err;
-  }
+  const progress = await askCloud(gw, jobId, () => gw.cloudFor(job.target).checkImport(job));
   if (!progress.done) {
     const started = Date.parse(job.activeStep?.startedAt ?? job.updatedAt);
     if (gw.now().getTime() - started > gw.config.maxImportWaitMs) {
@@ -285,13 +286,7 @@ export async function launchInstance(gw: Gateway, jobId: string): Promise<{ inst
     j.state = 'launching';
     beginStep(j, 'launch', gw.now());
   });
-  const instance = await gw
-    .cloudFor(job.target)
-    .launch(job)
-    .catch(async (e: CloudError) => {
-      if (e.name === 'CloudRejected') throw await failStep(gw, jobId, e);
-      throw e;
-    });
+  const instance = await askCloud(gw, jobId, () => gw.cloudFor(job.target).launch(job));
   await updateJob(gw, jobId, (j) => {
     recordResource(j, instance, gw.now());
     j.cloud.instanceId = instance.id;
@@ -308,7 +303,7 @@ export async function checkInstance(
 ): Promise<{ done: boolean; state: string }> {
   const job = await gw.store.get(jobId);
   assertNotCancelled(job);
-  const state = await gw.cloudFor(job.target).instanceState(job);
+  const state = await askCloud(gw, jobId, () => gw.cloudFor(job.target).instanceState(job));
   if (GONE.has(state)) {
     throw await failStep(
       gw,
@@ -380,9 +375,9 @@ export async function stopInstance(gw: Gateway, jobId: string): Promise<void> {
     beginStep(j, 'stop', gw.now());
   });
   const cloud = gw.cloudFor(job.target);
-  const state = await cloud.instanceState(job);
+  const state = await askCloud(gw, jobId, () => cloud.instanceState(job));
   if (state === 'stopped' || state === 'stopping') return;
-  await cloud.stop(job);
+  await askCloud(gw, jobId, () => cloud.stop(job));
 }
 
 export async function startExport(gw: Gateway, jobId: string): Promise<{ exportTaskId: string }> {
@@ -395,13 +390,9 @@ export async function startExport(gw: Gateway, jobId: string): Promise<{ exportT
     if (j.activeStep?.name === 'stop') endStep(j, 'succeeded', now, `${j.cloud.instanceId} stopped`);
     beginStep(j, 'export', now);
   });
-  const task = await gw
-    .cloudFor(job.target)
-    .startExport(job, gw.staging.bucket, `returns/${jobId}/`)
-    .catch(async (e: CloudError) => {
-      if (e.name === 'CloudRejected') throw await failStep(gw, jobId, e);
-      throw e;
-    });
+  const task = await askCloud(gw, jobId, () =>
+    gw.cloudFor(job.target).startExport(job, gw.staging.bucket, `returns/${jobId}/`),
+  );
   await updateJob(gw, jobId, (j) => {
     recordResource(j, task, gw.now());
     j.cloud.exportTaskId = task.id;
@@ -412,15 +403,7 @@ export async function startExport(gw: Gateway, jobId: string): Promise<{ exportT
 export async function checkExport(gw: Gateway, jobId: string): Promise<{ done: boolean; status: string }> {
   const job = await gw.store.get(jobId);
   assertNotCancelled(job);
-  let progress;
-  try {
-    progress = await gw.cloudFor(job.target).checkExport(job);
-  } catch (err) {
-    if (err instanceof CloudError && err.name !== 'CloudThrottled' && err.name !== 'CloudUnavailable') {
-      throw await failStep(gw, jobId, err);
-    }
-    throw err;
-  }
+  const progress = await askCloud(gw, jobId, () => gw.cloudFor(job.target).checkExport(job));
   if (!progress.done) return { done: false, status: progress.status };
   const key = progress.key;
   if (!key)
