@@ -35,16 +35,5 @@ export const JOB_TAG_KEY = 'burstgate:job';
 /** CloudFormation metadata key on every function: the entry module, relative to the project root. */
 export const ENTRY_METADATA_KEY = 'burstgate:entry';
 
-/**
- * Environment variable names set on every function. They must equal `ENV` in
- * `shared/runtime/deps.ts` (a unit test checks it); they are repeated here so synthesizing the
- * stack does not load the AWS SDK.
- */
-export const ENV_NAMES = {
-  jobsTable: 'JOBS_TABLE',
-  stagingBucket: 'STAGING_BUCKET',
-  offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
-  returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
-  eventBusName: 'EVENT_BUS_NAME',
-  vmImportRoleName: 'VMIMPORT_ROLE_NAME',
-} as const;
+/** Environment variable names set on every function (the same ones `configFromEnv` reads). */
+export { ENV as ENV_NAMES } from '../../shared/runtime/env-names';

@@ -10,6 +10,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { ENV } from './env-names';
 
 export interface GatewayConfig {
   /** DynamoDB table holding jobs, idempotency records and hashed API keys. */
@@ -104,15 +105,7 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-/** Environment variable names the stack sets on every function (infra/constructs uses these). */
-export const ENV = {
-  jobsTable: 'JOBS_TABLE',
-  stagingBucket: 'STAGING_BUCKET',
-  offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
-  returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
-  eventBusName: 'EVENT_BUS_NAME',
-  vmImportRoleName: 'VMIMPORT_ROLE_NAME',
-} as const;
+export { ENV } from './env-names';
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   return {
