@@ -2,12 +2,7 @@
  * What the HTTP API does, as plain functions: create an offload (placeOffload), complete its
  * upload, show and list jobs, start the return, cancel. Handlers translate and delegate here.
  */
-import {
-  SendTaskFailureCommand,
-  SendTaskSuccessCommand,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidJobStateError, UploadIncompleteError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
@@ -155,24 +150,26 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
     }
   }
   // Check the claim against what S3 really holds before completing anything: a bad request changes nothing.
-  const received = await gw.staging.listParts(key, uploadId);
-  if (received) {
-    const byNumber = new Map(received.map((p) => [p.partNumber, p]));
-    let total = 0;
-    for (const p of req.parts) {
-      const got = byNumber.get(p.partNumber);
-      if (!got)
-        throw new UploadIncompleteError(
-          `part ${p.partNumber} was never uploaded; upload it, then complete again`,
-        );
-      if (got.etag.replace(/"/g, '') !== p.etag.replace(/"/g, '')) {
-        throw new UploadIncompleteError(
-          `part ${p.partNumber}: ETag ${p.etag} does not match the uploaded part's ${got.etag}`,
-        );
-      }
-      total += got.size;
+  const byNumber = new Map((await gw.staging.listParts(key, uploadId)).map((p) => [p.partNumber, p]));
+  let total = 0;
+  for (const p of req.parts) {
+    const got = byNumber.get(p.partNumber);
+    if (!got) {
+      throw new UploadIncompleteError(
+        `part ${p.partNumber} was never uploaded; upload it, then complete again`,
+      );
     }
-    if (total !== sizeBytes) throw sizeMismatch(total, sizeBytes);
+    if (got.etag.replace(/"/g, '') !== p.etag.replace(/"/g, '')) {
+      throw new UploadIncompleteError(
+        `part ${p.partNumber}: ETag ${p.etag} does not match the uploaded part's ${got.etag}; upload it again`,
+      );
+    }
+    total += got.size;
+  }
+  if (total !== sizeBytes) {
+    throw new UploadIncompleteError(
+      `the uploaded parts hold ${total} bytes but the offload declared imageSizeBytes ${sizeBytes}; upload every byte of the image, then complete again`,
+    );
   }
   try {
     await gw.staging.completeUpload(key, uploadId, req.parts);
@@ -184,23 +181,6 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
       );
     }
     throw err;
-  }
-  const total = (await gw.staging.size(key)) ?? 0;
-  if (total !== sizeBytes) {
-    // Only reachable where ListParts is missing (the embedded s3rver): the object is already
-    // assembled, so the job cannot wait for the rest; it fails, and compensation removes the object.
-    const now = gw.now();
-    const failed = await updateJob(gw, jobId, (j) => {
-      markRemoved(j, 'multipart-upload', uploadId, now);
-      recordResource(j, { type: 's3-object', id: key, location: j.image.bucket }, now);
-      j.bytes.uploaded = total;
-      j.uploadCompletedAt = now.toISOString();
-      const e = sizeMismatch(total, sizeBytes);
-      j.error = { type: e.type, title: e.title, detail: e.detail, step: 'upload' };
-      endStep(j, 'failed', now, e.detail);
-    });
-    await failUploadWait(gw, failed);
-    throw sizeMismatch(total, sizeBytes);
   }
   const now = gw.now();
   const updated = await updateJob(gw, jobId, (j) => {
@@ -216,33 +196,10 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
   return updated;
 }
 
-const sizeMismatch = (total: number, declared: number) =>
-  new UploadIncompleteError(
-    `the uploaded parts hold ${total} bytes but the offload declared imageSizeBytes ${declared}; upload every byte of the image`,
-  );
-
-/** Fails the waiting execution (its Catch runs compensation) when the upload cannot be used. */
-async function failUploadWait(gw: Gateway, job: Job): Promise<void> {
-  const token = job.execution?.uploadTaskToken;
-  if (!token) return; // the await-upload step will see job.error and fail itself
-  await gw.sfn
-    .send(
-      new SendTaskFailureCommand({
-        taskToken: token,
-        error: 'UploadIncomplete',
-        cause: job.error?.detail ?? '',
-      }),
-    )
-    .catch((err: Error) => {
-      if (!['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(err.name)) throw err;
-    });
-}
-
 /** Sends the task token back once both the upload is complete and the execution waits for it. */
 export async function releaseUploadWait(gw: Gateway, job: Job): Promise<void> {
   const token = job.execution?.uploadTaskToken;
   if (!token || !job.uploadCompletedAt) return;
-  if (job.error) return failUploadWait(gw, job);
   try {
     await gw.sfn.send(
       new SendTaskSuccessCommand({

@@ -60,25 +60,13 @@ export class StagingBucket {
   async listParts(
     key: string,
     uploadId: string,
-  ): Promise<Array<{ partNumber: number; etag: string; size: number }> | undefined> {
+  ): Promise<Array<{ partNumber: number; etag: string; size: number }>> {
     const parts: Array<{ partNumber: number; etag: string; size: number }> = [];
     let marker: string | undefined;
     for (;;) {
-      let out;
-      try {
-        out = await this.s3.send(
-          new ListPartsCommand({
-            Bucket: this.bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumberMarker: marker,
-          }),
-        );
-      } catch (err) {
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (status === 405 || status === 501) return undefined;
-        throw err;
-      }
+      const out = await this.s3.send(
+        new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+      );
       for (const p of out.Parts ?? [])
         parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: Number(p.Size ?? 0) });
       if (!out.IsTruncated || !out.NextPartNumberMarker) break;

@@ -245,6 +245,35 @@ describe('bad input changes nothing', () => {
     await client.cancel(first.jobId);
   });
 
+  it('refuses to complete an upload that holds fewer bytes than declared, and keeps the job waiting', async () => {
+    // Prepare: declare 8 KiB, upload 4 KiB
+    const small = join(work, 'small.img');
+    await writeFile(small, Buffer.alloc(4096, 1));
+    const created = await client.createOffload(
+      { vmName: 'short', imageFormat: 'raw', imageSizeBytes: 8192, target },
+      randomUUID(),
+    );
+    const put = await fetch(created.upload.parts[0]!.url, { method: 'PUT', body: await readFile(small) });
+    const etag = put.headers.get('etag') ?? '';
+    // Act
+    const res = await fetch(`${gw.apiUrl}/offloads/${created.jobId}/upload-complete`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag }] }),
+    });
+    // Assess
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as { type: string; detail: string };
+    expect(problem.type).toBe('https://burstgate.dev/problems/upload-incomplete');
+    expect(problem.detail).toContain('4096 bytes');
+    const job = await client.getOffload(created.jobId);
+    expect(job.state).toBe('awaiting-upload');
+    expect(job.bytes.uploaded).toBe(0);
+    await client.cancel(created.jobId);
+    const cancelled = await client.getOffload(created.jobId);
+    expect(cancelled.resources.filter((r) => !r.removedAt)).toEqual([]);
+  });
+
   it('fails a truncated OVA with a clear reason', async () => {
     // Prepare: the sample cut in the middle of its disk
     const bytes = await readFile(SAMPLE_OVA);
