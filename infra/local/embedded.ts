@@ -11,7 +11,7 @@
  * records and the API key. Executions that were running when the process stopped are not resumed
  * (they end ABORTED).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -26,7 +26,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDeps, type Endpoints, type GatewayConfig, type GatewayDeps } from '../../shared/runtime/deps';
 import {
   LOCAL_BUCKET_NAME,
@@ -40,6 +39,8 @@ import { startEvents, type LocalEvents } from './events';
 import { startHttpApi, type LocalHttpApi } from './http-api';
 import { closeServer, listen } from './http-util';
 import { LambdaHost } from './lambda-host';
+import { resumeInterruptedJobs } from './resume';
+import { JobStore } from '../../shared/store/job-store';
 import { startS3 } from './s3';
 import { startAwsSimulator, type AwsSimFaults, type AwsSimTiming, type AwsSimulator } from './sim/aws/index';
 import { startStepFunctions, type LocalStepFunctions } from './step-functions';
@@ -130,11 +131,6 @@ export function newApiKey(): string {
   return `bg_${randomBytes(32).toString('base64url')}`;
 }
 
-export function apiKeyItem(apiKey: string, now: Date): Record<string, unknown> {
-  const hash = createHash('sha256').update(apiKey).digest('hex');
-  return { pk: `APIKEY#${hash}`, sk: 'APIKEY', createdAt: now.toISOString(), label: 'local' };
-}
-
 async function loadTemplate(opts: EmbeddedOptions): Promise<LocalTemplate> {
   if (opts.template) return readTemplate(opts.template);
   // Imported lazily: synthesizing loads aws-cdk-lib, which tests of single services do not need.
@@ -166,11 +162,9 @@ async function ensureApiKey(deps: GatewayDeps, stateDir: string): Promise<string
     await writeFile(file, `${apiKey}\n`, { mode: 0o600 });
   }
   await chmod(file, 0o600);
-  const item = apiKeyItem(apiKey, deps.now());
-  const existing = await deps.ddb.send(
-    new GetCommand({ TableName: LOCAL_TABLE_NAME, Key: { pk: item.pk, sk: item.sk } }),
-  );
-  if (!existing.Item) await deps.ddb.send(new PutCommand({ TableName: LOCAL_TABLE_NAME, Item: item }));
+  // Stored the way the authorizer reads it: hashed, in the jobs table.
+  const store = new JobStore(deps.ddb, LOCAL_TABLE_NAME);
+  if (!(await store.findApiKey(apiKey))) await store.putApiKey(apiKey, 'local', deps.now());
   return apiKey;
 }
 
@@ -338,6 +332,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       ...(log ? { log } : {}),
     });
     closers.push(() => httpApi.close());
+
+    // Step Functions keeps executions across restarts; this stand-in does not, so jobs whose
+    // workflow was cut off by the last shutdown are picked up again (every step is idempotent).
+    const resumed = await resumeInterruptedJobs(deps);
+    for (const r of resumed)
+      log?.(`resumed ${r.jobId} (${r.state}) as ${r.executionArn ?? 'a finished cancel'}`);
 
     let closing: Promise<void> | undefined;
     return {

@@ -113,7 +113,14 @@ export interface Job {
   /** When the client finished the upload (the await-upload step may run before or after). */
   uploadCompletedAt?: string;
   /** Step Functions bookkeeping. */
-  execution?: { offloadArn?: string; returnArn?: string; returnAttempts?: number; uploadTaskToken?: string };
+  execution?: {
+    offloadArn?: string;
+    returnArn?: string;
+    returnAttempts?: number;
+    /** Times the embedded deployment restarted an interrupted workflow. */
+    resumes?: number;
+    uploadTaskToken?: string;
+  };
   /** Set when the image has come home. */
   returned?: {
     bucket: string;
