@@ -2,68 +2,27 @@ import {
   CancelExportTaskCommand,
   CreateInstanceExportTaskCommand,
   DescribeExportTasksCommand,
-  ImportImageCommand,
-  RunInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
-  type ExportTask,
 } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk, rawToDisk } from '../../../shared/images/extents';
-import {
-  BUCKET,
-  EXPORT_BUCKET,
-  gptDisk,
-  pollUntil,
-  putObject,
-  startSimEnv,
-  waitImport,
-  waitInstanceState,
-  type SimEnv,
-} from './aws-fixtures';
+import { importRawDisk, runInstance, useSimEnv, waitExport } from '../../helpers/aws-sim';
+import { EXPORT_BUCKET, gptDisk, pollUntil, waitInstanceState } from './aws-fixtures';
 
-let env: SimEnv;
+// exports stay active for at least 150 ms, so a cancel issued right away finds them active
+const env = useSimEnv({ timing: { phaseMs: 20, exportMs: 150 } });
 let source: Buffer;
 let instanceId: string;
 
-async function describeExport(id: string): Promise<ExportTask> {
-  const out = await env.ec2.send(new DescribeExportTasksCommand({ ExportTaskIds: [id] }));
-  const t = out.ExportTasks?.[0];
-  if (!t) throw new Error(`no export task ${id}`);
-  return t;
-}
-
-async function waitExport(id: string) {
-  return pollUntil(
-    () => describeExport(id),
-    (t) => t.State === 'completed' || t.State === 'cancelled',
-    (t) => t.State ?? '',
-  );
-}
-
 beforeAll(async () => {
-  // exports stay active for at least 150 ms, so a cancel issued right away finds them active
-  env = await startSimEnv({ timing: { phaseMs: 20, exportMs: 150 } });
   source = gptDisk();
-  await putObject(env.s3, 'vm.raw', source);
-  const started = await env.ec2.send(
-    new ImportImageCommand({
-      DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'vm.raw' } }],
-    }),
-  );
-  const { value } = await waitImport(env.ec2, started.ImportTaskId!);
-  const run = await env.ec2.send(
-    new RunInstancesCommand({ ImageId: value.ImageId!, MinCount: 1, MaxCount: 1 }),
-  );
-  instanceId = run.Instances![0]!.InstanceId!;
+  const task = await importRawDisk(env, 'vm.raw', source);
+  instanceId = await runInstance(env.ec2, task.ImageId!);
   await waitInstanceState(env.ec2, instanceId, 'running');
-});
-
-afterAll(async () => {
-  await env?.close();
 });
 
 const exportInput = (format: 'RAW' | 'VMDK' | 'VHD', container?: 'ova') => ({
@@ -94,7 +53,7 @@ describe('AWS simulator: VM Export', () => {
     // Act
     const created = await env.ec2.send(new CreateInstanceExportTaskCommand(exportInput('RAW')));
     const id = created.ExportTask!.ExportTaskId!;
-    const { value: task } = await waitExport(id);
+    const { value: task } = await waitExport(env.ec2, id);
     const obj = await env.s3.send(
       new GetObjectCommand({ Bucket: EXPORT_BUCKET, Key: task.ExportToS3Task!.S3Key! }),
     );
@@ -119,7 +78,7 @@ describe('AWS simulator: VM Export', () => {
     const created = await env.ec2.send(new CreateInstanceExportTaskCommand(exportInput('RAW')));
     const id = created.ExportTask!.ExportTaskId!;
     await env.ec2.send(new CancelExportTaskCommand({ ExportTaskId: id }));
-    const { value: task, seen } = await waitExport(id);
+    const { value: task, seen } = await waitExport(env.ec2, id);
     const key = `out/${id}.raw`;
     const head = await pollUntil(
       () =>

@@ -9,7 +9,6 @@ import {
   CreateInstanceExportTaskCommand,
   DeleteSnapshotCommand,
   DeregisterImageCommand,
-  DescribeExportTasksCommand,
   DescribeImagesCommand,
   ImportImageCommand,
   RunInstancesCommand,
@@ -29,30 +28,19 @@ import {
   writeOva,
   writeStreamOptimizedVmdk,
 } from '../../../shared/images';
-import {
-  BUCKET,
-  EXPORT_BUCKET,
-  gptDisk,
-  pollUntil,
-  putObject,
-  startSimEnv,
-  waitImport,
-  waitInstanceState,
-  type SimEnv,
-} from './aws-fixtures';
+import { importRawDisk, useSimEnv, waitExport } from '../../helpers/aws-sim';
+import { BUCKET, EXPORT_BUCKET, gptDisk, putObject, waitImport, waitInstanceState } from './aws-fixtures';
 
 const run = promisify(execFile);
 
-let env: SimEnv;
+const env = useSimEnv();
 let work: string;
 
 beforeAll(async () => {
-  env = await startSimEnv();
   work = await mkdtemp(join(tmpdir(), 'burstgate-awssim-formats-'));
 });
 
 afterAll(async () => {
-  await env?.close();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -215,8 +203,7 @@ describe('AWS simulator: disk formats', () => {
 
     beforeAll(async () => {
       source = gptDisk();
-      await putObject(env.s3, 'export-src.raw', source);
-      const task = await importObject('export-src.raw', 'RAW');
+      const task = await importRawDisk(env, 'export-src.raw', source);
       imageId = task.ImageId!;
       const out = await env.ec2.send(
         new RunInstancesCommand({
@@ -249,15 +236,7 @@ describe('AWS simulator: disk formats', () => {
           ExportToS3Task: { DiskImageFormat: format, ContainerFormat: container, S3Bucket: EXPORT_BUCKET },
         }),
       );
-      const { value: task } = await pollUntil(
-        async () =>
-          (
-            await env.ec2.send(
-              new DescribeExportTasksCommand({ ExportTaskIds: [created.ExportTask!.ExportTaskId!] }),
-            )
-          ).ExportTasks![0]!,
-        (t) => t.State === 'completed' || t.State === 'cancelled',
-      );
+      const { value: task } = await waitExport(env.ec2, created.ExportTask!.ExportTaskId!);
       const obj = await env.s3.send(
         new GetObjectCommand({ Bucket: EXPORT_BUCKET, Key: task.ExportToS3Task!.S3Key! }),
       );

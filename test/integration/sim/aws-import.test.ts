@@ -7,30 +7,13 @@ import {
   DescribeSnapshotsCommand,
   ImportImageCommand,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
-import {
-  BUCKET,
-  describeTask,
-  gptDisk,
-  mbrDisk,
-  pollUntil,
-  putObject,
-  startSimEnv,
-  waitImport,
-  type SimEnv,
-} from './aws-fixtures';
+import { NO_RESOURCES, useSimEnv } from '../../helpers/aws-sim';
+import { BUCKET, describeTask, gptDisk, mbrDisk, pollUntil, putObject, waitImport } from './aws-fixtures';
 
-let env: SimEnv;
-
-beforeAll(async () => {
-  env = await startSimEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
+const env = useSimEnv();
 
 async function importFrom(key: string, format?: string) {
   const out = await env.ec2.send(
@@ -321,13 +304,7 @@ describe('AWS simulator: VM Import', () => {
       await env.ec2.send(new DeleteSnapshotCommand({ SnapshotId: s.SnapshotId! }));
 
     // Assess
-    expect(env.sim.resources()).toEqual({
-      importTasks: [],
-      images: [],
-      snapshots: [],
-      instances: [],
-      exportTasks: [],
-    });
+    expect(env.sim.resources()).toEqual(NO_RESOURCES);
     expect((await describeTask(env.ec2, (images.Images ?? [])[0]!.Name!)).Status).toBe('completed');
   });
 });

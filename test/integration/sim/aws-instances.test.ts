@@ -1,46 +1,25 @@
 import {
   CreateTagsCommand,
   DescribeInstancesCommand,
-  ImportImageCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
-import {
-  BUCKET,
-  describeInstance,
-  gptDisk,
-  putObject,
-  startSimEnv,
-  waitImport,
-  waitInstanceState,
-  type SimEnv,
-} from './aws-fixtures';
+import { importRawDisk, runInstance, useSimEnv } from '../../helpers/aws-sim';
+import { describeInstance, gptDisk, waitInstanceState } from './aws-fixtures';
 
-let env: SimEnv;
+// a slower boot leaves room to act on a pending instance
+const env = useSimEnv({ timing: { phaseMs: 20, instanceStartMs: 250, terminatedVisibleMs: 60_000 } });
 let imageId: string;
 let source: Buffer;
 
 beforeAll(async () => {
-  // a slower boot leaves room to act on a pending instance
-  env = await startSimEnv({ timing: { phaseMs: 20, instanceStartMs: 250, terminatedVisibleMs: 60_000 } });
   source = gptDisk();
-  await putObject(env.s3, 'boot.raw', source);
-  const started = await env.ec2.send(
-    new ImportImageCommand({
-      DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'boot.raw' } }],
-    }),
-  );
-  const { value } = await waitImport(env.ec2, started.ImportTaskId!);
-  imageId = value.ImageId!;
-});
-
-afterAll(async () => {
-  await env?.close();
+  imageId = (await importRawDisk(env, 'boot.raw', source)).ImageId!;
 });
 
 describe('AWS simulator: instances', () => {
@@ -107,8 +86,7 @@ describe('AWS simulator: instances', () => {
 
   it('refuses transitions from the wrong state', async () => {
     // Prepare
-    const run = await env.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 }));
-    const id = run.Instances![0]!.InstanceId!;
+    const id = await runInstance(env.ec2, imageId);
 
     // Act
     const stopWhilePending = await env.ec2
@@ -178,8 +156,7 @@ describe('AWS simulator: instances', () => {
 
   it('tags instances and filters on tags and state', async () => {
     // Prepare
-    const run = await env.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 }));
-    const id = run.Instances![0]!.InstanceId!;
+    const id = await runInstance(env.ec2, imageId);
 
     // Act
     await env.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'job', Value: 'j-42' }] }));

@@ -8,13 +8,13 @@ import {
   DeregisterImageCommand,
   DescribeImagesCommand,
   ImportImageCommand,
-  RunInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
+import { importRawDisk, NO_RESOURCES, runInstance, useSimEnv } from '../../helpers/aws-sim';
 import {
   BUCKET,
   EXPORT_BUCKET,
@@ -22,37 +22,18 @@ import {
   gptDisk,
   mbrDisk,
   putObject,
-  startSimEnv,
   waitImport,
   waitInstanceState,
-  type SimEnv,
 } from './aws-fixtures';
 
-let env: SimEnv;
-
-beforeAll(async () => {
-  env = await startSimEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
+const env = useSimEnv();
 
 describe('AWS simulator: state across restarts', () => {
   it('keeps AMIs, snapshots, instances, tags and disk bytes when restarted on the same stateDir', async () => {
     // Prepare
     const source = gptDisk();
-    await putObject(env.s3, 'keep.raw', source);
-    const started = await env.ec2.send(
-      new ImportImageCommand({
-        DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'keep.raw' } }],
-      }),
-    );
-    const { value: task } = await waitImport(env.ec2, started.ImportTaskId!);
-    const run = await env.ec2.send(
-      new RunInstancesCommand({ ImageId: task.ImageId!, MinCount: 1, MaxCount: 1 }),
-    );
-    const instanceId = run.Instances![0]!.InstanceId!;
+    const task = await importRawDisk(env, 'keep.raw', source);
+    const instanceId = await runInstance(env.ec2, task.ImageId!);
     await env.ec2.send(
       new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'job', Value: 'keep' }] }),
     );
@@ -83,13 +64,7 @@ describe('AWS simulator: state across restarts', () => {
     await waitInstanceState(env.ec2, instanceId, 'terminated');
     await env.ec2.send(new DeregisterImageCommand({ ImageId: task.ImageId! }));
     await env.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
-    expect(env.sim.resources()).toEqual({
-      importTasks: [],
-      images: [],
-      snapshots: [],
-      instances: [],
-      exportTasks: [],
-    });
+    expect(env.sim.resources()).toEqual(NO_RESOURCES);
     expect((await describeInstance(env.ec2, instanceId)).State?.Name).toBe('terminated');
   });
 
@@ -116,25 +91,13 @@ describe('AWS simulator: state across restarts', () => {
     await env.ec2.send(
       new DeregisterImageCommand({ ImageId: task.ImageId!, DeleteAssociatedSnapshots: true }),
     );
-    expect(env.sim.resources()).toEqual({
-      importTasks: [],
-      images: [],
-      snapshots: [],
-      instances: [],
-      exportTasks: [],
-    });
+    expect(env.sim.resources()).toEqual(NO_RESOURCES);
   });
 
   it('refuses to export an instance whose AMI did not come from VM Import (NotExportable)', async () => {
     // Prepare: import an AMI, then, while the simulator is stopped, make its record look like an AMI
     // that VM Import did not create (the simulator has no RegisterImage/CreateImage to make one)
-    await putObject(env.s3, 'native.raw', mbrDisk());
-    const started = await env.ec2.send(
-      new ImportImageCommand({
-        DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: 'native.raw' } }],
-      }),
-    );
-    const { value: task } = await waitImport(env.ec2, started.ImportTaskId!);
+    const task = await importRawDisk(env, 'native.raw', mbrDisk());
     await env.sim.close();
     const file = join(env.stateDir, 'state.json');
     const state = JSON.parse(await readFile(file, 'utf8')) as {
@@ -143,10 +106,7 @@ describe('AWS simulator: state across restarts', () => {
     delete state.images[task.ImageId!]!.importTaskId;
     await writeFile(file, JSON.stringify(state));
     await env.restart();
-    const runOut = await env.ec2.send(
-      new RunInstancesCommand({ ImageId: task.ImageId!, MinCount: 1, MaxCount: 1 }),
-    );
-    const instanceId = runOut.Instances![0]!.InstanceId!;
+    const instanceId = await runInstance(env.ec2, task.ImageId!);
     await waitInstanceState(env.ec2, instanceId, 'running');
     await env.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     await waitInstanceState(env.ec2, instanceId, 'stopped');
@@ -172,12 +132,6 @@ describe('AWS simulator: state across restarts', () => {
     await env.ec2.send(
       new DeregisterImageCommand({ ImageId: task.ImageId!, DeleteAssociatedSnapshots: true }),
     );
-    expect(env.sim.resources()).toEqual({
-      importTasks: [],
-      images: [],
-      snapshots: [],
-      instances: [],
-      exportTasks: [],
-    });
+    expect(env.sim.resources()).toEqual(NO_RESOURCES);
   });
 });

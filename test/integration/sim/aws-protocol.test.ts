@@ -1,18 +1,11 @@
 import { DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { XMLParser } from 'fast-xml-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { ec2Client, startSimEnv, type SimEnv } from './aws-fixtures';
+import { useSimEnv } from '../../helpers/aws-sim';
+import { ec2Client } from './aws-fixtures';
 
-let env: SimEnv;
-
-beforeAll(async () => {
-  env = await startSimEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
+const env = useSimEnv();
 
 async function post(body: string) {
   const res = await fetch(env.sim.url, {
