@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../../unit/client/http-server';
 import { main } from '../../../bin/burstgate';
-import { startFakeGateway, type FakeGateway } from './fake-gateway';
+import { startFakeGateway, type FakeGateway, type FakeGatewayOptions } from './fake-gateway';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SAMPLE = join(ROOT, 'test', 'fixtures', 'sample-vm', 'burstgate-sample.ova');
@@ -68,6 +68,33 @@ const noStack = (r: Run): void => {
   expect(r.stderr).not.toContain('node:internal');
 };
 
+/** `offload <image> --to aws [...extra] --gateway <url> --api-key <key>` */
+const offloadArgs = (image: string, gateway: string, apiKey: string, ...extra: string[]): string[] => [
+  'offload',
+  image,
+  '--to',
+  'aws',
+  ...extra,
+  '--gateway',
+  gateway,
+  '--api-key',
+  apiKey,
+];
+
+/** What the CLI says when the gateway at `url` answers 403 to the key. */
+const rejectedKey = (url: string): string =>
+  `burstgate: the API key was rejected by ${url} (403 Forbidden): check --api-key, BURSTGATE_API_KEY or .burstgate/api-key`;
+
+/** Runs `fn` against a fresh fake gateway, closed afterwards whatever happens. */
+async function withGateway(opts: FakeGatewayOptions, fn: (gw: FakeGateway) => Promise<void>): Promise<void> {
+  const gw = await startFakeGateway(opts);
+  try {
+    await fn(gw);
+  } finally {
+    await gw.close();
+  }
+}
+
 let dir: string;
 let stateDir: string;
 let emptyState: string;
@@ -93,16 +120,7 @@ describe('burstgate CLI: as a child process (npx tsx bin/burstgate.ts)', () => {
 
   it('exits 1 naming a missing image path, without a stack trace', async () => {
     const missing = join(dir, 'nope', 'vm.ova');
-    const r = await spawnCli([
-      'offload',
-      missing,
-      '--to',
-      'aws',
-      '--gateway',
-      'http://127.0.0.1:9',
-      '--api-key',
-      KEY,
-    ]);
+    const r = await spawnCli(offloadArgs(missing, 'http://127.0.0.1:9', KEY));
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`burstgate: cannot offload ${missing}: no such file`);
   });
@@ -120,26 +138,12 @@ describe('burstgate CLI: as a child process (npx tsx bin/burstgate.ts)', () => {
       ),
     );
     noStack(down);
-    const gw = await startFakeGateway({ apiKey: KEY });
-    try {
-      const bad = await spawnCli([
-        'offload',
-        SAMPLE,
-        '--to',
-        'aws',
-        '--gateway',
-        gw.url,
-        '--api-key',
-        'wrong',
-      ]);
+    await withGateway({ apiKey: KEY }, async (gw) => {
+      const bad = await spawnCli(offloadArgs(SAMPLE, gw.url, 'wrong'));
       expect(bad.code).toBe(1);
-      expect(bad.stderr.trim()).toBe(
-        `burstgate: the API key was rejected by ${gw.url} (403 Forbidden): check --api-key, BURSTGATE_API_KEY or .burstgate/api-key`,
-      );
+      expect(bad.stderr.trim()).toBe(rejectedKey(gw.url));
       expect(gw.jobs.size).toBe(0);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });
 
@@ -193,16 +197,7 @@ describe.concurrent('burstgate CLI: usage', () => {
 describe.concurrent('burstgate CLI: expected failures are one line, exit 1', () => {
   it('names the image path that does not exist', async () => {
     const missing = join(dir, 'nope', 'vm.ova');
-    const r = await cli([
-      'offload',
-      missing,
-      '--to',
-      'aws',
-      '--gateway',
-      'http://127.0.0.1:9',
-      '--api-key',
-      KEY,
-    ]);
+    const r = await cli(offloadArgs(missing, 'http://127.0.0.1:9', KEY));
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`burstgate: cannot offload ${missing}: no such file`);
   });
@@ -244,43 +239,26 @@ describe.concurrent('burstgate CLI: expected failures are one line, exit 1', () 
   });
 
   it('says the API key was rejected (403) or missing (401)', async () => {
-    const gw = await startFakeGateway({ apiKey: KEY });
-    try {
+    await withGateway({ apiKey: KEY }, async (gw) => {
       const bad = await cli(['list', '--gateway', gw.url, '--api-key', 'wrong-key']);
       expect(bad.code).toBe(1);
-      expect(bad.stderr.trim()).toBe(
-        `burstgate: the API key was rejected by ${gw.url} (403 Forbidden): check --api-key, BURSTGATE_API_KEY or .burstgate/api-key`,
-      );
-      const offload = await cli([
-        'offload',
-        SAMPLE,
-        '--to',
-        'aws',
-        '--gateway',
-        gw.url,
-        '--api-key',
-        'wrong-key',
-      ]);
+      expect(bad.stderr.trim()).toBe(rejectedKey(gw.url));
+      const offload = await cli(offloadArgs(SAMPLE, gw.url, 'wrong-key'));
       expect(offload.code).toBe(1);
       expect(offload.stderr).toContain('the API key was rejected');
       expect(gw.jobs.size).toBe(0);
       noStack(offload);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it("prints the gateway's problem detail", async () => {
-    const gw = await startFakeGateway({ apiKey: KEY });
-    try {
+    await withGateway({ apiKey: KEY }, async (gw) => {
       const r = await cli(['status', 'job-unknown', '--gateway', gw.url, '--api-key', KEY]);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(
         "burstgate: No such job: No offload job with id 'job-unknown' exists; list jobs with GET /offloads.",
       );
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });
 
@@ -383,34 +361,18 @@ describe('burstgate CLI: offload and return against a fake gateway', () => {
 
 describe.concurrent('burstgate CLI: jobs that go wrong', () => {
   it('exits 1 with the job error when the offload fails', async () => {
-    const gw = await startFakeGateway({ apiKey: KEY, failImport: true });
-    try {
-      const r = await cli([
-        'offload',
-        SAMPLE,
-        '--to',
-        'aws',
-        '--no-hash',
-        '--interval',
-        '0.02',
-        '--gateway',
-        gw.url,
-        '--api-key',
-        KEY,
-      ]);
+    await withGateway({ apiKey: KEY, failImport: true }, async (gw) => {
+      const r = await cli(offloadArgs(SAMPLE, gw.url, KEY, '--no-hash', '--interval', '0.02'));
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/FAIL import +1\.0 s {2}ClientError: Unsupported kernel version/);
       expect(r.stderr).toContain('error: The cloud rejected the image (import-failed, during import)');
       expect(r.stderr).toContain('  ClientError: Unsupported kernel version');
       noStack(r);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it('deletes the download and exits 1 when its SHA-256 does not match', async () => {
-    const gw = await startFakeGateway({ apiKey: KEY, corruptDownload: true });
-    try {
+    await withGateway({ apiKey: KEY, corruptDownload: true }, async (gw) => {
       const opts = ['--gateway', gw.url, '--api-key', KEY];
       const off = await cli(['offload', SAMPLE, '--to', 'aws', '--interval', '0.02', ...opts]);
       expect(off.code).toBe(0);
@@ -424,31 +386,16 @@ describe.concurrent('burstgate CLI: jobs that go wrong', () => {
       expect(existsSync(out)).toBe(false);
       expect(existsSync(`${out}.part`)).toBe(false);
       noStack(r);
-    } finally {
-      await gw.close();
-    }
+    });
   });
 
   it('stops after the upload with --no-follow', async () => {
-    const gw = await startFakeGateway({ apiKey: KEY });
-    try {
-      const r = await cli([
-        'offload',
-        SAMPLE,
-        '--to',
-        'aws',
-        '--no-follow',
-        '--gateway',
-        gw.url,
-        '--api-key',
-        KEY,
-      ]);
+    await withGateway({ apiKey: KEY }, async (gw) => {
+      const r = await cli(offloadArgs(SAMPLE, gw.url, KEY, '--no-follow'));
       expect(r.code).toBe(0);
       const id = [...gw.jobs.keys()][0]!;
       expect(r.stdout).toContain(`follow it with: burstgate status ${id} --watch`);
       expect(gw.jobs.get(id)!.view.state).toBe('inspecting');
-    } finally {
-      await gw.close();
-    }
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../../shared/client/api-client';
 import { GatewayClientError } from '../../../shared/client/errors';
+import type { CreateOffloadRequest } from '../../../shared/client/types';
 import { closedPort, sendJson, startServer, type Handler, type TestServer } from './http-server';
 import { jobView } from './job-fixture';
 
@@ -24,6 +25,11 @@ async function caught(p: Promise<unknown>): Promise<GatewayClientError> {
     return err as GatewayClientError;
   }
   throw new Error('expected a GatewayClientError');
+}
+
+/** A minimal offload request for a 1-byte raw image. */
+function rawOffload(vmName: string, region: string, instanceType: string): CreateOffloadRequest {
+  return { vmName, imageFormat: 'raw', imageSizeBytes: 1, target: { cloud: 'aws', region, instanceType } };
 }
 
 const upload = {
@@ -137,17 +143,7 @@ describe('GatewayClient', () => {
         'application/problem+json',
       ),
     );
-    const err = await caught(
-      client.createOffload(
-        {
-          vmName: 'vm',
-          imageFormat: 'raw',
-          imageSizeBytes: 1,
-          target: { cloud: 'aws', region: 'mars', instanceType: 't3.medium' },
-        },
-        'idem-0002',
-      ),
-    );
+    const err = await caught(client.createOffload(rawOffload('vm', 'mars', 't3.medium'), 'idem-0002'));
     expect(err.kind).toBe('problem');
     expect(err.status).toBe(400);
     expect(err.problemType).toBe('validation-failed');
@@ -225,15 +221,7 @@ describe('GatewayClient', () => {
 
     answer = () => [202, 'application/json', JSON.stringify({ jobId: 'job-1', state: 'inspecting' })];
     const noUpload = await caught(
-      client.createOffload(
-        {
-          vmName: 'v',
-          imageFormat: 'raw',
-          imageSizeBytes: 1,
-          target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.micro' },
-        },
-        'idem-0003',
-      ),
+      client.createOffload(rawOffload('v', 'us-east-1', 't3.micro'), 'idem-0003'),
     );
     expect(noUpload.kind).toBe('protocol');
     expect(noUpload.message).toContain('burstgate status job-1');

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diskFromBuffer, type DiskStream } from '../../../shared/images/extents';
 import { formatManifest } from '../../../shared/images/manifest';
 import { inspectOva, writeOva } from '../../../shared/images/ova';
@@ -12,22 +12,16 @@ import {
   chunked,
   collect,
   join,
-  makeTmpDir,
   pseudoRandom,
   qemuImg,
   rawDisk,
   sha256,
 } from '../../helpers/images/fixtures';
+import { useTmpDir } from '../../helpers/images/tmp-dir';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
-let tmp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  tmp = await makeTmpDir();
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const tmp = useTmpDir();
 
 function gptDisk(capacity: number): Buffer {
   const buf = rawDisk(capacity, [{ offset: 3 * MiB, data: pseudoRandom(50_000, 11) }]);

@@ -1,5 +1,5 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diskFromBuffer, diskToRaw, hashDisk } from '../../../shared/images/extents';
 import { openDiskImage } from '../../../shared/images/open';
 import {
@@ -14,22 +14,16 @@ import {
   collect,
   fileChunks,
   join,
-  makeTmpDir,
   pseudoRandom,
   qemuImg,
   rawDisk,
   sha256,
   writeStreamToFile,
 } from '../../helpers/images/fixtures';
+import { useTmpDir } from '../../helpers/images/tmp-dir';
 
 const MiB = 1024 * 1024;
-let tmp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  tmp = await makeTmpDir();
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const tmp = useTmpDir();
 
 describe('fixed VHD', () => {
   it.each([1 * MiB, 3 * MiB, 10 * MiB + 512])(

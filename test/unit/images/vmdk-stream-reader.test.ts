@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diskToRaw, hashDisk } from '../../../shared/images/extents';
 import { FLAG_COMPRESSED, FLAG_MARKERS } from '../../../shared/images/vmdk-format';
 import { parseVmdkDescriptor, VmdkStreamReader } from '../../../shared/images/vmdk-stream-reader';
@@ -8,7 +8,6 @@ import {
   collect,
   fileChunks,
   join,
-  makeTmpDir,
   pseudoRandom,
   qemuImg,
   qemuStreamOptimized,
@@ -17,14 +16,9 @@ import {
   writeSparseRaw,
   type Patch,
 } from '../../helpers/images/fixtures';
+import { useTmpDir } from '../../helpers/images/tmp-dir';
 
-let tmp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  tmp = await makeTmpDir();
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const tmp = useTmpDir();
 
 const MiB = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diskFromBuffer, hashDisk, rawToDisk } from '../../../shared/images/extents';
 import { parseVmdkHeader } from '../../../shared/images/vmdk-format';
 import { VmdkStreamReader } from '../../../shared/images/vmdk-stream-reader';
@@ -9,7 +9,6 @@ import {
   collect,
   fileChunks,
   join,
-  makeTmpDir,
   pseudoRandom,
   qemuImg,
   rawDisk,
@@ -18,14 +17,9 @@ import {
   writeStreamToFile,
   type Patch,
 } from '../../helpers/images/fixtures';
+import { useTmpDir } from '../../helpers/images/tmp-dir';
 
-let tmp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  tmp = await makeTmpDir();
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const tmp = useTmpDir();
 
 const MiB = 1024 * 1024;
 const cases: Array<{ name: string; capacity: number; patches: Patch[] }> = [
