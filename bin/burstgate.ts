@@ -551,6 +551,47 @@ ${GATEWAY_HELP}`,
     },
   },
 
+  'api-key': {
+    summary: 'create an API key for a deployed gateway (stored hashed in its jobs table)',
+    usage: `Usage: burstgate api-key create --table NAME [--region R] [--label TEXT] [--endpoint URL]
+
+Creates a new API key, stores its SHA-256 in the gateway's jobs table (the stack output
+JobsTableName) and prints the key once: it cannot be shown again. Uses your AWS credentials.
+
+  --table NAME     the jobs table (stack output JobsTableName)
+  --region R       its region (default: $AWS_REGION, else us-east-1)
+  --label TEXT     who or what the key is for (default: cli)
+  --endpoint URL   a DynamoDB endpoint other than AWS's (e.g. a local one)`,
+    async run(args, o) {
+      const { values, positionals } = parse('api-key', args, {
+        table: { type: 'string' },
+        region: { type: 'string' },
+        label: { type: 'string' },
+        endpoint: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      });
+      if (values.help) return help(o, 'api-key');
+      if (positionals[0] !== 'create' || positionals.length !== 1) {
+        throw new UsageError(
+          'api-key',
+          'the only action is `create` (burstgate api-key create --table NAME)',
+        );
+      }
+      if (!values.table)
+        throw new UsageError('api-key', '--table is required (the stack output JobsTableName)');
+      const { createApiKey } = await import('../shared/store/api-key-admin');
+      const key = await createApiKey({
+        table: values.table,
+        region: values.region ?? o.io.env.AWS_REGION ?? 'us-east-1',
+        label: values.label ?? 'cli',
+        ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+      });
+      o.out(key);
+      o.err(`burstgate: API key created in ${values.table}; it is shown only this once, store it safely`);
+      return 0;
+    },
+  },
+
   cancel: {
     summary: 'cancel a job and remove everything it created',
     usage: `Usage: burstgate cancel <job-id> [--wait]

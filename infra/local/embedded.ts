@@ -11,7 +11,6 @@
  * records and the API key. Executions that were running when the process stopped are not resumed
  * (they end ABORTED).
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -40,7 +39,7 @@ import { startHttpApi, type LocalHttpApi } from './http-api';
 import { closeServer, listen } from './http-util';
 import { LambdaHost } from './lambda-host';
 import { resumeInterruptedJobs } from './resume';
-import { JobStore } from '../../shared/store/job-store';
+import { JobStore, newApiKey } from '../../shared/store/job-store';
 import { startS3 } from './s3';
 import { startAwsSimulator, type AwsSimFaults, type AwsSimTiming, type AwsSimulator } from './sim/aws/index';
 import { startStepFunctions, type LocalStepFunctions } from './step-functions';
@@ -124,11 +123,6 @@ export function localConfig(): GatewayConfig {
     presignExpiresSeconds: 3600,
     maxImportWaitMs: 600_000,
   };
-}
-
-/** `bg_` + 32 random bytes, base64url. */
-export function newApiKey(): string {
-  return `bg_${randomBytes(32).toString('base64url')}`;
 }
 
 async function loadTemplate(opts: EmbeddedOptions): Promise<LocalTemplate> {

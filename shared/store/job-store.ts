@@ -3,7 +3,7 @@
  * Designed without transactions or TTL (the embedded dynalite has neither): every job write is a
  * conditional put on the job's `version`, so concurrent writers never lose each other's changes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -19,6 +19,11 @@ export const BY_STATE_INDEX = 'byState';
 const JOB_SK = 'JOB';
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: JOB_SK });
+/** A new API key: `bg_` + 32 random bytes, base64url. Only its SHA-256 is ever stored. */
+export function newApiKey(): string {
+  return `bg_${randomBytes(32).toString('base64url')}`;
+}
+
 export const sha256Hex = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
 
 interface JobItem {
