@@ -148,10 +148,11 @@ describe('offload → return over HTTP', () => {
     expect(await liveSimResources()).toEqual([]);
   });
 
-  it('retries throttled cloud calls to success', async () => {
+  it('retries throttled and failing (5xx) cloud calls to success', async () => {
     // Prepare: the next 3 calls of each of these actions are throttled
     gw.sim.setFaults({
       throttle: { actions: ['ImportImage', 'RunInstances', 'DescribeInstances'], count: 3 },
+      serverError: { actions: ['DescribeImportImageTasks'], count: 2 },
     });
     const before = gw.sim.calls.length;
     // Act
@@ -162,6 +163,8 @@ describe('offload → return over HTTP', () => {
     expect(job.state, job.error?.detail).toBe('running');
     const throttled = gw.sim.calls.slice(before).filter((c) => c.error === 'RequestLimitExceeded');
     expect(throttled.length).toBeGreaterThanOrEqual(3);
+    const failed5xx = gw.sim.calls.slice(before).filter((c) => c.error === 'InternalError');
+    expect(failed5xx.length).toBe(2);
     await client.cancel(jobId);
     expect((await client.getOffload(jobId)).state).toBe('cancelled');
   });
