@@ -11,3 +11,5 @@ export * from './ovf';
 export * from './ova';
 export * from './vhd';
 export * from './open';
+export * from './source';
+export * from './random-access';

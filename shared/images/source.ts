@@ -1,0 +1,68 @@
+/**
+ * Random-access bytes of an image file. Readers that can seek (VHD, VHDX, qcow2, sparse VMDK)
+ * work on a ByteSource, so the same reader serves a local file, a buffer in a test, or an S3
+ * object read with ranged GETs (an adapter outside shared/images implements this interface).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { ImageError } from './errors';
+
+export interface ByteSource {
+  /** Total size in bytes. */
+  readonly size: number;
+  /** What to call it in error messages (a path, an S3 key). */
+  readonly name: string;
+  /**
+   * Exactly `length` bytes at `offset`. Reading past the end is an error (BG_IMAGE_TRUNCATED):
+   * a reader that needs bytes the file does not have is looking at a cut or corrupt file.
+   */
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export function checkRange(src: { size: number; name: string }, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new ImageError(
+      'BG_IMAGE_INVALID_ARGUMENT',
+      `${src.name}: invalid read of ${length} bytes at ${offset}`,
+    );
+  }
+  if (offset + length > src.size) {
+    throw new ImageError(
+      'BG_IMAGE_TRUNCATED',
+      `${src.name} ends early: needed bytes ${offset}..${offset + length} but the file has ${src.size}; the file is incomplete — transfer it again`,
+    );
+  }
+}
+
+export function bufferSource(buf: Buffer, name = 'image'): ByteSource {
+  return {
+    size: buf.length,
+    name,
+    read: async (offset, length) => {
+      checkRange({ size: buf.length, name }, offset, length);
+      return buf.subarray(offset, offset + length);
+    },
+    close: async () => undefined,
+  };
+}
+
+export async function fileSource(path: string): Promise<ByteSource> {
+  const fh: FileHandle = await open(path, 'r');
+  const size = (await fh.stat()).size;
+  return {
+    size,
+    name: path,
+    read: async (offset, length) => {
+      checkRange({ size, name: path }, offset, length);
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw new ImageError('BG_IMAGE_TRUNCATED', `${path} shrank while being read`);
+        done += bytesRead;
+      }
+      return buf;
+    },
+    close: () => fh.close(),
+  };
+}
