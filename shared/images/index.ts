@@ -13,3 +13,4 @@ export * from './vhd';
 export * from './open';
 export * from './source';
 export * from './random-access';
+export * from './convert';

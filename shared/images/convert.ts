@@ -1,0 +1,204 @@
+/**
+ * Whole-file operations behind `burstgate image info|convert|verify`: open any supported image
+ * file (OVA included) as one pass of extents, hash it on the way, write it in another format.
+ * Bounded memory: nothing here holds more than the readers and writers do.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { ImageError } from './errors';
+import { tapDisk, type DiskExtent, type DiskStream } from './extents';
+import { detectImageFormat, type ImageFormat } from './detect';
+import { inspectOva, type OvaInspection } from './ova';
+import { detectPartitionTable, type PartitionTable } from './partition';
+import { openRandomAccess, streamFrom } from './random-access';
+import { fileSource } from './source';
+import { writeFixedVhd } from './vhd';
+import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
+
+/** Output formats of `convertImage`. */
+export type ConvertTarget = 'vmdk-stream' | 'vhd-fixed' | 'vhd-dynamic' | 'raw' | 'qcow2' | 'vmdk-sparse';
+
+export interface WriteOptions {
+  /** Azure: round the virtual size up to a whole MiB (fixed VHD only). */
+  azure?: boolean;
+}
+
+/** Writes one disk to a file; returns the bytes the file holds. */
+export type DiskFileWriter = (disk: DiskStream, path: string, opts: WriteOptions) => Promise<number>;
+
+async function writeStreamTo(chunks: AsyncIterable<Buffer>, path: string): Promise<number> {
+  await pipeline(Readable.from(chunks), createWriteStream(path));
+  return (await stat(path)).size;
+}
+
+/** Target → writer. Each format module adds its writer here (one line). */
+export const WRITERS: Partial<Record<ConvertTarget, DiskFileWriter>> = {
+  'vmdk-stream': (disk, path) => writeStreamTo(writeStreamOptimizedVmdk(disk), path),
+  'vhd-fixed': (disk, path, opts) =>
+    writeStreamTo(writeFixedVhd(disk, opts.azure ? ({ roundToMiB: true } as object) : {}), path),
+};
+
+export interface ImageSummary {
+  format: ImageFormat;
+  fileBytes: number;
+  capacity: number;
+  /** Non-zero bytes of the virtual disk when it was read; allocated bytes per the format's map when not. */
+  dataBytes: number;
+  /** SHA-256 of the virtual disk's content, zeros included (the same for one disk in any format); set when it was read. */
+  sha256?: string;
+  partitionTable: PartitionTable;
+  /** For an OVA: what its descriptor and manifest say. */
+  ova?: Omit<OvaInspection, 'disks'>;
+}
+
+export interface OpenOptions {
+  /** Called as the virtual disk is read: bytes done of capacity. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function withProgress(disk: DiskStream, onProgress?: (done: number, total: number) => void): DiskStream {
+  if (!onProgress) return disk;
+  async function* extents(): AsyncGenerator<DiskExtent> {
+    for await (const e of disk.extents) {
+      yield e;
+      onProgress!(e.offset + (e.kind === 'data' ? e.data.length : e.length), disk.capacity);
+    }
+  }
+  return { capacity: disk.capacity, extents: extents() };
+}
+
+/**
+ * Reads an image file once, handing its (first) disk to `use` as a DiskStream, and measures it.
+ * OVAs are streamed (manifest verified at the end); other formats are opened for random access.
+ */
+export async function withImageFile(
+  path: string,
+  use: (disk: DiskStream, format: ImageFormat) => Promise<void>,
+  opts: OpenOptions = {},
+): Promise<ImageSummary> {
+  const fileBytes = (await stat(path)).size;
+  const src = await fileSource(path);
+  let format: ImageFormat;
+  try {
+    const head = await src.read(0, Math.min(64 * 1024, src.size));
+    const tail = src.size >= 512 ? await src.read(src.size - 512, 512) : undefined;
+    format = detectImageFormat(head, src.size, tail);
+    if (format !== 'ova') {
+      const disk = await openRandomAccess(src, { format });
+      const tap = tapDisk(withProgress(streamFrom(disk), opts.onProgress), 8192);
+      await use(tap.disk, format);
+      const r = tap.result();
+      if (!r.done) throw new ImageError('BG_IMAGE_STREAM_STATE', `${path}: the disk was not read to its end`);
+      return {
+        format,
+        fileBytes,
+        capacity: disk.capacity,
+        dataBytes: r.dataBytes,
+        sha256: r.sha256,
+        partitionTable: detectPartitionTable(r.head),
+      };
+    }
+  } finally {
+    await src.close();
+  }
+  let used = false;
+  const inspection = await inspectOva(createReadStream(path), {
+    onDisk: async (_name, disk) => {
+      if (used) return; // one disk per conversion; the others are still hashed and verified
+      used = true;
+      await use(withProgress(disk, opts.onProgress), 'ova');
+    },
+  });
+  const { disks, ...ova } = inspection;
+  const first = disks[0];
+  if (!first) throw new ImageError('BG_OVA_NO_DISK', `${path}: the OVA holds no disk`);
+  return {
+    format: 'ova',
+    fileBytes,
+    capacity: first.capacity,
+    dataBytes: first.dataBytes,
+    sha256: first.contentSha256,
+    partitionTable: first.partitionTable,
+    ova,
+  };
+}
+
+/**
+ * `image info`: format, sizes and partition table. Without `hash`, a non-OVA image is described
+ * from its metadata only (allocated bytes from the format's map, no data read); with `hash` (and
+ * always for an OVA, whose disk can only be streamed) the whole disk is read and hashed.
+ */
+export async function describeImage(
+  path: string,
+  opts: OpenOptions & { hash?: boolean } = {},
+): Promise<ImageSummary> {
+  if (!opts.hash) {
+    const src = await fileSource(path);
+    try {
+      const head = await src.read(0, Math.min(64 * 1024, src.size));
+      const tail = src.size >= 512 ? await src.read(src.size - 512, 512) : undefined;
+      const format = detectImageFormat(head, src.size, tail);
+      if (format !== 'ova') {
+        const disk = await openRandomAccess(src, { format });
+        let allocated = 0;
+        for await (const r of disk.map()) if (!r.zero) allocated += r.length;
+        const first = await disk.read(0, Math.min(disk.capacity, 8192));
+        return {
+          format,
+          fileBytes: src.size,
+          capacity: disk.capacity,
+          dataBytes: allocated,
+          partitionTable: detectPartitionTable(first),
+        };
+      }
+    } finally {
+      await src.close();
+    }
+  }
+  return withImageFile(
+    path,
+    async (disk) => {
+      for await (const _ of disk.extents) {
+        // the tap measures as extents pass
+      }
+    },
+    opts,
+  );
+}
+
+/**
+ * `image convert`: writes `<output>.part`, then renames it to `output`; on any error the partial
+ * file is removed, so a failed conversion leaves nothing behind.
+ */
+export async function convertImage(
+  input: string,
+  output: string,
+  to: ConvertTarget,
+  opts: OpenOptions & WriteOptions = {},
+): Promise<ImageSummary & { outputBytes: number }> {
+  const writer = WRITERS[to];
+  if (!writer) {
+    throw new ImageError(
+      'BG_IMAGE_UNSUPPORTED_FORMAT',
+      `cannot write "${to}" (supported: ${Object.keys(WRITERS).join(', ')})`,
+    );
+  }
+  const partial = `${output}.part`;
+  let outputBytes = 0;
+  try {
+    const summary = await withImageFile(
+      input,
+      async (disk) => {
+        outputBytes = await writer(disk, partial, opts);
+      },
+      opts,
+    );
+    await rename(partial, output);
+    return { ...summary, outputBytes };
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+}
