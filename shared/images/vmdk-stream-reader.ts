@@ -1,4 +1,7 @@
-import { inflateSync } from 'node:zlib';
+import { inflate } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const inflateAsync = promisify(inflate);
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
 import { isAllZero, normalizeExtents, type DiskExtent, type DiskStream } from './extents';
@@ -30,6 +33,12 @@ export interface VmdkReaderOptions {
   maxDescriptorBytes?: number;
   /** Report all-zero grains as zero extents (default true). */
   zeroDetect?: boolean;
+  /**
+   * Grains inflated at once on the libuv thread pool (default 4): decompression is the heavy part
+   * of reading, and the pool spreads it over the cores. Extents still come out in order; memory
+   * is bounded by this many grains.
+   */
+  concurrency?: number;
   /**
    * Require the end-of-stream marker (default true). Every known writer (VMware, VirtualBox, qemu)
    * writes one; without it a file cut at a grain boundary would look complete.
@@ -67,6 +76,7 @@ export class VmdkStreamReader {
   private readonly zeroDetect: boolean;
   private readonly what: string;
   private readonly requireEos: boolean;
+  private readonly concurrency: number;
 
   constructor(opts: VmdkReaderOptions = {}) {
     this.maxCapacity = opts.maxCapacityBytes ?? DEFAULT_MAX_CAPACITY;
@@ -75,6 +85,7 @@ export class VmdkStreamReader {
     this.zeroDetect = opts.zeroDetect ?? true;
     this.what = opts.what ?? 'VMDK';
     this.requireEos = opts.requireEndOfStream ?? true;
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
   }
 
   /**
@@ -249,6 +260,39 @@ export class VmdkStreamReader {
     let pos = 0;
     let sawFooter = false;
     let grains = 0;
+    interface Pending {
+      gapFrom: number;
+      off: number;
+      expected: number;
+      lba: bigint;
+      at: number;
+      data: Promise<Buffer | Error>;
+    }
+    const inflating: Pending[] = [];
+    // Rejections are kept as values so a grain failing early cannot become an unhandled rejection.
+    const inflateGrain = (compressed: Buffer): Promise<Buffer | Error> =>
+      inflateAsync(compressed, { maxOutputLength: grainBytes }).catch((err: Error) => err);
+    const zeroDetect = this.zeroDetect;
+    async function* settle(p: Pending): AsyncGenerator<DiskExtent> {
+      const data = await p.data;
+      if (data instanceof Error) {
+        throw new ImageError(
+          'BG_VMDK_CORRUPT_GRAIN',
+          `${what}: the grain for LBA ${p.lba} at byte ${p.at} does not decompress (zlib: ${data.message}); the file is corrupt`,
+          { cause: data },
+        );
+      }
+      if (data.length !== grainBytes && data.length !== p.expected) {
+        throw new ImageError(
+          'BG_VMDK_CORRUPT_GRAIN',
+          `${what}: the grain for LBA ${p.lba} at byte ${p.at} decompresses to ${data.length} bytes instead of ${grainBytes}; the file is corrupt`,
+        );
+      }
+      if (p.off > p.gapFrom) yield { kind: 'zero', offset: p.gapFrom, length: p.off - p.gapFrom };
+      const piece = data.length === p.expected ? data : data.subarray(0, p.expected);
+      if (zeroDetect && isAllZero(piece)) yield { kind: 'zero', offset: p.off, length: p.expected };
+      else yield { kind: 'data', offset: p.off, data: piece };
+    }
     try {
       for (;;) {
         const at = r.position;
@@ -296,27 +340,10 @@ export class VmdkStreamReader {
           }
           const compressed = await r.read(size, `the grain for LBA ${lba} at byte ${at}`);
           await r.skip((SECTOR - ((12 + size) % SECTOR)) % SECTOR, `the padding of the grain at byte ${at}`);
-          let data: Buffer;
-          try {
-            data = inflateSync(compressed, { maxOutputLength: grainBytes });
-          } catch (err) {
-            throw new ImageError(
-              'BG_VMDK_CORRUPT_GRAIN',
-              `${what}: the grain for LBA ${lba} at byte ${at} does not decompress (zlib: ${(err as Error).message}); the file is corrupt`,
-              { cause: err },
-            );
-          }
           const expected = Math.min(grainBytes, capacity - off);
-          if (data.length !== grainBytes && data.length !== expected) {
-            throw new ImageError(
-              'BG_VMDK_CORRUPT_GRAIN',
-              `${what}: the grain for LBA ${lba} at byte ${at} decompresses to ${data.length} bytes instead of ${grainBytes}; the file is corrupt`,
-            );
-          }
-          if (off > pos) yield { kind: 'zero', offset: pos, length: off - pos };
-          const piece = data.length === expected ? data : data.subarray(0, expected);
-          if (this.zeroDetect && isAllZero(piece)) yield { kind: 'zero', offset: off, length: expected };
-          else yield { kind: 'data', offset: off, data: piece };
+          inflating.push({ gapFrom: pos, off, expected, lba, at, data: inflateGrain(compressed) });
+          // Keep the window full, hand out the oldest grain once it is decompressed.
+          while (inflating.length >= this.concurrency) yield* settle(inflating.shift()!);
           pos = off + expected;
           grains++;
           continue;
@@ -367,6 +394,7 @@ export class VmdkStreamReader {
           `${what}: unknown marker type ${type} at byte ${at} (expected 0 end-of-stream, 1 grain table, 2 grain directory or 3 footer); the file is corrupt or not streamOptimized`,
         );
       }
+      while (inflating.length > 0) yield* settle(inflating.shift()!);
       if (pos < capacity) yield { kind: 'zero', offset: pos, length: capacity - pos };
     } finally {
       await r.close();
