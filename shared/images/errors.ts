@@ -33,7 +33,17 @@ export type ImageErrorCode =
   | 'BG_OVF_INVALID'
   | 'BG_VHD_BAD_FOOTER'
   | 'BG_VHD_NOT_FIXED'
-  | 'BG_VHD_SIZE_MISMATCH';
+  | 'BG_VHD_SIZE_MISMATCH'
+  | 'BG_VHD_BAD_HEADER'
+  | 'BG_VHD_DIFFERENCING'
+  | 'BG_VHD_LIMIT'
+  | 'BG_VHDX_BAD_HEADER'
+  | 'BG_VHDX_BAD_REGION_TABLE'
+  | 'BG_VHDX_BAD_METADATA'
+  | 'BG_VHDX_BAD_BAT'
+  | 'BG_VHDX_LOG_REPLAY'
+  | 'BG_VHDX_DIFFERENCING'
+  | 'BG_VHDX_LIMIT';
 
 export class ImageError extends Error {
   readonly code: ImageErrorCode;

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
-import { diskToRaw, normalizeExtents, rawToDisk, type DiskExtent, type DiskStream } from './extents';
+import { diskToRaw, normalizeExtents, rawToDisk, zeros, type DiskExtent, type DiskStream } from './extents';
+import type { RandomAccessOpener } from './random-access';
+import type { ByteSource } from './source';
 
 const FOOTER = 512;
 const COOKIE = 'conectix';
@@ -70,59 +72,89 @@ function checksumOf(footer: Buffer): number {
 }
 
 export interface FixedVhdOptions {
-  /** Creator application, 4 characters (default "bgwy"). */
+  /** Creator application, 4 characters (default "bgwy"; "win " with roundToMiB). */
   creatorApp?: string;
   /** 16 bytes; random by default. */
   uniqueId?: Buffer;
   /** Footer timestamp (default now). */
   timestamp?: Date;
+  /**
+   * Azure: round the virtual size up to a whole MiB, zero-padded (Azure rejects other sizes). The
+   * footer is then written as Hyper-V writes it (creator "win ", the spec's CHS geometry), which
+   * qemu and Azure read as "trust current_size". A capacity that is not a multiple of 512 is padded too.
+   */
+  roundToMiB?: boolean;
 }
 
-/**
- * Builds a fixed-disk VHD footer. The geometry follows the VHD spec's CHS algorithm when that
- * geometry covers the size exactly; otherwise it is 65535/16/255, the value readers (qemu, Hyper-V
- * tools) take as "trust current_size", so no reader truncates the disk to its CHS size.
- */
-export function buildFixedVhdFooter(capacity: number, opts: FixedVhdOptions = {}): Buffer {
+const MiB = 1024 * 1024;
+const HYPER_V = 'win ';
+
+/** @internal Shared by the fixed and dynamic writers. */
+export function buildVhdFooter(
+  capacity: number,
+  diskType: 2 | 3,
+  dataOffset: bigint,
+  opts: FixedVhdOptions = {},
+): Buffer {
   const f = Buffer.alloc(FOOTER);
   f.write(COOKIE, 0, 'latin1');
   f.writeUInt32BE(2, 8); // features: reserved bit always set
   f.writeUInt32BE(0x00010000, 12);
-  f.writeBigUInt64BE(0xffffffffffffffffn, 16);
+  f.writeBigUInt64BE(dataOffset, 16);
   const ts = Math.max(0, Math.floor(((opts.timestamp ?? new Date()).getTime() - VHD_EPOCH_MS) / 1000));
   f.writeUInt32BE(ts >>> 0, 24);
-  f.write((opts.creatorApp ?? 'bgwy').padEnd(4, ' ').slice(0, 4), 28, 'latin1');
-  f.writeUInt32BE(0x00010000, 32);
+  const creator = (opts.creatorApp ?? (opts.roundToMiB ? HYPER_V : 'bgwy')).padEnd(4, ' ').slice(0, 4);
+  f.write(creator, 28, 'latin1');
+  f.writeUInt32BE(creator === HYPER_V ? 0x000a0000 : 0x00010000, 32);
   f.write('Wi2k', 36, 'latin1');
   f.writeBigUInt64BE(BigInt(capacity), 40);
   f.writeBigUInt64BE(BigInt(capacity), 48);
   const sectors = capacity / 512;
   let g = vhdGeometry(sectors);
-  if (g.cylinders * g.heads * g.sectorsPerTrack !== sectors)
+  // qemu trusts current_size for creator "win " (Hyper-V), or when the geometry is the maximum.
+  if (creator !== HYPER_V && g.cylinders * g.heads * g.sectorsPerTrack !== sectors)
     g = { cylinders: 65535, heads: 16, sectorsPerTrack: 255 };
   f.writeUInt16BE(g.cylinders, 56);
   f.writeUInt8(g.heads, 58);
   f.writeUInt8(g.sectorsPerTrack, 59);
-  f.writeUInt32BE(2, 60);
+  f.writeUInt32BE(diskType, 60);
   (opts.uniqueId ?? randomBytes(16)).copy(f, 68, 0, 16);
   f.writeUInt32BE(checksumOf(f), 64);
   return f;
 }
 
 /**
+ * Builds a fixed-disk VHD footer. The geometry follows the VHD spec's CHS algorithm when that
+ * geometry covers the size exactly; otherwise it is 65535/16/255, the value readers (qemu, Hyper-V
+ * tools) take as "trust current_size", so no reader truncates the disk to its CHS size. With
+ * creator "win " (the default with roundToMiB) the spec geometry is kept, as Hyper-V does.
+ */
+export function buildFixedVhdFooter(capacity: number, opts: FixedVhdOptions = {}): Buffer {
+  return buildVhdFooter(capacity, 2, 0xffffffffffffffffn, opts);
+}
+
+/** The virtual size writeFixedVhd gives a disk of `capacity` bytes. */
+export function fixedVhdCapacity(capacity: number, opts: { roundToMiB?: boolean } = {}): number {
+  return opts.roundToMiB ? Math.ceil(capacity / MiB) * MiB : capacity;
+}
+
+/**
  * A fixed VHD: the raw content followed by the 512-byte footer. Throws BG_IMAGE_UNALIGNED at once
- * when the capacity is not a multiple of 512 bytes (Azure further needs whole MiB; not enforced here).
+ * when the capacity is not a positive multiple of 512 bytes, unless roundToMiB pads it to a whole
+ * MiB (Azure's requirement).
  */
 export function writeFixedVhd(disk: DiskStream, opts: FixedVhdOptions = {}): AsyncIterable<Buffer> {
-  if (disk.capacity % 512 !== 0 || disk.capacity <= 0) {
+  const capacity = fixedVhdCapacity(disk.capacity, opts);
+  if (capacity % 512 !== 0 || capacity <= 0 || !Number.isSafeInteger(capacity)) {
     throw new ImageError(
       'BG_IMAGE_UNALIGNED',
-      `writeFixedVhd: the disk capacity ${disk.capacity} bytes is not a positive multiple of 512; resize the disk first`,
+      `writeFixedVhd: the disk capacity ${disk.capacity} bytes is not a positive multiple of 512; resize the disk first (or pass roundToMiB)`,
     );
   }
-  const footer = buildFixedVhdFooter(disk.capacity, opts);
+  const footer = buildFixedVhdFooter(capacity, opts);
   return (async function* () {
     yield* diskToRaw(disk);
+    for (let left = capacity - disk.capacity; left > 0; left -= MiB) yield zeros(Math.min(left, MiB));
     yield footer;
   })();
 }
@@ -236,3 +268,56 @@ export function readFixedVhd(input: AsyncIterable<Buffer>, totalSize: number): D
   }
   return { capacity, extents: normalizeExtents(gen(), capacity, 'fixed VHD') };
 }
+
+/**
+ * Random access to a fixed VHD: the content is the file's first size - 512 bytes; the footer is
+ * checked at open (BG_VHD_BAD_FOOTER, BG_VHD_NOT_FIXED, BG_VHD_SIZE_MISMATCH).
+ */
+export const openFixedVhd: RandomAccessOpener = async (src: ByteSource) => {
+  if (src.size < FOOTER || (src.size - FOOTER) % 512 !== 0) {
+    throw new ImageError(
+      'BG_VHD_BAD_FOOTER',
+      `${src.name}: a fixed VHD is its content (a multiple of 512 bytes) plus a 512-byte footer; ${src.size} bytes cannot be one`,
+    );
+  }
+  const capacity = src.size - FOOTER;
+  const f = parseVhdFooter(await src.read(capacity, FOOTER));
+  if (f.diskType !== 'fixed') {
+    throw new ImageError(
+      'BG_VHD_NOT_FIXED',
+      `${src.name}: the VHD footer says this is a ${f.diskType} VHD, not a fixed one`,
+    );
+  }
+  if (f.currentSize !== capacity) {
+    throw new ImageError(
+      'BG_VHD_SIZE_MISMATCH',
+      `${src.name}: the VHD footer says the disk is ${f.currentSize} bytes but the file holds ${capacity} bytes before its footer`,
+    );
+  }
+  const check = (offset: number, length: number): void => {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > capacity
+    ) {
+      throw new ImageError(
+        'BG_IMAGE_INVALID_ARGUMENT',
+        `${src.name}: range ${offset}+${length} is outside the disk of ${capacity} bytes`,
+      );
+    }
+  };
+  return {
+    format: 'vhd-fixed',
+    capacity,
+    map: async function* (offset = 0, length = capacity - offset) {
+      check(offset, length);
+      if (length > 0) yield { offset, length, zero: false };
+    },
+    read: async (offset, length) => {
+      check(offset, length);
+      return src.read(offset, length);
+    },
+  };
+};
