@@ -11,6 +11,7 @@ import { ImageError } from './errors';
 import { tapDisk, type DiskExtent, type DiskStream } from './extents';
 import { detectImageFormat, type ImageFormat } from './detect';
 import { inspectOva, type OvaInspection } from './ova';
+import { openDiskImage } from './open';
 import { detectPartitionTable, type PartitionTable } from './partition';
 import { openRandomAccess, streamFrom } from './random-access';
 import { fileSource } from './source';
@@ -86,15 +87,25 @@ export async function withImageFile(
     const tail = src.size >= 512 ? await src.read(src.size - 512, 512) : undefined;
     format = detectImageFormat(head, src.size, tail);
     if (format !== 'ova') {
-      const disk = await openRandomAccess(src, { format });
-      const tap = tapDisk(withProgress(streamFrom(disk), opts.onProgress), 8192);
+      // A streamOptimized VMDK is made to be read front to back (grains inflate in parallel on
+      // the way); everything else is read through its random-access map.
+      const whole =
+        format === 'vmdk-stream-optimized'
+          ? (
+              await openDiskImage(createReadStream(path, { highWaterMark: 1024 * 1024 }), {
+                totalSize: src.size,
+                format,
+              })
+            ).disk
+          : streamFrom(await openRandomAccess(src, { format }));
+      const tap = tapDisk(withProgress(whole, opts.onProgress), 8192);
       await use(tap.disk, format);
       const r = tap.result();
       if (!r.done) throw new ImageError('BG_IMAGE_STREAM_STATE', `${path}: the disk was not read to its end`);
       return {
         format,
         fileBytes,
-        capacity: disk.capacity,
+        capacity: whole.capacity,
         dataBytes: r.dataBytes,
         sha256: r.sha256,
         partitionTable: detectPartitionTable(r.head),
