@@ -50,3 +50,94 @@ export function parseManifest(text: string): ManifestEntry[] {
 export function formatManifest(entries: ManifestEntry[]): string {
   return entries.map((e) => `${e.algorithm}(${e.file})= ${e.digest.toLowerCase()}\n`).join('');
 }
+
+export interface ManifestVerification {
+  /** Files whose every listed digest matched. */
+  verified: string[];
+  /** Files the manifest lists that are not there, in manifest order. */
+  missing: string[];
+  /** Listed digests that do not match, in manifest order. */
+  mismatched: Array<{ file: string; algorithm: ManifestAlgorithm; expected: string; actual: string }>;
+  /** Listed digests that could not be checked (the file was not hashed with that algorithm). */
+  unverifiable: Array<{ file: string; algorithm: ManifestAlgorithm }>;
+}
+
+/**
+ * Checks every manifest entry against the digests computed for the files (`digestsOf(file)` returns
+ * undefined for a file that is not there). Never stops at the first problem: the result names every
+ * missing and every mismatched file.
+ */
+export function verifyManifest(
+  entries: ManifestEntry[],
+  digestsOf: (file: string) => Partial<Record<ManifestAlgorithm, string>> | undefined,
+): ManifestVerification {
+  const out: ManifestVerification = { verified: [], missing: [], mismatched: [], unverifiable: [] };
+  const bad = new Set<string>();
+  const seen = new Set<string>();
+  for (const e of entries) {
+    const have = digestsOf(e.file);
+    if (have === undefined) {
+      if (!out.missing.includes(e.file)) out.missing.push(e.file);
+      bad.add(e.file);
+      continue;
+    }
+    const actual = have[e.algorithm];
+    if (actual === undefined) {
+      out.unverifiable.push({ file: e.file, algorithm: e.algorithm });
+      bad.add(e.file);
+    } else if (actual.toLowerCase() !== e.digest.toLowerCase()) {
+      out.mismatched.push({ file: e.file, algorithm: e.algorithm, expected: e.digest, actual });
+      bad.add(e.file);
+    }
+    seen.add(e.file);
+  }
+  out.verified = [...seen].filter((f) => !bad.has(f));
+  return out;
+}
+
+/** The failure of a manifest check; `verification` lists every missing and mismatched file. */
+export class ManifestVerificationError extends ImageError {
+  constructor(
+    readonly manifestName: string,
+    readonly verification: ManifestVerification,
+  ) {
+    const v = verification;
+    const parts: string[] = [];
+    if (v.mismatched.length > 0) {
+      parts.push(
+        `${v.mismatched.length} file(s) do not match: ${v.mismatched
+          .map((m) => `"${m.file}" (${m.algorithm} is ${m.actual}, the manifest says ${m.expected})`)
+          .join(', ')} — the files were changed or damaged in transit; transfer the OVA again`,
+      );
+    }
+    if (v.missing.length > 0) {
+      parts.push(
+        `${v.missing.length} listed file(s) are not in the archive: ${v.missing.map((f) => `"${f}"`).join(', ')} — the OVA is incomplete; re-export it, or remove those lines from the manifest`,
+      );
+    }
+    if (v.unverifiable.length > 0) {
+      parts.push(
+        `${v.unverifiable.length} digest(s) could not be checked: ${v.unverifiable
+          .map((u) => `${u.algorithm} of "${u.file}"`)
+          .join(
+            ', ',
+          )} (the file came before the manifest and was not hashed with that algorithm; pass hashAlgorithms including it)`,
+      );
+    }
+    super(
+      v.mismatched.length > 0
+        ? 'BG_OVA_MANIFEST_MISMATCH'
+        : v.missing.length > 0
+          ? 'BG_OVA_MANIFEST_MISSING_FILE'
+          : 'BG_OVA_MANIFEST_UNVERIFIABLE',
+      `OVA manifest "${manifestName}": ${parts.join('; ')}`,
+    );
+  }
+}
+
+/** Throws ManifestVerificationError unless every entry verified. */
+export function assertManifestVerified(manifestName: string, v: ManifestVerification): void {
+  if (v.missing.length > 0 || v.mismatched.length > 0 || v.unverifiable.length > 0) {
+    throw new ManifestVerificationError(manifestName, v);
+  }
+}

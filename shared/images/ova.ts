@@ -9,15 +9,34 @@ import { detectImageFormat, type ImageFormat } from './detect';
 import { ImageError } from './errors';
 import { rawToDisk, tapDisk, type DiskExtent, type DiskStream } from './extents';
 import {
+  assertManifestVerified,
   formatManifest,
   nodeHashName,
   parseManifest,
+  verifyManifest,
   type ManifestAlgorithm,
   type ManifestEntry,
 } from './manifest';
-import { buildOvf, parseOvf, type OvfHardware } from './ovf';
+import {
+  buildOvf,
+  parseOvf,
+  STREAM_OPTIMIZED_FORMAT_URI,
+  type OvfController,
+  type OvfHardware,
+  type OvfNic,
+  type OvfOsType,
+  type OvfProfile,
+} from './ovf';
+import { checkRange, type ByteSource } from './source';
 import { detectPartitionTable, type PartitionTable } from './partition';
-import { readTar, writeTar, type TarReadOptions, type TarWriteEntry } from './tar';
+import {
+  indexTar,
+  readTar,
+  writeTar,
+  type TarIndexEntry,
+  type TarReadOptions,
+  type TarWriteEntry,
+} from './tar';
 import { readFixedVhd } from './vhd';
 import { VmdkStreamReader, type VmdkReaderOptions } from './vmdk-stream-reader';
 import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
@@ -26,7 +45,8 @@ export interface OvaInspection {
   descriptorName: string;
   hardware: OvfHardware;
   manifest?: { name: string; entries: ManifestEntry[]; verified: string[]; unlisted: string[] };
-  files: Array<{ name: string; size: number; sha256: string }>;
+  /** Every file entry, with the byte offset of its body in the OVA (for later random access). */
+  files: Array<{ name: string; size: number; sha256: string; offset: number }>;
   disks: Array<{
     name: string;
     format: ImageFormat;
@@ -212,8 +232,9 @@ async function openEntryDisk(
  * all: BG_OVA_NO_DESCRIPTOR). Every entry is hashed as it passes; each disk named by the OVF is read
  * through the matching reader (streamOptimized VMDK, or raw/fixed VHD) to compute its content
  * SHA-256, data bytes and partition table — or handed to onDisk. At the end the manifest, if any,
- * is verified: a mismatch is BG_OVA_MANIFEST_MISMATCH naming the file, a listed file that is absent
- * is BG_OVA_MANIFEST_MISSING_FILE naming it. A disk named by the OVF but absent is
+ * is verified in full: every mismatched and every missing file is named in one
+ * ManifestVerificationError (code BG_OVA_MANIFEST_MISMATCH when any digest differs, else
+ * BG_OVA_MANIFEST_MISSING_FILE, else BG_OVA_MANIFEST_UNVERIFIABLE). A disk named by the OVF but absent is
  * BG_OVA_MISSING_DISK; an OVA without any disk is BG_OVA_NO_DISK.
  */
 export async function inspectOva(
@@ -298,7 +319,7 @@ export async function inspectOva(
     await hb.drain();
     const d = hb.digests();
     digests.set(name, d);
-    files.push({ name, size: hb.bytes(), sha256: d.SHA256! });
+    files.push({ name, size: hb.bytes(), sha256: d.SHA256!, offset: entry.offset });
   }
 
   if (descriptorName === undefined || hardware === undefined) {
@@ -309,36 +330,17 @@ export async function inspectOva(
   }
   let manifestResult: OvaInspection['manifest'];
   if (manifest) {
-    const verified: string[] = [];
-    for (const m of manifest.entries) {
-      const file = normalizeName(m.file);
-      const have = digests.get(file);
-      if (!have) {
-        throw new ImageError(
-          'BG_OVA_MANIFEST_MISSING_FILE',
-          `OVA manifest "${manifest.name}" lists "${file}", which is not in the archive; the OVA is incomplete — re-export it, or remove the line from the manifest`,
-        );
-      }
-      const actual = have[m.algorithm];
-      if (actual === undefined) {
-        throw new ImageError(
-          'BG_OVA_MANIFEST_UNVERIFIABLE',
-          `OVA manifest "${manifest.name}" gives a ${m.algorithm} digest for "${file}", which came before the manifest and was not hashed with ${m.algorithm}; pass hashAlgorithms including ${m.algorithm}`,
-        );
-      }
-      if (actual !== m.digest) {
-        throw new ImageError(
-          'BG_OVA_MANIFEST_MISMATCH',
-          `OVA manifest "${manifest.name}": ${m.algorithm} of "${file}" is ${actual} but the manifest says ${m.digest}; the file was changed or damaged in transit — transfer the OVA again`,
-        );
-      }
-      verified.push(file);
-    }
-    const listed = new Set(manifest.entries.map((m) => normalizeName(m.file)));
+    const m = manifest;
+    const v = verifyManifest(
+      m.entries.map((e) => ({ ...e, file: normalizeName(e.file) })),
+      (file) => digests.get(file),
+    );
+    assertManifestVerified(m.name, v);
+    const listed = new Set(m.entries.map((e) => normalizeName(e.file)));
     const unlisted = files
       .map((f) => f.name)
-      .filter((n) => !listed.has(n) && n !== manifest!.name && !n.toLowerCase().endsWith('.cert'));
-    manifestResult = { name: manifest.name, entries: manifest.entries, verified, unlisted };
+      .filter((n) => !listed.has(n) && n !== m.name && !n.toLowerCase().endsWith('.cert'));
+    manifestResult = { name: m.name, entries: m.entries, verified: v.verified, unlisted };
   }
 
   for (const [file] of diskFiles) {
@@ -368,16 +370,79 @@ export async function inspectOva(
 export interface WriteOvaOptions {
   vmName: string;
   vcpus?: number;
+  /** Memory in MiB (default 1024); memoryBytes wins when both are given. */
   memoryMiB?: number;
+  memoryBytes?: number;
   firmware?: 'bios' | 'efi';
-  disks: Array<{ fileName: string; disk: DiskStream; adapterType?: string }>;
+  /**
+   * The disks, in order. `controller` defaults to SCSI lsilogic bus 0, units 0..6, 8..15 (unit 7 is
+   * the SCSI initiator); `adapterType` (the VMDK's ddb.adapterType) defaults to one that matches it.
+   */
+  disks: Array<{ fileName: string; disk: DiskStream; adapterType?: string; controller?: OvfController }>;
   /** Where the VMDKs are staged (default os.tmpdir()); removed afterwards, also on error. */
   tmpDir?: string;
-  nics?: number;
-  osType?: string;
+  /** A NIC count (VMXNET3 on "VM Network", the default is 1) or the NICs themselves. */
+  nics?: number | OvfNic[];
+  /** A vmw:osType (CIM id 102, "Other 64-bit") or the full OS ids (default "otherGuest64"). */
+  osType?: string | OvfOsType;
+  /** VirtualSystemType (default "vmx-13"). */
+  hardwareVersion?: string;
   compressionLevel?: number;
   /** Tar header mtime (default now). */
   mtime?: Date;
+}
+
+function vmdkAdapterFor(c: OvfController | undefined): string | undefined {
+  if (c === undefined) return undefined;
+  if (c.type === 'ide') return 'ide';
+  if (c.type === 'scsi') {
+    const sub = (c.subtype ?? '').toLowerCase();
+    if (sub.includes('buslogic')) return 'buslogic';
+    if (sub.includes('sas')) return 'lsisas1068';
+    if (sub.includes('virtualscsi') || sub.includes('pvscsi')) return 'pvscsi';
+  }
+  return undefined;
+}
+
+/** The VM profile writeOva describes (capacities and file names filled in later). */
+export function ovaProfile(
+  opts: WriteOvaOptions,
+  disks: Array<{ fileName: string; capacity: number }>,
+): OvfProfile {
+  const os: OvfOsType =
+    opts.osType === undefined
+      ? { cimId: 102, vmwOsType: 'otherGuest64' }
+      : typeof opts.osType === 'string'
+        ? { cimId: 102, vmwOsType: opts.osType }
+        : opts.osType;
+  const nics: OvfNic[] = Array.isArray(opts.nics)
+    ? opts.nics
+    : Array.from({ length: opts.nics ?? 1 }, (_, i) => ({
+        name: `Network adapter ${i + 1}`,
+        network: 'VM Network',
+        adapterType: 'VmxNet3',
+      }));
+  return {
+    name: opts.vmName,
+    vcpus: opts.vcpus ?? 1,
+    memoryBytes: opts.memoryBytes ?? (opts.memoryMiB ?? 1024) * 2 ** 20,
+    firmware: opts.firmware ?? 'bios',
+    ...(Object.keys(os).length > 0 ? { osType: os } : {}),
+    disks: disks.map((d, i) => ({
+      diskId: `vmdisk${i + 1}`,
+      fileRef: `file${i + 1}`,
+      href: d.fileName,
+      capacityBytes: d.capacity,
+      format: STREAM_OPTIMIZED_FORMAT_URI,
+      controller: opts.disks[i]?.controller ?? {
+        type: 'scsi',
+        subtype: 'lsilogic',
+        busNumber: 0,
+        unit: i < 7 ? i : i + 1,
+      },
+    })),
+    nics,
+  };
 }
 
 /**
@@ -418,7 +483,9 @@ export function writeOva(opts: WriteOvaOptions): AsyncIterable<Buffer> {
         try {
           for await (const chunk of writeStreamOptimizedVmdk(d.disk, {
             fileName: d.fileName,
-            ...(d.adapterType !== undefined ? { adapterType: d.adapterType } : {}),
+            ...((d.adapterType ?? vmdkAdapterFor(d.controller)) !== undefined
+              ? { adapterType: d.adapterType ?? vmdkAdapterFor(d.controller) }
+              : {}),
             ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
           })) {
             h.update(chunk);
@@ -432,15 +499,16 @@ export function writeOva(opts: WriteOvaOptions): AsyncIterable<Buffer> {
       }
       const ovfName = `${base}.ovf`;
       const ovf = Buffer.from(
-        buildOvf({
-          vmName: opts.vmName,
-          vcpus: opts.vcpus ?? 1,
-          memoryMiB: opts.memoryMiB ?? 1024,
-          firmware: opts.firmware ?? 'bios',
-          disks: staged.map((s) => ({ fileName: s.fileName, fileSize: s.size, capacityBytes: s.capacity })),
-          ...(opts.nics !== undefined ? { nics: opts.nics } : {}),
-          ...(opts.osType !== undefined ? { osType: opts.osType } : {}),
-        }),
+        buildOvf(
+          ovaProfile(
+            opts,
+            staged.map((st) => ({ fileName: st.fileName, capacity: st.capacity })),
+          ),
+          {
+            fileSizes: Object.fromEntries(staged.map((st) => [st.fileName, st.size])),
+            ...(opts.hardwareVersion !== undefined ? { hardwareVersion: opts.hardwareVersion } : {}),
+          },
+        ),
         'utf8',
       );
       const mf = Buffer.from(
@@ -464,4 +532,54 @@ export function writeOva(opts: WriteOvaOptions): AsyncIterable<Buffer> {
       await rm(dir, { recursive: true, force: true });
     }
   })();
+}
+
+/** An entry of an OVA read with random access: where its body lies in the archive. */
+export interface OvaEntry {
+  name: string;
+  /** Byte offset of the body in the OVA. */
+  offset: number;
+  size: number;
+  type: TarIndexEntry['type'];
+}
+
+/**
+ * Lists an OVA's entries without reading their bodies: one header read per entry, seeking past the
+ * bodies (pax and GNU long names included), so a disk inside a multi-GiB OVA on S3 can then be
+ * opened with `subSource(src, e.offset, e.size)`. Names are normalised ("./x" → "x") and checked
+ * like readTar's (BG_TAR_UNSAFE_NAME); limits are readTar's options.
+ */
+export async function listOvaEntries(src: ByteSource, opts: TarReadOptions = {}): Promise<OvaEntry[]> {
+  const entries = await indexTar(src, { what: `OVA ${src.name}`, ...opts });
+  return entries.map((e) => ({ name: normalizeName(e.name), offset: e.offset, size: e.size, type: e.type }));
+}
+
+/**
+ * The bytes [offset, offset + size) of `src` as a ByteSource of its own (e.g. a disk inside an
+ * OVA). Reads are checked against the sub-range (BG_IMAGE_TRUNCATED past its end). close() does not
+ * close `src`, which the caller still owns.
+ */
+export function subSource(src: ByteSource, offset: number, size: number, name?: string): ByteSource {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0) {
+    throw new ImageError(
+      'BG_IMAGE_INVALID_ARGUMENT',
+      `subSource: invalid range of ${size} bytes at ${offset} in ${src.name}`,
+    );
+  }
+  if (offset + size > src.size) {
+    throw new ImageError(
+      'BG_IMAGE_TRUNCATED',
+      `${src.name} ends early: bytes ${offset}..${offset + size} were expected but the file has ${src.size}; the file is incomplete — transfer it again`,
+    );
+  }
+  const label = name ?? `${src.name}[${offset}..${offset + size}]`;
+  return {
+    size,
+    name: label,
+    read: async (o, length) => {
+      checkRange({ size, name: label }, o, length);
+      return src.read(offset + o, length);
+    },
+    close: async () => undefined,
+  };
 }

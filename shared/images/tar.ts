@@ -1,5 +1,6 @@
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
+import type { ByteSource } from './source';
 
 export interface TarEntry {
   name: string;
@@ -9,6 +10,8 @@ export interface TarEntry {
   typeFlag: string;
   /** Byte offset of this entry's header in the archive. */
   headerOffset: number;
+  /** Byte offset of this entry's body in the archive. */
+  offset: number;
   /** Must be consumed (or left alone: the parser then skips it) before asking for the next entry. */
   body: AsyncIterable<Buffer>;
 }
@@ -20,8 +23,13 @@ export interface TarReadOptions {
   maxMetaBytes?: number;
   /** Largest entry, in bytes (default 64 TiB). */
   maxEntryBytes?: number;
-  /** Longest entry name, in bytes (default 4096). */
+  /** Longest entry name, in bytes (default 4096); longer is BG_TAR_UNSAFE_NAME. */
   maxNameBytes?: number;
+  /**
+   * Refuse entry names that are unsafe as paths: a `..` component, an absolute path (`/x`, `\x`,
+   * `C:x`), a NUL byte, or empty (BG_TAR_UNSAFE_NAME). Default true.
+   */
+  safeNames?: boolean;
   /** Name used in error messages (default 'tar archive'). */
   what?: string;
 }
@@ -74,7 +82,7 @@ function checksumOk(block: Buffer): boolean {
 
 /** Parses pax extended header records ("<len> <key>=<value>\n"). */
 export function parsePaxRecords(body: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   let off = 0;
   while (off < body.length) {
     const sp = body.indexOf(0x20, off);
@@ -97,35 +105,183 @@ function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
+/** Why a name is unsafe to use as a path, or undefined when it is safe. */
+export function unsafeTarName(name: string): string | undefined {
+  if (name === '') return 'it is empty';
+  if (name.includes('\0')) return 'it contains a NUL byte';
+  if (name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name))
+    return 'it is an absolute path';
+  if (name.split(/[/\\]/).includes('..')) return 'it has a ".." component';
+  return undefined;
+}
+
+function checkName(name: string, headerOffset: number, what: string, maxName: number, safe: boolean): void {
+  if (Buffer.byteLength(name) > maxName) {
+    throw new ImageError(
+      'BG_TAR_UNSAFE_NAME',
+      `${what}: the entry name at byte ${headerOffset} is longer than ${maxName} bytes (maxNameBytes)`,
+    );
+  }
+  const why = safe ? unsafeTarName(name) : undefined;
+  if (why !== undefined) {
+    throw new ImageError(
+      'BG_TAR_UNSAFE_NAME',
+      `${what}: the entry name ${JSON.stringify(name.slice(0, 200))} at byte ${headerOffset} is unsafe (${why}); refusing the archive`,
+    );
+  }
+}
+
+interface HeaderInfo {
+  size: number;
+  typeFlag: string;
+  meta: boolean;
+}
+
+/** Checks and decodes one non-zero header block. */
+function decodeHeader(block: Buffer, headerOffset: number, what: string): HeaderInfo {
+  if (!checksumOk(block)) {
+    throw new ImageError(
+      'BG_TAR_BAD_HEADER',
+      `${what}: the header at byte ${headerOffset} has a bad checksum or is not a tar header (name field ${JSON.stringify(cString(block, 0, 100).slice(0, 60))}); the file is not a tar/OVA archive or is corrupt`,
+    );
+  }
+  const size = parseNumeric(block, 124, 12);
+  if (size === undefined) {
+    throw new ImageError(
+      'BG_TAR_BAD_HEADER',
+      `${what}: the header at byte ${headerOffset} has an unreadable size field`,
+    );
+  }
+  let typeFlag = String.fromCharCode(block[156] ?? 0x30);
+  if (typeFlag === '\0') typeFlag = '0';
+  return {
+    size,
+    typeFlag,
+    meta: typeFlag === 'x' || typeFlag === 'g' || typeFlag === 'L' || typeFlag === 'K',
+  };
+}
+
+/** Pending pax / GNU metadata for the next real entry. */
+interface PendingMeta {
+  paxPath?: string;
+  paxSize?: number;
+  longName?: string;
+}
+
+function applyMeta(
+  pending: PendingMeta,
+  typeFlag: string,
+  body: Buffer,
+  headerOffset: number,
+  what: string,
+): void {
+  if (typeFlag === 'x') {
+    // global ('g') records are ignored: they carry defaults, not this entry's name or size
+    const rec = parsePaxRecords(body);
+    if (rec.path !== undefined) pending.paxPath = rec.path;
+    if (rec.size !== undefined) {
+      const n = /^\d+$/.test(rec.size) ? Number(rec.size) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new ImageError(
+          'BG_TAR_BAD_HEADER',
+          `${what}: the pax header at byte ${headerOffset} has an invalid size ${JSON.stringify(rec.size.slice(0, 40))}`,
+        );
+      }
+      pending.paxSize = n;
+    }
+  } else if (typeFlag === 'L') {
+    pending.longName = cString(body, 0, body.length);
+  }
+}
+
+function entryNameOf(block: Buffer, pending: PendingMeta): string {
+  const fromMeta = pending.paxPath ?? pending.longName;
+  if (fromMeta !== undefined) return fromMeta;
+  const base = cString(block, 0, 100);
+  const magic = block.subarray(257, 263).toString('latin1');
+  const prefix = magic === 'ustar\0' ? cString(block, 345, 155) : '';
+  return prefix ? `${prefix}/${base}` : base;
+}
+
+function entryType(typeFlag: string): TarEntry['type'] {
+  return typeFlag === '0' || typeFlag === '7' ? 'file' : typeFlag === '5' ? 'directory' : 'other';
+}
+
+/** Link and directory entries carry no body whatever their size field says. */
+function bodySizeOf(typeFlag: string, size: number): number {
+  return typeFlag === '1' || typeFlag === '2' || typeFlag === '5' ? 0 : size;
+}
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+interface Limits {
+  maxEntries: number;
+  maxMeta: number;
+  maxEntry: number;
+  maxName: number;
+  safe: boolean;
+  what: string;
+}
+
+function limitsOf(opts: TarReadOptions): Limits {
+  return {
+    maxEntries: opts.maxEntries ?? 100_000,
+    maxMeta: opts.maxMetaBytes ?? 1024 * 1024,
+    maxEntry: opts.maxEntryBytes ?? 64 * 1024 ** 4,
+    maxName: opts.maxNameBytes ?? 4096,
+    safe: opts.safeNames ?? true,
+    what: opts.what ?? 'tar archive',
+  };
+}
+
+function checkMetaSize(size: number, headerOffset: number, l: Limits): void {
+  if (size > l.maxMeta) {
+    throw new ImageError(
+      'BG_TAR_LIMIT',
+      `${l.what}: the extended header at byte ${headerOffset} is ${size} bytes, more than the limit of ${l.maxMeta} bytes (maxMetaBytes)`,
+    );
+  }
+}
+
+function checkEntry(name: string, size: number, entries: number, headerOffset: number, l: Limits): void {
+  if (entries > l.maxEntries) {
+    throw new ImageError('BG_TAR_LIMIT', `${l.what}: more than ${l.maxEntries} entries (maxEntries)`);
+  }
+  checkName(name, headerOffset, l.what, l.maxName, l.safe);
+  if (size > l.maxEntry) {
+    throw new ImageError(
+      'BG_TAR_LIMIT',
+      `${l.what}: entry "${name}" at byte ${headerOffset} claims ${size} bytes, more than the limit of ${l.maxEntry} bytes (maxEntryBytes)`,
+    );
+  }
+}
+
 type ParserState = 'header' | 'meta' | 'entry' | 'end';
 
 /**
  * Reads a tar archive (ustar, pax 'x'/'g' headers, GNU 'L' long names, GNU base-256 sizes) as a
  * stream of entries. An explicit state machine: HEADER → (META → HEADER)* → ENTRY → HEADER … → END.
  * Each entry's body must be consumed before the next entry is requested, or it is skipped.
+ * Entry names are checked (option `safeNames`, default on): a `..` component, an absolute path, a
+ * NUL byte or an empty name is BG_TAR_UNSAFE_NAME, as is a name longer than `maxNameBytes`.
  */
 export async function* readTar(
   input: AsyncIterable<Buffer>,
   opts: TarReadOptions = {},
 ): AsyncGenerator<TarEntry> {
-  const maxEntries = opts.maxEntries ?? 100_000;
-  const maxMeta = opts.maxMetaBytes ?? 1024 * 1024;
-  const maxEntry = opts.maxEntryBytes ?? 64 * 1024 ** 4;
-  const maxName = opts.maxNameBytes ?? 4096;
-  const what = opts.what ?? 'tar archive';
+  const l = limitsOf(opts);
+  const what = l.what;
   const r = new ByteReader(input, what);
 
   let state: ParserState = 'header';
   let entries = 0;
-  // pending metadata for the next real entry
-  let paxPath: string | undefined;
-  let paxSize: number | undefined;
-  let longName: string | undefined;
+  let pending: PendingMeta = {};
   // the current header being processed
   let block: Buffer = Buffer.alloc(0);
   let headerOffset = 0;
-  let size = 0;
-  let typeFlag = '0';
+  let info: HeaderInfo = { size: 0, typeFlag: '0', meta: false };
 
   try {
     while (state !== 'end') {
@@ -134,7 +290,7 @@ export async function* readTar(
           headerOffset = r.position;
           if (await r.atEnd()) {
             // tolerate archives that stop without the two zero blocks only when empty of pending metadata
-            if (paxPath !== undefined || longName !== undefined) {
+            if (pending.paxPath !== undefined || pending.longName !== undefined) {
               throw r.truncated(BLOCK, 'the entry header that follows an extended header');
             }
             throw new ImageError(
@@ -157,89 +313,26 @@ export async function* readTar(
             state = 'end';
             break;
           }
-          if (!checksumOk(block)) {
-            throw new ImageError(
-              'BG_TAR_BAD_HEADER',
-              `${what}: the header at byte ${headerOffset} has a bad checksum or is not a tar header (name field "${cString(block, 0, 100).slice(0, 60)}"); the file is not a tar/OVA archive or is corrupt`,
-            );
-          }
-          const parsedSize = parseNumeric(block, 124, 12);
-          if (parsedSize === undefined) {
-            throw new ImageError(
-              'BG_TAR_BAD_HEADER',
-              `${what}: the header at byte ${headerOffset} has an unreadable size field`,
-            );
-          }
-          size = parsedSize;
-          typeFlag = String.fromCharCode(block[156] ?? 0x30);
-          if (typeFlag === '\0') typeFlag = '0';
-          state =
-            typeFlag === 'x' || typeFlag === 'g' || typeFlag === 'L' || typeFlag === 'K' ? 'meta' : 'entry';
+          info = decodeHeader(block, headerOffset, what);
+          state = info.meta ? 'meta' : 'entry';
           break;
         }
         case 'meta': {
-          if (size > maxMeta) {
-            throw new ImageError(
-              'BG_TAR_LIMIT',
-              `${what}: the extended header at byte ${headerOffset} is ${size} bytes, more than the limit of ${maxMeta} bytes (maxMetaBytes)`,
-            );
-          }
-          const body = await r.read(size, `the extended header body at byte ${headerOffset}`);
-          await r.skip((BLOCK - (size % BLOCK)) % BLOCK, `the padding after byte ${r.position}`);
-          if (typeFlag === 'x' || typeFlag === 'g') {
-            const rec = parsePaxRecords(body);
-            // global ('g') records are ignored: they carry defaults, not this entry's name or size
-            if (typeFlag === 'x') {
-              if (rec.path !== undefined) paxPath = rec.path;
-              if (rec.size !== undefined) {
-                const n = Number(rec.size);
-                if (!Number.isSafeInteger(n) || n < 0) {
-                  throw new ImageError(
-                    'BG_TAR_BAD_HEADER',
-                    `${what}: the pax header at byte ${headerOffset} has an invalid size "${rec.size}"`,
-                  );
-                }
-                paxSize = n;
-              }
-            }
-          } else if (typeFlag === 'L') {
-            longName = cString(body, 0, body.length);
-          }
+          checkMetaSize(info.size, headerOffset, l);
+          const body = await r.read(info.size, `the extended header body at byte ${headerOffset}`);
+          await r.skip(padding(info.size), `the padding after byte ${r.position}`);
+          applyMeta(pending, info.typeFlag, body, headerOffset, what);
           state = 'header';
           break;
         }
         case 'entry': {
           entries++;
-          if (entries > maxEntries) {
-            throw new ImageError('BG_TAR_LIMIT', `${what}: more than ${maxEntries} entries (maxEntries)`);
-          }
-          if (paxSize !== undefined) size = paxSize;
-          let name = paxPath ?? longName;
-          if (name === undefined) {
-            const base = cString(block, 0, 100);
-            const magic = block.subarray(257, 263).toString('latin1');
-            const prefix = magic === 'ustar\0' ? cString(block, 345, 155) : '';
-            name = prefix ? `${prefix}/${base}` : base;
-          }
-          paxPath = undefined;
-          paxSize = undefined;
-          longName = undefined;
-          if (Buffer.byteLength(name) > maxName) {
-            throw new ImageError(
-              'BG_TAR_LIMIT',
-              `${what}: the entry name at byte ${headerOffset} is longer than ${maxName} bytes (maxNameBytes)`,
-            );
-          }
-          if (size > maxEntry) {
-            throw new ImageError(
-              'BG_TAR_LIMIT',
-              `${what}: entry "${name}" at byte ${headerOffset} claims ${size} bytes, more than the limit of ${maxEntry} bytes (maxEntryBytes)`,
-            );
-          }
-          const type: TarEntry['type'] =
-            typeFlag === '0' || typeFlag === '7' ? 'file' : typeFlag === '5' ? 'directory' : 'other';
-          // link and directory entries carry no body whatever their size field says
-          const bodySize = typeFlag === '1' || typeFlag === '2' || typeFlag === '5' ? 0 : size;
+          const size = pending.paxSize ?? info.size;
+          const name = entryNameOf(block, pending);
+          pending = {};
+          checkEntry(name, size, entries, headerOffset, l);
+          const typeFlag = info.typeFlag;
+          const bodySize = bodySizeOf(typeFlag, size);
           let remaining = bodySize;
           let active = true;
           const entryName = name;
@@ -259,11 +352,19 @@ export async function* readTar(
               }
             },
           };
-          yield { name, size: bodySize, type, typeFlag, headerOffset, body };
+          yield {
+            name,
+            size: bodySize,
+            type: entryType(typeFlag),
+            typeFlag,
+            headerOffset,
+            offset: r.position,
+            body,
+          };
           active = false;
           await r.skip(remaining, `the body of "${entryName}"`);
           remaining = 0;
-          await r.skip((BLOCK - (bodySize % BLOCK)) % BLOCK, `the padding after "${entryName}"`);
+          await r.skip(padding(bodySize), `the padding after "${entryName}"`);
           state = 'header';
           break;
         }
@@ -271,6 +372,90 @@ export async function* readTar(
     }
   } finally {
     await r.close();
+  }
+}
+
+/** One entry of a tar archive read with random access: where its body is. */
+export interface TarIndexEntry {
+  name: string;
+  /** Byte offset of the body in the archive. */
+  offset: number;
+  size: number;
+  type: TarEntry['type'];
+  typeFlag: string;
+  headerOffset: number;
+}
+
+/**
+ * Lists a tar archive's entries from a ByteSource, reading only the headers (and pax / GNU
+ * long-name bodies) and seeking past the entry bodies: the cost is one 512-byte read per entry,
+ * whatever the archive's size. Same checks, limits and errors as readTar; an entry whose body
+ * would run past the end of the source is BG_IMAGE_TRUNCATED.
+ */
+export async function indexTar(src: ByteSource, opts: TarReadOptions = {}): Promise<TarIndexEntry[]> {
+  const l = limitsOf({ what: src.name, ...opts });
+  const out: TarIndexEntry[] = [];
+  let pending: PendingMeta = {};
+  let pos = 0;
+  const read = async (offset: number, length: number, what: string): Promise<Buffer> => {
+    if (offset + length > src.size) {
+      throw new ImageError(
+        'BG_IMAGE_TRUNCATED',
+        `${l.what} ends at byte ${src.size}, in ${what} (needed bytes ${offset}..${offset + length}); the archive is incomplete — transfer it again`,
+      );
+    }
+    return src.read(offset, length);
+  };
+  for (;;) {
+    const headerOffset = pos;
+    if (pos >= src.size) {
+      if (pending.paxPath !== undefined || pending.longName !== undefined) {
+        await read(pos, BLOCK, 'the entry header that follows an extended header');
+      }
+      throw new ImageError(
+        'BG_IMAGE_TRUNCATED',
+        `${l.what} ends at byte ${headerOffset} without its end-of-archive marker (two zero blocks); the archive is incomplete — transfer it again`,
+      );
+    }
+    const block = await read(pos, BLOCK, `the tar header at byte ${headerOffset}`);
+    pos += BLOCK;
+    if (isZeroBlock(block)) {
+      if (pos + BLOCK <= src.size && !isZeroBlock(await src.read(pos, BLOCK))) {
+        throw new ImageError(
+          'BG_TAR_BAD_HEADER',
+          `${l.what}: a zero block at byte ${headerOffset} is followed by data; the archive is corrupt`,
+        );
+      }
+      return out;
+    }
+    const info = decodeHeader(block, headerOffset, l.what);
+    if (info.meta) {
+      checkMetaSize(info.size, headerOffset, l);
+      const body = await read(pos, info.size, `the extended header body at byte ${headerOffset}`);
+      pos += info.size + padding(info.size);
+      applyMeta(pending, info.typeFlag, body, headerOffset, l.what);
+      continue;
+    }
+    const size = pending.paxSize ?? info.size;
+    const name = entryNameOf(block, pending);
+    pending = {};
+    checkEntry(name, size, out.length + 1, headerOffset, l);
+    const bodySize = bodySizeOf(info.typeFlag, size);
+    if (pos + bodySize > src.size) {
+      throw new ImageError(
+        'BG_IMAGE_TRUNCATED',
+        `${l.what}: the body of "${name}" (${bodySize} bytes at byte ${pos}) runs past the end of the archive at byte ${src.size}; the archive is incomplete — transfer it again`,
+      );
+    }
+    out.push({
+      name,
+      offset: pos,
+      size: bodySize,
+      type: entryType(info.typeFlag),
+      typeFlag: info.typeFlag,
+      headerOffset,
+    });
+    pos += bodySize + padding(bodySize);
   }
 }
 
