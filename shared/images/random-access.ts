@@ -7,6 +7,7 @@ import { detectImageFormat, type ImageFormat } from './detect';
 import { ImageError } from './errors';
 import type { DiskExtent, DiskStream } from './extents';
 import { splitZeroBlocks } from './extents';
+import { openQcow2 } from './qcow2';
 import type { ByteSource } from './source';
 
 export interface MappedRange {
@@ -60,6 +61,7 @@ export const openRaw: RandomAccessOpener = async (src) => ({
  */
 export const OPENERS: Partial<Record<ImageFormat, RandomAccessOpener>> = {
   raw: openRaw,
+  qcow2: openQcow2,
 };
 
 export async function openRandomAccess(
