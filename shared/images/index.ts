@@ -14,3 +14,5 @@ export * from './open';
 export * from './source';
 export * from './random-access';
 export * from './convert';
+export * from './vhd-dynamic';
+export * from './vhdx';

@@ -9,6 +9,8 @@ import type { DiskExtent, DiskStream } from './extents';
 import { splitZeroBlocks } from './extents';
 import { openQcow2 } from './qcow2';
 import type { ByteSource } from './source';
+import { openFixedVhd } from './vhd';
+import { openDynamicVhd } from './vhd-dynamic';
 
 export interface MappedRange {
   offset: number;
@@ -62,6 +64,8 @@ export const openRaw: RandomAccessOpener = async (src) => ({
 export const OPENERS: Partial<Record<ImageFormat, RandomAccessOpener>> = {
   raw: openRaw,
   qcow2: openQcow2,
+  'vhd-fixed': openFixedVhd,
+  'vhd-dynamic': openDynamicVhd,
 };
 
 export async function openRandomAccess(
