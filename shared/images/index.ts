@@ -16,3 +16,6 @@ export * from './random-access';
 export * from './convert';
 export * from './vhd-dynamic';
 export * from './vhdx';
+export * from './vmdk-sparse';
+export * from './vmdk-flat';
+export * from './raw-writer';

@@ -11,6 +11,8 @@ import { openQcow2 } from './qcow2';
 import type { ByteSource } from './source';
 import { openFixedVhd } from './vhd';
 import { openDynamicVhd } from './vhd-dynamic';
+import { openDescriptorVmdk } from './vmdk-flat';
+import { openSparseVmdk } from './vmdk-sparse';
 
 export interface MappedRange {
   offset: number;
@@ -64,6 +66,9 @@ export const openRaw: RandomAccessOpener = async (src) => ({
 export const OPENERS: Partial<Record<ImageFormat, RandomAccessOpener>> = {
   raw: openRaw,
   qcow2: openQcow2,
+  'vmdk-monolithic-sparse': openSparseVmdk,
+  'vmdk-stream-optimized': openSparseVmdk,
+  'vmdk-descriptor': openDescriptorVmdk,
   'vhd-fixed': openFixedVhd,
   'vhd-dynamic': openDynamicVhd,
 };

@@ -1,0 +1,392 @@
+/**
+ * Random access to VMDK hosted sparse extents: monolithicSparse (uncompressed grains) and
+ * streamOptimized (zlib grains behind a 12-byte grain marker), through the grain directory and
+ * grain tables. streamOptimized files in VMware's layout (GD_AT_END in the header) are located
+ * through the footer at size-1024; qemu's layout has gdOffset in the header. The redundant grain
+ * directory is ignored. Memory: the grain directory (4 bytes per grain table), an LRU of grain
+ * tables and one decompressed grain.
+ */
+import { inflateSync } from 'node:zlib';
+import type { ImageFormat } from './detect';
+import { ImageError } from './errors';
+import type { MappedRange, OpenRandomAccessOptions, RandomAccessDisk } from './random-access';
+import type { ByteSource } from './source';
+import {
+  COMPRESSION_DEFLATE,
+  FLAG_COMPRESSED,
+  FLAG_MARKERS,
+  GD_AT_END,
+  SECTOR,
+  VMDK_MAGIC,
+  parseVmdkDescriptor,
+  parseVmdkHeader,
+  type VmdkDescriptor,
+  type VmdkHeader,
+} from './vmdk-format';
+
+export interface SparseVmdkLimits {
+  /** Largest virtual capacity accepted (default 64 TiB). */
+  maxCapacityBytes?: number;
+  /** Largest grain accepted, in 512-byte sectors (default 2048 = 1 MiB). */
+  maxGrainSizeSectors?: number;
+  /** Largest numGTEsPerGT accepted (default 512, the only value VMware, VirtualBox and qemu write). */
+  maxGTEsPerGT?: number;
+  /** Largest grain directory accepted (default 16 MiB: 64 TiB of 64 KiB grains needs 8 MiB). */
+  maxGrainDirectoryBytes?: number;
+  /** Largest embedded descriptor accepted (default 64 KiB). */
+  maxDescriptorBytes?: number;
+  /** Grain tables kept in memory (default 64; an LRU). */
+  grainTableCache?: number;
+}
+
+/** Options of openSparseVmdk: the common ones plus `vmdk` limits. */
+export interface VmdkRandomAccessOptions extends OpenRandomAccessOptions {
+  vmdk?: SparseVmdkLimits & { maxDescriptorFileBytes?: number; maxExtents?: number };
+}
+
+export interface SparseVmdkDisk extends RandomAccessDisk {
+  readonly header: VmdkHeader;
+  /** The embedded descriptor; undefined when the extent has none (an extent of a descriptor file). */
+  readonly descriptor: VmdkDescriptor | undefined;
+  readonly compressed: boolean;
+  /** Where the grain directory came from: the header, or the footer (VMware's streamOptimized layout). */
+  readonly gdFrom: 'header' | 'footer';
+}
+
+const DEFAULTS = {
+  maxCapacityBytes: 64 * 1024 ** 4,
+  maxGrainSizeSectors: 2048,
+  maxGTEsPerGT: 512,
+  maxGrainDirectoryBytes: 16 * 1024 * 1024,
+  maxDescriptorBytes: 64 * 1024,
+  grainTableCache: 64,
+} satisfies Required<SparseVmdkLimits>;
+
+function isPowerOfTwo(n: bigint): boolean {
+  return n > 0n && (n & (n - 1n)) === 0n;
+}
+
+/** BG_IMAGE_INVALID_ARGUMENT unless [offset, offset+length) lies in [0, capacity). */
+export function checkDiskRange(name: string, capacity: number, offset: number, length: number): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > capacity
+  ) {
+    throw new ImageError(
+      'BG_IMAGE_INVALID_ARGUMENT',
+      `${name}: invalid range of ${length} bytes at ${offset} (the disk has ${capacity} bytes)`,
+    );
+  }
+}
+
+/** Appends a range to a list, merging it with the previous one when both are of one kind. */
+function pushRange(out: MappedRange[], offset: number, length: number, zero: boolean): void {
+  const last = out[out.length - 1];
+  if (last && last.zero === zero && last.offset + last.length === offset) last.length += length;
+  else out.push({ offset, length, zero });
+}
+
+/** The parent named by a descriptor of a differencing disk; undefined for a standalone disk. */
+export function vmdkParentOf(desc: VmdkDescriptor): string | undefined {
+  const hint = desc.fields.parentFileNameHint;
+  if (desc.parentCid === undefined || desc.parentCid === 'ffffffff' || hint === undefined) return undefined;
+  return hint;
+}
+
+export function refuseDifferencing(desc: VmdkDescriptor, name: string): void {
+  const parent = vmdkParentOf(desc);
+  if (parent !== undefined) {
+    throw new ImageError(
+      'BG_VMDK_DIFFERENCING',
+      `${name}: unsupported: differencing disk (a snapshot delta), parent "${parent}" (parentCID ${desc.parentCid}); convert the chain into one disk first, e.g. "qemu-img convert -O vmdk ${name} flat.vmdk", or consolidate the snapshots`,
+    );
+  }
+}
+
+/**
+ * Opens one hosted sparse extent (the 512-byte header with magic "KDMV") for random access.
+ * `format` is what the returned disk reports.
+ */
+export async function openSparseVmdkExtent(
+  src: ByteSource,
+  limits: SparseVmdkLimits = {},
+  format?: ImageFormat,
+): Promise<SparseVmdkDisk> {
+  const L = { ...DEFAULTS, ...limits };
+  const name = src.name;
+  const h = parseVmdkHeader(await src.read(0, SECTOR));
+  if (h.magic !== VMDK_MAGIC) {
+    throw new ImageError(
+      'BG_VMDK_BAD_MAGIC',
+      `${name}: byte 0 holds 0x${h.magic.toString(16).padStart(8, '0')} instead of the VMDK magic "KDMV" (0x564d444b); this is not a VMDK sparse extent`,
+    );
+  }
+  if (h.version < 1 || h.version > 3) {
+    throw new ImageError(
+      'BG_VMDK_BAD_VERSION',
+      `${name}: header version ${h.version} at byte 4 is not supported (expected 1 to 3)`,
+    );
+  }
+  const compressed = (h.flags & FLAG_COMPRESSED) !== 0;
+  const markers = (h.flags & FLAG_MARKERS) !== 0;
+  if (compressed && h.compressAlgorithm !== COMPRESSION_DEFLATE) {
+    throw new ImageError(
+      'BG_VMDK_BAD_HEADER',
+      `${name}: compressAlgorithm ${h.compressAlgorithm} at byte 77 is not deflate (1); the header is corrupt or from an unknown tool`,
+    );
+  }
+  if (!isPowerOfTwo(h.grainSize)) {
+    throw new ImageError(
+      'BG_VMDK_BAD_HEADER',
+      `${name}: grain size ${h.grainSize} sectors at byte 20 is not a power of two; the header is corrupt`,
+    );
+  }
+  if (h.grainSize > BigInt(L.maxGrainSizeSectors)) {
+    throw new ImageError(
+      'BG_VMDK_LIMIT',
+      `${name}: grain size ${h.grainSize} sectors at byte 20 exceeds the limit of ${L.maxGrainSizeSectors} sectors (maxGrainSizeSectors)`,
+    );
+  }
+  if (h.capacity * BigInt(SECTOR) > BigInt(L.maxCapacityBytes)) {
+    throw new ImageError(
+      'BG_VMDK_LIMIT',
+      `${name}: capacity ${h.capacity} sectors at byte 12 (${h.capacity * 512n} bytes) exceeds the limit of ${L.maxCapacityBytes} bytes (maxCapacityBytes)`,
+    );
+  }
+  if (h.numGTEsPerGT === 0 || h.numGTEsPerGT > L.maxGTEsPerGT) {
+    throw new ImageError(
+      h.numGTEsPerGT === 0 ? 'BG_VMDK_BAD_HEADER' : 'BG_VMDK_LIMIT',
+      `${name}: numGTEsPerGT ${h.numGTEsPerGT} at byte 44 is out of range (1 to ${L.maxGTEsPerGT}, maxGTEsPerGT; VMware writes 512)`,
+    );
+  }
+  if (h.descriptorSize * BigInt(SECTOR) > BigInt(L.maxDescriptorBytes)) {
+    throw new ImageError(
+      'BG_VMDK_LIMIT',
+      `${name}: embedded descriptor of ${h.descriptorSize} sectors (byte 36) exceeds the limit of ${L.maxDescriptorBytes} bytes (maxDescriptorBytes)`,
+    );
+  }
+  const sectorsInFile = BigInt(Math.floor(src.size / SECTOR));
+  let descriptor: VmdkDescriptor | undefined;
+  if (h.descriptorSize > 0n && h.descriptorOffset > 0n) {
+    if (h.descriptorOffset + h.descriptorSize > sectorsInFile) {
+      throw new ImageError(
+        'BG_IMAGE_TRUNCATED',
+        `${name} ends early: its embedded descriptor (sectors ${h.descriptorOffset}..${h.descriptorOffset + h.descriptorSize}) lies beyond the end of the file (${src.size} bytes); the file is incomplete — transfer it again`,
+      );
+    }
+    const text = (
+      await src.read(Number(h.descriptorOffset) * SECTOR, Number(h.descriptorSize) * SECTOR)
+    ).toString('latin1');
+    descriptor = parseVmdkDescriptor(text.replace(/\0[\s\S]*$/, ''));
+    refuseDifferencing(descriptor, name);
+  }
+
+  let gdOffset = h.gdOffset;
+  let gdFrom: SparseVmdkDisk['gdFrom'] = 'header';
+  if (gdOffset === GD_AT_END) {
+    // VMware's streamOptimized layout: footer marker, footer (a header copy with the real gdOffset), EOS
+    if (src.size < 3 * SECTOR) {
+      throw new ImageError(
+        'BG_IMAGE_TRUNCATED',
+        `${name} ends early: the header says the grain directory is at the end (GD_AT_END) but the file (${src.size} bytes) has no room for the footer; the file is incomplete — transfer it again`,
+      );
+    }
+    const footerAt = (Math.floor(src.size / SECTOR) - 2) * SECTOR;
+    const footer = parseVmdkHeader(await src.read(footerAt, SECTOR));
+    if (footer.magic !== VMDK_MAGIC || footer.gdOffset === GD_AT_END) {
+      throw new ImageError(
+        'BG_IMAGE_TRUNCATED',
+        `${name}: the header says the grain directory is at the end (GD_AT_END), but byte ${footerAt} holds no footer with its offset; the file is incomplete or corrupt — transfer it again`,
+      );
+    }
+    gdOffset = footer.gdOffset;
+    gdFrom = 'footer';
+  }
+  const grainSectors = Number(h.grainSize);
+  const grainBytes = grainSectors * SECTOR;
+  const capacity = Number(h.capacity) * SECTOR;
+  const gtes = h.numGTEsPerGT;
+  const numGrains = Math.ceil(Number(h.capacity) / grainSectors);
+  const numGTs = Math.ceil(numGrains / gtes);
+  const gdBytes = numGTs * 4;
+  if (gdBytes > L.maxGrainDirectoryBytes) {
+    throw new ImageError(
+      'BG_VMDK_LIMIT',
+      `${name}: the grain directory needs ${gdBytes} bytes (capacity ${h.capacity} sectors, grains of ${grainSectors} sectors, ${gtes} per table), more than the limit of ${L.maxGrainDirectoryBytes} bytes (maxGrainDirectoryBytes)`,
+    );
+  }
+  if (numGTs > 0 && gdOffset === 0n) {
+    throw new ImageError(
+      'BG_VMDK_BAD_HEADER',
+      `${name}: gdOffset at byte 56 is 0; the grain directory cannot overlap the header — the header is corrupt`,
+    );
+  }
+  if (numGTs > 0 && gdOffset * BigInt(SECTOR) + BigInt(gdBytes) > BigInt(src.size)) {
+    throw new ImageError(
+      'BG_IMAGE_TRUNCATED',
+      `${name} ends early: the grain directory (${gdBytes} bytes at sector ${gdOffset}) lies beyond the end of the file (${src.size} bytes); the file is incomplete — transfer it again`,
+    );
+  }
+  const gd = numGTs > 0 ? await src.read(Number(gdOffset) * SECTOR, gdBytes) : Buffer.alloc(0);
+  const gtBytes = gtes * 4;
+
+  const gtCache = new Map<number, Promise<Buffer>>();
+  const cacheSize = Math.max(1, L.grainTableCache);
+  function grainTable(i: number): Promise<Buffer> | undefined {
+    const sector = gd.readUInt32LE(i * 4);
+    if (sector === 0) return undefined;
+    const hit = gtCache.get(i);
+    if (hit) {
+      gtCache.delete(i);
+      gtCache.set(i, hit);
+      return hit;
+    }
+    const off = sector * SECTOR;
+    const p =
+      off + gtBytes > src.size
+        ? Promise.reject(
+            new ImageError(
+              'BG_IMAGE_TRUNCATED',
+              `${name} ends early: grain table ${i} (${gtBytes} bytes at sector ${sector}) lies beyond the end of the file (${src.size} bytes); the file is incomplete or corrupt — transfer it again`,
+            ),
+          )
+        : src.read(off, gtBytes);
+    p.catch(() => {
+      if (gtCache.get(i) === p) gtCache.delete(i);
+    });
+    gtCache.set(i, p);
+    while (gtCache.size > cacheSize) {
+      const oldest = gtCache.keys().next().value as number;
+      gtCache.delete(oldest);
+    }
+    return p;
+  }
+
+  /** The grain table entry of grain g: 0 unallocated, 1 zero grain, else the grain's sector. */
+  async function gte(g: number): Promise<number> {
+    const t = grainTable(Math.floor(g / gtes));
+    if (!t) return 0;
+    return (await t).readUInt32LE((g % gtes) * 4);
+  }
+
+  const maxCompressed = grainBytes * 2 + 4096;
+  let lastGrain: { g: number; data: Buffer } | undefined;
+  async function compressedGrain(g: number, sector: number): Promise<Buffer> {
+    if (lastGrain?.g === g) return lastGrain.data;
+    const at = sector * SECTOR;
+    const corrupt = (why: string, cause?: unknown): ImageError =>
+      new ImageError(
+        'BG_VMDK_CORRUPT_GRAIN',
+        `${name}: the grain for LBA ${g * grainSectors} at byte ${at} ${why}; the file is corrupt`,
+        cause === undefined ? undefined : { cause },
+      );
+    let zdata: Buffer;
+    if (markers) {
+      const m = await src.read(at, 12);
+      const lba = m.readBigUInt64LE(0);
+      const size = m.readUInt32LE(8);
+      if (lba !== BigInt(g * grainSectors)) throw corrupt(`starts with a grain marker for LBA ${lba}`);
+      if (size === 0 || size > maxCompressed) {
+        throw corrupt(
+          `claims ${size} compressed bytes (a ${grainBytes}-byte grain needs 1 to ${maxCompressed})`,
+        );
+      }
+      zdata = await src.read(at + 12, size);
+    } else {
+      zdata = await src.read(at, Math.min(maxCompressed, src.size - at));
+    }
+    let data: Buffer;
+    try {
+      data = inflateSync(zdata, { maxOutputLength: grainBytes });
+    } catch (err) {
+      throw corrupt(`does not decompress (zlib: ${(err as Error).message})`, err);
+    }
+    const expected = Math.min(grainBytes, capacity - g * grainBytes);
+    if (data.length !== grainBytes && data.length !== expected) {
+      throw corrupt(`decompresses to ${data.length} bytes instead of ${grainBytes}`);
+    }
+    lastGrain = { g, data };
+    return data;
+  }
+
+  async function* map(offset = 0, length = capacity - offset): AsyncGenerator<MappedRange> {
+    checkDiskRange(name, capacity, offset, length);
+    const end = offset + length;
+    let pos = offset;
+    while (pos < end) {
+      const out: MappedRange[] = [];
+      // one grain table's span per round: a whole unallocated table is one range
+      const g0 = Math.floor(pos / grainBytes);
+      const tableIdx = Math.floor(g0 / gtes);
+      const tableEnd = Math.min(end, (tableIdx + 1) * gtes * grainBytes);
+      const t = grainTable(tableIdx);
+      if (!t) {
+        pushRange(out, pos, tableEnd - pos, true);
+      } else {
+        const table = await t;
+        while (pos < tableEnd) {
+          const g = Math.floor(pos / grainBytes);
+          const next = Math.min(tableEnd, (g + 1) * grainBytes);
+          const e = table.readUInt32LE((g % gtes) * 4);
+          pushRange(out, pos, next - pos, e <= 1);
+          pos = next;
+        }
+      }
+      pos = tableEnd;
+      yield* out;
+    }
+  }
+
+  async function read(offset: number, length: number): Promise<Buffer> {
+    checkDiskRange(name, capacity, offset, length);
+    const out = Buffer.alloc(length);
+    let pos = offset;
+    const end = offset + length;
+    while (pos < end) {
+      const g = Math.floor(pos / grainBytes);
+      const inGrain = pos - g * grainBytes;
+      const n = Math.min(end, (g + 1) * grainBytes) - pos;
+      const e = await gte(g);
+      if (e > 1) {
+        if (compressed) {
+          const data = await compressedGrain(g, e);
+          data.copy(out, pos - offset, inGrain, inGrain + n);
+        } else {
+          const at = e * SECTOR + inGrain;
+          if (at + n > src.size) {
+            throw new ImageError(
+              'BG_IMAGE_TRUNCATED',
+              `${name} ends early: the grain for LBA ${g * grainSectors} (sector ${e}) lies beyond the end of the file (${src.size} bytes); the file is incomplete or corrupt — transfer it again`,
+            );
+          }
+          (await src.read(at, n)).copy(out, pos - offset);
+        }
+      }
+      pos += n;
+    }
+    return out;
+  }
+
+  return {
+    format: format ?? (compressed ? 'vmdk-stream-optimized' : 'vmdk-monolithic-sparse'),
+    capacity,
+    header: { ...h, gdOffset },
+    descriptor,
+    compressed,
+    gdFrom,
+    map,
+    read,
+  };
+}
+
+/**
+ * RandomAccessOpener for monolithicSparse and streamOptimized VMDKs (both layouts). Limits in
+ * `opts.vmdk`. A differencing disk (parentCID set, parentFileNameHint) is refused with
+ * BG_VMDK_DIFFERENCING naming the parent.
+ */
+export function openSparseVmdk(src: ByteSource, opts: VmdkRandomAccessOptions = {}): Promise<SparseVmdkDisk> {
+  return openSparseVmdkExtent(src, opts.vmdk, opts.format);
+}
