@@ -19,3 +19,5 @@ export * from './vhdx';
 export * from './vmdk-sparse';
 export * from './vmdk-flat';
 export * from './raw-writer';
+export * from './qcow2';
+export * from './qcow2-writer';
