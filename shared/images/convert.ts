@@ -4,7 +4,7 @@
  * Bounded memory: nothing here holds more than the readers and writers do.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { ImageError } from './errors';
@@ -15,7 +15,8 @@ import { openDiskImage } from './open';
 import { detectPartitionTable, type PartitionTable } from './partition';
 import { openRandomAccess, streamFrom } from './random-access';
 import { fileSource } from './source';
-import { writeFixedVhd } from './vhd';
+import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
+import { writeDynamicVhdTo } from './vhd-dynamic';
 import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
 
 /** Output formats of `convertImage`. */
@@ -34,11 +35,54 @@ async function writeStreamTo(chunks: AsyncIterable<Buffer>, path: string): Promi
   return (await stat(path)).size;
 }
 
+/**
+ * Writes a disk into a file with positioned writes: zero extents become holes (the file is
+ * truncated to size first), so a mostly empty disk costs what its data costs. `trailer` goes at
+ * the end (a fixed VHD's footer).
+ */
+export async function writeDiskToFile(
+  disk: DiskStream,
+  path: string,
+  opts: { size?: number; trailer?: Buffer } = {},
+) {
+  const fh = await open(path, 'w');
+  try {
+    const size = opts.size ?? disk.capacity;
+    await fh.truncate(size + (opts.trailer?.length ?? 0));
+    for await (const e of disk.extents) {
+      if (e.kind === 'data') await fh.write(e.data, 0, e.data.length, e.offset);
+    }
+    if (opts.trailer) await fh.write(opts.trailer, 0, opts.trailer.length, size);
+  } finally {
+    await fh.close();
+  }
+  return (await stat(path)).size;
+}
+
 /** Target → writer. Each format module adds its writer here (one line). */
 export const WRITERS: Partial<Record<ConvertTarget, DiskFileWriter>> = {
   'vmdk-stream': (disk, path) => writeStreamTo(writeStreamOptimizedVmdk(disk), path),
-  'vhd-fixed': (disk, path, opts) =>
-    writeStreamTo(writeFixedVhd(disk, opts.azure ? ({ roundToMiB: true } as object) : {}), path),
+  'vhd-fixed': (disk, path, opts) => {
+    const vhd = { roundToMiB: opts.azure ?? false };
+    const size = fixedVhdCapacity(disk.capacity, vhd);
+    if (size % 512 !== 0) {
+      throw new ImageError(
+        'BG_IMAGE_UNALIGNED',
+        `a fixed VHD needs a size that is a multiple of 512 bytes, not ${size}; use --azure to round it up to whole MiB`,
+      );
+    }
+    return writeDiskToFile(disk, path, { size, trailer: buildFixedVhdFooter(size, vhd) });
+  },
+  raw: (disk, path) => writeDiskToFile(disk, path),
+  'vhd-dynamic': async (disk, path) => {
+    const fh = await open(path, 'w');
+    try {
+      await writeDynamicVhdTo(disk, { write: (data, position) => fh.write(data, 0, data.length, position) });
+    } finally {
+      await fh.close();
+    }
+    return (await stat(path)).size;
+  },
 };
 
 export interface ImageSummary {
@@ -57,6 +101,31 @@ export interface ImageSummary {
 export interface OpenOptions {
   /** Called as the virtual disk is read: bytes done of capacity. */
   onProgress?: (done: number, total: number) => void;
+  /** Compute the content SHA-256 on the way (costs a pass of SHA-256 over the whole virtual size). */
+  hash?: boolean;
+}
+
+/** Counts data bytes and keeps the first sectors as extents pass; hashes them too when asked. */
+function measure(disk: DiskStream, hash: boolean) {
+  if (hash) return tapDisk(disk, 8192);
+  const head = Buffer.alloc(Math.min(8192, disk.capacity));
+  let dataBytes = 0;
+  let done = false;
+  async function* extents(): AsyncGenerator<DiskExtent> {
+    for await (const e of disk.extents) {
+      if (e.kind === 'data') {
+        dataBytes += e.data.length;
+        if (e.offset < head.length)
+          e.data.copy(head, e.offset, 0, Math.min(e.data.length, head.length - e.offset));
+      }
+      yield e;
+    }
+    done = true;
+  }
+  return {
+    disk: { capacity: disk.capacity, extents: extents() },
+    result: () => ({ sha256: undefined as string | undefined, dataBytes, head, done }),
+  };
 }
 
 function withProgress(disk: DiskStream, onProgress?: (done: number, total: number) => void): DiskStream {
@@ -98,7 +167,7 @@ export async function withImageFile(
               })
             ).disk
           : streamFrom(await openRandomAccess(src, { format }));
-      const tap = tapDisk(withProgress(whole, opts.onProgress), 8192);
+      const tap = measure(withProgress(whole, opts.onProgress), opts.hash ?? false);
       await use(tap.disk, format);
       const r = tap.result();
       if (!r.done) throw new ImageError('BG_IMAGE_STREAM_STATE', `${path}: the disk was not read to its end`);
@@ -107,7 +176,7 @@ export async function withImageFile(
         fileBytes,
         capacity: whole.capacity,
         dataBytes: r.dataBytes,
-        sha256: r.sha256,
+        ...(r.sha256 ? { sha256: r.sha256 } : {}),
         partitionTable: detectPartitionTable(r.head),
       };
     }

@@ -10,6 +10,7 @@ import { splitZeroBlocks } from './extents';
 import { openQcow2 } from './qcow2';
 import type { ByteSource } from './source';
 import { openFixedVhd } from './vhd';
+import { openVhdx } from './vhdx';
 import { openDynamicVhd } from './vhd-dynamic';
 import { openDescriptorVmdk } from './vmdk-flat';
 import { openSparseVmdk } from './vmdk-sparse';
@@ -71,6 +72,7 @@ export const OPENERS: Partial<Record<ImageFormat, RandomAccessOpener>> = {
   'vmdk-descriptor': openDescriptorVmdk,
   'vhd-fixed': openFixedVhd,
   'vhd-dynamic': openDynamicVhd,
+  vhdx: openVhdx,
 };
 
 export async function openRandomAccess(

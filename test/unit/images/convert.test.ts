@@ -47,6 +47,45 @@ describe('image convert / info', () => {
     expect(full.dataBytes).toBe(64 * 1024);
   });
 
+  it.each([
+    ['vhd-fixed', 'vpc'],
+    ['vhd-dynamic', 'vpc'],
+    ['raw', 'raw'],
+    ['vmdk-stream', 'vmdk'],
+  ] as const)(
+    'writes %s that qemu-img finds identical and that reads back to the same content',
+    async (to, qemuFormat) => {
+      // Prepare: 3 MiB + 4 KiB, data at the start, in the middle and at the very end
+      const src = join(tmp.dir, `src-${to}.raw`);
+      const size = 3 * 1024 * 1024 + 4096;
+      await writeSparseRaw(src, size, [
+        { offset: 0, data: Buffer.alloc(4096, 1) },
+        { offset: 1_500_000, data: Buffer.from('middle') },
+        { offset: size - 512, data: Buffer.alloc(512, 0xee) },
+      ]);
+      const source = await describeImage(src, { hash: true });
+      const out = join(tmp.dir, `out-${to}.img`);
+      // Act
+      const result = await convertImage(src, out, to, { hash: true });
+      const back = await describeImage(out, { hash: true });
+      // Assess
+      expect(result.sha256).toBe(source.sha256);
+      expect((await qemuImg('compare', '-f', qemuFormat, '-F', 'raw', out, src)).code).toBe(0);
+      expect(back.sha256).toBe(source.sha256);
+      expect(back.capacity).toBe(size);
+    },
+  );
+
+  it('rounds a fixed VHD up to whole MiB for Azure', async () => {
+    const src = join(tmp.dir, 'odd.raw');
+    await writeSparseRaw(src, 1024 * 1024 + 512, [{ offset: 0, data: Buffer.from('boot') }]);
+    const out = join(tmp.dir, 'azure.vhd');
+    const result = await convertImage(src, out, 'vhd-fixed', { azure: true });
+    expect(result.outputBytes).toBe(2 * 1024 * 1024 + 512);
+    const info = await qemuImg('info', '--output=json', '-f', 'vpc', out);
+    expect(JSON.parse(info.stdout)['virtual-size']).toBe(2 * 1024 * 1024);
+  });
+
   it('leaves no output behind when the input is bad', async () => {
     // Prepare: the sample OVA cut in half
     const cut = join(tmp.dir, 'cut.ova');

@@ -37,7 +37,7 @@ describe('openRandomAccess (raw) and streamFrom', () => {
     await expect(src.read(1000, 100)).rejects.toSatisfy((e: unknown) =>
       isImageError(e, 'BG_IMAGE_TRUNCATED'),
     );
-    await expect(openRandomAccess(src, { format: 'vhdx' })).rejects.toSatisfy((e: unknown) =>
+    await expect(openRandomAccess(src, { format: 'ova' })).rejects.toSatisfy((e: unknown) =>
       isImageError(e, 'BG_IMAGE_UNSUPPORTED_FORMAT'),
     );
   });
