@@ -134,7 +134,7 @@ describe('listOvaEntries + subSource', () => {
       );
     }
     const bad = Buffer.from(ova);
-    bad[vmdk.offset - 512 + 3] ^= 0x20;
+    bad[vmdk.offset - 512 + 3]! ^= 0x20;
     await expect(listOvaEntries(bufferSource(bad))).rejects.toMatchObject({ code: 'BG_TAR_BAD_HEADER' });
     const evil = await collect(writeTar([{ name: '../evil.ovf', size: 1, body: [Buffer.from('x')] }]));
     await expect(listOvaEntries(bufferSource(evil))).rejects.toMatchObject({ code: 'BG_TAR_UNSAFE_NAME' });
