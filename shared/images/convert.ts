@@ -17,6 +17,7 @@ import { openRandomAccess, streamFrom } from './random-access';
 import { fileSource } from './source';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { writeDynamicVhdTo } from './vhd-dynamic';
+import { writeQcow2File } from './qcow2-writer';
 import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
 
 /** Output formats of `convertImage`. */
@@ -74,6 +75,10 @@ export const WRITERS: Partial<Record<ConvertTarget, DiskFileWriter>> = {
     return writeDiskToFile(disk, path, { size, trailer: buildFixedVhdFooter(size, vhd) });
   },
   raw: (disk, path) => writeDiskToFile(disk, path),
+  qcow2: async (disk, path) => {
+    await writeQcow2File(disk, path);
+    return (await stat(path)).size;
+  },
   'vhd-dynamic': async (disk, path) => {
     const fh = await open(path, 'w');
     try {

@@ -52,6 +52,7 @@ describe('image convert / info', () => {
     ['vhd-dynamic', 'vpc'],
     ['raw', 'raw'],
     ['vmdk-stream', 'vmdk'],
+    ['qcow2', 'qcow2'],
   ] as const)(
     'writes %s that qemu-img finds identical and that reads back to the same content',
     async (to, qemuFormat) => {
