@@ -3,14 +3,16 @@
  * generated random sparse raw disks → qemu-img convert → openSparseVmdk → same SHA-256, same bytes
  * at random ranges. Plus differencing, truncated and hostile headers.
  */
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isImageError, type ImageErrorCode } from '../../../shared/images/errors';
-import { hashDisk } from '../../../shared/images/extents';
+import { diskFromBuffer, hashDisk, type DiskExtent } from '../../../shared/images/extents';
 import { bufferSource, fileSource } from '../../../shared/images/source';
 import { openRandomAccess, streamFrom, type RandomAccessDisk } from '../../../shared/images/random-access';
 import { FLAG_COMPRESSED, FLAG_ZERO_GRAIN_GTE, GD_AT_END, SECTOR } from '../../../shared/images/vmdk-format';
-import { openSparseVmdk } from '../../../shared/images/vmdk-sparse';
+import { openSparseVmdk, writeMonolithicSparseVmdk } from '../../../shared/images/vmdk-sparse';
+import { writeStreamOptimizedVmdk } from '../../../shared/images/vmdk-stream-writer';
 import {
   join,
   pseudoRandom,
@@ -315,8 +317,6 @@ describe('openSparseVmdk refuses what it cannot read, with typed errors', () => 
 describe('openSparseVmdk on VMware-layout streamOptimized (grain directory at the end)', () => {
   it('finds the grain directory through the footer', async () => {
     // Prepare: our own stream writer writes VMware's layout
-    const { writeStreamOptimizedVmdk } = await import('../../../shared/images/vmdk-stream-writer');
-    const { diskFromBuffer } = await import('../../../shared/images/extents');
     const raw = rawDisk(37 * MiB + SECTOR, randomPatches(11, 37 * MiB + SECTOR, 8));
     const parts: Buffer[] = [];
     for await (const c of writeStreamOptimizedVmdk(diskFromBuffer(raw))) parts.push(c);
@@ -328,5 +328,58 @@ describe('openSparseVmdk on VMware-layout streamOptimized (grain directory at th
     expect(vmdk.readBigUInt64LE(56)).toBe(GD_AT_END);
     expect(disk.gdFrom).toBe('footer');
     await expectSameAsRaw(disk, raw, 5);
+  });
+});
+
+describe('writeMonolithicSparseVmdk', () => {
+  it.each([
+    ...cases,
+    {
+      name: 'three-tables',
+      capacity: 70 * MiB + 9 * SECTOR,
+      patches: randomPatches(12, 70 * MiB + 9 * SECTOR, 10),
+    },
+  ])('$name: qemu-img check passes, qemu-img compare finds it identical, we read it back', async (c) => {
+    // Prepare
+    const rawPath = join(tmp.dir, `w-${c.name}.raw`);
+    await writeSparseRaw(rawPath, c.capacity, c.patches);
+    const raw = rawDisk(c.capacity, c.patches);
+    const out = join(tmp.dir, `w-${c.name}.vmdk`);
+    // Act
+    const written = await writeMonolithicSparseVmdk(diskFromBuffer(raw), out, { cid: 0x1234 });
+    // Assess
+    const check = await qemuImg('check', '-f', 'vmdk', out);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    const cmp = await qemuImg('compare', '-f', 'raw', '-F', 'vmdk', rawPath, out);
+    expect(cmp.stdout).toContain('Images are identical');
+    const info = JSON.parse((await qemuImg('info', '--output=json', out)).stdout) as {
+      'format-specific': { data: { 'create-type': string } };
+    };
+    expect(info['format-specific'].data['create-type']).toBe('monolithicSparse');
+    const bytes = await readFile(out);
+    expect(bytes.length).toBe(written.fileSize);
+    const disk = await openSparseVmdk(bufferSource(bytes, out));
+    await expectSameAsRaw(disk, raw, 3);
+    const dataGrains = new Set<number>();
+    for (let g = 0; g * 64 * KiB < c.capacity; g++) {
+      if (!raw.subarray(g * 64 * KiB, (g + 1) * 64 * KiB).every((b) => b === 0)) dataGrains.add(g);
+    }
+    expect(written.grains).toBe(dataGrains.size);
+  });
+
+  it('refuses a capacity that is not whole sectors, and leaves no file when the stream fails', async () => {
+    const out = join(tmp.dir, 'w-bad.vmdk');
+    await expect(writeMonolithicSparseVmdk(diskFromBuffer(Buffer.alloc(1000)), out)).rejects.toSatisfy(
+      (e: unknown) => isImageError(e, 'BG_IMAGE_UNALIGNED'),
+    );
+    const failing = {
+      capacity: MiB,
+      extents: (async function* (): AsyncGenerator<DiskExtent> {
+        yield { kind: 'data', offset: 0, data: Buffer.alloc(512, 1) };
+        throw new Error('source went away');
+      })(),
+    };
+    await expect(writeMonolithicSparseVmdk(failing, out)).rejects.toThrow('source went away');
+    expect(existsSync(out)).toBe(false);
   });
 });
