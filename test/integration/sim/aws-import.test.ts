@@ -129,10 +129,15 @@ describe('AWS simulator: VM Import', () => {
     const started = await importFrom('blank.raw', 'RAW');
     const { value: task, seen } = await waitImport(env.ec2, started.ImportTaskId!);
 
-    // Assess
+    // Assess (the brief `deleting` phase may fall between two polls, so only its order is checked)
     expect(task.Status).toBe('deleted');
     expect(task.StatusMessage).toBe('ClientError: No valid partitions. Not a valid volume.');
-    expect(seen).toContain('deleting/ClientError: No valid partitions. Not a valid volume.');
+    expect(seen.filter((s) => !s.startsWith('deleting/') && !s.startsWith('deleted/'))).toEqual(
+      seen.slice(
+        0,
+        seen.findIndex((s) => s.startsWith('delet')),
+      ),
+    );
     expect(task.ImageId).toBeUndefined();
   });
 
