@@ -78,7 +78,10 @@ export async function importRawDisk(env: SimEnv, key: string, disk: Buffer): Pro
       DiskContainers: [{ Format: 'RAW', UserBucket: { S3Bucket: BUCKET, S3Key: key } }],
     }),
   );
-  return (await waitImport(env.ec2, started.ImportTaskId!)).value;
+  const task = (await waitImport(env.ec2, started.ImportTaskId!)).value;
+  if (task.Status !== 'completed')
+    throw new Error(`import of ${key} ended ${task.Status}: ${task.StatusMessage}`);
+  return task;
 }
 
 /** Runs one instance of `imageId`; returns its id (the instance is still pending). */

@@ -100,7 +100,10 @@ export function viewImport(ctx: SimContext, t: ImportTaskRec, now = ctx.now()): 
   if (t.completedAt !== undefined) return { status: 'completed', message: 'completed' };
   if (now >= tl.deletedAt) return { status: 'deleted', message: tl.failMessage ?? '' };
   if (now >= tl.deletingAt) return { status: 'deleting', message: tl.failMessage ?? '' };
-  if (now >= tl.completed) return { status: 'completed', message: 'completed' };
+  // `completed` is reported only once tickImports has registered the AMI and snapshots (completedAt
+  // above); until then a due task still reads as `preparing ami`, so no reader ever sees a completed
+  // task without its ids, however late its request runs after the last tick.
+  if (now >= tl.completed) return { status: 'active', message: 'preparing ami', progress: 77 };
   if (now < t.createdAt + tl.P) return { status: 'active', message: 'pending', progress: 2 };
   if (now < tl.validated) return { status: 'active', message: 'validating', progress: 10 };
   if (now < tl.validated + tl.P) return { status: 'active', message: 'validated', progress: 19 };
@@ -172,8 +175,9 @@ export function tickImports(ctx: SimContext): boolean {
   for (const t of Object.values(ctx.state.importTasks)) {
     if (t.completedAt !== undefined || t.cleanedUp) continue;
     const v = viewImport(ctx, t, now);
-    if (v.status === 'completed') {
-      materialize(ctx, t, timeline(ctx, t).completed);
+    const tl = timeline(ctx, t);
+    if (v.status === 'active' && now >= tl.completed) {
+      materialize(ctx, t, tl.completed);
       changed = true;
     } else if ((v.status === 'deleting' || v.status === 'deleted') && t.work.state !== 'running') {
       removeWorkDisks(ctx, t);
