@@ -18,6 +18,7 @@ import { fileSource } from './source';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { writeDynamicVhdTo } from './vhd-dynamic';
 import { writeQcow2File } from './qcow2-writer';
+import { writeMonolithicSparseVmdk } from './vmdk-sparse';
 import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
 
 /** Output formats of `convertImage`. */
@@ -92,6 +93,7 @@ export const WRITERS: Partial<Record<ConvertTarget, DiskFileWriter>> = {
     return writeDiskToFile(disk, path, { size, trailer: buildFixedVhdFooter(size, vhd) });
   },
   raw: (disk, path) => writeDiskToFile(disk, path),
+  'vmdk-sparse': async (disk, path) => (await writeMonolithicSparseVmdk(disk, path)).fileSize,
   qcow2: async (disk, path) => {
     await writeQcow2File(disk, path);
     return (await stat(path)).size;

@@ -53,6 +53,7 @@ describe('image convert / info', () => {
     ['raw', 'raw'],
     ['vmdk-stream', 'vmdk'],
     ['qcow2', 'qcow2'],
+    ['vmdk-sparse', 'vmdk'],
   ] as const)(
     'writes %s that qemu-img finds identical and that reads back to the same content',
     async (to, qemuFormat) => {
