@@ -1,4 +1,4 @@
-import { inflate } from 'node:zlib';
+import { inflate, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const inflateAsync = promisify(inflate);
@@ -270,8 +270,19 @@ export class VmdkStreamReader {
     }
     const inflating: Pending[] = [];
     // Rejections are kept as values so a grain failing early cannot become an unhandled rejection.
-    const inflateGrain = (compressed: Buffer): Promise<Buffer | Error> =>
-      inflateAsync(compressed, { maxOutputLength: grainBytes }).catch((err: Error) => err);
+    // A grain that barely compressed is mostly stored blocks: inflating it is a copy, cheaper on
+    // this thread than a thread-pool round trip; real compression goes to the pool, in parallel.
+    const zlibOpts = { maxOutputLength: grainBytes, chunkSize: Math.max(grainBytes, 64 * 1024) };
+    const inflateGrain = (compressed: Buffer): Promise<Buffer | Error> => {
+      if (compressed.length >= grainBytes * 0.9) {
+        try {
+          return Promise.resolve(inflateSync(compressed, zlibOpts));
+        } catch (err) {
+          return Promise.resolve(err as Error);
+        }
+      }
+      return inflateAsync(compressed, zlibOpts).catch((err: Error) => err);
+    };
     const zeroDetect = this.zeroDetect;
     async function* settle(p: Pending): AsyncGenerator<DiskExtent> {
       const data = await p.data;
