@@ -8,6 +8,7 @@
 import { ImageError } from './errors';
 import { zeros, type DiskStream } from './extents';
 import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access';
+import { blockTableDisk } from './block-table';
 import type { ByteSource } from './source';
 import { buildVhdFooter, parseVhdFooter, type FixedVhdOptions, type VhdFooter } from './vhd';
 
@@ -213,20 +214,6 @@ export function dynamicVhdOpener(limits: DynamicVhdLimits = {}): RandomAccessOpe
       }
       bat[i] = at;
     }
-    const check = (offset: number, length: number): void => {
-      if (
-        !Number.isSafeInteger(offset) ||
-        !Number.isSafeInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > capacity
-      ) {
-        throw new ImageError(
-          'BG_IMAGE_INVALID_ARGUMENT',
-          `${name}: range ${offset}+${length} is outside the disk of ${capacity} bytes`,
-        );
-      }
-    };
     async function readBlockPart(at: number, inBlock: number, out: Buffer, outOff: number, n: number) {
       const data = await src.read(at + bmBytes + inBlock, n);
       data.copy(out, outOff);
@@ -244,42 +231,14 @@ export function dynamicVhdOpener(limits: DynamicVhdLimits = {}): RandomAccessOpe
         }
       }
     }
-    return {
+    return blockTableDisk({
       format: 'vhd-dynamic',
+      name,
       capacity,
-      map: async function* (offset = 0, length = capacity - offset): AsyncGenerator<MappedRange> {
-        check(offset, length);
-        const end = offset + length;
-        let pos = offset;
-        let cur: MappedRange | undefined;
-        while (pos < end) {
-          const i = Math.floor(pos / blockSize);
-          const next = Math.min(end, (i + 1) * blockSize);
-          const zero = bat[i]! < 0;
-          if (cur && cur.zero === zero) cur.length += next - pos;
-          else {
-            if (cur) yield cur;
-            cur = { offset: pos, length: next - pos, zero };
-          }
-          pos = next;
-        }
-        if (cur) yield cur;
-      },
-      read: async (offset, length) => {
-        check(offset, length);
-        const out = Buffer.alloc(length);
-        let pos = offset;
-        while (pos < offset + length) {
-          const i = Math.floor(pos / blockSize);
-          const inBlock = pos - i * blockSize;
-          const n = Math.min(offset + length - pos, blockSize - inBlock);
-          const at = bat[i]!;
-          if (at >= 0) await readBlockPart(at, inBlock, out, pos - offset, n);
-          pos += n;
-        }
-        return out;
-      },
-    };
+      blockSize,
+      table: bat,
+      readPart: readBlockPart,
+    });
   };
 }
 

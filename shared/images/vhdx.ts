@@ -9,7 +9,8 @@
  * unreplayed log are refused with typed errors. Memory: the BAT (8 bytes per block, limited).
  */
 import { ImageError } from './errors';
-import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access';
+import type { RandomAccessDisk, RandomAccessOpener } from './random-access';
+import { blockTableDisk } from './block-table';
 import type { ByteSource } from './source';
 
 const KiB = 1024;
@@ -383,56 +384,16 @@ export function vhdxOpener(limits: VhdxLimits = {}): RandomAccessOpener {
       }
     }
     const capacity = virtualSize;
-    const check = (offset: number, length: number): void => {
-      if (
-        !Number.isSafeInteger(offset) ||
-        !Number.isSafeInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > capacity
-      ) {
-        throw new ImageError(
-          'BG_IMAGE_INVALID_ARGUMENT',
-          `${name}: range ${offset}+${length} is outside the disk of ${capacity} bytes`,
-        );
-      }
-    };
-    return {
+    return blockTableDisk({
       format: 'vhdx',
+      name,
       capacity,
-      map: async function* (offset = 0, length = capacity - offset): AsyncGenerator<MappedRange> {
-        check(offset, length);
-        const end = offset + length;
-        let pos = offset;
-        let cur: MappedRange | undefined;
-        while (pos < end) {
-          const i = Math.floor(pos / blockSize);
-          const next = Math.min(end, (i + 1) * blockSize);
-          const zero = bat[i]! < 0;
-          if (cur && cur.zero === zero) cur.length += next - pos;
-          else {
-            if (cur) yield cur;
-            cur = { offset: pos, length: next - pos, zero };
-          }
-          pos = next;
-        }
-        if (cur) yield cur;
+      blockSize,
+      table: bat,
+      readPart: async (at, inBlock, out, outOff, n) => {
+        (await src.read(at + inBlock, n)).copy(out, outOff);
       },
-      read: async (offset, length) => {
-        check(offset, length);
-        const out = Buffer.alloc(length);
-        let pos = offset;
-        while (pos < offset + length) {
-          const i = Math.floor(pos / blockSize);
-          const inBlock = pos - i * blockSize;
-          const n = Math.min(offset + length - pos, blockSize - inBlock);
-          const at = bat[i]!;
-          if (at >= 0) (await src.read(at + inBlock, n)).copy(out, pos - offset);
-          pos += n;
-        }
-        return out;
-      },
-    };
+    });
   };
 }
 

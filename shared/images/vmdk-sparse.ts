@@ -74,20 +74,8 @@ function isPowerOfTwo(n: bigint): boolean {
 }
 
 /** BG_IMAGE_INVALID_ARGUMENT unless [offset, offset+length) lies in [0, capacity). */
-export function checkDiskRange(name: string, capacity: number, offset: number, length: number): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    !Number.isSafeInteger(length) ||
-    offset < 0 ||
-    length < 0 ||
-    offset + length > capacity
-  ) {
-    throw new ImageError(
-      'BG_IMAGE_INVALID_ARGUMENT',
-      `${name}: invalid range of ${length} bytes at ${offset} (the disk has ${capacity} bytes)`,
-    );
-  }
-}
+import { checkDiskRange } from './block-table';
+export { checkDiskRange };
 
 /** Appends a range to a list, merging it with the previous one when both are of one kind. */
 function pushRange(out: MappedRange[], offset: number, length: number, zero: boolean): void {

@@ -1,0 +1,76 @@
+/**
+ * Shared pieces of the random-access readers: range checks, and the disk laid out in blocks
+ * through a table that dynamic VHD and VHDX have in common. No imports of format modules here,
+ * so those modules and random-access.ts can both use it without an import cycle.
+ */
+import { ImageError } from './errors';
+import type { ImageFormat } from './detect';
+import type { MappedRange, RandomAccessDisk } from './random-access';
+
+/** Throws BG_IMAGE_INVALID_ARGUMENT unless [offset, offset+length) lies within the disk. */
+export function checkDiskRange(name: string, capacity: number, offset: number, length: number): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > capacity
+  ) {
+    throw new ImageError(
+      'BG_IMAGE_INVALID_ARGUMENT',
+      `${name}: invalid range of ${length} bytes at ${offset} (the disk has ${capacity} bytes)`,
+    );
+  }
+}
+
+/**
+ * A disk laid out in fixed-size blocks through a block table (dynamic VHD, VHDX): `table[i]` is
+ * the file offset of block i, or negative when the block reads as zero. `readPart` copies `n`
+ * bytes from `inBlock` in the block at `at` into `out` at `outOff`.
+ */
+export function blockTableDisk(opts: {
+  format: ImageFormat;
+  name: string;
+  capacity: number;
+  blockSize: number;
+  table: ArrayLike<number>;
+  readPart: (at: number, inBlock: number, out: Buffer, outOff: number, n: number) => Promise<void>;
+}): RandomAccessDisk {
+  const { capacity, blockSize, table } = opts;
+  return {
+    format: opts.format,
+    capacity,
+    map: async function* (offset = 0, length = capacity - offset): AsyncGenerator<MappedRange> {
+      checkDiskRange(opts.name, capacity, offset, length);
+      const end = offset + length;
+      let pos = offset;
+      let cur: MappedRange | undefined;
+      while (pos < end) {
+        const i = Math.floor(pos / blockSize);
+        const next = Math.min(end, (i + 1) * blockSize);
+        const zero = table[i]! < 0;
+        if (cur && cur.zero === zero) cur.length += next - pos;
+        else {
+          if (cur) yield cur;
+          cur = { offset: pos, length: next - pos, zero };
+        }
+        pos = next;
+      }
+      if (cur) yield cur;
+    },
+    read: async (offset, length) => {
+      checkDiskRange(opts.name, capacity, offset, length);
+      const out = Buffer.alloc(length);
+      let pos = offset;
+      while (pos < offset + length) {
+        const i = Math.floor(pos / blockSize);
+        const inBlock = pos - i * blockSize;
+        const n = Math.min(offset + length - pos, blockSize - inBlock);
+        const at = table[i]!;
+        if (at >= 0) await opts.readPart(at, inBlock, out, pos - offset, n);
+        pos += n;
+      }
+      return out;
+    },
+  };
+}
