@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CloudError } from '../clouds/errors';
+import type { CloudTarget, CreatedResource } from '../clouds/cloud-target';
 import {
   inspectOva,
   isImageError,
@@ -226,20 +227,47 @@ async function askCloud<T>(gw: Gateway, jobId: string, call: () => Promise<T>): 
   }
 }
 
-export async function startImport(gw: Gateway, jobId: string): Promise<{ importTaskId: string }> {
-  let job = await gw.store.get(jobId);
-  assertNotCancelled(job);
-  if (job.cloud.importTaskId) return { importTaskId: job.cloud.importTaskId };
-  job = await updateJob(gw, jobId, (j) => {
-    j.state = 'importing';
-    beginStep(j, 'import', gw.now());
+/**
+ * Creates one cloud resource for the job, once: a retried or resumed step finds the id already
+ * recorded and returns it; otherwise the step begins, the cloud creates the resource, and it is
+ * recorded on the job before the step returns (so compensation knows about it).
+ */
+async function createOnce(
+  gw: Gateway,
+  jobId: string,
+  opts: {
+    key: 'importTaskId' | 'instanceId' | 'exportTaskId';
+    step: string;
+    prepare: (job: Job) => void;
+    create: (cloud: CloudTarget, job: Job) => Promise<CreatedResource>;
+  },
+): Promise<string> {
+  const current = await gw.store.get(jobId);
+  assertNotCancelled(current);
+  const existing = current.cloud[opts.key];
+  if (existing) return existing;
+  const job = await updateJob(gw, jobId, (j) => {
+    opts.prepare(j);
+    beginStep(j, opts.step, gw.now());
   });
-  const task = await askCloud(gw, jobId, () => gw.cloudFor(job.target).startImport(job));
+  const created = await askCloud(gw, jobId, () => opts.create(gw.cloudFor(job.target), job));
   await updateJob(gw, jobId, (j) => {
-    recordResource(j, task, gw.now());
-    j.cloud.importTaskId = task.id;
+    recordResource(j, created, gw.now());
+    j.cloud[opts.key] = created.id;
   });
-  return { importTaskId: task.id };
+  return created.id;
+}
+
+export async function startImport(gw: Gateway, jobId: string): Promise<{ importTaskId: string }> {
+  const importTaskId = await createOnce(gw, jobId, {
+    key: 'importTaskId',
+    step: 'import',
+    prepare: (j) => {
+      j.state = 'importing';
+    },
+    create: (cloud, job) => cloud.startImport(job),
+  });
+  return { importTaskId };
 }
 
 export async function checkImport(
@@ -279,19 +307,15 @@ export async function checkImport(
 }
 
 export async function launchInstance(gw: Gateway, jobId: string): Promise<{ instanceId: string }> {
-  let job = await gw.store.get(jobId);
-  assertNotCancelled(job);
-  if (job.cloud.instanceId) return { instanceId: job.cloud.instanceId };
-  job = await updateJob(gw, jobId, (j) => {
-    j.state = 'launching';
-    beginStep(j, 'launch', gw.now());
+  const instanceId = await createOnce(gw, jobId, {
+    key: 'instanceId',
+    step: 'launch',
+    prepare: (j) => {
+      j.state = 'launching';
+    },
+    create: (cloud, job) => cloud.launch(job),
   });
-  const instance = await askCloud(gw, jobId, () => gw.cloudFor(job.target).launch(job));
-  await updateJob(gw, jobId, (j) => {
-    recordResource(j, instance, gw.now());
-    j.cloud.instanceId = instance.id;
-  });
-  return { instanceId: instance.id };
+  return { instanceId };
 }
 
 const GONE = new Set(['shutting-down', 'terminated']);
@@ -381,23 +405,15 @@ export async function stopInstance(gw: Gateway, jobId: string): Promise<void> {
 }
 
 export async function startExport(gw: Gateway, jobId: string): Promise<{ exportTaskId: string }> {
-  let job = await gw.store.get(jobId);
-  assertNotCancelled(job);
-  // A retried or resumed step reuses the export it already started.
-  if (job.cloud.exportTaskId) return { exportTaskId: job.cloud.exportTaskId };
-  const now = gw.now();
-  job = await updateJob(gw, jobId, (j) => {
-    if (j.activeStep?.name === 'stop') endStep(j, 'succeeded', now, `${j.cloud.instanceId} stopped`);
-    beginStep(j, 'export', now);
+  const exportTaskId = await createOnce(gw, jobId, {
+    key: 'exportTaskId',
+    step: 'export',
+    prepare: (j) => {
+      if (j.activeStep?.name === 'stop') endStep(j, 'succeeded', gw.now(), `${j.cloud.instanceId} stopped`);
+    },
+    create: (cloud, job) => cloud.startExport(job, gw.staging.bucket, `returns/${jobId}/`),
   });
-  const task = await askCloud(gw, jobId, () =>
-    gw.cloudFor(job.target).startExport(job, gw.staging.bucket, `returns/${jobId}/`),
-  );
-  await updateJob(gw, jobId, (j) => {
-    recordResource(j, task, gw.now());
-    j.cloud.exportTaskId = task.id;
-  });
-  return { exportTaskId: task.id };
+  return { exportTaskId };
 }
 
 export async function checkExport(gw: Gateway, jobId: string): Promise<{ done: boolean; status: string }> {
