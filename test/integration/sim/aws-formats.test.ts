@@ -1,4 +1,4 @@
-/** Import and export through real disk formats: OVA, streamOptimized VMDK, fixed VHD (and VHDX refused). */
+/** Import and export through real disk formats: OVA, streamOptimized VMDK, fixed and dynamic VHD, VHDX. */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -182,19 +182,31 @@ describe('AWS simulator: disk formats', () => {
     await removeImage(task.ImageId!);
   });
 
-  it('says plainly that it cannot convert VHDX yet', async () => {
-    // Prepare
-    const vhdx = Buffer.alloc(1024 * 1024);
-    vhdx.write('vhdxfile', 0, 'latin1');
-    await putObject(env.s3, 'disk.vhdx', vhdx);
+  it.each([
+    ['VHDX', 'vhdx', []],
+    ['dynamic VHD', 'vpc', ['-o', 'subformat=dynamic,force_size=on']],
+  ] as const)(
+    'imports a %s made by qemu-img, reading it by random access',
+    async (_label, qemuFormat, extra) => {
+      // Prepare
+      const disk = gptDisk();
+      const src = join(work, `src-${qemuFormat}.raw`);
+      const image = join(work, `disk.${qemuFormat}`);
+      await writeFile(src, disk);
+      await run('qemu-img', ['convert', '-f', 'raw', '-O', qemuFormat, ...extra, src, image]);
+      await putObject(env.s3, `disk.${qemuFormat}`, await readFile(image));
 
-    // Act
-    const task = await importObject('disk.vhdx', 'VHDX');
+      // Act
+      const task = await importObject(`disk.${qemuFormat}`, qemuFormat === 'vhdx' ? 'VHDX' : 'VHD');
 
-    // Assess
-    expect(task.Status).toBe('deleted');
-    expect(task.StatusMessage).toMatch(/^ClientError: .*cannot convert VHDX images yet/);
-  });
+      // Assess
+      expect(task.Status, task.StatusMessage).toBe('completed');
+      expect(await sha256Of(task.SnapshotDetails![0]!.SnapshotId!)).toBe(
+        (await hashDisk(diskFromBuffer(disk))).sha256,
+      );
+      await removeImage(task.ImageId!);
+    },
+  );
 
   describe('export', () => {
     let source: Buffer;

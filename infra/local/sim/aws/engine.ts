@@ -1,25 +1,18 @@
 /**
  * The simulator's window onto shared/images: reading import sources and writing export files.
- * Formats AWS accepts but the image engine cannot stream yet (dynamic VHD, VHDX) fail with a
- * SimLimitation, which the simulator reports honestly (a ClientError naming the limitation).
  */
 import {
   diskToRaw,
   inspectOva,
   openDiskImage,
+  openRandomAccess,
+  streamFrom,
   writeFixedVhd,
   writeOva,
   writeStreamOptimizedVmdk,
+  type ByteSource,
   type DiskStream,
 } from '../../../../shared/images';
-
-/** A format AWS accepts but this simulator cannot convert yet. */
-export class SimLimitation extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SimLimitation';
-  }
-}
 
 export type SourceFormat = 'ova' | 'vmdk-stream-optimized' | 'vhd-fixed' | 'vhd-dynamic' | 'vhdx' | 'raw';
 
@@ -28,16 +21,19 @@ export interface OvaResult {
   vmName: string;
 }
 
-/** Opens a single disk image (not an OVA) as a DiskStream, trusting the already detected format. */
+/**
+ * Opens a single disk image (not an OVA) as a DiskStream, trusting the already detected format.
+ * Streamable formats are read front to back from `input`; dynamic VHD and VHDX need their block
+ * table first, so they are read with random access through `randomAccess` (ranged GETs).
+ */
 export async function openSourceDisk(
   format: Exclude<SourceFormat, 'ova'>,
   input: AsyncIterable<Buffer>,
   totalSize: number,
+  randomAccess: () => Promise<ByteSource>,
 ): Promise<DiskStream> {
   if (format === 'vhd-dynamic' || format === 'vhdx') {
-    throw new SimLimitation(
-      `The burstgate AWS simulator cannot convert ${format === 'vhdx' ? 'VHDX' : 'dynamic VHD'} images yet; AWS accepts them — convert to a fixed VHD, a streamOptimized VMDK or raw to import here`,
-    );
+    return streamFrom(await openRandomAccess(await randomAccess(), { format }));
   }
   const { disk } = await openDiskImage(input, { totalSize, format });
   return disk;

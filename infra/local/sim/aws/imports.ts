@@ -17,7 +17,8 @@ import {
   type DiskStream,
 } from '../../../../shared/images';
 import { matchesFilters, parseTagSpecifications, tagSetXml, type Handler, type SimContext } from './context';
-import { openSourceDisk, readOvaSource, SimLimitation, type SourceFormat } from './engine';
+import { openSourceDisk, readOvaSource, type SourceFormat } from './engine';
+import { s3ByteSource } from '../../../../shared/store/s3-byte-source';
 import { newId } from './ids';
 import type {
   ImageRec,
@@ -503,7 +504,12 @@ async function runImport(ctx: SimContext, task: ImportTaskRec, signal: AbortSign
           const r = await readOvaSource(input, (_name, disk) => store(disk, 'VMDK'));
           firmware = r.firmware;
         } else {
-          await store(await openSourceDisk(format, input, size), family);
+          await store(
+            await openSourceDisk(format, input, size, () =>
+              s3ByteSource(ctx.s3, bucket, key, { signal, size }),
+            ),
+            family,
+          );
         }
       } finally {
         input.destroy?.();
@@ -524,9 +530,6 @@ async function runImport(ctx: SimContext, task: ImportTaskRec, signal: AbortSign
       message = err.message;
       task.work.failedPhase =
         err.phase === 'converting' || phase === 'converting' ? 'converting' : 'validating';
-    } else if (err instanceof SimLimitation) {
-      message = `ClientError: Disk validation failed [${err.message}]`;
-      task.work.failedPhase = phase;
     } else if (isImageError(err)) {
       message = `ClientError: Disk validation failed [${err.message}]`;
       task.work.failedPhase = phase;
