@@ -223,9 +223,27 @@ export class AwsTarget implements CloudTarget {
         const out = await this.call('DescribeImportImageTasks', () =>
           ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [resource.id] })),
         );
-        const status = out.ImportImageTasks?.[0]?.Status;
-        // A finished task holds nothing; what it produced (AMI, snapshots) is tracked separately.
-        if (!status || status === 'completed' || status === 'deleted' || status === 'deleting') return;
+        const task = out.ImportImageTasks?.[0];
+        const status = task?.Status;
+        if (status === 'completed') {
+          // What it produced may not be recorded on the job yet (the task completed between two
+          // CheckImport polls): remove the AMI, then its snapshots; already gone is fine.
+          if (task?.ImageId) {
+            const imageId = task.ImageId;
+            await ignoreGone('DeregisterImage', () =>
+              ec2.send(new DeregisterImageCommand({ ImageId: imageId })),
+            );
+          }
+          for (const s of task?.SnapshotDetails ?? []) {
+            const snapshotId = s.SnapshotId;
+            if (!snapshotId) continue;
+            await ignoreGone('DeleteSnapshot', () =>
+              ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })),
+            );
+          }
+          return;
+        }
+        if (!status || status === 'deleted' || status === 'deleting') return;
         return ignoreGone('CancelImportTask', () =>
           ec2.send(
             new CancelImportTaskCommand({ ImportTaskId: resource.id, CancelReason: 'burstgate job cleanup' }),

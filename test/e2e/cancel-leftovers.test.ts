@@ -1,0 +1,64 @@
+/**
+ * DELETE at the moments when the cloud has made something the job has not recorded yet: the
+ * cancel must still leave nothing behind in the cloud.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { GatewayClient } from '../../shared/client/api-client';
+import { uploadImage } from '../../shared/client/upload';
+import { followJob } from '../../shared/client/follow';
+import { SAMPLE_OVA } from '../../infra/local/demo';
+import { startTestGateway, type TestGateway } from '../helpers/embedded';
+
+let gw: TestGateway | undefined;
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+});
+
+/** The simulator's live resources, once terminations and deletions under way have finished (bounded wait). */
+async function liveSimResources(g: TestGateway): Promise<unknown[]> {
+  let live: unknown[] = [];
+  for (let i = 0; i < 100; i++) {
+    live = Object.values(g.sim.resources()).flat();
+    if (live.length === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return live;
+}
+
+describe('cancel leaves nothing behind', () => {
+  it('removes the AMI and snapshots of an import that completed before CheckImport saw it', async () => {
+    // Prepare: the import finishes quickly, but the workflow waits a minute before checking it
+    gw = await startTestGateway({ waitTimeOverrides: { WaitForImport: 60_000 } });
+    const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
+    const size = (await stat(SAMPLE_OVA)).size;
+    const created = await client.createOffload(
+      {
+        vmName: 'cancel-after-import',
+        imageFormat: 'ova',
+        imageSizeBytes: size,
+        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+      },
+      randomUUID(),
+    );
+    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    await followJob(client, created.jobId, {
+      until: (j) => j.state === 'importing' && !!j.cloud.importTaskId,
+      intervalMs: 10,
+    });
+    const sim = gw.sim;
+    for (let i = 0; i < 500 && sim.resources().images.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(sim.resources().images).toHaveLength(1);
+
+    // Act
+    const answer = await client.cancel(created.jobId);
+
+    // Assess: the job never recorded the AMI, yet the cloud holds nothing of it
+    expect(answer.state).toBe('cancelled');
+    expect(await liveSimResources(gw)).toEqual([]);
+  });
+});
