@@ -236,7 +236,7 @@ test/fixtures/sample-vm/ through the HTTP API, returns it, and checks it came ba
 Creates an offload job, uploads the image (multipart, with progress), completes the upload and
 follows the job until it is running (or failed).
 
-  <image>                 .ova, .vmdk (streamOptimized), .vhd, or raw (.img/.raw)
+  <image>                 .ova, .vmdk (streamOptimized), .vhd (fixed or dynamic), .vhdx, or raw (.img/.raw)
   --to aws                target cloud (only aws for now)
   --region R              target region (default us-east-1)
   --instance-type T       EC2 instance type (default t3.medium)
@@ -287,7 +287,7 @@ ${GATEWAY_HELP}`,
         if (!format) {
           throw new UsageError(
             'offload',
-            `cannot tell the format of '${imageArg}' from its extension (.ova, .vmdk, .vhd, .img, .raw): pass --format`,
+            `cannot tell the format of '${imageArg}' from its extension (.ova, .vmdk, .vhd, .vhdx, .img, .raw): pass --format`,
           );
         }
       }

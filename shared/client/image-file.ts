@@ -4,12 +4,13 @@ import { access, stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import type { ImageFormatName } from './types';
 
-export const IMAGE_FORMATS: readonly ImageFormatName[] = ['ova', 'vmdk', 'vhd', 'raw'];
+export const IMAGE_FORMATS: readonly ImageFormatName[] = ['ova', 'vmdk', 'vhd', 'vhdx', 'raw'];
 
 const BY_EXTENSION: Record<string, ImageFormatName> = {
   '.ova': 'ova',
   '.vmdk': 'vmdk',
   '.vhd': 'vhd',
+  '.vhdx': 'vhdx',
   '.img': 'raw',
   '.raw': 'raw',
 };

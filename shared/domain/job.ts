@@ -21,7 +21,7 @@ export type JobState = (typeof JOB_STATES)[number];
 /** States a job never leaves on its own. */
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['returned', 'failed', 'cancelled']);
 
-export type ImageFormatName = 'ova' | 'vmdk' | 'vhd' | 'raw';
+export type ImageFormatName = 'ova' | 'vmdk' | 'vhd' | 'vhdx' | 'raw';
 export type CloudName = 'aws';
 
 export interface AwsTarget {

@@ -23,7 +23,13 @@ export interface PlacedOffload {
   replayed: boolean;
 }
 
-const EXT: Record<Job['image']['format'], string> = { ova: 'ova', vmdk: 'vmdk', vhd: 'vhd', raw: 'img' };
+const EXT: Record<Job['image']['format'], string> = {
+  ova: 'ova',
+  vmdk: 'vmdk',
+  vhd: 'vhd',
+  vhdx: 'vhdx',
+  raw: 'img',
+};
 
 function executionArn(stateMachineArn: string, name: string): string {
   return stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
@@ -150,27 +156,72 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
     }
   }
   // Check the claim against what S3 really holds before completing anything: a bad request changes nothing.
-  const byNumber = new Map((await gw.staging.listParts(key, uploadId)).map((p) => [p.partNumber, p]));
+  let listed: Awaited<ReturnType<Gateway['staging']['listParts']>> | undefined;
+  try {
+    listed = await gw.staging.listParts(key, uploadId);
+  } catch (err) {
+    if ((err as Error).name !== 'NoSuchUpload') throw err;
+  }
   let total = 0;
-  for (const p of req.parts) {
-    const got = byNumber.get(p.partNumber);
-    if (!got) {
+  if (listed) {
+    const byNumber = new Map(listed.map((p) => [p.partNumber, p]));
+    for (const p of req.parts) {
+      const got = byNumber.get(p.partNumber);
+      if (!got) {
+        throw new UploadIncompleteError(
+          `part ${p.partNumber} was never uploaded; upload it, then complete again`,
+        );
+      }
+      if (got.etag.replace(/"/g, '') !== p.etag.replace(/"/g, '')) {
+        throw new UploadIncompleteError(
+          `part ${p.partNumber}: ETag ${p.etag} does not match the uploaded part's ${got.etag}; upload it again`,
+        );
+      }
+      total += got.size;
+    }
+    if (total !== sizeBytes) {
       throw new UploadIncompleteError(
-        `part ${p.partNumber} was never uploaded; upload it, then complete again`,
+        `the uploaded parts hold ${total} bytes but the offload declared imageSizeBytes ${sizeBytes}; upload every byte of the image, then complete again`,
       );
     }
-    if (got.etag.replace(/"/g, '') !== p.etag.replace(/"/g, '')) {
+    await completeInS3(gw, key, uploadId, req);
+  } else {
+    // The upload is gone: an earlier request completed it in S3 and died before recording that
+    // (a retry after a timeout), or it was aborted. Only a complete image lets the job go on.
+    const staged = await gw.staging.size(key);
+    if (staged !== sizeBytes) {
       throw new UploadIncompleteError(
-        `part ${p.partNumber}: ETag ${p.etag} does not match the uploaded part's ${got.etag}; upload it again`,
+        `the multipart upload ${uploadId} no longer exists and no complete image is staged; create a new offload`,
       );
     }
-    total += got.size;
+    total = staged;
   }
-  if (total !== sizeBytes) {
-    throw new UploadIncompleteError(
-      `the uploaded parts hold ${total} bytes but the offload declared imageSizeBytes ${sizeBytes}; upload every byte of the image, then complete again`,
-    );
+  const now = gw.now();
+  let moved: Job | undefined;
+  const updated = await updateJob(gw, jobId, (j) => {
+    if (j.state !== 'awaiting-upload' || j.uploadCompletedAt) {
+      moved = j; // completed by a concurrent request, or cancelled meanwhile
+      return false;
+    }
+    markRemoved(j, 'multipart-upload', uploadId, now); // consumed into the object
+    recordResource(j, { type: 's3-object', id: key, location: j.image.bucket }, now);
+    j.bytes.uploaded = total;
+    j.uploadCompletedAt = now.toISOString();
+    endStep(j, 'succeeded', now, `${total} bytes in ${req.parts.length} part(s)`);
+    j.state = 'inspecting';
+    beginStep(j, 'inspect', now);
+  });
+  if (moved) {
+    if (moved.uploadCompletedAt) return moved;
+    // Cancelled while S3 made the object: it was never recorded on the job, so nobody else removes it.
+    await gw.staging.delete(key);
+    throw new InvalidJobStateError(jobId, moved.state, 'complete the upload of', ['awaiting-upload']);
   }
+  await releaseUploadWait(gw, updated);
+  return updated;
+}
+
+async function completeInS3(gw: Gateway, key: string, uploadId: string, req: CompleteUploadRequest) {
   try {
     await gw.staging.completeUpload(key, uploadId, req.parts);
   } catch (err) {
@@ -182,18 +233,6 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
     }
     throw err;
   }
-  const now = gw.now();
-  const updated = await updateJob(gw, jobId, (j) => {
-    markRemoved(j, 'multipart-upload', uploadId, now); // consumed into the object
-    recordResource(j, { type: 's3-object', id: key, location: j.image.bucket }, now);
-    j.bytes.uploaded = total;
-    j.uploadCompletedAt = now.toISOString();
-    endStep(j, 'succeeded', now, `${total} bytes in ${req.parts.length} part(s)`);
-    j.state = 'inspecting';
-    beginStep(j, 'inspect', now);
-  });
-  await releaseUploadWait(gw, updated);
-  return updated;
 }
 
 /** Sends the task token back once both the upload is complete and the execution waits for it. */

@@ -7,11 +7,14 @@ import { createHash } from 'node:crypto';
 import { CloudError } from '../clouds/errors';
 import type { CloudTarget, CreatedResource } from '../clouds/cloud-target';
 import {
+  detectImageFormat,
+  detectPartitionTable,
   inspectOva,
   isImageError,
   openDiskImage,
+  openRandomAccess,
+  streamFrom,
   tapDisk,
-  detectPartitionTable,
   type OvaInspection,
 } from '../images';
 import { removeJobResources } from './cleanup';
@@ -123,13 +126,28 @@ export async function inspectImage(
         format: `ova/${disk.format}`,
       };
     } else {
-      const opened = await openDiskImage(file.stream, { totalSize: size });
-      const expected = { vmdk: 'vmdk-stream-optimized', vhd: 'vhd-fixed', raw: 'raw' }[job.image.format];
-      if (opened.format !== expected) {
+      // Detect from the first bytes and the footer (a fixed VHD is only recognisable by its last 512).
+      const src = await gw.staging.byteSource(job.image.key, size);
+      const head = await src.read(0, Math.min(64 * 1024, size));
+      const tail = size >= 512 ? await src.read(size - 512, 512) : undefined;
+      const detected = job.image.format === 'raw' ? 'raw' : detectImageFormat(head, size, tail);
+      const accepted: Record<string, string[]> = {
+        vmdk: ['vmdk-stream-optimized'],
+        vhd: ['vhd-fixed', 'vhd-dynamic'],
+        vhdx: ['vhdx'],
+        raw: ['raw'],
+      };
+      if (!accepted[job.image.format]?.includes(detected)) {
         throw rejected(
-          `the offload declared imageFormat '${job.image.format}' but the file is ${opened.format}`,
+          `the offload declared imageFormat '${job.image.format}' but the file is ${detected}` +
+            (detected.startsWith('vmdk') ? ' (AWS VM Import takes only streamOptimized VMDKs)' : ''),
         );
       }
+      // Dynamic VHD and VHDX put their block table first: read them by random access (ranged GETs).
+      const opened =
+        detected === 'vhd-dynamic' || detected === 'vhdx'
+          ? { format: detected, disk: streamFrom(await openRandomAccess(src, { format: detected })) }
+          : await openDiskImage(file.stream, { totalSize: size, format: detected });
       const tap = tapDisk(opened.disk, 4096);
       for await (const _ of tap.disk.extents) {
         // drain: the tap hashes as the extents pass

@@ -15,6 +15,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
+import type { ByteSource } from '../images/source';
+import { s3ByteSource } from './s3-byte-source';
 
 const MiB = 1024 * 1024;
 /** S3 allows at most 10,000 parts of at most 5 GiB; we keep the URL list small enough for one API response. */
@@ -112,6 +114,11 @@ export class StagingBucket {
     const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     if (!out.Body) throw new Error(`S3 returned no body for ${key}`);
     return { body: out.Body as Readable, size: Number(out.ContentLength ?? 0) };
+  }
+
+  /** The object as random-access bytes (ranged GETs), for formats that cannot be streamed. */
+  byteSource(key: string, size: number): Promise<ByteSource> {
+    return s3ByteSource(this.s3, this.bucket, key, { size });
   }
 
   async delete(key: string): Promise<void> {

@@ -3,14 +3,15 @@
  * state machine definitions from the CDK stack, s3rver, dynalite and the AWS simulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReadStream } from 'node:fs';
-import { readFile, stat, writeFile, mkdtemp } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, readFile, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { inspectOva } from '../../shared/images';
+import { convertImage, inspectOva } from '../../shared/images';
+import { execFileSync } from 'node:child_process';
 import { GatewayClient } from '../../shared/client/api-client';
 import { uploadImage } from '../../shared/client/upload';
 import { followJob } from '../../shared/client/follow';
@@ -40,7 +41,7 @@ afterAll(async () => {
 
 async function offload(
   file: string,
-  imageFormat: 'ova' | 'vmdk' | 'raw' = 'ova',
+  imageFormat: 'ova' | 'vmdk' | 'vhd' | 'vhdx' | 'raw' = 'ova',
   vmName = 'e2e-vm',
   callbackUrl?: string,
 ) {
@@ -167,6 +168,50 @@ describe('offload → return over HTTP', () => {
     expect(failed5xx.length).toBe(2);
     await client.cancel(jobId);
     expect((await client.getOffload(jobId)).state).toBe('cancelled');
+  });
+});
+
+describe('other image formats', () => {
+  it.each([
+    ['vhd', 'vhd-fixed'],
+    ['vhd', 'vhd-dynamic'],
+    ['vhdx', 'vhdx'],
+    ['raw', 'raw'],
+  ] as const)('offloads a %s image (%s) and brings the same disk back', async (imageFormat, variant) => {
+    // Prepare: the sample VM's disk in this format
+    const raw = join(work, `sample-${variant}.raw`);
+    const image = join(work, `sample-${variant}.${imageFormat}`);
+    if (!existsSync(raw)) await convertImage(SAMPLE_OVA, raw, 'raw');
+    if (variant === 'vhdx') {
+      execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, image]);
+    } else if (variant === 'raw') {
+      await copyFile(raw, image);
+    } else {
+      await convertImage(SAMPLE_OVA, image, variant);
+    }
+    // Act
+    const jobId = await offload(image, imageFormat, `sample-${variant}`);
+    const running = await settle(jobId);
+    await client.startReturn(jobId);
+    const returned = await settle(jobId, ['returned', 'return-failed', 'failed']);
+    // Assess
+    expect(running.state, running.error?.detail).toBe('running');
+    expect(running.image.diskSha256).toBe(sampleDiskSha256);
+    expect(returned.state, returned.error?.detail).toBe('returned');
+    expect(returned.download?.diskSha256).toBe(sampleDiskSha256);
+  });
+
+  it('refuses a VMDK that AWS VM Import would refuse (monolithicSparse) with a clear reason', async () => {
+    // Prepare
+    const raw = join(work, 'sample-sparse.raw');
+    const image = join(work, 'sample-sparse.vmdk');
+    await convertImage(SAMPLE_OVA, raw, 'raw');
+    await convertImage(raw, image, 'vmdk-sparse');
+    // Act
+    const job = await settle(await offload(image, 'vmdk'));
+    // Assess
+    expect(job.state).toBe('failed');
+    expect(job.error?.detail).toMatch(/vmdk-monolithic-sparse.*streamOptimized/);
   });
 });
 
