@@ -184,7 +184,7 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
         `the uploaded parts hold ${total} bytes but the offload declared imageSizeBytes ${sizeBytes}; upload every byte of the image, then complete again`,
       );
     }
-    await completeInS3(gw, key, uploadId, req);
+    await completeInS3(gw, key, uploadId, sizeBytes, req);
   } else {
     // The upload is gone: an earlier request completed it in S3 and died before recording that
     // (a retry after a timeout), or it was aborted. Only a complete image lets the job go on.
@@ -197,7 +197,7 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
     total = staged;
   }
   const now = gw.now();
-  let moved: Job | undefined;
+  let moved = undefined as Job | undefined;
   const updated = await updateJob(gw, jobId, (j) => {
     if (j.state !== 'awaiting-upload' || j.uploadCompletedAt) {
       moved = j; // completed by a concurrent request, or cancelled meanwhile
@@ -221,11 +221,19 @@ export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUp
   return updated;
 }
 
-async function completeInS3(gw: Gateway, key: string, uploadId: string, req: CompleteUploadRequest) {
+async function completeInS3(
+  gw: Gateway,
+  key: string,
+  uploadId: string,
+  sizeBytes: number,
+  req: CompleteUploadRequest,
+) {
   try {
     await gw.staging.completeUpload(key, uploadId, req.parts);
   } catch (err) {
     const name = (err as Error).name;
+    // A concurrent request completed it first: fine when the whole image is there.
+    if (name === 'NoSuchUpload' && (await gw.staging.size(key)) === sizeBytes) return;
     if (name === 'InvalidPart' || name === 'InvalidPartOrder' || name === 'EntityTooSmall') {
       throw new UploadIncompleteError(
         `S3 refused to complete the upload: ${name}: ${(err as Error).message}`,

@@ -89,6 +89,7 @@ export async function inspectImage(
   let job = await gw.store.get(jobId);
   assertNotCancelled(job);
   job = await updateJob(gw, jobId, (j) => {
+    assertNotCancelled(j); // a DELETE may have landed since the read above
     j.state = 'inspecting';
     beginStep(j, 'inspect', gw.now());
   });
@@ -265,14 +266,21 @@ async function createOnce(
   const existing = current.cloud[opts.key];
   if (existing) return existing;
   const job = await updateJob(gw, jobId, (j) => {
+    assertNotCancelled(j); // a DELETE may have landed since the read above
     opts.prepare(j);
     beginStep(j, opts.step, gw.now());
   });
   const created = await askCloud(gw, jobId, () => opts.create(gw.cloudFor(job.target), job));
-  await updateJob(gw, jobId, (j) => {
+  const recorded = await updateJob(gw, jobId, (j) => {
     recordResource(j, created, gw.now());
     j.cloud[opts.key] = created.id;
   });
+  if (CANCELLED.has(recorded.state)) {
+    // Cancelled while the cloud created it: the cancel's removal may have run before it was
+    // recorded, so remove it here rather than leave it behind.
+    await removeJobResources(gw, jobId, { types: [created.type] });
+    assertNotCancelled(recorded);
+  }
   return created.id;
 }
 
@@ -311,6 +319,8 @@ export async function checkImport(
   }
   const now = gw.now();
   await updateJob(gw, jobId, (j) => {
+    // Cancelled meanwhile: the cancel removed the completed import task with its AMI and snapshots.
+    assertNotCancelled(j);
     if (progress.amiId) {
       recordResource(j, { type: 'ami', id: progress.amiId, location: j.target.region }, now);
       j.cloud.amiId = progress.amiId;
@@ -443,7 +453,12 @@ export async function checkExport(gw: Gateway, jobId: string): Promise<{ done: b
   if (!key)
     throw await failStep(gw, jobId, new CloudError('ExportFailed', 'the export completed without an S3 key'));
   const now = gw.now();
+  let cancelled = false;
   await updateJob(gw, jobId, (j) => {
+    if (CANCELLED.has(j.state)) {
+      cancelled = true;
+      return false;
+    }
     recordResource(j, { type: 's3-object', id: key, location: gw.staging.bucket, retained: true }, now);
     j.returned = {
       bucket: gw.staging.bucket,
@@ -456,6 +471,11 @@ export async function checkExport(gw: Gateway, jobId: string): Promise<{ done: b
     };
     endStep(j, 'succeeded', now, `s3://${gw.staging.bucket}/${key}`);
   });
+  if (cancelled) {
+    // The cancel ran before the exported image was recorded, so nobody else removes it.
+    await gw.staging.delete(key);
+    assertNotCancelled(await gw.store.get(jobId));
+  }
   return { done: true, status: progress.status };
 }
 
