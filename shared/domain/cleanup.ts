@@ -40,7 +40,7 @@ export async function removeJobResources(
   let retriable = false;
   for (const r of pending) {
     try {
-      await removeOne(gw, job, r);
+      await removeOne(gw, job, r, opts);
       job = await updateJob(gw, jobId, (j) => markRemoved(j, r.type, r.id, gw.now()));
       gw.logger.info('removed resource', { jobId, resourceType: r.type, resourceId: r.id });
     } catch (err) {
@@ -65,13 +65,38 @@ export async function removeJobResources(
   return job;
 }
 
-async function removeOne(gw: Gateway, job: Job, r: JobResource): Promise<void> {
+async function removeOne(gw: Gateway, job: Job, r: JobResource, opts: RemovalOptions): Promise<void> {
   switch (r.type) {
     case 'multipart-upload':
       return gw.staging.abortUpload(job.image.key, r.id);
     case 's3-object':
       return gw.staging.delete(r.id);
+    case 'export-task':
+      return removeExport(gw, job, r, opts);
     default:
       return gw.cloudFor(job.target).remove(r);
   }
+}
+
+/**
+ * An export under way is cancelled; a finished one's image is deleted unless the job keeps it (the
+ * download): it may have finished after the last CheckExport, so it may not be recorded yet.
+ */
+async function removeExport(gw: Gateway, job: Job, r: JobResource, opts: RemovalOptions): Promise<void> {
+  const cloud = gw.cloudFor(job.target);
+  await cloud.remove(r);
+  let key: string | undefined;
+  try {
+    const progress = await cloud.checkExport({ ...job, cloud: { ...job.cloud, exportTaskId: r.id } });
+    if (progress.done) key = progress.key;
+  } catch (err) {
+    // Cancelled (it left nothing in the bucket), or so old the cloud no longer knows it.
+    const e = err as { name?: string; code?: string };
+    if (e.name !== 'ExportFailed' && e.code !== 'InvalidExportTaskID.NotFound') throw err;
+  }
+  if (!key) return;
+  const kept = job.resources.some(
+    (x) => x.type === 's3-object' && x.id === key && x.retained && !x.removedAt && !opts.includeRetained,
+  );
+  if (!kept) await gw.staging.delete(key);
 }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { GatewayClient } from '../../shared/client/api-client';
 import { uploadImage } from '../../shared/client/upload';
 import { followJob } from '../../shared/client/follow';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { startTestGateway, type TestGateway } from '../helpers/embedded';
 
@@ -60,5 +61,86 @@ describe('cancel leaves nothing behind', () => {
     // Assess: the job never recorded the AMI, yet the cloud holds nothing of it
     expect(answer.state).toBe('cancelled');
     expect(await liveSimResources(gw)).toEqual([]);
+  });
+
+  it('cancels an export under way, so no exported image lands in the bucket after the job is gone', async () => {
+    // Prepare: a running VM whose export takes a minute
+    gw = await startTestGateway({ simTiming: { phaseMs: 5, exportMs: 60_000 } });
+    const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
+    const size = (await stat(SAMPLE_OVA)).size;
+    const created = await client.createOffload(
+      {
+        vmName: 'cancel-during-export',
+        imageFormat: 'ova',
+        imageSizeBytes: size,
+        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+      },
+      randomUUID(),
+    );
+    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const running = await followJob(client, created.jobId, {
+      until: (j) => ['running', 'failed'].includes(j.state),
+      intervalMs: 10,
+    });
+    expect(running.state, running.error?.detail).toBe('running');
+    await client.startReturn(created.jobId);
+    await followJob(client, created.jobId, {
+      until: (j) => !!j.cloud.exportTaskId || j.state !== 'returning',
+      intervalMs: 10,
+    });
+
+    // Act
+    const answer = await client.cancel(created.jobId);
+
+    // Assess: the export was cancelled (cancelling lasts a minute here); nothing else is left
+    expect(answer.state).toBe('cancelled');
+    expect(gw.sim.calls.some((c) => c.action === 'CancelExportTask')).toBe(true);
+    const left = gw.sim.resources();
+    expect(left.exportTasks.map((t) => t.state)).toEqual(['cancelling']);
+  });
+
+  it('removes the image of an export that completed before CheckExport saw it', async () => {
+    // Prepare: the export finishes quickly, but the workflow waits a minute before checking it
+    gw = await startTestGateway({ waitTimeOverrides: { WaitForExport: 60_000 } });
+    const g = gw;
+    const client = new GatewayClient({ baseUrl: g.apiUrl, apiKey: g.apiKey });
+    const size = (await stat(SAMPLE_OVA)).size;
+    const created = await client.createOffload(
+      {
+        vmName: 'cancel-after-export',
+        imageFormat: 'ova',
+        imageSizeBytes: size,
+        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+      },
+      randomUUID(),
+    );
+    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const running = await followJob(client, created.jobId, {
+      until: (j) => ['running', 'failed'].includes(j.state),
+      intervalMs: 10,
+    });
+    expect(running.state, running.error?.detail).toBe('running');
+    await client.startReturn(created.jobId);
+    const returned = async () =>
+      (
+        await g.deps.s3.send(
+          new ListObjectsV2Command({
+            Bucket: g.deps.config.stagingBucket,
+            Prefix: `returns/${created.jobId}/`,
+          }),
+        )
+      ).KeyCount ?? 0;
+    for (let i = 0; i < 500 && (await returned()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await returned()).toBe(1);
+    for (let i = 0; i < 500 && g.sim.resources().exportTasks.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    // Act
+    const answer = await client.cancel(created.jobId);
+
+    // Assess: the job never recorded the exported image, yet the bucket holds nothing of it
+    expect(answer.state).toBe('cancelled');
+    expect(await returned()).toBe(0);
   });
 });

@@ -3,6 +3,7 @@
  * @aws-sdk/client-ec2 (pointed at the simulator in the embedded deployment).
  */
 import {
+  CancelExportTaskCommand,
   CancelImportTaskCommand,
   CreateInstanceExportTaskCommand,
   DeleteSnapshotCommand,
@@ -33,6 +34,7 @@ const GONE_CODES = new Set([
   'InvalidSnapshot.NotFound',
   'InvalidConversionTaskId',
   'InvalidConversionTaskId.Malformed',
+  'InvalidExportTaskID.NotFound',
 ]);
 
 const tagsFor = (job: Job): Tag[] => [
@@ -250,9 +252,25 @@ export class AwsTarget implements CloudTarget {
           ),
         );
       }
-      case 'export-task':
-        // An export task holds no cloud resource of its own; its output object is tracked as an s3-object.
+      case 'export-task': {
+        // Its output object is an s3-object (see removeJobResources); one under way is cancelled,
+        // or it would write the image into the bucket after the job is gone.
+        let state: string | undefined;
+        await ignoreGone('DescribeExportTasks', async () => {
+          const out = await ec2.send(new DescribeExportTasksCommand({ ExportTaskIds: [resource.id] }));
+          state = out.ExportTasks?.[0]?.State;
+        });
+        if (state !== 'active') return;
+        try {
+          await ec2.send(new CancelExportTaskCommand({ ExportTaskId: resource.id }));
+        } catch (err) {
+          const e = classifyCloudError(err, 'CancelExportTask');
+          // Finished (or finishing) meanwhile: its image is removed as the task's output.
+          if (e.code === 'IncorrectState' || (e.code && GONE_CODES.has(e.code))) return;
+          throw e;
+        }
         return;
+      }
       default:
         throw new CloudError('CloudRejected', `AwsTarget cannot remove a ${resource.type}`);
     }
