@@ -272,6 +272,10 @@ export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
     delete j.error;
     // A new attempt exports afresh: an earlier export may be the very thing that failed.
     delete j.cloud.exportTaskId;
+    // The earlier attempt's image is no longer the download: let the next cleanup remove it.
+    for (const r of j.resources) {
+      if (r.type === 's3-object' && r.retained && !r.removedAt) delete r.retained;
+    }
     delete j.returned;
     beginStep(j, 'stop', gw.now());
   });

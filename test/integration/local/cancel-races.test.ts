@@ -5,11 +5,12 @@
  * replaced by a recording fake so the interleaving is exact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UploadPartCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { createGateway, recordResource, type Gateway } from '../../../shared/domain/gateway';
 import { newJobId } from '../../../shared/domain/ids';
 import type { Job, JobResource, JobState } from '../../../shared/domain/job';
-import { cancelOffload, completeUpload } from '../../../shared/domain/offloads';
+import { cancelOffload, completeUpload, startReturn } from '../../../shared/domain/offloads';
+import { removeJobResources } from '../../../shared/domain/cleanup';
 import { inspectImage, startImport } from '../../../shared/domain/steps';
 import type { CloudTarget } from '../../../shared/clouds/cloud-target';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
@@ -191,5 +192,36 @@ describe('cancel during upload-complete', () => {
     // Assess
     expect(err.status).toBeGreaterThanOrEqual(400);
     expect(err.status).toBeLessThan(500);
+  });
+});
+
+describe('a second return attempt', () => {
+  it("does not keep the first attempt's exported image forever", async () => {
+    // Prepare: a return that exported and published, then failed (e.g. in cleanup)
+    const gw = createGateway(tg.deps);
+    gw.sfn = { send: async () => ({}) } as unknown as Gateway['sfn'];
+    const job = newJob(gw, 'return-failed');
+    const oldKey = `returns/${job.jobId}/export-i-0123456789abcdef0.ova`;
+    await tg.deps.s3.send(new PutObjectCommand({ Bucket: gw.staging.bucket, Key: oldKey, Body: 'ova' }));
+    recordResource(
+      job,
+      { type: 's3-object', id: oldKey, location: gw.staging.bucket, retained: true },
+      gw.now(),
+    );
+    job.returned = {
+      bucket: gw.staging.bucket,
+      key: oldKey,
+      format: 'ova',
+      sizeBytes: 3,
+      sha256: 'a'.repeat(64),
+      diskSha256: 'b'.repeat(64),
+      matchesOriginal: true,
+    };
+    await gw.store.create(job);
+    // Act: the user retries; the new attempt's cleanup removes what the job no longer keeps
+    await startReturn(gw, job.jobId);
+    await removeJobResources(gw, job.jobId, { types: ['s3-object'] });
+    // Assess
+    expect(await gw.staging.size(oldKey)).toBeUndefined();
   });
 });
