@@ -16,6 +16,7 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
   type EC2Client,
+  type ExportTask,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import type { Job, JobResource } from '../../domain/job';
@@ -170,10 +171,29 @@ export class AwsTarget implements CloudTarget {
           TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: tagsFor(job) }],
         }),
       ),
-    );
+    ).catch(async (err: unknown) => {
+      // No ClientToken here: a retried step finds the export its first try started (one per instance).
+      if ((err as CloudError).code !== 'IncorrectState') throw err;
+      const ours = await this.activeExportOf(job, id);
+      if (!ours) throw err;
+      return { ExportTask: ours };
+    });
     const taskId = out.ExportTask?.ExportTaskId;
     if (!taskId) throw new CloudError('CloudRejected', 'CreateInstanceExportTask returned no task id');
     return { type: 'export-task', id: taskId, location: job.target.region };
+  }
+
+  /** The job's export of this instance that is under way, if any. */
+  private async activeExportOf(job: Job, instanceId: string): Promise<ExportTask | undefined> {
+    const out = await this.call('DescribeExportTasks', () =>
+      this.ec2(job).send(new DescribeExportTasksCommand({})),
+    );
+    return out.ExportTasks?.find(
+      (t) =>
+        t.State === 'active' &&
+        t.InstanceExportDetails?.InstanceId === instanceId &&
+        (t.Tags ?? []).some((tag) => tag.Key === 'burstgate:job' && tag.Value === job.jobId),
+    );
   }
 
   async checkExport(job: Job): Promise<ExportProgress> {
