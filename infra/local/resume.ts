@@ -38,16 +38,29 @@ export async function resumeInterruptedJobs(deps: GatewayDeps): Promise<ResumedJ
   const gw = createGateway(deps);
   const resumed: ResumedJob[] = [];
   for (const job of await gw.store.list({ limit: 100_000 })) {
-    if (job.state === 'cancelling') {
-      await cancelOffload(gw, job.jobId);
-      resumed.push({ jobId: job.jobId, state: job.state });
-      continue;
+    // One job that cannot be finished must not keep the deployment (and every other job) down.
+    try {
+      if (job.state === 'cancelling') {
+        await cancelOffload(gw, job.jobId);
+        resumed.push({ jobId: job.jobId, state: job.state });
+        continue;
+      }
+      const kind = OFFLOAD_STATES.has(job.state)
+        ? 'offload'
+        : job.state === 'returning'
+          ? 'return'
+          : undefined;
+      if (!kind) continue;
+      const current = kind === 'offload' ? job.execution?.offloadArn : job.execution?.returnArn;
+      if (await isRunning(deps, current)) continue;
+      resumed.push({ jobId: job.jobId, state: job.state, executionArn: await restart(deps, job, kind) });
+    } catch (err) {
+      gw.logger.error('could not resume an interrupted job; it is left as it is', {
+        jobId: job.jobId,
+        state: job.state,
+        error: err as Error,
+      });
     }
-    const kind = OFFLOAD_STATES.has(job.state) ? 'offload' : job.state === 'returning' ? 'return' : undefined;
-    if (!kind) continue;
-    const current = kind === 'offload' ? job.execution?.offloadArn : job.execution?.returnArn;
-    if (await isRunning(deps, current)) continue;
-    resumed.push({ jobId: job.jobId, state: job.state, executionArn: await restart(deps, job, kind) });
   }
   return resumed;
 }

@@ -8,6 +8,8 @@ import { GatewayClient } from '../../../shared/client/api-client';
 import { uploadImage } from '../../../shared/client/upload';
 import { followJob } from '../../../shared/client/follow';
 import { SAMPLE_OVA } from '../../../infra/local/demo';
+import { JobStore } from '../../../shared/store/job-store';
+import { newJobId } from '../../../shared/domain/ids';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let gateways: TestGateway[] = [];
@@ -53,5 +55,41 @@ describe('restart', () => {
     expect(job.state, job.error?.detail).toBe('running');
     expect(job.resources.filter((r) => r.type === 'import-task')).toHaveLength(1);
     expect(second.apiKey).toBe(first.apiKey);
+  });
+
+  it('starts even when one interrupted job cannot be finished', async () => {
+    // Prepare: a cancel cut off half-way, on a resource the cloud refuses to remove
+    stateDir = await mkdtemp(join(tmpdir(), 'bg-resume-'));
+    const first = await startTestGateway({ stateDir });
+    const now = new Date().toISOString();
+    const jobId = newJobId();
+    await new JobStore(first.deps.ddb, first.deps.config.jobsTable).create({
+      jobId,
+      vmName: 'stuck',
+      state: 'cancelling',
+      target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+      image: {
+        format: 'raw',
+        bucket: first.deps.config.stagingBucket,
+        key: `staging/${jobId}/x.img`,
+        sizeBytes: 1,
+      },
+      resources: [{ type: 'instance', id: 'i-not-a-valid-id', location: 'us-east-1', createdAt: now }],
+      steps: [],
+      bytes: { uploaded: 0 },
+      cloud: {},
+    });
+    await first.close();
+
+    // Act
+    const second = await startTestGateway({ stateDir });
+    gateways.push(second);
+
+    // Assess: the gateway serves; the job still says what is left to do
+    const client = new GatewayClient({ baseUrl: second.apiUrl, apiKey: second.apiKey });
+    expect((await client.getOffload(jobId)).state).toBe('cancelling');
   });
 });
