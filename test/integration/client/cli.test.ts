@@ -177,7 +177,7 @@ describe.concurrent('burstgate CLI: usage', () => {
     ],
     [
       ['offload', 'vm.bin', '--to', 'aws', '--format', 'qcow2'],
-      /--format must be one of ova, vmdk, vhd, raw/,
+      /--format must be one of ova, vmdk, vhd, vhdx, raw/,
     ],
     [['offload', 'a.ova', 'b.ova', '--to', 'aws'], /unexpected argument 'b\.ova'/],
     [['list', '--state', 'flying'], /--state must be one of awaiting-upload, .*cancelled, not 'flying'/],
