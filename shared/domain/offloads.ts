@@ -101,6 +101,10 @@ export async function placeOffload(
     await gw.store.create(job);
   } catch (err) {
     await gw.staging.abortUpload(key, uploadId).catch(() => undefined);
+    // Two identical requests at once: the other one created the job first; answer as a replay.
+    const winner =
+      prior && (err as Error).name === 'ConditionalCheckFailedException' && (await gw.store.find(jobId));
+    if (winner) return { job: winner, upload: await uploadInstructions(gw, winner), replayed: true };
     throw err;
   }
   await gw.publish(job, undefined);

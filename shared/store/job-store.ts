@@ -142,10 +142,11 @@ export class JobStore {
         }),
       );
       for (const item of (out.Items as JobItem[] | undefined) ?? []) jobs.push(item.job);
+      // Keep only the newest `limit` as pages arrive: memory stays bounded by the limit, not the table.
+      if (jobs.length > 2 * limit) newestFirst(jobs).splice(limit);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    jobs.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-    return jobs.slice(0, limit);
+    return newestFirst(jobs).slice(0, limit);
   }
 
   /**
@@ -200,6 +201,10 @@ export class JobStore {
       }),
     );
   }
+}
+
+function newestFirst(jobs: Job[]): Job[] {
+  return jobs.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }
 
 /** JSON with object keys sorted, so equal bodies hash equal whatever their key order. */

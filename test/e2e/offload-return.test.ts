@@ -287,10 +287,17 @@ describe('bad input changes nothing', () => {
     const first = await client.createOffload(req, key);
     const again = await client.createOffload(req, key);
     const other = await client.createOffload({ ...req, imageSizeBytes: 8192 }, key).catch((e: unknown) => e);
+    const sameKey = randomUUID();
+    const [a, b] = await Promise.all([
+      client.createOffload(req, sameKey),
+      client.createOffload(req, sameKey),
+    ]);
     // Assess
     expect(again.jobId).toBe(first.jobId);
     expect(other).toMatchObject({ kind: 'problem', status: 409 });
+    expect(a.jobId).toBe(b.jobId);
     await client.cancel(first.jobId);
+    await client.cancel(a.jobId);
   });
 
   it('refuses to complete an upload that holds fewer bytes than declared, and keeps the job waiting', async () => {

@@ -103,6 +103,18 @@ describe('JobStore', () => {
     expect(listed.map((j) => j.jobId)).toEqual([newer.jobId, older.jobId]);
   });
 
+  it('lists the newest jobs first and returns no more than the limit', async () => {
+    // Prepare
+    const made = [];
+    for (let d = 1; d <= 5; d++) {
+      made.push(await store.create(aJob({ createdAt: `2027-0${d}-01T00:00:00.000Z` })));
+    }
+    // Act
+    const two = await store.list({ limit: 2 });
+    // Assess
+    expect(two.map((j) => j.jobId)).toEqual([made[4]!.jobId, made[3]!.jobId]);
+  });
+
   it('finds API keys only by their hash and never stores the key', async () => {
     // Prepare
     const key = 'bg_test-key-0123456789abcdef';
