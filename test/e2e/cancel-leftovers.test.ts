@@ -3,14 +3,9 @@
  * cancel must still leave nothing behind in the cloud.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { stat } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
-import { GatewayClient } from '../../shared/client/api-client';
-import { uploadImage } from '../../shared/client/upload';
 import { followJob } from '../../shared/client/follow';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { SAMPLE_OVA } from '../../infra/local/demo';
-import { startTestGateway, type TestGateway } from '../helpers/embedded';
+import { offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 let gw: TestGateway | undefined;
 afterEach(async () => {
@@ -33,18 +28,7 @@ describe('cancel leaves nothing behind', () => {
   it('removes the AMI and snapshots of an import that completed before CheckImport saw it', async () => {
     // Prepare: the import finishes quickly, but the workflow waits a minute before checking it
     gw = await startTestGateway({ waitTimeOverrides: { WaitForImport: 60_000 } });
-    const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
-    const size = (await stat(SAMPLE_OVA)).size;
-    const created = await client.createOffload(
-      {
-        vmName: 'cancel-after-import',
-        imageFormat: 'ova',
-        imageSizeBytes: size,
-        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
-      },
-      randomUUID(),
-    );
-    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const { client: client, created } = await offloadSample(gw, 'cancel-after-import');
     await followJob(client, created.jobId, {
       until: (j) => j.state === 'importing' && !!j.cloud.importTaskId,
       intervalMs: 10,
@@ -66,18 +50,7 @@ describe('cancel leaves nothing behind', () => {
   it('cancels an export under way, so no exported image lands in the bucket after the job is gone', async () => {
     // Prepare: a running VM whose export takes a minute
     gw = await startTestGateway({ simTiming: { phaseMs: 5, exportMs: 60_000 } });
-    const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
-    const size = (await stat(SAMPLE_OVA)).size;
-    const created = await client.createOffload(
-      {
-        vmName: 'cancel-during-export',
-        imageFormat: 'ova',
-        imageSizeBytes: size,
-        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
-      },
-      randomUUID(),
-    );
-    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const { client: client, created } = await offloadSample(gw, 'cancel-during-export');
     const running = await followJob(client, created.jobId, {
       until: (j) => ['running', 'failed'].includes(j.state),
       intervalMs: 10,
@@ -103,18 +76,7 @@ describe('cancel leaves nothing behind', () => {
     // Prepare: the export finishes quickly, but the workflow waits a minute before checking it
     gw = await startTestGateway({ waitTimeOverrides: { WaitForExport: 60_000 } });
     const g = gw;
-    const client = new GatewayClient({ baseUrl: g.apiUrl, apiKey: g.apiKey });
-    const size = (await stat(SAMPLE_OVA)).size;
-    const created = await client.createOffload(
-      {
-        vmName: 'cancel-after-export',
-        imageFormat: 'ova',
-        imageSizeBytes: size,
-        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
-      },
-      randomUUID(),
-    );
-    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const { client: client, created } = await offloadSample(g, 'cancel-after-export');
     const running = await followJob(client, created.jobId, {
       until: (j) => ['running', 'failed'].includes(j.state),
       intervalMs: 10,

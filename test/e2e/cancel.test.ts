@@ -1,14 +1,10 @@
 /** DELETE while the cloud is still importing: the execution stops and the import task is cancelled. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stat } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import { GatewayClient } from '../../shared/client/api-client';
-import { uploadImage } from '../../shared/client/upload';
 import { followJob } from '../../shared/client/follow';
-import { SAMPLE_OVA } from '../../infra/local/demo';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { JobStore } from '../../shared/store/job-store';
-import { startTestGateway, type TestGateway } from '../helpers/embedded';
+import { offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 let gw: TestGateway;
 let client: GatewayClient;
@@ -24,17 +20,7 @@ afterAll(async () => {
 describe('cancel during import', () => {
   it('stops the workflow, cancels the import task and leaves nothing behind', async () => {
     // Prepare
-    const size = (await stat(SAMPLE_OVA)).size;
-    const created = await client.createOffload(
-      {
-        vmName: 'cancel-me',
-        imageFormat: 'ova',
-        imageSizeBytes: size,
-        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
-      },
-      randomUUID(),
-    );
-    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const { created } = await offloadSample(gw, 'cancel-me');
     const importing = await followJob(client, created.jobId, {
       until: (j) => j.state === 'importing' && !!j.cloud.importTaskId,
       intervalMs: 10,

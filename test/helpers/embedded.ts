@@ -2,9 +2,13 @@
  * The embedded deployment for tests: a fresh temporary state directory, waits and retry pauses of
  * 5 ms, a fast AWS simulator, no logs. `close()` stops everything and removes the directory.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GatewayClient } from '../../shared/client/api-client';
+import { uploadImage } from '../../shared/client/upload';
+import { SAMPLE_OVA } from '../../infra/local/demo';
 import { startEmbedded, type Embedded, type EmbeddedOptions } from '../../infra/local/embedded';
 
 export type TestGateway = Embedded;
@@ -33,4 +37,27 @@ export async function startTestGateway(opts: Partial<EmbeddedOptions> = {}): Pro
       if (owned) await rm(stateDir, { recursive: true, force: true });
     })());
   return gateway;
+}
+
+/**
+ * Creates an offload of `image` (default: the project's sample VM OVA) to simulated AWS and
+ * uploads it; returns a client for the gateway and the created job's id.
+ */
+export async function offloadSample(
+  gateway: TestGateway,
+  vmName: string,
+  image: string = SAMPLE_OVA,
+): Promise<{ client: GatewayClient; created: { jobId: string } }> {
+  const client = new GatewayClient({ baseUrl: gateway.apiUrl, apiKey: gateway.apiKey });
+  const created = await client.createOffload(
+    {
+      vmName,
+      imageFormat: 'ova',
+      imageSizeBytes: (await stat(image)).size,
+      target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+    },
+    randomUUID(),
+  );
+  await client.completeUpload(created.jobId, await uploadImage(image, created.upload));
+  return { client, created: { jobId: created.jobId } };
 }

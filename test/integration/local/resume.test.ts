@@ -1,16 +1,13 @@
 /** A restart of the embedded deployment continues the jobs whose workflow it cut off. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { GatewayClient } from '../../../shared/client/api-client';
-import { uploadImage } from '../../../shared/client/upload';
 import { followJob } from '../../../shared/client/follow';
-import { SAMPLE_OVA } from '../../../infra/local/demo';
 import { JobStore } from '../../../shared/store/job-store';
 import { newJobId } from '../../../shared/domain/ids';
-import { startTestGateway, type TestGateway } from '../../helpers/embedded';
+import { offloadSample, startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let gateways: TestGateway[] = [];
 let stateDir: string | undefined;
@@ -26,18 +23,7 @@ describe('restart', () => {
     stateDir = await mkdtemp(join(tmpdir(), 'bg-resume-'));
     const first = await startTestGateway({ stateDir, simTiming: { phaseMs: 5, importPhaseMs: 60_000 } });
     gateways.push(first);
-    const client1 = new GatewayClient({ baseUrl: first.apiUrl, apiKey: first.apiKey });
-    const size = (await stat(SAMPLE_OVA)).size;
-    const created = await client1.createOffload(
-      {
-        vmName: 'resume-me',
-        imageFormat: 'ova',
-        imageSizeBytes: size,
-        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
-      },
-      randomUUID(),
-    );
-    await client1.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const { client: client1, created } = await offloadSample(first, 'resume-me');
     await followJob(client1, created.jobId, { until: (j) => j.state === 'importing', intervalMs: 10 });
     await first.close();
     gateways = [];

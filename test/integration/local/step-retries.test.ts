@@ -3,16 +3,11 @@
  * Functions: the retry must find what the first try made, not fail or make a second one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stat } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { GatewayClient } from '../../../shared/client/api-client';
-import { uploadImage } from '../../../shared/client/upload';
 import { followJob } from '../../../shared/client/follow';
 import { createGateway } from '../../../shared/domain/gateway';
 import { startExport } from '../../../shared/domain/steps';
-import { SAMPLE_OVA } from '../../../infra/local/demo';
-import { startTestGateway, type TestGateway } from '../../helpers/embedded';
+import { offloadSample, startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let tg: TestGateway;
 beforeAll(async () => {
@@ -25,18 +20,7 @@ afterAll(async () => {
 describe('StartExport retried after the export task was created', () => {
   it('adopts the export task the first try created', async () => {
     // Prepare: a running VM, stopped outside the return workflow
-    const client = new GatewayClient({ baseUrl: tg.apiUrl, apiKey: tg.apiKey });
-    const size = (await stat(SAMPLE_OVA)).size;
-    const created = await client.createOffload(
-      {
-        vmName: 'export-retry',
-        imageFormat: 'ova',
-        imageSizeBytes: size,
-        target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
-      },
-      randomUUID(),
-    );
-    await client.completeUpload(created.jobId, await uploadImage(SAMPLE_OVA, created.upload));
+    const { client: client, created } = await offloadSample(tg, 'export-retry');
     const running = await followJob(client, created.jobId, {
       until: (j) => ['running', 'failed'].includes(j.state),
       intervalMs: 10,
