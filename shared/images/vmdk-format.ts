@@ -219,3 +219,33 @@ export function formatVmdkDescriptor(o: FormatDescriptorOptions): string {
   for (const [k, v] of Object.entries(o.extra ?? {})) lines.push(`ddb.${k} = "${v}"`);
   return lines.join('\n') + '\n';
 }
+
+/**
+ * The checks every VMDK sparse-header reader makes on the grain size and capacity: a power-of-two
+ * grain within `maxGrainSizeSectors`, a capacity within `maxCapacityBytes` (hostile headers must
+ * not make a reader allocate or iterate without bound).
+ */
+export function checkVmdkGrainAndCapacity(
+  h: VmdkHeader,
+  name: string,
+  limits: { maxGrainSizeSectors: number; maxCapacityBytes: number },
+): void {
+  if (h.grainSize === 0n || (h.grainSize & (h.grainSize - 1n)) !== 0n) {
+    throw new ImageError(
+      'BG_VMDK_BAD_HEADER',
+      `${name}: grain size ${h.grainSize} sectors at byte 20 is not a power of two; the header is corrupt`,
+    );
+  }
+  if (h.grainSize > BigInt(limits.maxGrainSizeSectors)) {
+    throw new ImageError(
+      'BG_VMDK_LIMIT',
+      `${name}: grain size ${h.grainSize} sectors at byte 20 exceeds the limit of ${limits.maxGrainSizeSectors} sectors (maxGrainSizeSectors)`,
+    );
+  }
+  if (h.capacity * BigInt(SECTOR) > BigInt(limits.maxCapacityBytes)) {
+    throw new ImageError(
+      'BG_VMDK_LIMIT',
+      `${name}: capacity ${h.capacity} sectors at byte 12 (${h.capacity * 512n} bytes) exceeds the limit of ${limits.maxCapacityBytes} bytes (maxCapacityBytes)`,
+    );
+  }
+}

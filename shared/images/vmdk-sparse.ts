@@ -15,6 +15,7 @@ import { isAllZero, normalizeExtents, type DiskStream } from './extents';
 import type { MappedRange, OpenRandomAccessOptions, RandomAccessDisk } from './random-access';
 import type { ByteSource } from './source';
 import {
+  checkVmdkGrainAndCapacity,
   COMPRESSION_DEFLATE,
   FLAG_COMPRESSED,
   FLAG_MARKERS,
@@ -68,10 +69,6 @@ const DEFAULTS = {
   maxDescriptorBytes: 64 * 1024,
   grainTableCache: 64,
 } satisfies Required<SparseVmdkLimits>;
-
-function isPowerOfTwo(n: bigint): boolean {
-  return n > 0n && (n & (n - 1n)) === 0n;
-}
 
 /** BG_IMAGE_INVALID_ARGUMENT unless [offset, offset+length) lies in [0, capacity). */
 import { checkDiskRange } from './block-table';
@@ -133,24 +130,7 @@ export async function openSparseVmdkExtent(
       `${name}: compressAlgorithm ${h.compressAlgorithm} at byte 77 is not deflate (1); the header is corrupt or from an unknown tool`,
     );
   }
-  if (!isPowerOfTwo(h.grainSize)) {
-    throw new ImageError(
-      'BG_VMDK_BAD_HEADER',
-      `${name}: grain size ${h.grainSize} sectors at byte 20 is not a power of two; the header is corrupt`,
-    );
-  }
-  if (h.grainSize > BigInt(L.maxGrainSizeSectors)) {
-    throw new ImageError(
-      'BG_VMDK_LIMIT',
-      `${name}: grain size ${h.grainSize} sectors at byte 20 exceeds the limit of ${L.maxGrainSizeSectors} sectors (maxGrainSizeSectors)`,
-    );
-  }
-  if (h.capacity * BigInt(SECTOR) > BigInt(L.maxCapacityBytes)) {
-    throw new ImageError(
-      'BG_VMDK_LIMIT',
-      `${name}: capacity ${h.capacity} sectors at byte 12 (${h.capacity * 512n} bytes) exceeds the limit of ${L.maxCapacityBytes} bytes (maxCapacityBytes)`,
-    );
-  }
+  checkVmdkGrainAndCapacity(h, name, L);
   if (h.numGTEsPerGT === 0 || h.numGTEsPerGT > L.maxGTEsPerGT) {
     throw new ImageError(
       h.numGTEsPerGT === 0 ? 'BG_VMDK_BAD_HEADER' : 'BG_VMDK_LIMIT',

@@ -6,6 +6,7 @@ import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
 import { isAllZero, normalizeExtents, type DiskExtent, type DiskStream } from './extents';
 import {
+  checkVmdkGrainAndCapacity,
   COMPRESSION_DEFLATE,
   FLAG_COMPRESSED,
   FLAG_MARKERS,
@@ -58,10 +59,6 @@ export interface VmdkStreamInfo {
 const DEFAULT_MAX_CAPACITY = 64 * 1024 ** 4;
 const DEFAULT_MAX_GRAIN_SECTORS = 2048;
 const DEFAULT_MAX_DESCRIPTOR = 64 * 1024;
-
-function isPowerOfTwo(n: bigint): boolean {
-  return n > 0n && (n & (n - 1n)) === 0n;
-}
 
 /**
  * Reads a streamOptimized VMDK sequentially by walking its markers. Works for VMware's layout (grain
@@ -121,24 +118,10 @@ export class VmdkStreamReader {
           `${what}: the header (flags 0x${h.flags.toString(16)} at byte 8, compressAlgorithm ${h.compressAlgorithm} at byte 77) does not describe a streamOptimized VMDK (compressed grains with markers); this looks like a monolithicSparse or hosted VMDK — convert it with "qemu-img convert -O vmdk -o subformat=streamOptimized" or export it as OVA`,
         );
       }
-      if (!isPowerOfTwo(h.grainSize)) {
-        throw new ImageError(
-          'BG_VMDK_BAD_HEADER',
-          `${what}: grain size ${h.grainSize} sectors at byte 20 is not a power of two; the header is corrupt`,
-        );
-      }
-      if (h.grainSize > BigInt(this.maxGrainSectors)) {
-        throw new ImageError(
-          'BG_VMDK_LIMIT',
-          `${what}: grain size ${h.grainSize} sectors at byte 20 exceeds the limit of ${this.maxGrainSectors} sectors (maxGrainSizeSectors)`,
-        );
-      }
-      if (h.capacity * BigInt(SECTOR) > BigInt(this.maxCapacity)) {
-        throw new ImageError(
-          'BG_VMDK_LIMIT',
-          `${what}: capacity ${h.capacity} sectors at byte 12 (${h.capacity * 512n} bytes) exceeds the limit of ${this.maxCapacity} bytes (maxCapacityBytes)`,
-        );
-      }
+      checkVmdkGrainAndCapacity(h, what, {
+        maxGrainSizeSectors: this.maxGrainSectors,
+        maxCapacityBytes: this.maxCapacity,
+      });
       if (h.numGTEsPerGT === 0 || h.numGTEsPerGT > 65536) {
         throw new ImageError(
           'BG_VMDK_BAD_HEADER',
