@@ -53,7 +53,17 @@ export type ImageErrorCode =
   | 'BG_VHDX_BAD_BAT'
   | 'BG_VHDX_LOG_REPLAY'
   | 'BG_VHDX_DIFFERENCING'
-  | 'BG_VHDX_LIMIT';
+  | 'BG_VHDX_LIMIT'
+  | 'BG_DELTA_BAD_HEADER'
+  | 'BG_DELTA_UNSUPPORTED_VERSION'
+  | 'BG_DELTA_BAD_RECORD'
+  | 'BG_DELTA_EXTENT_MISMATCH'
+  | 'BG_DELTA_BAD_TRAILER'
+  | 'BG_DELTA_RESULT_MISMATCH'
+  | 'BG_DELTA_WRONG_BASE'
+  | 'BG_DELTA_LIMIT'
+  | 'BG_DELTA_TRUNCATED'
+  | 'BG_DELTA_TRAILING_DATA';
 
 export class ImageError extends Error {
   readonly code: ImageErrorCode;

@@ -21,3 +21,4 @@ export * from './vmdk-flat';
 export * from './raw-writer';
 export * from './qcow2';
 export * from './qcow2-writer';
+export * from './delta';
