@@ -22,3 +22,4 @@ export * from './raw-writer';
 export * from './qcow2';
 export * from './qcow2-writer';
 export * from './delta';
+export * from './upload-plan';
