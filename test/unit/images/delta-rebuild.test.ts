@@ -183,6 +183,10 @@ describe('rebuildFromDelta over every base format', () => {
     const vmdk = join(tmp.dir, 'web01-returned-disk1.vmdk');
     await writeFile(vmdk, entries[1]!.data);
     expect((await qemuImg('compare', '-f', 'raw', '-F', 'vmdk', await expectedRaw(), vmdk)).code).toBe(0);
+    // the same OVA base rebuilt as a bare streamOptimized VMDK
+    const bare = join(tmp.dir, 'web01-returned.vmdk');
+    await rebuildFromDelta({ base: ovaBase, delta: path, out: bare });
+    expect((await qemuImg('compare', '-f', 'raw', '-F', 'vmdk', await expectedRaw(), bare)).code).toBe(0);
   });
 
   it('raw base → OVA named after the output file, and → every other target', async () => {

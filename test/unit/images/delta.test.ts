@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   applyDelta,
+  checkDeltaBase,
   DELTA_HEADER_BYTES,
   DELTA_RECORD_BYTES,
   DELTA_TRAILER_BYTES,
@@ -181,6 +182,20 @@ describe('delta format: write then read', () => {
     expect(await h.digest()).toBe(
       sha256(Buffer.concat([Buffer.alloc(1000), Buffer.from('x'), Buffer.alloc(1999)])),
     );
+  });
+
+  it('refuses a streamed extent shorter or longer than its declared length', async () => {
+    // Prepare
+    const write = (declared: number, actual: number) =>
+      collect(
+        writeDelta({ virtualSize: MiB, resultSha256: '0'.repeat(64) }, [
+          { kind: 'data', offset: 0, length: declared, data: chunked(pseudoRandom(actual, 8), 100) },
+        ]),
+      );
+    // Act / Assess
+    await expect(write(1000, 999)).rejects.toMatchObject({ code: 'BG_IMAGE_STREAM_STATE' });
+    await expect(write(1000, 1001)).rejects.toMatchObject({ code: 'BG_IMAGE_STREAM_STATE' });
+    await expect(write(1000, 1000)).resolves.toBeInstanceOf(Buffer);
   });
 
   it('writes the same bytes through the push-style DeltaWriter', async () => {
@@ -451,7 +466,6 @@ describe('damaged deltas and wrong bases', () => {
     const reader = await readDelta(chunked(s.delta, 4096));
     const other = Buffer.from(s.base);
     other[400 * KiB]! ^= 1; // a byte no extent covers
-    const { checkDeltaBase } = await import('../../../shared/images/delta');
     // Act / Assess
     expect(() => applyDelta(openRawSync(Buffer.alloc(s.base.length + 512)), reader)).toThrowError(
       expect.objectContaining({

@@ -195,12 +195,13 @@ describe('azurePageWrites', () => {
       page: AZURE_MAX_PAGE_BYTES,
     },
     {
-      name: 'qcow2, one range for the whole file',
+      name: 'qcow2, one range for the whole file, pages longer than one read',
       format: 'qcow2' as const,
       capacity: 6 * MiB,
       chunk: 64 * MiB,
       align: 4 * MiB,
       page: 64 * KiB,
+      read: 8 * KiB,
     },
   ];
   for (const c of cases) {
@@ -214,7 +215,12 @@ describe('azurePageWrites', () => {
       const writes: PageWrite[][] = [];
       for (const r of ranges) {
         const out: PageWrite[] = [];
-        for await (const w of azurePageWrites(rec.disk, r, { layout, maxPageBytes: c.page })) out.push(w);
+        for await (const w of azurePageWrites(rec.disk, r, {
+          layout,
+          maxPageBytes: c.page,
+          ...('read' in c ? { readBytes: c.read } : {}),
+        }))
+          out.push(w);
         writes.push(out);
       }
       // Assess: byte for byte the file writeDiskToFile writes with the same footer
