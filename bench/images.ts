@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { convertImage, type ConvertTarget } from '../shared/images';
 
@@ -86,7 +87,9 @@ async function buildBundle(dir: string): Promise<void> {
     target: 'node20',
     outfile: bundle,
     logLevel: 'error',
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as bgCreateRequire } from 'module'; const require = bgCreateRequire(import.meta.url);",
+    },
   });
 }
 
@@ -111,8 +114,13 @@ function best(n: number, f: () => Run): Run {
   return b!;
 }
 
-async function oneConversion(input: string, output: string, to: ConvertTarget): Promise<void> {
-  await convertImage(input, output, to);
+async function oneConversion(
+  input: string,
+  output: string,
+  to: ConvertTarget,
+  workers?: number,
+): Promise<void> {
+  await convertImage(input, output, to, workers === undefined ? {} : { workers });
   // maxRSS is in KiB on Linux
   process.stdout.write(`peakRssMiB=${(process.resourceUsage().maxRSS / 1024).toFixed(1)}\n`);
 }
@@ -130,7 +138,8 @@ async function main(): Promise<void> {
   });
   if (values.one) {
     const [input, output, to] = process.argv.slice(process.argv.indexOf('--one') + 1);
-    return oneConversion(input!, output!, to as ConvertTarget);
+    const workers = process.env.BG_BENCH_WORKERS;
+    return oneConversion(input!, output!, to as ConvertTarget, workers ? Number(workers) : undefined);
   }
   const qemu = spawnSync('qemu-img', ['--version'], { encoding: 'utf8' });
   if (qemu.status !== 0) throw new Error('qemu-img is needed (Debian: apt-get install qemu-utils)');
@@ -264,7 +273,11 @@ function row(image: string, conversion: string, q: Run, o: Run, target: number, 
   ];
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench:images failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+// The bundle also runs as the conversion worker threads (see shared/images/parallel.ts): only the
+// main thread runs the benchmark.
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench:images failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

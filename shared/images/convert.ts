@@ -13,6 +13,15 @@ import { detectImageFormat, type ImageFormat } from './detect';
 import { inspectOva, type OvaInspection } from './ova';
 import { openDiskImage } from './open';
 import { detectPartitionTable, type PartitionTable } from './partition';
+import {
+  convertInParallel,
+  defaultWorkerCount,
+  PARALLEL_MIN_CAPACITY,
+  PARALLEL_MIN_DATA,
+  PARALLEL_TARGETS,
+  type ParallelConvertOptions,
+  type ParallelTarget,
+} from './parallel';
 import { openRandomAccess, streamFrom } from './random-access';
 import { fileSource } from './source';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
@@ -273,14 +282,59 @@ export async function describeImage(
 }
 
 /**
+ * Whether `convertImage` can convert in chunks (parallel.ts): a local non-OVA image (opened for
+ * random access, so each worker reads its own chunks), an output the chunks can be written to, no
+ * content hash asked for (SHA-256 is one pass in disk order) and a disk of at least 16 MiB. Worker
+ * threads are used when the disk holds enough data to pay for starting them; else the chunks are
+ * converted on this thread. Returns what the summary needs from the input, read here.
+ */
+async function parallelPlan(
+  input: string,
+  to: ConvertTarget,
+  opts: OpenOptions & ParallelConvertOptions,
+): Promise<
+  { format: ImageFormat; capacity: number; fileBytes: number; head: Buffer; workers: number } | undefined
+> {
+  if (opts.hash || !PARALLEL_TARGETS.has(to)) return undefined;
+  const src = await fileSource(input);
+  try {
+    const head = await src.read(0, Math.min(64 * 1024, src.size));
+    const tail = src.size >= 512 ? await src.read(src.size - 512, 512) : undefined;
+    const format = detectImageFormat(head, src.size, tail);
+    if (format === 'ova') return undefined;
+    const disk = await openRandomAccess(src, { format });
+    if (disk.capacity < PARALLEL_MIN_CAPACITY) return undefined;
+    let workers = opts.workers;
+    if (workers === undefined) {
+      // threads pay off when there is data to convert: what the format maps as allocated, or for a
+      // raw file what the file system holds (holes are free to read)
+      let allocated = 0;
+      if (format === 'raw') allocated = (await stat(input)).blocks * 512;
+      else for await (const r of disk.map()) if (!r.zero) allocated += r.length;
+      workers = allocated >= PARALLEL_MIN_DATA ? defaultWorkerCount() : 0;
+    }
+    return {
+      format,
+      capacity: disk.capacity,
+      fileBytes: src.size,
+      head: await disk.read(0, Math.min(disk.capacity, 8192)),
+      workers,
+    };
+  } finally {
+    await src.close();
+  }
+}
+
+/**
  * `image convert`: writes `<output>.part`, then renames it to `output`; on any error the partial
- * file is removed, so a failed conversion leaves nothing behind.
+ * file is removed, so a failed conversion leaves nothing behind. Runs on worker threads when it can
+ * (see `parallelPlan`), else in one pass on this thread.
  */
 export async function convertImage(
   input: string,
   output: string,
   to: ConvertTarget,
-  opts: OpenOptions & WriteOptions = {},
+  opts: OpenOptions & WriteOptions & Pick<ParallelConvertOptions, 'workers' | 'chunkBytes'> = {},
 ): Promise<ImageSummary & { outputBytes: number }> {
   const writer = WRITERS[to];
   if (!writer) {
@@ -292,6 +346,22 @@ export async function convertImage(
   const partial = `${output}.part`;
   let outputBytes = 0;
   try {
+    const plan = await parallelPlan(input, to, opts);
+    if (plan) {
+      const r = await convertInParallel(input, plan.format, plan, partial, to as ParallelTarget, {
+        ...opts,
+        workers: plan.workers,
+      });
+      await rename(partial, output);
+      return {
+        format: plan.format,
+        fileBytes: plan.fileBytes,
+        capacity: plan.capacity,
+        dataBytes: r.dataBytes,
+        partitionTable: detectPartitionTable(plan.head),
+        outputBytes: r.outputBytes,
+      };
+    }
     const summary = await withImageFile(
       input,
       async (disk) => {

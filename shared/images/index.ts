@@ -22,4 +22,5 @@ export * from './raw-writer';
 export * from './qcow2';
 export * from './qcow2-writer';
 export * from './delta';
+export * from './parallel';
 export * from './upload-plan';

@@ -1,0 +1,255 @@
+/**
+ * The worker-thread side of `convertInParallel` (parallel.ts): each worker opens the input image
+ * for random access on its own, takes chunks of the virtual disk from the main thread and either
+ * writes their data straight into the output file (raw, fixed VHD: the data sits at its disk
+ * offset) or compresses their grains into streamOptimized VMDK grain records that the main thread
+ * puts in order. Reads and writes are synchronous here: this thread does nothing else, and a
+ * synchronous read costs less than a round trip through libuv's pool.
+ *
+ * The module starts the worker loop on load when it is running as such a worker (workerData says
+ * so), which works both from the TypeScript sources and from a bundle that runs itself as the worker.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { ImageFormat } from './detect';
+import { isImageError } from './errors';
+import { isAllZero } from './extents';
+import { openRandomAccess, type RandomAccessDisk } from './random-access';
+import { checkRange, type ByteSource } from './source';
+import { compressGrain, grainRecord, grainRecordSize, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
+
+/** `workerData.kind` of a conversion worker. */
+export const IMAGE_WORKER_KIND = 'burstgate-image-worker';
+
+export interface ImageWorkerData {
+  kind: typeof IMAGE_WORKER_KIND;
+  input: string;
+  format: ImageFormat;
+  /** 'positioned': write data at its disk offset into `output`; 'vmdk-grains': return grain records. */
+  mode: 'positioned' | 'vmdk-grains';
+  output?: string;
+  compressionLevel: number;
+  /**
+   * vmdk-grains: where the records go — slot k is bytes [k*slotBytes, (k+1)*slotBytes) of this
+   * shared memory; the main thread writes a slot out and then hands it to the next chunk, so the
+   * compressed data is never copied between threads and memory stays fixed.
+   */
+  records?: SharedArrayBuffer;
+  slotBytes?: number;
+}
+
+/** Main thread → worker. */
+export type ImageWorkerRequest =
+  { type: 'chunk'; id: number; offset: number; length: number; slot?: number } | { type: 'stop' };
+
+/** Worker → main thread. */
+export type ImageWorkerReply =
+  | { type: 'ready' }
+  | {
+      type: 'done';
+      id: number;
+      /** Non-zero bytes of the chunk (zero-detected per 64 KiB block, as the sequential path counts). */
+      dataBytes: number;
+      /** vmdk-grains: per grain [index, byte offset in the chunk's slot, record length]. */
+      grains?: number[];
+    }
+  | { type: 'error'; code?: string; message: string };
+
+/** Reads are at most this big; a grain's data plus its marker is served from one window. */
+const PIECE = 4 * 1024 * 1024;
+const BLOCK = 64 * 1024;
+const WINDOW = 4 * 1024 * 1024;
+
+/**
+ * A file read synchronously through a read-ahead window: the random-access readers ask for a
+ * 12-byte grain marker, then the grain, then the next marker — one system call per window instead
+ * of two per grain. What is served from the window is a copy: readers keep some reads (grain
+ * tables, L2 tables) in caches, and a view would pin the whole window; the window itself is reused.
+ */
+export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
+  const fd = openSync(path, 'r');
+  const size = fstatSync(fd).size;
+  const win = Buffer.allocUnsafeSlow(Math.min(window, size));
+  let winAt = 0;
+  let winLength = 0;
+  const readAt = (buf: Buffer, offset: number): void => {
+    let done = 0;
+    while (done < buf.length) {
+      const n = readSync(fd, buf, done, buf.length - done, offset + done);
+      if (n === 0) throw new Error(`${path} shrank while being read`);
+      done += n;
+    }
+  };
+  return {
+    size,
+    name: path,
+    read: async (offset, length) => {
+      checkRange({ size, name: path }, offset, length);
+      const out = Buffer.allocUnsafe(length);
+      if (length > win.length / 2) {
+        readAt(out, offset);
+        return out;
+      }
+      if (offset < winAt || offset + length > winAt + winLength) {
+        winAt = offset;
+        winLength = Math.min(win.length, size - offset);
+        readAt(win.subarray(0, winLength), offset);
+      }
+      win.copy(out, 0, offset - winAt, offset - winAt + length);
+      return out;
+    },
+    close: async () => closeSync(fd),
+  };
+}
+
+/** True when the format's map says [offset, offset+length) holds no data. */
+async function mappedZero(disk: RandomAccessDisk, offset: number, length: number): Promise<boolean> {
+  for await (const r of disk.map(offset, length)) if (!r.zero) return false;
+  return true;
+}
+
+/** Writes the non-zero 64 KiB blocks of `buf` (disk bytes at `at`) into fd; returns their bytes. */
+function writeNonZero(fd: number, buf: Buffer, at: number): number {
+  let written = 0;
+  let runStart = -1;
+  const flush = (end: number) => {
+    if (runStart < 0) return;
+    let done = runStart;
+    while (done < end) done += writeSync(fd, buf, done, end - done, at + done);
+    written += end - runStart;
+    runStart = -1;
+  };
+  for (let off = 0; off < buf.length; off += BLOCK) {
+    const end = Math.min(buf.length, off + BLOCK);
+    if (isAllZero(buf.subarray(off, end))) flush(off);
+    else if (runStart < 0) runStart = off;
+  }
+  flush(buf.length);
+  return written;
+}
+
+/**
+ * Room for one 64 KiB grain record whatever deflate does: zlib's bound for incompressible input is
+ * the input plus 5 bytes per 16 KiB plus 11, far below this.
+ */
+export const GRAIN_RECORD_BOUND = grainRecordSize(VMDK_WRITER_GRAIN_BYTES + 4096);
+
+async function positionedChunk(disk: RandomAccessDisk, fd: number, offset: number, length: number) {
+  let dataBytes = 0;
+  for (let at = offset; at < offset + length; at += PIECE) {
+    const n = Math.min(PIECE, offset + length - at);
+    if (await mappedZero(disk, at, n)) continue;
+    dataBytes += writeNonZero(fd, await disk.read(at, n), at);
+  }
+  return { dataBytes };
+}
+
+async function grainChunk(
+  disk: RandomAccessDisk,
+  level: number,
+  out: Buffer,
+  offset: number,
+  length: number,
+) {
+  const G = VMDK_WRITER_GRAIN_BYTES;
+  if (offset % G !== 0 || Math.ceil(length / G) * GRAIN_RECORD_BOUND > out.length) {
+    throw new Error(`chunk of ${length} bytes at ${offset} is not grain-aligned or does not fit its slot`);
+  }
+  const grains: number[] = [];
+  let used = 0;
+  let dataBytes = 0;
+  for (let at = offset; at < offset + length; at += PIECE) {
+    const n = Math.min(PIECE, offset + length - at);
+    if (await mappedZero(disk, at, n)) continue;
+    const buf = await disk.read(at, n);
+    for (let off = 0; off < n; off += G) {
+      let grain = buf.subarray(off, Math.min(n, off + G));
+      if (isAllZero(grain)) continue;
+      dataBytes += grain.length;
+      if (grain.length < G) {
+        // the disk's last grain: a record always holds a whole grain
+        const whole = Buffer.alloc(G);
+        grain.copy(whole);
+        grain = whole;
+      }
+      const index = (at + off) / G;
+      const compressed = compressGrain(grain, level);
+      const size = grainRecordSize(compressed.length);
+      if (size > GRAIN_RECORD_BOUND) throw new Error(`grain ${index} compressed to ${size} bytes`);
+      grainRecord(index, compressed, out.subarray(used, used + size));
+      grains.push(index, used, size);
+      used += size;
+    }
+  }
+  return { dataBytes, grains };
+}
+
+/** Converts chunks of one input as `data` says; the same code runs in a worker or on the main thread. */
+export interface ChunkConverter {
+  convert(chunk: { id: number; offset: number; length: number; slot?: number }): Promise<{
+    dataBytes: number;
+    grains?: number[];
+  }>;
+  close(): Promise<void>;
+}
+
+export async function openChunkConverter(data: ImageWorkerData): Promise<ChunkConverter> {
+  const src = readAheadFileSource(data.input);
+  let fd: number | undefined;
+  try {
+    const disk = await openRandomAccess(src, { format: data.format });
+    if (data.mode === 'positioned') fd = openSync(data.output!, 'r+');
+    return {
+      convert: async (c) => {
+        if (data.mode === 'positioned') return positionedChunk(disk, fd!, c.offset, c.length);
+        const slot = Buffer.from(data.records!, c.slot! * data.slotBytes!, data.slotBytes!);
+        return grainChunk(disk, data.compressionLevel, slot, c.offset, c.length);
+      },
+      close: async () => {
+        if (fd !== undefined) closeSync(fd);
+        fd = undefined;
+        await src.close();
+      },
+    };
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    await src.close();
+    throw err;
+  }
+}
+
+async function runImageWorker(data: ImageWorkerData): Promise<void> {
+  const port = parentPort!;
+  const reply = (m: ImageWorkerReply) => port.postMessage(m);
+  let converter: ChunkConverter | undefined;
+  const queue: ImageWorkerRequest[] = [];
+  let wake: (() => void) | undefined;
+  port.on('message', (m: ImageWorkerRequest) => {
+    queue.push(m);
+    wake?.();
+  });
+  try {
+    converter = await openChunkConverter(data);
+    reply({ type: 'ready' });
+    for (;;) {
+      if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      const m = queue.shift()!;
+      if (m.type === 'stop') break;
+      reply({ type: 'done', id: m.id, ...(await converter.convert(m)) });
+    }
+  } catch (err) {
+    reply({
+      type: 'error',
+      ...(isImageError(err) ? { code: err.code } : {}),
+      message: (err as Error).message ?? String(err),
+    });
+  } finally {
+    await converter?.close();
+    port.close();
+  }
+}
+
+if (!isMainThread && (workerData as Partial<ImageWorkerData> | undefined)?.kind === IMAGE_WORKER_KIND) {
+  void runImageWorker(workerData as ImageWorkerData);
+}
