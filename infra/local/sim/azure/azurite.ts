@@ -156,7 +156,12 @@ export async function startAzurite(location?: string): Promise<AzuriteStore> {
     async close() {
       if (child.exitCode !== null) return;
       await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
+        // Azurite closes its server on SIGTERM; a connection it keeps open must not hold us up
+        const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
         child.kill('SIGTERM');
       });
     },
