@@ -37,6 +37,20 @@ export function blockTableDisk(opts: {
   readPart: (at: number, inBlock: number, out: Buffer, outOff: number, n: number) => Promise<void>;
 }): RandomAccessDisk {
   const { capacity, blockSize, table } = opts;
+  async function readInto(offset: number, out: Buffer): Promise<void> {
+    const length = out.length;
+    checkDiskRange(opts.name, capacity, offset, length);
+    let pos = offset;
+    while (pos < offset + length) {
+      const i = Math.floor(pos / blockSize);
+      const inBlock = pos - i * blockSize;
+      const n = Math.min(offset + length - pos, blockSize - inBlock);
+      const at = table[i]!;
+      if (at >= 0) await opts.readPart(at, inBlock, out, pos - offset, n);
+      else out.fill(0, pos - offset, pos - offset + n);
+      pos += n;
+    }
+  }
   return {
     format: opts.format,
     capacity,
@@ -59,18 +73,10 @@ export function blockTableDisk(opts: {
       if (cur) yield cur;
     },
     read: async (offset, length) => {
-      checkDiskRange(opts.name, capacity, offset, length);
       const out = Buffer.alloc(length);
-      let pos = offset;
-      while (pos < offset + length) {
-        const i = Math.floor(pos / blockSize);
-        const inBlock = pos - i * blockSize;
-        const n = Math.min(offset + length - pos, blockSize - inBlock);
-        const at = table[i]!;
-        if (at >= 0) await opts.readPart(at, inBlock, out, pos - offset, n);
-        pos += n;
-      }
+      await readInto(offset, out);
       return out;
     },
+    readInto,
   };
 }

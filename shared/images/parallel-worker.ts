@@ -9,12 +9,12 @@
  * The module starts the worker loop on load when it is running as such a worker (workerData says
  * so), which works both from the TypeScript sources and from a bundle that runs itself as the worker.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ImageFormat } from './detect';
 import { isImageError } from './errors';
 import { isAllZero } from './extents';
-import { openRandomAccess, type RandomAccessDisk } from './random-access';
+import { openRandomAccess, readDiskInto, type RandomAccessDisk } from './random-access';
 import { checkRange, type ByteSource } from './source';
 import { compressGrain, grainRecord, grainRecordSize, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
 
@@ -25,22 +25,21 @@ export interface ImageWorkerData {
   kind: typeof IMAGE_WORKER_KIND;
   input: string;
   format: ImageFormat;
-  /** 'positioned': write data at its disk offset into `output`; 'vmdk-grains': return grain records. */
+  /** 'positioned': data to be written at its disk offset; 'vmdk-grains': grain records. */
   mode: 'positioned' | 'vmdk-grains';
-  output?: string;
   compressionLevel: number;
   /**
-   * vmdk-grains: where the records go — slot k is bytes [k*slotBytes, (k+1)*slotBytes) of this
-   * shared memory; the main thread writes a slot out and then hands it to the next chunk, so the
-   * compressed data is never copied between threads and memory stays fixed.
+   * Where a chunk's output goes: slot k is bytes [k*slotBytes, (k+1)*slotBytes) of this shared
+   * memory; the main thread writes a slot out and then hands it to the next chunk, so data is
+   * never copied between threads and memory stays fixed.
    */
-  records?: SharedArrayBuffer;
-  slotBytes?: number;
+  slots: SharedArrayBuffer;
+  slotBytes: number;
 }
 
 /** Main thread → worker. */
 export type ImageWorkerRequest =
-  { type: 'chunk'; id: number; offset: number; length: number; slot?: number } | { type: 'stop' };
+  { type: 'chunk'; id: number; offset: number; length: number; slot: number } | { type: 'stop' };
 
 /** Worker → main thread. */
 export type ImageWorkerReply =
@@ -52,6 +51,8 @@ export type ImageWorkerReply =
       dataBytes: number;
       /** vmdk-grains: per grain [index, byte offset in the chunk's slot, record length]. */
       grains?: number[];
+      /** positioned: per run of data [disk offset, length, byte offset in the chunk's slot]. */
+      runs?: number[];
     }
   | { type: 'error'; code?: string; message: string };
 
@@ -80,24 +81,25 @@ export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
       done += n;
     }
   };
+  const readInto = async (offset: number, out: Buffer): Promise<void> => {
+    checkRange({ size, name: path }, offset, out.length);
+    if (out.length > win.length / 2) return readAt(out, offset);
+    if (offset < winAt || offset + out.length > winAt + winLength) {
+      winAt = offset;
+      winLength = Math.min(win.length, size - offset);
+      readAt(win.subarray(0, winLength), offset);
+    }
+    win.copy(out, 0, offset - winAt, offset - winAt + out.length);
+  };
   return {
     size,
     name: path,
     read: async (offset, length) => {
-      checkRange({ size, name: path }, offset, length);
       const out = Buffer.allocUnsafe(length);
-      if (length > win.length / 2) {
-        readAt(out, offset);
-        return out;
-      }
-      if (offset < winAt || offset + length > winAt + winLength) {
-        winAt = offset;
-        winLength = Math.min(win.length, size - offset);
-        readAt(win.subarray(0, winLength), offset);
-      }
-      win.copy(out, 0, offset - winAt, offset - winAt + length);
+      await readInto(offset, out);
       return out;
     },
+    readInto,
     close: async () => closeSync(fd),
   };
 }
@@ -108,15 +110,17 @@ async function mappedZero(disk: RandomAccessDisk, offset: number, length: number
   return true;
 }
 
-/** Writes the non-zero 64 KiB blocks of `buf` (disk bytes at `at`) into fd; returns their bytes. */
-function writeNonZero(fd: number, buf: Buffer, at: number): number {
-  let written = 0;
+/**
+ * The non-zero 64 KiB blocks of `buf` (disk bytes at `at`, slot bytes at `slotAt`) as runs
+ * [disk offset, length, slot offset] appended to `runs`; returns their bytes.
+ */
+function nonZeroRuns(buf: Buffer, at: number, slotAt: number, runs: number[]): number {
+  let bytes = 0;
   let runStart = -1;
   const flush = (end: number) => {
     if (runStart < 0) return;
-    let done = runStart;
-    while (done < end) done += writeSync(fd, buf, done, end - done, at + done);
-    written += end - runStart;
+    runs.push(at + runStart, end - runStart, slotAt + runStart);
+    bytes += end - runStart;
     runStart = -1;
   };
   for (let off = 0; off < buf.length; off += BLOCK) {
@@ -125,7 +129,25 @@ function writeNonZero(fd: number, buf: Buffer, at: number): number {
     else if (runStart < 0) runStart = off;
   }
   flush(buf.length);
-  return written;
+  return bytes;
+}
+
+/**
+ * Reads a chunk's data into its slot (mapped-zero pieces are not read) and lists its non-zero runs;
+ * the main thread writes them at their disk offsets. One thread writing the output is faster than
+ * several: writers of one file queue on its inode lock.
+ */
+async function positionedChunk(disk: RandomAccessDisk, slot: Buffer, offset: number, length: number) {
+  let dataBytes = 0;
+  const runs: number[] = [];
+  for (let at = offset; at < offset + length; at += PIECE) {
+    const n = Math.min(PIECE, offset + length - at);
+    if (await mappedZero(disk, at, n)) continue;
+    const buf = slot.subarray(at - offset, at - offset + n);
+    await readDiskInto(disk, at, buf);
+    dataBytes += nonZeroRuns(buf, at, at - offset, runs);
+  }
+  return { dataBytes, runs };
 }
 
 /**
@@ -134,18 +156,9 @@ function writeNonZero(fd: number, buf: Buffer, at: number): number {
  */
 export const GRAIN_RECORD_BOUND = grainRecordSize(VMDK_WRITER_GRAIN_BYTES + 4096);
 
-async function positionedChunk(disk: RandomAccessDisk, fd: number, offset: number, length: number) {
-  let dataBytes = 0;
-  for (let at = offset; at < offset + length; at += PIECE) {
-    const n = Math.min(PIECE, offset + length - at);
-    if (await mappedZero(disk, at, n)) continue;
-    dataBytes += writeNonZero(fd, await disk.read(at, n), at);
-  }
-  return { dataBytes };
-}
-
 async function grainChunk(
   disk: RandomAccessDisk,
+  piece: Buffer,
   level: number,
   out: Buffer,
   offset: number,
@@ -161,7 +174,8 @@ async function grainChunk(
   for (let at = offset; at < offset + length; at += PIECE) {
     const n = Math.min(PIECE, offset + length - at);
     if (await mappedZero(disk, at, n)) continue;
-    const buf = await disk.read(at, n);
+    const buf = piece.subarray(0, n);
+    await readDiskInto(disk, at, buf);
     for (let off = 0; off < n; off += G) {
       let grain = buf.subarray(off, Math.min(n, off + G));
       if (isAllZero(grain)) continue;
@@ -186,33 +200,29 @@ async function grainChunk(
 
 /** Converts chunks of one input as `data` says; the same code runs in a worker or on the main thread. */
 export interface ChunkConverter {
-  convert(chunk: { id: number; offset: number; length: number; slot?: number }): Promise<{
+  convert(chunk: { id: number; offset: number; length: number; slot: number }): Promise<{
     dataBytes: number;
     grains?: number[];
+    runs?: number[];
   }>;
   close(): Promise<void>;
 }
 
 export async function openChunkConverter(data: ImageWorkerData): Promise<ChunkConverter> {
   const src = readAheadFileSource(data.input);
-  let fd: number | undefined;
   try {
     const disk = await openRandomAccess(src, { format: data.format });
-    if (data.mode === 'positioned') fd = openSync(data.output!, 'r+');
+    // one piece buffer for the converter's life: no 4 MiB allocation (and page faults) per piece
+    const piece = data.mode === 'vmdk-grains' ? Buffer.allocUnsafeSlow(PIECE) : undefined;
     return {
       convert: async (c) => {
-        if (data.mode === 'positioned') return positionedChunk(disk, fd!, c.offset, c.length);
-        const slot = Buffer.from(data.records!, c.slot! * data.slotBytes!, data.slotBytes!);
-        return grainChunk(disk, data.compressionLevel, slot, c.offset, c.length);
+        const slot = Buffer.from(data.slots, c.slot * data.slotBytes, data.slotBytes);
+        if (data.mode === 'positioned') return positionedChunk(disk, slot, c.offset, c.length);
+        return grainChunk(disk, piece!, data.compressionLevel, slot, c.offset, c.length);
       },
-      close: async () => {
-        if (fd !== undefined) closeSync(fd);
-        fd = undefined;
-        await src.close();
-      },
+      close: () => src.close(),
     };
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
     await src.close();
     throw err;
   }

@@ -14,7 +14,7 @@
  * keeps at most two chunks per worker in flight.
  */
 import { createRequire } from 'node:module';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -102,13 +102,11 @@ interface Chunk {
  * finished chunk (in completion order); `inOrder` holds chunks back so they reach it in disk order.
  */
 async function runWorkers(
-  data: ImageWorkerData,
+  job: Omit<ImageWorkerData, 'slots'>,
   capacity: number,
   opts: ParallelConvertOptions,
-  onDone: (chunk: Chunk, reply: Extract<ImageWorkerReply, { type: 'done' }>) => Promise<void>,
+  onDone: (chunk: Chunk, reply: Extract<ImageWorkerReply, { type: 'done' }>, slot: Buffer) => Promise<void>,
   inOrder: boolean,
-  /** Slots of shared output memory (vmdk-grains); a chunk is handed out only with a free one. */
-  slots = 0,
 ): Promise<number> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % VMDK_WRITER_GRAIN_BYTES !== 0) {
@@ -118,6 +116,11 @@ async function runWorkers(
     );
   }
   const count = Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount()));
+  // a chunk is handed out only with a free slot of shared output memory: two per worker keep each
+  // busy while the main thread writes, one more lets the next chunk in disk order start
+  const slots = Math.max(1, 2 * count + 1);
+  const data: ImageWorkerData = { ...job, slots: new SharedArrayBuffer(slots * job.slotBytes) };
+  const slotBuffer = (i: number) => Buffer.from(data.slots, i * data.slotBytes, data.slotBytes);
   const chunks: Chunk[] = [];
   for (let off = 0, id = 0; off < capacity; off += chunkBytes, id++) {
     chunks.push({ id, offset: off, length: Math.min(chunkBytes, capacity - off) });
@@ -129,10 +132,10 @@ async function runWorkers(
     let doneBytes = 0;
     try {
       for (const c of chunks) {
-        if (slots > 0) c.slot = 0;
-        const r = await converter.convert(c);
+        c.slot = 0;
+        const r = await converter.convert({ ...c, slot: 0 });
         dataBytes += r.dataBytes;
-        await onDone(c, { type: 'done', id: c.id, ...r });
+        await onDone(c, { type: 'done', id: c.id, ...r }, slotBuffer(0));
         doneBytes += c.length;
         opts.onProgress?.(doneBytes, capacity);
       }
@@ -162,14 +165,9 @@ async function runWorkers(
       };
       const feed = (w: Worker) => {
         // in-order mode: do not run more than `limit` chunks per worker ahead of what was written
-        while (
-          !failed &&
-          next < chunks.length &&
-          inFlight.get(w)! < limit &&
-          (slots === 0 || freeSlots.length > 0)
-        ) {
+        while (!failed && next < chunks.length && inFlight.get(w)! < limit && freeSlots.length > 0) {
           const c = chunks[next++]!;
-          if (slots > 0) c.slot = freeSlots.shift()!;
+          c.slot = freeSlots.shift()!;
           inFlight.set(w, inFlight.get(w)! + 1);
           w.postMessage({ type: 'chunk', id: c.id, offset: c.offset, length: c.length, slot: c.slot });
         }
@@ -197,19 +195,19 @@ async function runWorkers(
               if (!inOrder) {
                 const h = held.get(m.id)!;
                 held.delete(m.id);
-                await onDone(h.chunk, h.reply);
+                await onDone(h.chunk, h.reply, slotBuffer(h.chunk.slot!));
                 emitted++;
                 doneBytes += h.chunk.length;
-                if (h.chunk.slot !== undefined) freeSlots.push(h.chunk.slot);
+                freeSlots.push(h.chunk.slot!);
                 opts.onProgress?.(doneBytes, capacity);
               } else {
                 while (held.has(emitted)) {
                   const h = held.get(emitted)!;
                   held.delete(emitted);
-                  await onDone(h.chunk, h.reply);
+                  await onDone(h.chunk, h.reply, slotBuffer(h.chunk.slot!));
                   emitted++;
                   doneBytes += h.chunk.length;
-                  if (h.chunk.slot !== undefined) freeSlots.push(h.chunk.slot);
+                  freeSlots.push(h.chunk.slot!);
                   opts.onProgress?.(doneBytes, capacity);
                 }
               }
@@ -252,6 +250,7 @@ export async function convertInParallel(
 ): Promise<{ outputBytes: number; dataBytes: number }> {
   const capacity = disk.capacity;
   const compressionLevel = opts.compressionLevel ?? 6;
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
   if (to === 'vmdk-stream') {
     const asm = new StreamOptimizedVmdkAssembler(capacity);
     const fh = await open(output, 'w');
@@ -264,10 +263,6 @@ export async function convertInParallel(
         at += n;
       };
       await write([asm.start()]);
-      const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
-      const slotBytes = Math.ceil(chunkBytes / VMDK_WRITER_GRAIN_BYTES) * GRAIN_RECORD_BOUND;
-      const slots = 2 * Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount())) + 1;
-      const shared = new SharedArrayBuffer(slots * slotBytes);
       const dataBytes = await runWorkers(
         {
           kind: IMAGE_WORKER_KIND,
@@ -275,13 +270,11 @@ export async function convertInParallel(
           format,
           mode: 'vmdk-grains',
           compressionLevel,
-          records: shared,
-          slotBytes,
+          slotBytes: Math.ceil(chunkBytes / VMDK_WRITER_GRAIN_BYTES) * GRAIN_RECORD_BOUND,
         },
         capacity,
         opts,
-        async (chunk, reply) => {
-          const records = Buffer.from(shared, chunk.slot! * slotBytes, slotBytes);
+        async (_chunk, reply, records) => {
           const g = reply.grains!;
           const out: Buffer[] = [];
           for (let i = 0; i < g.length; i += 3) {
@@ -291,7 +284,6 @@ export async function convertInParallel(
           for (let i = 0; i < out.length; i += 1024) await write(out.slice(i, i + 1024));
         },
         true,
-        slots,
       );
       await write(asm.finish());
       return { outputBytes: at, dataBytes };
@@ -310,24 +302,26 @@ export async function convertInParallel(
   const trailer = to === 'vhd-fixed' ? buildFixedVhdFooter(size, vhd) : undefined;
   const fh = await open(output, 'w');
   try {
+    // pre-sized: what no chunk writes stays a hole
     await fh.truncate(size + (trailer?.length ?? 0));
+    const dataBytes = await runWorkers(
+      { kind: IMAGE_WORKER_KIND, input, format, mode: 'positioned', compressionLevel, slotBytes: chunkBytes },
+      capacity,
+      opts,
+      async (_chunk, reply, data) => {
+        const r = reply.runs!;
+        for (let i = 0; i < r.length; i += 3) {
+          for (let done = 0; done < r[i + 1]!;) {
+            const { bytesWritten } = await fh.write(data, r[i + 2]! + done, r[i + 1]! - done, r[i]! + done);
+            done += bytesWritten;
+          }
+        }
+      },
+      false,
+    );
+    if (trailer) await fh.write(trailer, 0, trailer.length, size);
+    return { outputBytes: size + (trailer?.length ?? 0), dataBytes };
   } finally {
     await fh.close();
   }
-  const dataBytes = await runWorkers(
-    { kind: IMAGE_WORKER_KIND, input, format, mode: 'positioned', output, compressionLevel },
-    capacity,
-    opts,
-    async () => undefined,
-    false,
-  );
-  if (trailer) {
-    const t = await open(output, 'r+');
-    try {
-      await t.write(trailer, 0, trailer.length, size);
-    } finally {
-      await t.close();
-    }
-  }
-  return { outputBytes: (await stat(output)).size, dataBytes };
 }

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { constants as zlibConstants, inflateRaw, type ZlibOptions } from 'node:zlib';
 import { ImageError } from './errors';
 import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access';
-import type { ByteSource } from './source';
+import { readSourceInto, type ByteSource } from './source';
 
 const inflateRawP = promisify<Buffer, ZlibOptions, Buffer>(inflateRaw);
 
@@ -473,8 +473,14 @@ export async function openQcow2Disk(src: ByteSource, opts: Qcow2ReaderOptions = 
   }
 
   async function read(offset: number, length: number): Promise<Buffer> {
-    checkArgs(offset, length, 'read');
     const out = Buffer.alloc(length);
+    await readInto(offset, out);
+    return out;
+  }
+
+  async function readInto(offset: number, out: Buffer): Promise<void> {
+    const length = out.length;
+    checkArgs(offset, length, 'read');
     const end = offset + length;
     // A run of standard clusters contiguous both in the disk and in the file: one source read.
     let runVirt = 0;
@@ -482,7 +488,7 @@ export async function openQcow2Disk(src: ByteSource, opts: Qcow2ReaderOptions = 
     let runLen = 0;
     const flush = async (): Promise<void> => {
       if (runLen === 0) return;
-      (await src.read(runHost, runLen)).copy(out, runVirt - offset);
+      await readSourceInto(src, runHost, out.subarray(runVirt - offset, runVirt - offset + runLen));
       runLen = 0;
     };
     let pos = offset;
@@ -492,6 +498,7 @@ export async function openQcow2Disk(src: ByteSource, opts: Qcow2ReaderOptions = 
       const l2 = await l2Table(l1i);
       if (!l2) {
         await flush();
+        out.fill(0, pos - offset, spanEnd - offset);
         pos = spanEnd;
         continue;
       }
@@ -515,16 +522,15 @@ export async function openQcow2Disk(src: ByteSource, opts: Qcow2ReaderOptions = 
           if (c.kind === 'compressed') {
             const data = await decompress(c.host, c.length);
             data.copy(out, pos - offset, inCluster, inCluster + (next - pos));
-          }
+          } else out.fill(0, pos - offset, next - offset);
         }
         pos = next;
       }
     }
     await flush();
-    return out;
   }
 
-  return { format: 'qcow2', capacity, header, map, read };
+  return { format: 'qcow2', capacity, header, map, read, readInto };
 }
 
 /** The qcow2 opener for `openRandomAccess` (default limits). */

@@ -8,7 +8,7 @@ import { ImageError } from './errors';
 import type { DiskExtent, DiskStream } from './extents';
 import { splitZeroBlocks } from './extents';
 import { openQcow2 } from './qcow2';
-import type { ByteSource } from './source';
+import { readSourceInto, type ByteSource } from './source';
 import { openFixedVhd } from './vhd';
 import { openVhdx } from './vhdx';
 import { openDynamicVhd } from './vhd-dynamic';
@@ -30,6 +30,14 @@ export interface RandomAccessDisk {
   map(offset?: number, length?: number): AsyncIterable<MappedRange>;
   /** The virtual disk's bytes in [offset, offset+length) (zeros where unallocated). */
   read(offset: number, length: number): Promise<Buffer>;
+  /** Optional: the same bytes as `read(offset, target.length)`, into the caller's (reused) buffer. */
+  readInto?(offset: number, target: Buffer): Promise<void>;
+}
+
+/** `disk.readInto` when the disk has it, else `read` and a copy. */
+export async function readDiskInto(disk: RandomAccessDisk, offset: number, target: Buffer): Promise<void> {
+  if (disk.readInto) return disk.readInto(offset, target);
+  (await disk.read(offset, target.length)).copy(target);
 }
 
 /** Opens one format; registered in OPENERS below. */
@@ -58,6 +66,7 @@ export const openRaw: RandomAccessOpener = async (src) => ({
     if (length > 0) yield { offset, length, zero: false };
   },
   read: (offset, length) => src.read(offset, length),
+  readInto: (offset, target) => readSourceInto(src, offset, target),
 });
 
 /**

@@ -16,7 +16,18 @@ export interface ByteSource {
    * a reader that needs bytes the file does not have is looking at a cut or corrupt file.
    */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: the same bytes as `read(offset, target.length)`, into the caller's buffer. Hot loops
+   * (the chunked converter) reuse one buffer instead of allocating one per read.
+   */
+  readInto?(offset: number, target: Buffer): Promise<void>;
   close(): Promise<void>;
+}
+
+/** `src.readInto` when the source has it, else `read` and a copy. */
+export async function readSourceInto(src: ByteSource, offset: number, target: Buffer): Promise<void> {
+  if (src.readInto) return src.readInto(offset, target);
+  (await src.read(offset, target.length)).copy(target);
 }
 
 export function checkRange(src: { size: number; name: string }, offset: number, length: number): void {
@@ -49,20 +60,24 @@ export function bufferSource(buf: Buffer, name = 'image'): ByteSource {
 export async function fileSource(path: string): Promise<ByteSource> {
   const fh: FileHandle = await open(path, 'r');
   const size = (await fh.stat()).size;
+  const readInto = async (offset: number, buf: Buffer): Promise<void> => {
+    checkRange({ size, name: path }, offset, buf.length);
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesRead } = await fh.read(buf, done, buf.length - done, offset + done);
+      if (bytesRead === 0) throw new ImageError('BG_IMAGE_TRUNCATED', `${path} shrank while being read`);
+      done += bytesRead;
+    }
+  };
   return {
     size,
     name: path,
     read: async (offset, length) => {
-      checkRange({ size, name: path }, offset, length);
       const buf = Buffer.allocUnsafe(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
-        if (bytesRead === 0) throw new ImageError('BG_IMAGE_TRUNCATED', `${path} shrank while being read`);
-        done += bytesRead;
-      }
+      await readInto(offset, buf);
       return buf;
     },
+    readInto,
     close: () => fh.close(),
   };
 }

@@ -3,7 +3,7 @@ import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
 import { diskToRaw, normalizeExtents, rawToDisk, zeros, type DiskExtent, type DiskStream } from './extents';
 import type { RandomAccessOpener } from './random-access';
-import type { ByteSource } from './source';
+import { readSourceInto, type ByteSource } from './source';
 
 const FOOTER = 512;
 const COOKIE = 'conectix';
@@ -318,6 +318,10 @@ export const openFixedVhd: RandomAccessOpener = async (src: ByteSource) => {
     read: async (offset, length) => {
       check(offset, length);
       return src.read(offset, length);
+    },
+    readInto: async (offset, target) => {
+      check(offset, target.length);
+      await readSourceInto(src, offset, target);
     },
   };
 };

@@ -13,7 +13,7 @@ import type { ImageFormat } from './detect';
 import { ImageError } from './errors';
 import { isAllZero, normalizeExtents, type DiskStream } from './extents';
 import type { MappedRange, OpenRandomAccessOptions, RandomAccessDisk } from './random-access';
-import type { ByteSource } from './source';
+import { readSourceInto, type ByteSource } from './source';
 import {
   checkVmdkGrainAndCapacity,
   COMPRESSION_DEFLATE,
@@ -249,6 +249,23 @@ export async function openSparseVmdkExtent(
 
   const maxCompressed = grainBytes * 2 + 4096;
   let lastGrain: { g: number; data: Buffer } | undefined;
+  // One buffer for compressed grains, reused while no other read is between its await and its
+  // inflate (reads of one disk may overlap): a grain costs no allocation but its inflated copy.
+  let scratch: Buffer | undefined;
+  let scratchBusy = false;
+  async function readCompressed(at: number, n: number): Promise<Buffer> {
+    if (scratchBusy || !src.readInto) return src.read(at, n);
+    scratch ??= Buffer.allocUnsafe(maxCompressed + 12);
+    const into = scratch.subarray(0, n);
+    scratchBusy = true;
+    try {
+      await src.readInto(at, into);
+    } catch (err) {
+      scratchBusy = false;
+      throw err;
+    }
+    return into; // released by inflateCompressed
+  }
   async function compressedGrain(g: number, sector: number): Promise<Buffer> {
     if (lastGrain?.g === g) return lastGrain.data;
     const at = sector * SECTOR;
@@ -260,24 +277,27 @@ export async function openSparseVmdkExtent(
       );
     let zdata: Buffer;
     if (markers) {
-      const m = await src.read(at, 12);
+      const m = await readCompressed(at, 12);
       const lba = m.readBigUInt64LE(0);
       const size = m.readUInt32LE(8);
+      if (scratch && m.buffer === scratch.buffer) scratchBusy = false; // parsed: the scratch is free again
       if (lba !== BigInt(g * grainSectors)) throw corrupt(`starts with a grain marker for LBA ${lba}`);
       if (size === 0 || size > maxCompressed) {
         throw corrupt(
           `claims ${size} compressed bytes (a ${grainBytes}-byte grain needs 1 to ${maxCompressed})`,
         );
       }
-      zdata = await src.read(at + 12, size);
+      zdata = await readCompressed(at + 12, size);
     } else {
-      zdata = await src.read(at, Math.min(maxCompressed, src.size - at));
+      zdata = await readCompressed(at, Math.min(maxCompressed, src.size - at));
     }
     let data: Buffer;
     try {
       data = inflateSync(zdata, { maxOutputLength: grainBytes });
     } catch (err) {
       throw corrupt(`does not decompress (zlib: ${(err as Error).message})`, err);
+    } finally {
+      if (scratch && zdata.buffer === scratch.buffer) scratchBusy = false;
     }
     const expected = Math.min(grainBytes, capacity - g * grainBytes);
     if (data.length !== grainBytes && data.length !== expected) {
@@ -316,8 +336,14 @@ export async function openSparseVmdkExtent(
   }
 
   async function read(offset: number, length: number): Promise<Buffer> {
-    checkDiskRange(name, capacity, offset, length);
     const out = Buffer.alloc(length);
+    await readInto(offset, out);
+    return out;
+  }
+
+  async function readInto(offset: number, out: Buffer): Promise<void> {
+    const length = out.length;
+    checkDiskRange(name, capacity, offset, length);
     let pos = offset;
     const end = offset + length;
     while (pos < end) {
@@ -337,12 +363,13 @@ export async function openSparseVmdkExtent(
               `${name} ends early: the grain for LBA ${g * grainSectors} (sector ${e}) lies beyond the end of the file (${src.size} bytes); the file is incomplete or corrupt — transfer it again`,
             );
           }
-          (await src.read(at, n)).copy(out, pos - offset);
+          await readSourceInto(src, at, out.subarray(pos - offset, pos - offset + n));
         }
+      } else {
+        out.fill(0, pos - offset, pos - offset + n);
       }
       pos += n;
     }
-    return out;
   }
 
   return {
@@ -354,6 +381,7 @@ export async function openSparseVmdkExtent(
     gdFrom,
     map,
     read,
+    readInto,
   };
 }
 

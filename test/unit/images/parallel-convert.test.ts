@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { convertImage, isImageError, looksIncompressible, type ConvertTarget } from '../../../shared/images';
+import {
+  convertImage,
+  fileSource,
+  isImageError,
+  looksIncompressible,
+  openRandomAccess,
+  type ConvertTarget,
+} from '../../../shared/images';
 import { pseudoRandom, qemuImg, writeSparseRaw, type Patch } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
 
@@ -155,5 +162,41 @@ describe('looksIncompressible (grains stored instead of deflated)', () => {
     expect(looksIncompressible(repeated)).toBe(false);
     expect(looksIncompressible(skewed)).toBe(false);
     expect(looksIncompressible(random.subarray(0, 2048))).toBe(false);
+  });
+});
+
+describe('readInto (reused buffers)', () => {
+  it('gives what read gives, zeros included, into a buffer holding older bytes, for every format', async () => {
+    // Prepare
+    const raw = join(tmp.dir, 'into.raw');
+    await writeSparseRaw(raw, CAPACITY, patches());
+    const ranges = [
+      [0, MiB],
+      [MiB - 4096, 2 * MiB + 512],
+      [4 * MiB, 4 * MiB], // all holes
+      [9 * MiB - 100, 3 * MiB],
+      [CAPACITY - 70000, 70000],
+    ] as const;
+    for (const input of INPUTS) {
+      const path = input.name === 'raw' ? raw : join(tmp.dir, `into.${input.name}`);
+      if (input.name !== 'raw')
+        expect((await qemuImg('convert', '-f', 'raw', ...input.args, raw, path)).code).toBe(0);
+      const src = await fileSource(path);
+      try {
+        const disk = await openRandomAccess(src);
+        expect(disk.readInto, input.name).toBeDefined();
+        for (const [offset, length] of ranges) {
+          const target = Buffer.alloc(length, 0xa5);
+          // Act
+          await disk.readInto!(offset, target);
+          // Assess
+          expect(target.equals(await disk.read(offset, length)), `${input.name} ${offset}+${length}`).toBe(
+            true,
+          );
+        }
+      } finally {
+        await src.close();
+      }
+    }
   });
 });
