@@ -311,7 +311,7 @@ async function parallelPlan(
       let allocated = 0;
       if (format === 'raw') allocated = (await stat(input)).blocks * 512;
       else for await (const r of disk.map()) if (!r.zero) allocated += r.length;
-      workers = allocated >= PARALLEL_MIN_DATA ? defaultWorkerCount() : 0;
+      workers = allocated >= PARALLEL_MIN_DATA[to as ParallelTarget] ? defaultWorkerCount() : 0;
     }
     return {
       format,
