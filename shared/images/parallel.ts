@@ -127,7 +127,7 @@ async function runWorkers(
   const count = Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount()));
   // a chunk is handed out only with a free slot of shared output memory: two per worker keep each
   // busy while the main thread writes, one more lets the next chunk in disk order start
-  const slots = Math.max(1, 2 * count + 1);
+  const slots = count === 0 ? 2 : 2 * count + 1;
   const data: ImageWorkerData = { ...job, slots: new SharedArrayBuffer(slots * job.slotBytes) };
   const slotBuffer = (i: number) => Buffer.from(data.slots, i * data.slotBytes, data.slotBytes);
   const chunks: Chunk[] = [];
@@ -135,20 +135,27 @@ async function runWorkers(
     chunks.push({ id, offset: off, length: Math.min(chunkBytes, capacity - off) });
   }
   if (count === 0) {
-    // the same chunk code on this thread: no worker to start, which pays off on small disks
+    // The same chunk code on this thread: no worker to start, which pays off on small disks. Two
+    // slots: chunk i is read (synchronously) while chunk i-1 is written (on libuv's pool).
     const converter = await openChunkConverter(data);
     let dataBytes = 0;
     let doneBytes = 0;
+    let writing: Promise<void> = Promise.resolve();
     try {
       for (const c of chunks) {
-        c.slot = 0;
-        const r = await converter.convert({ ...c, slot: 0 });
+        c.slot = c.id % 2;
+        const r = await converter.convert({ ...c, slot: c.slot });
         dataBytes += r.dataBytes;
-        await onDone(c, { type: 'done', id: c.id, ...r }, slotBuffer(0));
-        doneBytes += c.length;
-        opts.onProgress?.(doneBytes, capacity);
+        await writing; // chunk i-1 is out, so slot (i+1) % 2 is free for the next round
+        writing = onDone(c, { type: 'done', id: c.id, ...r }, slotBuffer(c.slot)).then(() => {
+          doneBytes += c.length;
+          opts.onProgress?.(doneBytes, capacity);
+        });
+        writing.catch(() => undefined); // awaited in the next round or below
       }
+      await writing;
     } finally {
+      await writing.catch(() => undefined);
       await converter.close();
     }
     return dataBytes;
