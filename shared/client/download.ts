@@ -1,7 +1,8 @@
 /**
- * Downloads the returned image from its presigned URL: streamed to `<out>.part` while hashing,
- * then checked against the SHA-256 the gateway announced and renamed into place. A mismatch or
- * a failed transfer removes the partial file, so `<out>` only ever holds a verified image.
+ * Downloads the returned image (or delta) from its presigned URL: streamed to `<out>.part` while
+ * hashing, then checked against the size and SHA-256 the gateway announced and renamed into place.
+ * A mismatch or a failed transfer removes the partial file, so `<out>` only ever holds a verified
+ * file. A body longer than announced is cut off as soon as it passes the announced size.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -19,6 +20,8 @@ export interface DownloadOptions {
   onProgress?: (bytesReceived: number, total: number | undefined) => void;
   signal?: AbortSignal;
   idleTimeoutMs?: number;
+  /** What is downloaded, for messages (default "image"; a return may download a "delta"). */
+  what?: string;
 }
 
 export interface DownloadResult {
@@ -34,6 +37,7 @@ export async function downloadImage(
 ): Promise<DownloadResult> {
   const partial = `${outPath}.part`;
   const where = redactUrl(url);
+  const what = opts.what ?? 'image';
   let res;
   try {
     res = await transfer({
@@ -46,7 +50,7 @@ export async function downloadImage(
     if (isNetworkError(err)) {
       throw new GatewayClientError(
         'unreachable',
-        `cannot download the image from ${where} (${describeCause(err)}): check the network, then run the command again`,
+        `cannot download the ${what} from ${where} (${describeCause(err)}): check the network, then run the command again`,
         { url: where, cause: err },
       );
     }
@@ -60,10 +64,10 @@ export async function downloadImage(
         ? 'the download URL may have expired; fetch a fresh one with `burstgate status <job>` and retry'
         : res.status >= 500
           ? 'the storage service failed; retry later'
-          : 'the image is not where the gateway said it is';
+          : `the ${what} is not where the gateway said it is`;
     throw new GatewayClientError(
       'transfer',
-      `downloading the image failed with HTTP ${res.status}${s3 ? ` (${s3})` : ''}: ${advice}`,
+      `downloading the ${what} failed with HTTP ${res.status}${s3 ? ` (${s3})` : ''}: ${advice}`,
       { status: res.status, url: where },
     );
   }
@@ -72,10 +76,19 @@ export async function downloadImage(
     opts.expectedSize ?? (Number.isFinite(lengthHeader) && lengthHeader >= 0 ? lengthHeader : undefined);
   const hash = createHash('sha256');
   let received = 0;
+  const tooLong = (): GatewayClientError =>
+    new GatewayClientError(
+      'integrity',
+      `the downloaded ${what} is longer than the ${opts.expectedSize} bytes the gateway announced; ` +
+        'the partial file was deleted; run the command again',
+      { url: where },
+    );
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
       received += chunk.length;
+      // a wrong (or hostile) answer must not fill the disk before the size check at the end
+      if (opts.expectedSize !== undefined && received > opts.expectedSize) return cb(tooLong());
+      hash.update(chunk);
       opts.onProgress?.(received, total);
       cb(null, chunk);
     },
@@ -84,10 +97,11 @@ export async function downloadImage(
     await pipeline(res.body, meter, createWriteStream(partial), opts.signal ? { signal: opts.signal } : {});
   } catch (err) {
     await rm(partial, { force: true });
+    if (err instanceof GatewayClientError) throw err;
     if (isNetworkError(err) || (err as { code?: string }).code === 'ECONNRESET') {
       throw new GatewayClientError(
         'unreachable',
-        `the download from ${where} broke off after ${received} bytes (${describeCause(err)}); run the command again`,
+        `the download of the ${what} from ${where} broke off after ${received} bytes (${describeCause(err)}); run the command again`,
         { url: where, cause: err },
       );
     }
@@ -98,7 +112,7 @@ export async function downloadImage(
     await rm(partial, { force: true });
     throw new GatewayClientError(
       'integrity',
-      `the downloaded image has ${received} bytes, not the ${opts.expectedSize} the gateway announced; ` +
+      `the downloaded ${what} has ${received} bytes, not the ${opts.expectedSize} the gateway announced; ` +
         'the partial file was deleted; run the command again',
       { url: where },
     );
@@ -107,8 +121,8 @@ export async function downloadImage(
     await rm(partial, { force: true });
     throw new GatewayClientError(
       'integrity',
-      `the downloaded image's SHA-256 is ${sha256}, not the ${opts.expectedSha256} the gateway announced; ` +
-        'the partial file was deleted; run the command again (the image stays in staging)',
+      `the downloaded ${what}'s SHA-256 is ${sha256}, not the ${opts.expectedSha256} the gateway announced; ` +
+        `the partial file was deleted; run the command again (the ${what} stays in staging)`,
       { url: where },
     );
   }

@@ -30,8 +30,12 @@ export type GatewayClientErrorKind =
   | 'protocol'
   /** Uploading a part to, or downloading the image from, a presigned URL failed. */
   | 'transfer'
-  /** Downloaded bytes do not have the SHA-256 the gateway announced. */
+  /** Downloaded bytes (or the disk made from them) do not have the SHA-256 the gateway announced. */
   | 'integrity'
+  /** The job came back as a delta and no base image (the one that was offloaded) was given. */
+  | 'base-required'
+  /** The base image given for a delta is not the disk that was offloaded (its content SHA-256 differs). */
+  | 'wrong-base'
   /** A job did not reach the awaited state in the time allowed (it goes on regardless). */
   | 'timeout';
 

@@ -1,6 +1,9 @@
 /** Plain-text views of jobs for the CLI (no colours: they end up in logs). */
 import { formatBytes } from './progress';
-import type { JobView } from './types';
+import type { ClientJobView, JobDownload, JobTarget } from './types';
+
+/** Jobs as the gateway sends them; the target and download may be any the contract allows. */
+type JobView = ClientJobView;
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
@@ -10,8 +13,37 @@ export function formatDuration(ms: number): string {
   return m < 60 ? `${m} min ${s} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-export function targetText(job: Pick<JobView, 'target'>): string {
-  return `${job.target.cloud} ${job.target.region} ${job.target.instanceType}`;
+/** `aws eu-west-1 t3.medium`, `azure westeurope Standard_D2s_v3 (resource group rg-burst)`. */
+export function targetText(job: { target: JobTarget }): string {
+  const t = job.target;
+  switch (t.cloud) {
+    case 'aws':
+      return `aws ${t.region} ${t.instanceType}`;
+    case 'azure':
+      return `azure ${t.location} ${t.vmSize}${t.resourceGroup ? ` (resource group ${t.resourceGroup})` : ''}`;
+    default:
+      // a cloud added to the gateway after this client was built: show what it says
+      return Object.values(t as Record<string, unknown>)
+        .filter((v) => typeof v === 'string')
+        .join(' ');
+  }
+}
+
+/** The download lines of `burstgate status`: what it is, and for a delta what it applies to. */
+export function downloadLines(d: JobDownload, jobId: string): Array<[string, string]> {
+  const what = d.format === 'delta' ? 'delta (only what changed in the cloud)' : d.format;
+  const lines: Array<[string, string]> = [
+    ['download', `${what}, ${formatBytes(d.sizeBytes)}, sha256 ${d.sha256}, expires ${d.expiresAt}`],
+  ];
+  if (d.format === 'delta') {
+    lines.push(['', `applies to the disk with content sha256 ${d.baseDiskSha256 ?? '(not stated)'}`]);
+    lines.push(['', `(burstgate return ${jobId} --base <the offloaded image> --out <file> rebuilds it)`]);
+  }
+  lines.push([
+    '',
+    `${d.format === 'delta' ? 'result' : 'disk'} content sha256 ${d.diskSha256}${d.matchesOriginal ? ' (identical to the original)' : ' (changed in the cloud)'}`,
+  ]);
+  return lines;
 }
 
 export function stepLine(step: JobView['steps'][number]): string {
@@ -72,11 +104,7 @@ export function renderJob(job: JobView): string {
     }
   }
   if (job.error) lines.push(...errorLines(job.error).map((l) => `  ${l}`));
-  if (job.download) {
-    const d = job.download;
-    kv('download', `${d.format}, ${formatBytes(d.sizeBytes)}, sha256 ${d.sha256}, expires ${d.expiresAt}`);
-    kv('', `disk content sha256 ${d.diskSha256}${d.matchesOriginal ? ' (identical to the original)' : ''}`);
-  }
+  if (job.download) for (const [k, v] of downloadLines(job.download, job.jobId)) kv(k, v);
   return lines.join('\n');
 }
 

@@ -111,4 +111,48 @@ describe('downloadImage', () => {
     expect(existsSync(`${out}.part`)).toBe(false);
     expect(existsSync(out)).toBe(false);
   });
+
+  it('stops reading a body longer than announced, names what it downloads, keeps no file', async () => {
+    // storage serves 300 000 bytes where the gateway announced 100 000: the extra is never written
+    const url = await serveImage(image);
+    const out = join(dir, 'long.bgdelta');
+    const seen: number[] = [];
+    const err = (await downloadImage(url, out, {
+      expectedSize: 100_000,
+      what: 'delta',
+      onProgress: (n) => seen.push(n),
+    }).catch((e: unknown) => e)) as GatewayClientError;
+    expect(err).toBeInstanceOf(GatewayClientError);
+    expect(err.kind).toBe('integrity');
+    expect(err.message).toBe(
+      'the downloaded delta is longer than the 100000 bytes the gateway announced; the partial file was deleted; run the command again',
+    );
+    expect(Math.max(...seen)).toBeLessThanOrEqual(100_000);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(`${out}.part`)).toBe(false);
+  });
+
+  it('says "delta" in the size and hash mismatch messages when told so', async () => {
+    const url = await serveImage(image.subarray(0, 200_000));
+    const short = (await downloadImage(url, join(dir, 'short.bgdelta'), {
+      expectedSize: image.length,
+      what: 'delta',
+    }).catch((e: unknown) => e)) as GatewayClientError;
+    expect(short.kind).toBe('integrity');
+    expect(short.message).toMatch(
+      /^the downloaded delta has 200000 bytes, not the 300000 the gateway announced/,
+    );
+    await server?.close();
+    const url2 = await serveImage(image);
+    const wrong = (await downloadImage(url2, join(dir, 'wrong.bgdelta'), {
+      expectedSha256: 'a'.repeat(64),
+      what: 'delta',
+    }).catch((e: unknown) => e)) as GatewayClientError;
+    expect(wrong.message).toMatch(
+      /^the downloaded delta's SHA-256 is [0-9a-f]{64}, not the a{64} the gateway announced/,
+    );
+    expect(wrong.message).toContain('(the delta stays in staging)');
+    expect(existsSync(join(dir, 'short.bgdelta'))).toBe(false);
+    expect(existsSync(join(dir, 'wrong.bgdelta'))).toBe(false);
+  });
 });
