@@ -10,13 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { JOB_STATES, type JobState } from '../shared/domain/job';
 import { GatewayClient } from '../shared/client/api-client';
 import { ClientConfigError, DEFAULT_STATE_DIR, resolveGateway } from '../shared/client/config';
-import { downloadImage } from '../shared/client/download';
 import { GatewayClientError } from '../shared/client/errors';
 import { followJob } from '../shared/client/follow';
 import {
@@ -35,10 +34,29 @@ import {
   stepLine,
   targetText,
 } from '../shared/client/render';
+import {
+  RETURN_OUTPUT_FORMATS,
+  checkBase,
+  checkDownload,
+  fetchReturnedImage,
+  measureBase,
+  outputFormatFor,
+  type FetchedReturnedImage,
+  type MeasuredBase,
+  type ReturnOutputFormat,
+} from '../shared/client/returned-image';
 import { sha256File } from '../shared/client/sha256';
-import type { ImageFormatName, JobView } from '../shared/client/types';
+import type {
+  ClientJobView,
+  CloudName,
+  ImageFormatName,
+  JobDownload,
+  JobTarget,
+  JobView,
+} from '../shared/client/types';
 import { uploadImage } from '../shared/client/upload';
 import { WRITERS, type ConvertTarget, type ImageSummary } from '../shared/images/convert';
+import { isImageError } from '../shared/images/errors';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -231,15 +249,13 @@ test/fixtures/sample-vm/ through the HTTP API, returns it, and checks it came ba
 
   offload: {
     summary: 'upload a VM image and run it in the cloud',
-    usage: `Usage: burstgate offload <image> --to aws [options]
+    usage: `Usage: burstgate offload <image> [--cloud aws|azure] [options]
 
 Creates an offload job, uploads the image (multipart, with progress), completes the upload and
 follows the job until it is running (or failed).
 
   <image>                 .ova, .vmdk (streamOptimized), .vhd (fixed or dynamic), .vhdx, or raw (.img/.raw)
-  --to aws                target cloud (only aws for now)
-  --region R              target region (default us-east-1)
-  --instance-type T       EC2 instance type (default t3.medium)
+  --cloud aws|azure       target cloud (default aws; --to CLOUD is the older spelling)
   --name NAME             VM name (default: the file name)
   --format F              image format if the extension does not say: ${IMAGE_FORMATS.join(', ')}
   --callback-url URL      the gateway calls it on every state change
@@ -247,14 +263,30 @@ follows the job until it is running (or failed).
   --no-hash               do not send the file's SHA-256 (saves reading the file twice)
   --no-follow             return once the upload is complete
   --interval S            seconds between status polls (default 2)
+
+AWS (--cloud aws):
+  --region R              target region (default us-east-1)
+  --instance-type T       EC2 instance type (default t3.medium)
+
+Azure (--cloud azure):
+  --location L            Azure region, e.g. westeurope (required)
+  --vm-size S             VM size, e.g. Standard_D2s_v3 (required)
+  --resource-group G      resource group for the job's resources (default: the gateway's)
+
+Keep the image: an Azure VM comes back as a delta (what changed), which \`burstgate return
+--base <image>\` applies to it.
 ${GATEWAY_HELP}`,
     async run(args, o) {
       const { out, err } = o;
       const { values, positionals } = parse('offload', args, {
         ...GATEWAY_OPTIONS,
+        cloud: { type: 'string' },
         to: { type: 'string' },
         region: { type: 'string' },
         'instance-type': { type: 'string' },
+        location: { type: 'string' },
+        'vm-size': { type: 'string' },
+        'resource-group': { type: 'string' },
         name: { type: 'string' },
         format: { type: 'string' },
         'callback-url': { type: 'string' },
@@ -267,12 +299,9 @@ ${GATEWAY_HELP}`,
       const imageArg = onePositional(
         'offload',
         positionals,
-        'the image file (burstgate offload <image> --to aws)',
+        'the image file (burstgate offload <image> --cloud aws|azure)',
       );
-      if (!values.to) throw new UsageError('offload', 'missing --to (the target cloud): --to aws');
-      if (values.to !== 'aws') {
-        throw new UsageError('offload', `--to ${values.to} is not supported: this gateway offloads to aws`);
-      }
+      const target = offloadTarget(values);
       let format: ImageFormatName | undefined;
       if (values.format !== undefined) {
         if (!(IMAGE_FORMATS as readonly string[]).includes(values.format)) {
@@ -303,8 +332,6 @@ ${GATEWAY_HELP}`,
       }
       const client = await clientFrom(o, values);
       const vmName = values.name ?? vmNameFromPath(image.path);
-      const region = values.region ?? 'us-east-1';
-      const instanceType = values['instance-type'] ?? 't3.medium';
 
       // A big file takes a while to hash: make sure the gateway and key work first.
       if (!values['no-hash'] && image.sizeBytes > 1024 ** 3) await client.listOffloads('awaiting-upload');
@@ -338,14 +365,14 @@ ${GATEWAY_HELP}`,
             imageFormat: format,
             imageSizeBytes: image.sizeBytes,
             ...(imageSha256 ? { imageSha256 } : {}),
-            target: { cloud: 'aws', region, instanceType },
+            target,
             ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
           },
           randomUUID(),
         );
         jobId = created.jobId;
         out(
-          `${created.jobId}: offloading ${vmName} (${format}, ${formatBytes(image.sizeBytes)}) to aws ${region} ${instanceType}`,
+          `${created.jobId}: offloading ${vmName} (${format}, ${formatBytes(image.sizeBytes)}) to ${targetText({ target })}`,
         );
         stage = 'upload';
         const bar = o.bar('upload', image.sizeBytes);
@@ -382,7 +409,7 @@ ${GATEWAY_HELP}`,
         });
         if (job.state === 'running') {
           out(`${job.jobId} is running in ${targetText(job)}: ${cloudSummary(job)}`);
-          out(`bring it home with: burstgate return ${job.jobId} --out ${vmName}.ova`);
+          out(`bring it home with: ${returnHint(job.jobId, target, imageArg, vmName)}`);
           return 0;
         }
         for (const l of job.error ? errorLines(job.error) : [`the offload ended ${job.state}`]) err(l);
@@ -467,50 +494,102 @@ ${GATEWAY_HELP}`,
   },
 
   return: {
-    summary: 'bring a running VM home and download its image',
-    usage: `Usage: burstgate return <job-id> --out <file.ova> [--force]
+    summary: 'bring a running VM home and write its image (a whole OVA, or a delta applied to the original)',
+    usage: `Usage: burstgate return <job-id> --out <file> [--base <original image>] [--to FORMAT] [--force]
 
 Starts the return (stop → export → publish → clean up), follows it until the image is back in
-staging, downloads it with progress and checks its SHA-256. Running it again after a failed
-download just downloads again.
+staging, then downloads and verifies it. Running it again after a failed download just downloads
+again.
 
-  --out FILE     where to write the returned OVA
-  --force        overwrite FILE if it exists
-  --interval S   seconds between status polls (default 2)
+What comes back depends on the job: the whole VM as an OVA (AWS), or a delta holding only what the
+VM changed in the cloud (Azure), which is applied to the image that was offloaded (--base). Either
+way FILE appears only once complete and verified; on any failure nothing is left behind.
+
+  --out FILE      where to write the returned image
+  --base IMAGE    the image that was offloaded (the file given to \`burstgate offload\`); needed
+                  when the job comes back as a delta; its disk is checked before anything is
+                  downloaded (and, when the gateway knows the offloaded disk, before the return starts)
+  --to FORMAT     what to write: ${RETURN_OUTPUT_FORMATS.join(', ')}
+                  default: ova when FILE ends in .ova, else vmdk-stream (a streamOptimized VMDK)
+  --force         overwrite FILE if it exists
+  --interval S    seconds between status polls (default 2)
 ${GATEWAY_HELP}`,
     async run(args, o) {
       const { out, err } = o;
       const { values, positionals } = parse('return', args, {
         ...GATEWAY_OPTIONS,
         out: { type: 'string', short: 'o' },
+        base: { type: 'string' },
+        to: { type: 'string' },
         force: { type: 'boolean' },
         interval: { type: 'string' },
       });
       if (values.help) return help(o, 'return');
-      const id = onePositional(
-        'return',
-        positionals,
-        'the job id (burstgate return <job-id> --out <file.ova>)',
-      );
-      if (!values.out)
-        throw new UsageError('return', 'missing --out <file.ova>: where to write the returned image');
+      const id = onePositional('return', positionals, 'the job id (burstgate return <job-id> --out <file>)');
+      if (!values.out) {
+        throw new UsageError(
+          'return',
+          'missing --out <file>: where to write the returned image (.ova for an OVA, else a streamOptimized VMDK)',
+        );
+      }
+      const to = values.to ?? outputFormatFor(values.out);
+      if (!(RETURN_OUTPUT_FORMATS as readonly string[]).includes(to)) {
+        throw new UsageError(
+          'return',
+          `--to must be one of ${RETURN_OUTPUT_FORMATS.join(', ')}, not '${to}'`,
+        );
+      }
       const interval = intervalMs('return', values.interval);
       const outPath = resolve(values.out);
-      await checkWritableTarget(outPath, values.force === true);
-      const client = await clientFrom(o, values);
-
-      let job = await client.getOffload(id);
-      if (job.state !== 'returned' && job.state !== 'returning') {
-        const started = await client.startReturn(id);
-        out(`${clock()}  ${id}: ${started.state}`);
-      } else {
-        out(`${clock()}  ${id} is already ${job.state}`);
+      const basePath = values.base !== undefined ? resolve(values.base) : undefined;
+      if (basePath === outPath) {
+        throw new UsageError(
+          'return',
+          `--out ${values.out} is the --base image: the delta is applied to it, so write the result to another file`,
+        );
       }
-      const live = interruptible(
-        o,
-        () => `stopped following ${id}; the return goes on: \`burstgate status ${id} --watch\``,
+      await checkWritableTarget(outPath, values.force === true);
+      if (basePath !== undefined) await checkBaseFile(basePath);
+      const client = await clientFrom(o, values);
+      const retry = [
+        `burstgate return ${id}`,
+        ...(values.base !== undefined ? [`--base ${values.base}`] : []),
+        `--out ${values.out}`,
+      ].join(' ');
+
+      let job: ClientJobView = await client.getOffload(id);
+      const progress = phaseProgress(o);
+      let stage: 'check' | 'follow' | 'fetch' = 'check';
+      const live = interruptible(o, () =>
+        stage === 'follow'
+          ? `stopped following ${id}; the return goes on: \`burstgate status ${id} --watch\``
+          : stage === 'fetch'
+            ? `interrupted: nothing was kept; the image stays in staging: run \`${retry}\` again`
+            : 'interrupted: nothing was changed',
       );
       try {
+        if (job.state === 'returned' && job.download?.format === 'delta' && basePath === undefined) {
+          throw baseRequired(id, values.out);
+        }
+        // The base is checked first, while nothing has happened yet: a wrong file fails before the
+        // VM is stopped. Not when the job came back as a whole OVA already (no base needed then).
+        let measured: MeasuredBase | undefined;
+        const offloadedDisk = job.download?.baseDiskSha256 ?? job.image.diskSha256;
+        const wholeOva = job.state === 'returned' && job.download?.format === 'ova';
+        if (basePath !== undefined && offloadedDisk !== undefined && !wholeOva) {
+          measured = await measureBaseForCli(o, progress, basePath);
+          // hashing cannot be cut short; a Ctrl-C meanwhile must still keep the return from starting
+          live.signal.throwIfAborted();
+          checkBase(measured, offloadedDisk, id);
+          out(`${clock()}  base ${basePath}: disk content sha256 ${measured.sha256} (the offloaded disk)`);
+        }
+        if (job.state !== 'returned' && job.state !== 'returning') {
+          const started = await client.startReturn(id);
+          out(`${clock()}  ${id}: ${started.state}`);
+        } else {
+          out(`${clock()}  ${id} is already ${job.state}`);
+        }
+        stage = 'follow';
         job = await followJob(client, id, {
           until: (j) => ['returned', 'return-failed', 'failed', 'cancelled'].includes(j.state),
           intervalMs: interval,
@@ -520,32 +599,39 @@ ${GATEWAY_HELP}`,
         if (job.state !== 'returned' || !job.download) {
           for (const l of job.error ? errorLines(job.error) : [`the return ended ${job.state}`]) err(l);
           if (job.state === 'return-failed') {
-            err(`the VM is kept so nothing is lost; retry with: burstgate return ${id} --out ${values.out}`);
+            err(`the VM is kept so nothing is lost; retry with: ${retry}`);
           }
           throw new JobOutcome(job.state);
         }
-        const d = job.download;
-        const bar = o.bar('download', d.sizeBytes);
-        let result;
-        try {
-          result = await downloadImage(d.url, outPath, {
-            expectedSha256: d.sha256,
-            expectedSize: d.sizeBytes,
-            signal: live.signal,
-            onProgress: (n, total) => bar.update(n, total),
-          });
-          bar.finish();
-        } catch (e) {
-          bar.abort();
-          throw e;
+        const d = checkDownload(job);
+        if (d.format === 'delta' && basePath === undefined) throw baseRequired(id, values.out);
+        if (d.format === 'ova' && basePath !== undefined) {
+          err(`note: ${id} came back as a whole OVA; --base is not needed and was not used`);
         }
-        out(`returned image: ${result.path}`);
-        out(`  size          ${formatBytes(result.sizeBytes)} (${result.sizeBytes} bytes)`);
-        out(`  sha256        ${result.sha256} (verified)`);
-        out(
-          `  disk sha256   ${d.diskSha256}${d.matchesOriginal ? ' (identical to the disk that was offloaded)' : ' (the disk changed in the cloud)'}`,
-        );
+        stage = 'fetch';
+        const result = await fetchReturnedImage({
+          jobId: id,
+          vmName: job.vmName,
+          download: d,
+          out: outPath,
+          to: to as ReturnOutputFormat,
+          ...(basePath !== undefined ? { base: basePath } : {}),
+          ...(measured !== undefined ? { measured } : {}),
+          signal: live.signal,
+          onProgress: progress.update,
+          onPhase: (phase) => {
+            progress.phase(phase);
+            if (phase === 'rebuild') {
+              err(`rebuilding ${outPath} (${to}) from ${basePath ?? ''} and the delta`);
+            }
+          },
+        });
+        progress.done();
+        printReturned(o, result, d);
         return 0;
+      } catch (e) {
+        progress.abort();
+        throw e;
       } finally {
         live.dispose();
       }
@@ -601,7 +687,7 @@ ${GATEWAY_HELP}`,
         }
         for (const [k, v] of Object.entries(extra)) o.out(`${k.padEnd(15)} ${String(v)}`);
       };
-      const { describeImage, convertImage, isImageError } = await import('../shared/images');
+      const { describeImage, convertImage } = await import('../shared/images');
       try {
         if (action === 'info') {
           const file = onePositional('image', files, 'the image file (burstgate image info <file>)');
@@ -731,11 +817,187 @@ const SETTLED: ReadonlySet<JobState> = new Set([
   'cancelled',
 ]);
 
-function cloudSummary(job: JobView): string {
-  const c = job.cloud;
-  const bits = [c.instanceId && `instance ${c.instanceId}`, c.amiId && `AMI ${c.amiId}`].filter(Boolean);
+/** The cloud ids worth a glance: EC2's instance and AMI, else whatever ids the job's cloud reports. */
+function cloudSummary(job: ClientJobView): string {
+  const c = job.cloud as Record<string, unknown>;
+  const aws = [c.instanceId && `instance ${String(c.instanceId)}`, c.amiId && `AMI ${String(c.amiId)}`];
+  const any = Object.entries(c)
+    .filter(([, v]) => typeof v === 'string' && v !== '')
+    .map(([k, v]) => `${k} ${String(v)}`);
+  const bits = aws.some(Boolean) ? aws.filter(Boolean) : any;
   const took = job.steps.reduce((n, s) => n + s.durationMs, 0);
-  return `${bits.join(', ') || 'no instance id reported'} (steps took ${formatDuration(took)})`;
+  return `${bits.join(', ') || 'no cloud id reported'} (steps took ${formatDuration(took)})`;
+}
+
+const CLOUDS: readonly CloudName[] = ['aws', 'azure'];
+const AWS_FLAGS = ['region', 'instance-type'] as const;
+const AZURE_FLAGS = ['location', 'vm-size', 'resource-group'] as const;
+const AZURE_EXAMPLE = '--cloud azure --location westeurope --vm-size Standard_D2s_v3';
+
+/** The create request's target from `offload`'s flags; a flag of the other cloud is a usage error. */
+function offloadTarget(values: {
+  cloud?: string;
+  to?: string;
+  region?: string;
+  'instance-type'?: string;
+  location?: string;
+  'vm-size'?: string;
+  'resource-group'?: string;
+}): JobTarget {
+  if (values.cloud !== undefined && values.to !== undefined && values.cloud !== values.to) {
+    throw new UsageError(
+      'offload',
+      `--cloud ${values.cloud} and --to ${values.to} disagree: pass only --cloud`,
+    );
+  }
+  const cloud = values.cloud ?? values.to ?? 'aws';
+  if (!(CLOUDS as readonly string[]).includes(cloud)) {
+    throw new UsageError('offload', `--cloud must be one of ${CLOUDS.join(', ')}, not '${cloud}'`);
+  }
+  const misplaced = (flags: readonly string[], other: string, instead: string): void => {
+    const wrong = flags.find((f) => values[f as keyof typeof values] !== undefined);
+    if (wrong)
+      throw new UsageError('offload', `--${wrong} is for --cloud ${other}; for ${cloud} use ${instead}`);
+  };
+  if (cloud === 'aws') {
+    misplaced(AZURE_FLAGS, 'azure', '--region and --instance-type');
+    return {
+      cloud: 'aws',
+      region: values.region ?? 'us-east-1',
+      instanceType: values['instance-type'] ?? 't3.medium',
+    };
+  }
+  misplaced(AWS_FLAGS, 'aws', '--location and --vm-size');
+  if (values.location === undefined) {
+    throw new UsageError(
+      'offload',
+      `missing --location (the Azure region) for --cloud azure, e.g. ${AZURE_EXAMPLE}`,
+    );
+  }
+  if (values['vm-size'] === undefined) {
+    throw new UsageError(
+      'offload',
+      `missing --vm-size (the Azure VM size) for --cloud azure, e.g. ${AZURE_EXAMPLE}`,
+    );
+  }
+  return {
+    cloud: 'azure',
+    location: values.location,
+    vmSize: values['vm-size'],
+    ...(values['resource-group'] !== undefined ? { resourceGroup: values['resource-group'] } : {}),
+  };
+}
+
+/**
+ * The `return` command to print once an offload runs. An Azure VM comes back as a delta applied to
+ * the offloaded image, so the hint names it as --base and an output that is not the base itself.
+ */
+function returnHint(jobId: string, target: JobTarget, image: string, vmName: string): string {
+  if (target.cloud === 'aws') return `burstgate return ${jobId} --out ${vmName}.ova`;
+  return `burstgate return ${jobId} --base ${image} --out ${vmName}-returned${extname(image).toLowerCase() === '.ova' ? '.ova' : '.vmdk'}`;
+}
+
+function baseRequired(id: string, outArg: string): UsageError {
+  return new UsageError(
+    'return',
+    `${id} came back as a delta (only what changed in the cloud): pass the image that was offloaded ` +
+      `(the file given to \`burstgate offload\`) as --base, e.g. burstgate return ${id} --base vm.ova --out ${outArg}` +
+      ' (the return is done: running it again only downloads)',
+  );
+}
+
+/** The base given to `return`: it must be a readable file (a missing one fails before anything). */
+async function checkBaseFile(path: string): Promise<void> {
+  const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
+    throw new CliError(
+      `cannot read the --base image ${path}: ${e.code === 'ENOENT' ? 'no such file' : (e.code ?? e.message)}`,
+      'pass the image that was offloaded (the file given to `burstgate offload`)',
+    );
+  });
+  if (!st.isFile()) throw new CliError(`--base ${path} is not a file; pass the image that was offloaded`);
+}
+
+/** Progress bars for the phases of a return's download, one after the other, on stderr. */
+function phaseProgress(o: Output) {
+  const labels: Record<string, string> = { base: 'base sha256', download: 'download', convert: 'convert' };
+  let bar: ProgressBar | undefined;
+  let current: string | undefined;
+  return {
+    phase(name: string): void {
+      bar?.finish();
+      bar = undefined;
+      current = name;
+    },
+    update: (name: string, done: number, total: number | undefined): void => {
+      if (name !== current) {
+        bar?.finish();
+        bar = undefined;
+        current = name;
+      }
+      bar ??= o.bar(labels[name] ?? name, total ?? 0);
+      bar.update(done, total);
+    },
+    done(): void {
+      bar?.finish();
+      bar = undefined;
+    },
+    abort(): void {
+      bar?.abort();
+      bar = undefined;
+    },
+  };
+}
+
+async function measureBaseForCli(
+  o: Output,
+  progress: ReturnType<typeof phaseProgress>,
+  path: string,
+): Promise<MeasuredBase> {
+  progress.phase('base');
+  try {
+    const m = await measureBase(path, { onProgress: (done, total) => progress.update('base', done, total) });
+    progress.done();
+    return m;
+  } catch (e) {
+    progress.abort();
+    if (isImageError(e)) {
+      throw new CliError(
+        `--base ${path} is not a readable disk image (${e.code}: ${e.message})`,
+        'pass the image that was offloaded (the file given to `burstgate offload`)',
+      );
+    }
+    throw e;
+  }
+}
+
+function printReturned(o: Output, r: FetchedReturnedImage, d: JobDownload): void {
+  const { out } = o;
+  const original = d.matchesOriginal
+    ? 'identical to the disk that was offloaded'
+    : 'the disk changed in the cloud';
+  if (r.source === 'ova' && r.format === 'ova') {
+    out(`returned image: ${r.path}`);
+    out(`  size          ${formatBytes(r.outputBytes)} (${r.outputBytes} bytes)`);
+    out(`  sha256        ${r.downloadSha256} (verified)`);
+    out(`  disk sha256   ${d.diskSha256} (${original})`);
+    return;
+  }
+  out(`returned image: ${r.path} (${r.format}, ${formatBytes(r.outputBytes)})`);
+  if (r.delta) {
+    const x = r.delta;
+    out(
+      `  delta         ${formatBytes(r.downloadedBytes)} downloaded (${r.downloadedBytes} bytes), sha256 ${r.downloadSha256} (verified)`,
+    );
+    out(
+      `  applied       ${x.extents} extent(s) to ${x.base} (${x.baseFormat}): ${formatBytes(x.bytesApplied)} of data (${x.bytesApplied} bytes), ${formatBytes(x.zeroBytes)} zeroed`,
+    );
+  } else {
+    out(
+      `  downloaded    OVA, ${formatBytes(r.downloadedBytes)} (${r.downloadedBytes} bytes), sha256 ${r.downloadSha256} (verified), converted to ${r.format}`,
+    );
+  }
+  out(`  disk sha256   ${r.diskSha256 ?? d.diskSha256} (verified: the disk the gateway returned)`);
+  out(`  original      ${original}`);
 }
 
 async function checkWritableTarget(outPath: string, force: boolean): Promise<void> {
@@ -825,6 +1087,11 @@ function report(o: Output, e: unknown): number {
   }
   if (e instanceof GatewayClientError || e instanceof ClientConfigError) {
     err(`burstgate: ${e.message}`);
+    return 1;
+  }
+  // a disk image or delta that is wrong (a return's rebuild, a conversion): its code says what
+  if (isImageError(e)) {
+    err(`burstgate: ${e.code}: ${e.message}`);
     return 1;
   }
   if ((e as { name?: string }).name === 'AbortError') return 130;

@@ -169,8 +169,38 @@ describe.concurrent('burstgate CLI: usage', () => {
     [[], /^burstgate: missing command$/m],
     [['frobnicate'], /^burstgate: unknown command 'frobnicate'$/m],
     [['offload'], /^burstgate offload: missing the image file/m],
-    [['offload', 'vm.ova'], /^burstgate offload: missing --to \(the target cloud\): --to aws$/m],
-    [['offload', 'vm.ova', '--to', 'azure'], /--to azure is not supported/],
+    [
+      ['offload', 'vm.ova', '--cloud', 'gcp'],
+      /^burstgate offload: --cloud must be one of aws, azure, not 'gcp'$/m,
+    ],
+    [['offload', 'vm.ova', '--cloud', 'azure', '--to', 'aws'], /--cloud azure and --to aws disagree/],
+    [
+      ['offload', 'vm.ova', '--cloud', 'azure', '--vm-size', 'Standard_D2s_v3'],
+      /^burstgate offload: missing --location \(the Azure region\) for --cloud azure, e\.g\. --cloud azure --location westeurope --vm-size Standard_D2s_v3$/m,
+    ],
+    [
+      ['offload', 'vm.ova', '--to', 'azure', '--location', 'westeurope'],
+      /^burstgate offload: missing --vm-size \(the Azure VM size\) for --cloud azure, e\.g\. --cloud azure --location westeurope --vm-size Standard_D2s_v3$/m,
+    ],
+    [
+      [
+        'offload',
+        'vm.ova',
+        '--cloud',
+        'azure',
+        '--location',
+        'westeurope',
+        '--vm-size',
+        'B2s',
+        '--region',
+        'eu-west-1',
+      ],
+      /--region is for --cloud aws; for azure use --location and --vm-size/,
+    ],
+    [
+      ['offload', 'vm.ova', '--location', 'westeurope'],
+      /--location is for --cloud azure; for aws use --region/,
+    ],
     [
       ['offload', 'vm.qcow2', '--to', 'aws'],
       /cannot tell the format of 'vm\.qcow2' from its extension.*pass --format/,
@@ -183,7 +213,12 @@ describe.concurrent('burstgate CLI: usage', () => {
     [['list', '--state', 'flying'], /--state must be one of awaiting-upload, .*cancelled, not 'flying'/],
     [['list', '--bogus'], /^burstgate list: Unknown option '--bogus'/m],
     [['status'], /^burstgate status: missing the job id/m],
-    [['return', 'job-1'], /missing --out <file\.ova>/],
+    [['return', 'job-1'], /missing --out <file>: where to write the returned image/],
+    [
+      ['return', 'job-1', '--out', 'x.vhd', '--to', 'iso'],
+      /--to must be one of ova, vmdk-stream, .*not 'iso'/,
+    ],
+    [['return', 'job-1', '--out', 'same.ova', '--base', 'same.ova'], /--out same\.ova is the --base image/],
     [['up', '--port', 'http'], /--port must be a port number/],
   ])('exits 2 for bad usage: %j', async (args, message) => {
     const r = await cli(args);

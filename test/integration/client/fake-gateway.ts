@@ -1,13 +1,37 @@
 /**
  * A stand-in for the gateway's HTTP API and its presigned S3 URLs, just faithful enough to drive
  * the CLI: API Gateway's 401/403 bodies, problem+json errors, multipart upload with ETags, and a
- * job that moves one state further on every GET (no timers, so tests are deterministic).
+ * job that moves one state further on every GET (no timers, so tests are deterministic). A job can
+ * also be placed directly (`addJob`), with what its return publishes: a whole OVA or a delta, and
+ * bytes that storage serves which may differ from what the gateway announces (tampering).
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import type { JobState } from '../../../shared/domain/job';
-import type { JobView } from '../../../shared/domain/view';
+import type { ClientJobView, JobDownload, JobTarget } from '../../../shared/client/types';
+
+type JobView = ClientJobView;
+
+/** What a job's return publishes, and what storage then serves for it. */
+export interface ReturnedArtifact {
+  format: JobDownload['format'];
+  /** The artifact as published: the view announces its size and SHA-256. */
+  bytes: Buffer;
+  diskSha256: string;
+  baseDiskSha256?: string;
+  matchesOriginal?: boolean;
+  /** What a GET of the presigned URL answers, when it is not `bytes` (a damaged or swapped object). */
+  served?: Buffer;
+}
+
+export interface AddJobOptions {
+  vmName: string;
+  target: JobTarget;
+  state?: 'running' | 'returned';
+  image?: Partial<JobView['image']>;
+  returnAs: ReturnedArtifact;
+}
 
 export interface FakeGatewayOptions {
   apiKey: string;
@@ -24,19 +48,30 @@ export interface FakeGateway {
   url: string;
   jobs: Map<string, FakeJob>;
   partAttempts: Map<string, number>;
+  /** Places a job (no upload) with what its return publishes; returns its id. */
+  addJob(opts: AddJobOptions): string;
   close(): Promise<void>;
 }
 
-interface FakeJob {
+export interface FakeJob {
   view: JobView;
   parts: Map<number, Buffer>;
   etags: Map<number, string>;
   /** States still to go through, one per GET. */
   pending: JobState[];
   image?: Buffer;
+  returnAs?: ReturnedArtifact;
+  /** GETs of the returned artifact's presigned URL. */
+  downloads: number;
+  /** POST /offloads/{id}/return calls accepted. */
+  returnsStarted: number;
 }
 
 const PROBLEMS = 'https://burstgate.dev/problems/';
+
+function newJob(view: JobView): FakeJob {
+  return { view, parts: new Map(), etags: new Map(), pending: [], downloads: 0, returnsStarted: 0 };
+}
 
 export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGateway> {
   const partSize = opts.partSizeBytes ?? 64 * 1024;
@@ -94,7 +129,26 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         step: 'import',
       };
     }
-    if (next === 'returned' && job.image) {
+    if (next === 'returned') publish(job);
+  };
+
+  /** The download a returned job offers: its artifact when it has one, else the uploaded OVA. */
+  const publish = (job: FakeJob): void => {
+    const a = job.returnAs;
+    if (a) {
+      job.view.download = {
+        url: `${base}/s3/${job.view.jobId}/${job.view.vmName}.${a.format === 'delta' ? 'bgdelta' : 'ova'}?X-Amz-Signature=secret`,
+        expiresAt: '2099-01-01T00:00:00Z',
+        format: a.format,
+        sizeBytes: a.bytes.length,
+        sha256: createHash('sha256').update(a.bytes).digest('hex'),
+        diskSha256: a.diskSha256,
+        ...(a.baseDiskSha256 !== undefined ? { baseDiskSha256: a.baseDiskSha256 } : {}),
+        matchesOriginal: a.matchesOriginal ?? false,
+      };
+      return;
+    }
+    if (job.image) {
       const sha256 = createHash('sha256').update(job.image).digest('hex');
       job.view.download = {
         url: `${base}/s3/${job.view.jobId}/returned.ova?X-Amz-Signature=secret`,
@@ -141,7 +195,15 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
           res.end();
           return;
         }
+        if (req.method === 'GET' && job.returnAs) {
+          job.downloads++;
+          const bytes = job.returnAs.served ?? job.returnAs.bytes;
+          res.writeHead(200, { 'content-length': bytes.length, 'content-type': 'application/octet-stream' });
+          res.end(bytes);
+          return;
+        }
         if (req.method === 'GET' && job.image) {
+          job.downloads++;
           const bytes = Buffer.from(job.image);
           if (opts.corruptDownload) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
           res.writeHead(200, { 'content-length': bytes.length, 'content-type': 'application/octet-stream' });
@@ -209,7 +271,7 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
           cloud: {},
           links: { self: `/offloads/${jobId}`, uploadComplete: `/offloads/${jobId}/upload-complete` },
         };
-        jobs.set(jobId, { view, parts: new Map(), etags: new Map(), pending: [] });
+        jobs.set(jobId, newJob(view));
         const count = Math.max(1, Math.ceil(r.imageSizeBytes / partSize));
         return send(res, 202, {
           jobId,
@@ -268,6 +330,7 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
           );
         }
         job.view.state = 'returning';
+        job.returnsStarted++;
         job.pending = ['returning', 'returned'];
         return send(res, 202, { jobId: job.view.jobId, state: 'returning' });
       }
@@ -281,10 +344,35 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+
+  const addJob = (o: AddJobOptions): string => {
+    const jobId = `job-${String(++seq).padStart(26, '0')}`;
+    const t0 = '2025-01-01T00:00:00.000Z';
+    const job = newJob({
+      jobId,
+      vmName: o.vmName,
+      state: o.state ?? 'running',
+      target: o.target,
+      createdAt: t0,
+      updatedAt: t0,
+      image: { format: 'ova', sizeBytes: 1, ...o.image },
+      resources: [],
+      steps: [],
+      bytes: { uploaded: o.image?.sizeBytes ?? 1 },
+      cloud: {},
+      links: { self: `/offloads/${jobId}` },
+    });
+    job.returnAs = o.returnAs;
+    if (job.view.state === 'returned') publish(job);
+    jobs.set(jobId, job);
+    return jobId;
+  };
+
   return {
     url: base,
     jobs,
     partAttempts,
+    addJob,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
