@@ -15,7 +15,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { basename, extname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { WRITERS, convertImage, describeImage, type ConvertTarget } from '../images/convert';
 import { readDelta, rebuildFromDelta } from '../images/delta';
 import type { ImageFormat } from '../images/detect';
@@ -272,7 +272,7 @@ async function fromDelta(
       checkBase: hashBaseAgain,
       vmName: opts.vmName,
       // writeOva stages the VMDK it wraps: next to the output, where the space for it is
-      tmpDir: resolve(out, '..'),
+      tmpDir: dirname(out),
     });
     if (rebuilt.sha256 !== d.diskSha256) {
       throw new GatewayClientError(
