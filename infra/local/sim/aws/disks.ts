@@ -7,7 +7,7 @@
  * is read back as extents without reading zeros. Memory stays bounded: one chunk at a time.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { isAllZero, type DiskExtent, type DiskStream } from '../../../../shared/images';
@@ -20,6 +20,63 @@ export interface DiskMeta {
   dataBytes: number;
   /** Sorted, non-overlapping, non-adjacent [start, end) byte ranges that hold data. */
   ranges: [number, number][];
+}
+
+type Ranges = [number, number][];
+
+/**
+ * `base` with every window [start, end) replaced by that window's `add` ranges (sorted, inside the
+ * window). Windows are sorted and do not overlap. One pass over both lists, so overlaying all the
+ * blocks of a snapshot costs O(ranges + blocks), not O(ranges × blocks).
+ */
+export function overlayRanges(
+  base: readonly (readonly [number, number])[],
+  windows: readonly { start: number; end: number; add: readonly (readonly [number, number])[] }[],
+): Ranges {
+  const out: Ranges = [];
+  const push = (s: number, e: number) => {
+    if (e <= s) return;
+    const last = out[out.length - 1];
+    if (last && last[1] >= s) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  };
+  let i = 0;
+  const emitBase = (from: number, to: number) => {
+    while (i < base.length && (base[i] as [number, number])[1] <= from) i++;
+    for (let j = i; j < base.length; j++) {
+      const [s, e] = base[j] as [number, number];
+      if (s >= to) break;
+      push(Math.max(s, from), Math.min(e, to));
+    }
+  };
+  let cursor = 0;
+  for (const w of windows) {
+    emitBase(cursor, w.start);
+    for (const [s, e] of w.add) push(s, e);
+    cursor = w.end;
+  }
+  emitBase(cursor, Infinity);
+  return out;
+}
+
+/** The non-zero 64 KiB-grid pieces of `data` written at `offset`, as absolute ranges. */
+export function dataRanges(offset: number, data: Buffer): Ranges {
+  const out: Ranges = [];
+  for (let off = 0; off < data.length;) {
+    const abs = offset + off;
+    const end = Math.min(data.length, off + (BLOCK - (abs % BLOCK)));
+    if (!isAllZero(data.subarray(off, end))) {
+      const last = out[out.length - 1];
+      if (last && last[1] === abs) last[1] = offset + end;
+      else out.push([abs, offset + end]);
+    }
+    off = end;
+  }
+  return out;
+}
+
+function sumRanges(ranges: Ranges): number {
+  return ranges.reduce((n, [s, e]) => n + e - s, 0);
 }
 
 export interface WriteDiskOptions {
@@ -45,6 +102,11 @@ export class DiskStore {
 
   private metaPath(id: string): string {
     return join(this.dir, `${id}.json`);
+  }
+
+  /** A file next to the disk that belongs to it (block maps, journals); removed with the disk. */
+  sidecarPath(id: string, ext: 'blocks.json' | 'journal'): string {
+    return join(this.dir, `${id}.${ext}`);
   }
 
   exists(id: string): boolean {
@@ -112,6 +174,91 @@ export class DiskStore {
     return meta;
   }
 
+  /** Replaces a disk's metadata atomically (the ranges must describe the bytes in its file). */
+  writeMeta(id: string, capacity: number, ranges: Ranges): DiskMeta {
+    const meta: DiskMeta = { capacity, dataBytes: sumRanges(ranges), ranges };
+    const tmp = `${this.metaPath(id)}.tmp`;
+    writeFileSync(tmp, JSON.stringify(meta));
+    renameSync(tmp, this.metaPath(id));
+    return meta;
+  }
+
+  /** An all-zero disk: a sparse file of `capacity` bytes and no data ranges. */
+  async createEmpty(id: string, capacity: number): Promise<DiskMeta> {
+    await this.init();
+    this.remove(id);
+    const fh = await open(this.imgPath(id), 'w');
+    try {
+      await fh.truncate(capacity);
+    } finally {
+      await fh.close();
+    }
+    return this.writeMeta(id, capacity, []);
+  }
+
+  /** Makes a disk larger; the new tail reads as zeros (a volume bigger than its snapshot). */
+  async grow(id: string, capacity: number): Promise<DiskMeta> {
+    const meta = this.meta(id);
+    if (capacity <= meta.capacity) return meta;
+    await truncate(this.imgPath(id), capacity);
+    return this.writeMeta(id, capacity, meta.ranges);
+  }
+
+  /**
+   * Writes bytes into the disk file without touching its ranges: the caller records what holds data
+   * (EBS blocks are journalled first and their ranges computed when the snapshot is sealed).
+   */
+  async writeBytes(id: string, offset: number, data: Buffer): Promise<void> {
+    const fh = await open(this.imgPath(id), 'r+');
+    try {
+      await fh.write(data, 0, data.length, offset);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * A write into a live disk (a guest writing to its volume): the bytes land in the file and the
+   * data ranges over [offset, offset + length) are replaced by the non-zero parts of `data`.
+   */
+  async writeData(id: string, offset: number, data: Buffer): Promise<DiskMeta> {
+    const meta = this.meta(id);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > meta.capacity) {
+      throw new Error(
+        `disk ${id}: write of ${data.length} bytes at ${offset} is outside its ${meta.capacity} bytes`,
+      );
+    }
+    const add = dataRanges(offset, data);
+    for (const [s, e] of add) await this.writeBytes(id, s, data.subarray(s - offset, e - offset));
+    const ranges = overlayRanges(meta.ranges, [{ start: offset, end: offset + data.length, add }]);
+    return this.writeMeta(id, meta.capacity, ranges);
+  }
+
+  /** `length` bytes at `offset`; bytes outside the data ranges (and past the end) read as zeros. */
+  async readAt(id: string, offset: number, length: number): Promise<Buffer> {
+    const meta = this.meta(id);
+    const out = Buffer.alloc(length);
+    const end = offset + length;
+    const fh = await open(this.imgPath(id), 'r');
+    try {
+      for (const [s, e] of meta.ranges) {
+        if (e <= offset) continue;
+        if (s >= end) break;
+        const from = Math.max(s, offset);
+        const to = Math.min(e, end);
+        let got = 0;
+        while (got < to - from) {
+          const { bytesRead } = await fh.read(out, from - offset + got, to - from - got, from + got);
+          if (bytesRead === 0) throw new Error(`disk ${id}: file ends before byte ${to}`);
+          got += bytesRead;
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
+  }
+
   /** Reads a stored disk back as a DiskStream (contiguous extents covering [0, capacity)). */
   read(id: string): DiskStream {
     const meta = this.meta(id);
@@ -157,5 +304,8 @@ export class DiskStore {
     rmSync(this.metaPath(id), { force: true });
     rmSync(this.imgPath(id), { force: true });
     rmSync(this.imgPath(id) + '.partial', { force: true });
+    rmSync(`${this.metaPath(id)}.tmp`, { force: true });
+    rmSync(this.sidecarPath(id, 'blocks.json'), { force: true });
+    rmSync(this.sidecarPath(id, 'journal'), { force: true });
   }
 }

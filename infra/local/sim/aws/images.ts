@@ -8,6 +8,7 @@ import {
   type Handler,
   type SimContext,
 } from './context';
+import { forgetPending, snapshotState } from './ebs';
 import { assertWellFormed } from './ids';
 import type { ImageRec, SnapshotRec } from './model';
 import { Ec2Error, qBool, qFilters, qStrList, qTags, requireStr, type XmlObject } from './protocol';
@@ -36,9 +37,9 @@ export function imageXml(ctx: SimContext, img: ImageRec): XmlObject {
         encrypted: false,
       },
     })),
-    virtualizationType: 'hvm',
+    virtualizationType: img.virtualizationType ?? 'hvm',
     hypervisor: 'xen',
-    enaSupport: true,
+    enaSupport: img.enaSupport ?? true,
     sriovNetSupport: 'simple',
     bootMode: img.bootMode,
     platformDetails: 'Linux/UNIX',
@@ -47,14 +48,25 @@ export function imageXml(ctx: SimContext, img: ImageRec): XmlObject {
   };
 }
 
+/** Snapshots not made from a volume (VM Import, EBS direct APIs) show this placeholder volume id. */
+const NO_VOLUME = 'vol-ffffffff';
+
+function progressOf(snap: SnapshotRec): string {
+  const state = snapshotState(snap);
+  if (state === 'completed') return '100%';
+  if (state === 'error') return '0%';
+  // sealing (CompleteSnapshot or CreateSnapshot under way) vs still being written
+  return snap.sealAt !== undefined ? '99%' : '0%';
+}
+
 export function snapshotXml(ctx: SimContext, snap: SnapshotRec): XmlObject {
   return {
     snapshotId: snap.id,
-    // VM Import snapshots are not made from a volume; AWS shows this placeholder id
-    volumeId: 'vol-ffffffff',
-    status: 'completed',
+    volumeId: snap.volumeId ?? NO_VOLUME,
+    status: snapshotState(snap),
+    statusMessage: snapshotState(snap) === 'error' ? snap.stateMessage : undefined,
     startTime: iso(snap.createdAt),
-    progress: '100%',
+    progress: progressOf(snap),
     ownerId: ctx.accountId,
     description: snap.description,
     volumeSize: snap.volumeSize,
@@ -145,6 +157,10 @@ function deleteSnapshotRecord(ctx: SimContext, id: string): boolean {
   if (!ctx.state.snapshots[id]) return false;
   delete ctx.state.snapshots[id];
   ctx.disks.remove(id);
+  forgetPending(ctx, id);
+  for (const [token, t] of Object.entries(ctx.state.ebsTokens)) {
+    if (t.snapshotId === id) delete ctx.state.ebsTokens[token];
+  }
   return true;
 }
 
@@ -168,11 +184,11 @@ export const describeSnapshots: Handler = (ctx, params) => {
           filters,
           {
             'snapshot-id': [s.id],
-            status: ['completed'],
+            status: [snapshotState(s)],
             description: [s.description],
             'volume-size': [String(s.volumeSize)],
             'owner-id': [ctx.accountId],
-            'volume-id': ['vol-ffffffff'],
+            'volume-id': [s.volumeId ?? NO_VOLUME],
             encrypted: ['false'],
           },
           s.tags,

@@ -1,9 +1,12 @@
 /**
  * AWS simulator: an HTTP server speaking the EC2 Query protocol (API version 2016-11-15), so
- * `@aws-sdk/client-ec2` is used unchanged against `sim.url`. It covers what burstgate calls: VM
- * Import (ImportImage & co.), AMIs and snapshots, instances, VM Export (CreateInstanceExportTask)
- * and tags, with AWS's state machines over (configurable) time, real disk bytes kept as sparse
- * files under `stateDir`, fault injection, and persistence across restarts.
+ * `@aws-sdk/client-ec2` is used unchanged against `sim.url`, and the EBS direct APIs (REST-JSON,
+ * 2019-11-02, paths under `/snapshots`) for `@aws-sdk/client-ebs` on the same URL. It covers what
+ * burstgate calls: VM Import (ImportImage & co.), AMIs and snapshots (also StartSnapshot →
+ * PutSnapshotBlock → CompleteSnapshot → RegisterImage, CreateSnapshot, ListChangedBlocks with
+ * snapshot lineage), instances, VM Export (CreateInstanceExportTask) and tags, with AWS's state
+ * machines over (configurable) time, real disk bytes kept as sparse files under `stateDir`, fault
+ * injection, and persistence across restarts.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,6 +18,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DiskStream } from '../../../../shared/images';
 import type { Handler, SimContext } from './context';
 import { DiskStore } from './disks';
+import { EbsError, handleEbs, isEbsPath, snapshotState, tickSnapshots } from './ebs';
+import { createSnapshot, registerImage, writeInstanceDisk } from './ebs-ec2';
 import {
   cancelExportTask,
   createInstanceExportTask,
@@ -47,7 +52,10 @@ export type { AwsSimTiming } from './model';
 
 /** Which calls a fault applies to, and how often. */
 export interface AwsSimFaultRule {
-  /** EC2 action names (`DescribeImportImageTasks`); all actions when omitted. */
+  /**
+   * Action names: EC2 (`DescribeImportImageTasks`) or EBS direct (`PutSnapshotBlock`); all actions
+   * when omitted.
+   */
   actions?: string[];
   /** Fail the next `count` matching calls, then stop. */
   count?: number;
@@ -56,9 +64,15 @@ export interface AwsSimFaultRule {
 }
 
 export interface AwsSimFaults {
-  /** `RequestLimitExceeded` (HTTP 503). With neither count nor rate, every matching call fails. */
+  /**
+   * `RequestLimitExceeded` (HTTP 503) on EC2 calls, `RequestThrottledException` (HTTP 400, Reason
+   * ACCOUNT_THROTTLED) on EBS direct calls. With neither count nor rate, every matching call fails.
+   */
   throttle?: AwsSimFaultRule;
-  /** `InternalError` (HTTP 500, the default) or `Unavailable` (HTTP 503). */
+  /**
+   * EC2: `InternalError` (HTTP 500, the default) or `Unavailable` (HTTP 503). EBS direct:
+   * `InternalServerException` with HTTP 500, or 503 for `Unavailable`.
+   */
   serverError?: AwsSimFaultRule & { code?: 'InternalError' | 'Unavailable' };
   /** Added to every request before it is answered. */
   latencyMs?: number;
@@ -90,6 +104,7 @@ export interface AwsSimResources {
   importTasks: AwsSimResourceRef[];
   /** Registered AMIs. */
   images: AwsSimResourceRef[];
+  /** Every snapshot with its state: pending, completed or error (an errored one stays until deleted). */
   snapshots: AwsSimResourceRef[];
   /** Instances not yet `terminated`. */
   instances: AwsSimResourceRef[];
@@ -113,6 +128,11 @@ export interface AwsSimulator {
   calls: ReadonlyArray<AwsSimCall>;
   /** The bytes of a snapshot or of an instance's root volume. */
   readDisk(kind: 'snapshot' | 'instance', id: string): Promise<DiskStream>;
+  /**
+   * Writes `data` at `offset` into a live instance's root volume, standing in for the guest: the
+   * 512 KiB blocks it touches are what the volume's next CreateSnapshot records as changed.
+   */
+  writeDisk(instanceId: string, offset: number, data: Buffer): Promise<void>;
 }
 
 const HANDLERS: Record<string, Handler> = {
@@ -132,6 +152,8 @@ const HANDLERS: Record<string, Handler> = {
   DescribeExportTasks: describeExportTasks,
   CancelExportTask: cancelExportTask,
   CreateTags: createTags,
+  CreateSnapshot: createSnapshot,
+  RegisterImage: registerImage,
 };
 
 const MAX_BODY = 1024 * 1024;
@@ -226,7 +248,8 @@ export async function startAwsSimulator(opts: AwsSimulatorOptions): Promise<AwsS
     const a = tickImports(ctx);
     const b = tickInstances(ctx);
     const c = tickExports(ctx);
-    if (a || b || c) ctx.save();
+    const d = tickSnapshots(ctx);
+    if (a || b || c || d) ctx.save();
   }
 
   function faultHits(rule: AwsSimFaultRule | undefined, action: string): boolean {
@@ -241,7 +264,27 @@ export async function startAwsSimulator(opts: AwsSimulatorOptions): Promise<AwsS
     return true;
   }
 
+  function ebsFault(action: string): EbsError | undefined {
+    if (faultHits(faults.throttle, action)) {
+      return new EbsError('RequestThrottledException', 400, 'Request throttled.', 'ACCOUNT_THROTTLED');
+    }
+    if (faultHits(faults.serverError, action)) {
+      const status = faults.serverError?.code === 'Unavailable' ? 503 : 500;
+      return new EbsError('InternalServerException', status, 'An internal error has occurred.');
+    }
+    return undefined;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (isEbsPath(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)) {
+      await handleEbs(ctx, req, res, {
+        fault: ebsFault,
+        latencyMs: () => faults.latencyMs ?? 0,
+        record: (action, error) => calls.push({ action, at: Date.now(), ...(error ? { error } : {}) }),
+        tick,
+      });
+      return;
+    }
     const requestId = newRequestId();
     let action = '';
     const send = (status: number, body: string) => {
@@ -318,7 +361,7 @@ export async function startAwsSimulator(opts: AwsSimulatorOptions): Promise<AwsS
           .filter((x) => x.status !== undefined)
           .map((x) => ref(x.t.id, x.status as string)),
         images: Object.values(state.images).map((i) => ref(i.id, 'available')),
-        snapshots: Object.values(state.snapshots).map((s) => ref(s.id, 'completed')),
+        snapshots: Object.values(state.snapshots).map((s) => ref(s.id, snapshotState(s))),
         instances: Object.values(state.instances)
           .filter(isLiveInstance)
           .map((i) => ref(i.id, i.state)),
@@ -337,6 +380,10 @@ export async function startAwsSimulator(opts: AwsSimulatorOptions): Promise<AwsS
       const root = inst?.volumes[0];
       if (!inst || !root || inst.state === 'terminated') throw new Error(`aws-sim: no live instance ${id}`);
       return disks.read(root.volumeId);
+    },
+    async writeDisk(instanceId, offset, data) {
+      tick();
+      await writeInstanceDisk(ctx, instanceId, offset, data);
     },
     async close() {
       if (closed) return;

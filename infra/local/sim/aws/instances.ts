@@ -7,6 +7,7 @@ import {
   type Handler,
   type SimContext,
 } from './context';
+import { initVolumeBlocks } from './ebs-ec2';
 import { assertWellFormed, newId } from './ids';
 import { INSTANCE_STATE_CODES, type InstanceRec, type InstanceStateName } from './model';
 import {
@@ -58,6 +59,11 @@ export const INSTANCE_TYPES: ReadonlySet<string> = new Set([
   'r5.xlarge',
   'r6i.large',
 ]);
+
+/** Nitro instance families, which boot only AMIs with ENA support. */
+const ENA_REQUIRED = /^(t3|t3a|m5|m6i|m7i|c5|c6i|r5|r6i)\./;
+
+const GiB = 1024 ** 3;
 
 /** Live (non-terminated) instances the simulated account may run at once. */
 export const INSTANCE_LIMIT = 20;
@@ -250,6 +256,18 @@ export const runInstances: Handler = async (ctx, params) => {
 
   const image = ctx.state.images[imageId];
   if (!image) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
+  if (image.virtualizationType === 'paravirtual') {
+    throw new Ec2Error(
+      'InvalidParameterCombination',
+      `The instance type '${instanceType}' does not support the virtualization type 'paravirtual' of image '${imageId}'.`,
+    );
+  }
+  if (image.enaSupport === false && ENA_REQUIRED.test(instanceType)) {
+    throw new Ec2Error(
+      'InvalidParameterCombination',
+      `Enhanced networking with the Elastic Network Adapter (ENA) is required for the '${instanceType}' instance type. Ensure that your AMI is enabled for ENA.`,
+    );
+  }
 
   const live = Object.values(ctx.state.instances).filter((i) => i.state !== 'terminated').length;
   const room = INSTANCE_LIMIT - live;
@@ -271,8 +289,16 @@ export const runInstances: Handler = async (ctx, params) => {
       for (const bd of image.blockDevices) {
         const volumeId = newId('vol');
         // an instance boots from its own sparse copy of the snapshot
-        const meta = await ctx.disks.copy(bd.snapshotId, volumeId);
-        volumes.push({ deviceName: bd.deviceName, volumeId, capacity: meta.capacity });
+        let meta = await ctx.disks.copy(bd.snapshotId, volumeId);
+        // a registered AMI may ask for a volume larger than its snapshot (imported ones keep the disk size)
+        if (image.importTaskId === undefined) meta = await ctx.disks.grow(volumeId, bd.volumeSize * GiB);
+        initVolumeBlocks(ctx, volumeId, bd.snapshotId);
+        volumes.push({
+          deviceName: bd.deviceName,
+          volumeId,
+          capacity: meta.capacity,
+          baseSnapshotId: bd.snapshotId,
+        });
       }
       const inst: InstanceRec = {
         id: newId('i'),

@@ -20,6 +20,13 @@ export interface AwsSimTiming {
   terminatedVisibleMs: number;
   /** Minimum time an export task stays active (and cancelling lasts). */
   exportMs: number;
+  /** pending → completed (or error) of a snapshot after CompleteSnapshot or CreateSnapshot. */
+  snapshotMs: number;
+  /**
+   * How long one minute of a StartSnapshot `Timeout` lasts in the simulator (default 60 000), so a
+   * test can see a pending snapshot time out to `error` without waiting ten real minutes.
+   */
+  ebsMinuteMs: number;
 }
 
 export function resolveTiming(t: Partial<AwsSimTiming> = {}): AwsSimTiming {
@@ -32,6 +39,8 @@ export function resolveTiming(t: Partial<AwsSimTiming> = {}): AwsSimTiming {
     instanceTerminateMs: t.instanceTerminateMs ?? phaseMs,
     terminatedVisibleMs: t.terminatedVisibleMs ?? 60_000,
     exportMs: t.exportMs ?? phaseMs,
+    snapshotMs: t.snapshotMs ?? phaseMs,
+    ebsMinuteMs: t.ebsMinuteMs ?? 60_000,
   };
 }
 
@@ -98,6 +107,8 @@ export interface ImportTaskRec {
   cleanedUp?: boolean;
 }
 
+export type SnapshotState = 'pending' | 'completed' | 'error';
+
 export interface SnapshotRec {
   id: string;
   createdAt: number;
@@ -106,6 +117,29 @@ export interface SnapshotRec {
   description: string;
   tags: Tag[];
   importTaskId?: string;
+  /** Absent means completed (VM Import registers its snapshots complete). */
+  state?: SnapshotState;
+  stateMessage?: string;
+  /** When a sealing snapshot (CompleteSnapshot, CreateSnapshot) reaches `sealOutcome`. */
+  sealAt?: number;
+  sealOutcome?: 'completed' | 'error';
+  /** How the snapshot was made: VM Import, the EBS direct APIs, or CreateSnapshot of a volume. */
+  origin?: 'import' | 'ebs-direct' | 'volume';
+  /** CreateSnapshot: the source volume. */
+  volumeId?: string;
+  /** StartSnapshot's ParentSnapshotId, or the snapshot a volume was created from. */
+  parentSnapshotId?: string;
+  /** The first snapshot of the lineage (ListChangedBlocks compares only within one); absent = own id. */
+  lineage?: string;
+  /** EBS direct API bookkeeping of a snapshot started with StartSnapshot. */
+  ebs?: {
+    /** StartSnapshot Timeout in minutes. */
+    timeoutMin: number;
+    /** Last StartSnapshot or PutSnapshotBlock; the Timeout counts from here. */
+    lastActivityAt: number;
+    clientToken?: string;
+    completeRequestedAt?: number;
+  };
 }
 
 export interface ImageRec {
@@ -120,6 +154,10 @@ export interface ImageRec {
   platform?: string;
   tags: Tag[];
   importTaskId?: string;
+  /** RegisterImage's VirtualizationType (imported AMIs are hvm). */
+  virtualizationType?: 'hvm' | 'paravirtual';
+  /** RegisterImage's EnaSupport (imported AMIs have ENA). */
+  enaSupport?: boolean;
 }
 
 export type InstanceStateName =
@@ -152,8 +190,11 @@ export interface InstanceRec {
   subnetId: string;
   vpcId: string;
   bootMode: 'legacy-bios' | 'uefi';
-  /** Volumes (disk ids in the DiskStore), the first one is the root. */
-  volumes: { deviceName: string; volumeId: string; capacity: number }[];
+  /**
+   * Volumes (disk ids in the DiskStore), the first one is the root. `baseSnapshotId` is the snapshot
+   * the volume was created from or last snapshotted to (the parent of its next CreateSnapshot).
+   */
+  volumes: { deviceName: string; volumeId: string; capacity: number; baseSnapshotId?: string }[];
   /** AWS only exports instances that came from VM Import. */
   fromImport: boolean;
   tags: Tag[];
@@ -188,6 +229,8 @@ export interface SimState {
   /** ClientToken → task id (ImportImage) and → reservation (RunInstances). */
   importTokens: Record<string, string>;
   runTokens: Record<string, { reservationId: string; fingerprint: string; instanceIds: string[] }>;
+  /** StartSnapshot ClientToken → the snapshot it created and the request it came with. */
+  ebsTokens: Record<string, { snapshotId: string; fingerprint: string }>;
 }
 
 export function emptyState(): SimState {
@@ -200,5 +243,6 @@ export function emptyState(): SimState {
     exportTasks: {},
     importTokens: {},
     runTokens: {},
+    ebsTokens: {},
   };
 }
