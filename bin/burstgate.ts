@@ -507,8 +507,9 @@ way FILE appears only once complete and verified; on any failure nothing is left
 
   --out FILE      where to write the returned image
   --base IMAGE    the image that was offloaded (the file given to \`burstgate offload\`); needed
-                  when the job comes back as a delta; its disk is checked before anything is
-                  downloaded (and, when the gateway knows the offloaded disk, before the return starts)
+                  when the job comes back as a delta of changes (not for a full-disk fallback);
+                  its disk is checked before anything is downloaded (and, when the gateway knows
+                  the offloaded disk, before the return starts)
   --to FORMAT     what to write: ${RETURN_OUTPUT_FORMATS.join(', ')}
                   default: ova when FILE ends in .ova, else vmdk-stream (a streamOptimized VMDK)
   --force         overwrite FILE if it exists
@@ -568,9 +569,10 @@ ${GATEWAY_HELP}`,
             : 'interrupted: nothing was changed',
       );
       try {
-        if (job.state === 'returned' && job.download?.format === 'delta' && basePath === undefined) {
-          throw baseRequired(id, values.out);
-        }
+        // a delta of changes needs the offloaded image; the full-disk fallback (no base hash) does not
+        const needsBase = (dl: ClientJobView['download']): boolean =>
+          dl?.format === 'delta' && dl.baseDiskSha256 !== undefined && basePath === undefined;
+        if (job.state === 'returned' && needsBase(job.download)) throw baseRequired(id, values.out);
         // The base is checked first, while nothing has happened yet: a wrong file fails before the
         // VM is stopped. Not when the job came back as a whole OVA already (no base needed then).
         let measured: MeasuredBase | undefined;
@@ -604,12 +606,12 @@ ${GATEWAY_HELP}`,
           throw new JobOutcome(job.state);
         }
         const d = checkDownload(job);
-        if (d.format === 'delta' && basePath === undefined) throw baseRequired(id, values.out);
+        if (needsBase(d)) throw baseRequired(id, values.out);
         if (d.format === 'ova' && basePath !== undefined) {
           err(`note: ${id} came back as a whole OVA; --base is not needed and was not used`);
         }
         stage = 'fetch';
-        const result = await fetchReturnedImage({
+        const fetching = fetchReturnedImage({
           jobId: id,
           vmName: job.vmName,
           download: d,
@@ -622,9 +624,19 @@ ${GATEWAY_HELP}`,
           onPhase: (phase) => {
             progress.phase(phase);
             if (phase === 'rebuild') {
-              err(`rebuilding ${outPath} (${to}) from ${basePath ?? ''} and the delta`);
+              err(`rebuilding ${outPath} (${to}) from ${basePath ?? 'an empty disk'} and the delta`);
             }
           },
+        });
+        // the delta itself may say it needs a base (known only once downloaded): still a usage error
+        const result = await fetching.catch((e: unknown) => {
+          if (e instanceof GatewayClientError && e.kind === 'base-required') {
+            throw new UsageError(
+              'return',
+              `${e.message} (the return is done: running it again only downloads)`,
+            );
+          }
+          throw e;
         });
         progress.done();
         printReturned(o, result, d);
@@ -988,8 +1000,11 @@ function printReturned(o: Output, r: FetchedReturnedImage, d: JobDownload): void
     out(
       `  delta         ${formatBytes(r.downloadedBytes)} downloaded (${r.downloadedBytes} bytes), sha256 ${r.downloadSha256} (verified)`,
     );
+    const onto = x.base
+      ? `to ${x.base} (${x.baseFormat})`
+      : 'to an empty disk (the gateway sent the whole disk: no base existed in the cloud)';
     out(
-      `  applied       ${x.extents} extent(s) to ${x.base} (${x.baseFormat}): ${formatBytes(x.bytesApplied)} of data (${x.bytesApplied} bytes), ${formatBytes(x.zeroBytes)} zeroed`,
+      `  applied       ${x.extents} extent(s) ${onto}: ${formatBytes(x.bytesApplied)} of data (${x.bytesApplied} bytes), ${formatBytes(x.zeroBytes)} zeroed`,
     );
   } else {
     out(

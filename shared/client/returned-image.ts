@@ -7,18 +7,21 @@
  *   "Delta artifact"). It is applied to the image that was offloaded (the base): the base is
  *   checked first (its disk content SHA-256 must be the one the delta applies to) so a wrong base
  *   fails before anything is downloaded; then the delta is downloaded and verified, applied, and
- *   the rebuilt disk's SHA-256 compared with the one the gateway announced.
+ *   the rebuilt disk's SHA-256 compared with the one the gateway announced. A delta that names no
+ *   base is the gateway's full-disk fallback (no base existed in the cloud): it is applied to an
+ *   empty disk, and no base is needed.
  *
  * Whatever fails, `out` is either untouched or the complete verified image, and no temporary file
  * is left behind: temporaries sit next to `out` (same file system: renames, and no surprise on a
  * small /tmp) and are removed in every outcome.
  */
 import { createReadStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { WRITERS, convertImage, describeImage, type ConvertTarget } from '../images/convert';
 import { readDelta, rebuildFromDelta } from '../images/delta';
 import type { ImageFormat } from '../images/detect';
+import { isImageError } from '../images/errors';
 import { downloadImage } from './download';
 import { GatewayClientError } from './errors';
 import type { ClientJobView, JobDownload } from './types';
@@ -108,7 +111,10 @@ export interface FetchReturnedImageOptions {
   download: JobDownload;
   out: string;
   to: ReturnOutputFormat;
-  /** The image that was offloaded; required for a delta. Measured here unless `measured` is given. */
+  /**
+   * The image that was offloaded; required for a delta of changes (one with `baseDiskSha256`), not
+   * for the full-disk fallback. Measured here unless `measured` is given.
+   */
   base?: string;
   /** The base, already measured (e.g. checked before the return was started). */
   measured?: MeasuredBase;
@@ -131,10 +137,10 @@ export interface FetchedReturnedImage {
   downloadSha256: string;
   /** Content SHA-256 of the written image's disk, verified against the gateway's `diskSha256`; unset when an OVA was saved as is (its file SHA-256 is what was verified). */
   diskSha256?: string;
-  /** For a delta: what was applied to which base. */
+  /** For a delta: what was applied to which base (none: the gateway's full-disk fallback). */
   delta?: {
-    base: string;
-    baseFormat: ImageFormat;
+    base?: string;
+    baseFormat?: ImageFormat;
     extents: number;
     bytesApplied: number;
     zeroBytes: number;
@@ -211,20 +217,24 @@ async function fromOva(
   }
 }
 
+function baseRequired(jobId: string, out: string, why: string): GatewayClientError {
+  return new GatewayClientError(
+    'base-required',
+    `job ${jobId} came back as a delta (only what changed in the cloud)${why}: pass the image that was offloaded ` +
+      `as --base, e.g. burstgate return ${jobId} --base <the file given to burstgate offload> --out ${basename(out)}`,
+  );
+}
+
 async function fromDelta(
   opts: FetchReturnedImageOptions,
   d: JobDownload,
   out: string,
 ): Promise<FetchedReturnedImage> {
   const basePath = opts.measured?.path ?? opts.base;
-  if (basePath === undefined) {
-    throw new GatewayClientError(
-      'base-required',
-      `job ${opts.jobId} came back as a delta (only what changed in the cloud): pass the image that was offloaded ` +
-        `as --base, e.g. burstgate return ${opts.jobId} --base <the file given to burstgate offload> --out ${basename(out)}`,
-    );
-  }
-  if (resolve(basePath) === out) {
+  // A delta that names no base is the gateway's full-disk fallback (no base existed in the cloud):
+  // it is rebuilt onto an empty disk, so only a delta of changes needs the offloaded image.
+  if (basePath === undefined && d.baseDiskSha256 !== undefined) throw baseRequired(opts.jobId, out, '');
+  if (basePath !== undefined && resolve(basePath) === out) {
     throw new GatewayClientError(
       'wrong-base',
       `${out} is both the base and the output: the delta is read together with the base, so write the result to another file`,
@@ -232,7 +242,7 @@ async function fromDelta(
   }
   let measured = opts.measured;
   // Checked before the download: a wrong base fails without fetching anything.
-  if (measured === undefined && d.baseDiskSha256 !== undefined) {
+  if (basePath !== undefined && measured === undefined && d.baseDiskSha256 !== undefined) {
     opts.onPhase?.('base');
     measured = await measureBase(basePath, {
       onProgress: (done, total) => opts.onProgress?.('base', done, total),
@@ -243,6 +253,7 @@ async function fromDelta(
 
   const deltaFile = `${out}.bgdelta`;
   const staged = `${out}.part`;
+  const emptyBase = `${out}.empty-base`;
   try {
     opts.onPhase?.('download');
     const r = await downloadImage(d.url, deltaFile, {
@@ -252,32 +263,45 @@ async function fromDelta(
       onProgress: (done, total) => opts.onProgress?.('download', done, total),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    // The delta names its base too; when the base was measured already it is compared here (one
-    // header read), so rebuildFromDelta need not hash the base a second time.
-    let hashBaseAgain = measured === undefined;
-    if (measured !== undefined) {
-      const reader = await readDelta(createReadStream(deltaFile), { name: deltaFile });
-      const named = reader.header.baseSha256;
-      await reader.close();
-      if (named !== undefined) checkBase(measured, named, opts.jobId);
-      hashBaseAgain = false;
+    // The header (one small read) says which base the delta wants. When the base was measured
+    // already it is compared here, so rebuildFromDelta need not hash it a second time.
+    const reader = await readDelta(createReadStream(deltaFile), { name: deltaFile });
+    const header = reader.header;
+    await reader.close();
+    let base = basePath;
+    if (base === undefined) {
+      if (header.baseSha256 !== undefined) {
+        throw baseRequired(opts.jobId, out, ' and the delta names the disk it applies to');
+      }
+      // a sparse file: an empty disk costs no space and reads as zeros
+      await writeFile(emptyBase, '');
+      await truncate(emptyBase, header.baseCapacity ?? header.virtualSize);
+      base = emptyBase;
+    }
+    if (measured !== undefined && header.baseSha256 !== undefined) {
+      checkBase(measured, header.baseSha256, opts.jobId);
     }
     opts.signal?.throwIfAborted();
     opts.onPhase?.('rebuild');
     const rebuilt = await rebuildFromDelta({
-      base: basePath,
+      base,
       delta: deltaFile,
       out: staged,
       to: opts.to,
-      checkBase: hashBaseAgain,
+      checkBase: measured === undefined,
       vmName: opts.vmName,
       // writeOva stages the VMDK it wraps: next to the output, where the space for it is
       tmpDir: dirname(out),
+    }).catch((e: unknown) => {
+      if (basePath === undefined && isImageError(e, 'BG_DELTA_RESULT_MISMATCH')) {
+        throw baseRequired(opts.jobId, out, ' that does not hold the whole disk');
+      }
+      throw e;
     });
     if (rebuilt.sha256 !== d.diskSha256) {
       throw new GatewayClientError(
         'integrity',
-        `the disk rebuilt from ${basePath} and the delta has content SHA-256 ${rebuilt.sha256}, but the gateway ` +
+        `the disk rebuilt from ${basePath ?? 'the delta'}${basePath ? ' and the delta' : ''} has content SHA-256 ${rebuilt.sha256}, but the gateway ` +
           `announced ${d.diskSha256} for the returned disk; nothing was kept; the delta or the job's record is wrong — run the command again, and report it if it persists`,
       );
     }
@@ -292,8 +316,7 @@ async function fromDelta(
       downloadSha256: r.sha256,
       diskSha256: rebuilt.sha256,
       delta: {
-        base: basePath,
-        baseFormat: rebuilt.baseFormat,
+        ...(basePath !== undefined ? { base: basePath, baseFormat: rebuilt.baseFormat } : {}),
         extents: rebuilt.extents,
         bytesApplied: rebuilt.bytesApplied,
         zeroBytes: rebuilt.zeroBytes,
@@ -303,6 +326,7 @@ async function fromDelta(
   } finally {
     await rm(deltaFile, { force: true });
     await rm(staged, { force: true });
+    await rm(emptyBase, { force: true });
   }
 }
 

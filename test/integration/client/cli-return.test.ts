@@ -87,6 +87,25 @@ let gw: FakeGateway;
 /** Fixture files: the base as a streamOptimized VMDK (by qemu-img) and as an OVA, another disk, the expected result. */
 const files = { baseVmdk: '', baseOva: '', otherVmdk: '', expectedRaw: '', resultOva: '' };
 let delta: Buffer;
+/** The gateway's full-disk fallback: every byte of the result as data or zero extents, no base named. */
+let fullDelta: Buffer;
+/** Changes only, but naming no base (neither in the header nor in the job view). */
+let changesNoBase: Buffer;
+
+/** The result disk as extents covering every byte: 256 KiB blocks of data, or zero extents. */
+function wholeDiskExtents(buf: Buffer): DeltaExtentInput[] {
+  const block = 256 * KiB;
+  const out: DeltaExtentInput[] = [];
+  for (let off = 0; off < buf.length; off += block) {
+    const data = buf.subarray(off, off + block);
+    out.push(
+      data.some((b) => b !== 0)
+        ? { kind: 'data', offset: off, data }
+        : { kind: 'zero', offset: off, length: block },
+    );
+  }
+  return out;
+}
 
 beforeAll(async () => {
   gw = await startFakeGateway({ apiKey: KEY });
@@ -117,6 +136,10 @@ beforeAll(async () => {
       CHANGES,
     ),
   );
+  fullDelta = await collect(
+    writeDelta({ virtualSize: CAPACITY, resultSha256: RESULT_SHA }, wholeDiskExtents(resultDisk)),
+  );
+  changesNoBase = await collect(writeDelta({ virtualSize: CAPACITY, resultSha256: RESULT_SHA }, CHANGES));
 });
 afterAll(() => gw.close());
 
@@ -385,6 +408,42 @@ describe('burstgate return: a delta applied to the offloaded image', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `burstgate: the disk rebuilt from ${files.baseVmdk} and the delta has content SHA-256 ${RESULT_SHA}, but the gateway announced ${announced} for the returned disk; nothing was kept`,
+    );
+    expect(await leftovers(target)).toEqual([]);
+  });
+});
+
+describe("burstgate return: the gateway's full-disk fallback (a delta that names no base)", () => {
+  it('rebuilds the disk without --base, onto an empty disk', async () => {
+    // Prepare
+    const id = azureJob({ returnAs: { format: 'delta', bytes: fullDelta, diskSha256: RESULT_SHA } });
+    const target = out('full.vmdk');
+    // Act
+    const r = await cli(['return', id, '--out', target, ...gateway()]);
+    // Assess
+    expect(r.stderr).not.toContain('burstgate:');
+    expect(r.code).toBe(0);
+    await qemuOk('compare', '-f', 'raw', '-F', 'vmdk', files.expectedRaw, target);
+    expect(r.stdout).toMatch(
+      /^ {2}applied {7}\d+ extent\(s\) to an empty disk \(the gateway sent the whole disk: no base existed in the cloud\): /m,
+    );
+    expect(r.stdout).toContain(`  disk sha256   ${RESULT_SHA} (verified: the disk the gateway returned)`);
+    expect(await leftovers(target)).toEqual(['full.vmdk']);
+  });
+
+  it.each([
+    ['whose header names its base', () => delta, 'and the delta names the disk it applies to'],
+    ['that does not cover the whole disk', () => changesNoBase, 'that does not hold the whole disk'],
+  ])('exits 2 asking for --base for a delta %s, keeping nothing', async (_what, bytes, why) => {
+    // Prepare: the job view names no base, so only the delta can tell
+    const id = azureJob({ returnAs: { format: 'delta', bytes: bytes(), diskSha256: RESULT_SHA } });
+    const target = out(`needs-base-${_what.split(' ')[0]}.vmdk`);
+    // Act
+    const r = await cli(['return', id, '--out', target, ...gateway()]);
+    // Assess
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `burstgate return: job ${id} came back as a delta (only what changed in the cloud) ${why}: pass the image that was offloaded as --base`,
     );
     expect(await leftovers(target)).toEqual([]);
   });

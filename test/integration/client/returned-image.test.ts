@@ -1,6 +1,7 @@
 /**
  * fetchReturnedImage (shared/client/returned-image.ts) on its own, for what the CLI tests cannot
- * reach in process: an abort in the middle of a delta download, and a base that is the output.
+ * reach in process: an abort in the middle of a delta download, a base that is the output, and a
+ * delta of changes without its base (failing before any request).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -87,11 +88,11 @@ describe('fetchReturnedImage', () => {
     expect(requests).toBe(0);
   });
 
-  it('says a delta needs the base when none is given', async () => {
+  it('says a delta of changes (one naming its base) needs the base when none is given', async () => {
     const err = (await fetchReturnedImage({
       jobId: 'job-9',
       vmName: 'app01',
-      download: deltaDownload('http://127.0.0.1:9/x'),
+      download: { ...deltaDownload('http://127.0.0.1:9/x'), baseDiskSha256: 'c'.repeat(64) },
       out: join(tmp.dir, 'x.vmdk'),
       to: 'vmdk-stream',
     }).catch((e: unknown) => e)) as GatewayClientError;
