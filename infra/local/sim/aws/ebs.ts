@@ -79,8 +79,11 @@ export function snapshotState(s: SnapshotRec): SnapshotState {
 
 interface Pending {
   writes: Map<number, JournalEntry>;
-  /** Block indices with a PutSnapshotBlock under way. */
+  /** Block indices with a PutSnapshotBlock under way, and the writes themselves. */
   inflight: Set<number>;
+  active: Set<Promise<unknown>>;
+  /** CompleteSnapshot has begun: no new block is taken, the ones under way are waited for. */
+  closing: boolean;
 }
 
 const pendingByState = new WeakMap<SimState, Map<string, Promise<Pending>>>();
@@ -94,7 +97,12 @@ function pendingOf(ctx: SimContext, id: string): Promise<Pending> {
   let p = all.get(id);
   if (!p) {
     // after a restart the journal is what was acknowledged
-    p = readJournal(ctx.disks, id).then((writes) => ({ writes, inflight: new Set<number>() }));
+    p = readJournal(ctx.disks, id).then((writes) => ({
+      writes,
+      inflight: new Set<number>(),
+      active: new Set<Promise<unknown>>(),
+      closing: false,
+    }));
     all.set(id, p);
   }
   return p;
@@ -566,6 +574,12 @@ const PUT: Route = {
       );
     }
     const pending = await pendingOf(ctx, s.id);
+    if (pending.closing) {
+      throw invalid(
+        'INVALID_PARAMETER_VALUE',
+        `The snapshot '${s.id}' is being completed; blocks can only be written to a pending snapshot.`,
+      );
+    }
     if (pending.inflight.has(index)) {
       throw invalid(
         'CONFLICTING_BLOCK_UPDATE',
@@ -573,22 +587,26 @@ const PUT: Route = {
       );
     }
     pending.inflight.add(index);
-    try {
+    const write = (async () => {
       const mask = pieceMask(data);
       // only the non-zero 64 KiB pieces reach the file; the seal records the rest as holes
       for (const [start, end] of maskRanges(index, mask)) {
         const off = start - index * EBS_BLOCK_SIZE;
         await ctx.disks.writeBytes(s.id, start, data.subarray(off, off + (end - start)));
       }
-      // the snapshot may have been completed, timed out or deleted while the block was written
-      requirePending(s);
-      if (ctx.state.snapshots[s.id] !== s) throw notFound(s.id);
       const entry = { mask, checksum: actual };
       await appendJournal(ctx.disks, s.id, index, entry);
       pending.writes.set(index, entry);
+    })();
+    pending.active.add(write);
+    try {
+      await write;
     } finally {
+      pending.active.delete(write);
       pending.inflight.delete(index);
     }
+    // the snapshot may have been deleted while the block was written
+    if (ctx.state.snapshots[s.id] !== s) throw notFound(s.id);
     (s.ebs as NonNullable<SnapshotRec['ebs']>).lastActivityAt = ctx.now();
     ctx.save();
     return {
@@ -639,6 +657,10 @@ const COMPLETE: Route = {
     if (s.ebs.completeRequestedAt !== undefined) return { status: 202, json: { Status: snapshotState(s) } };
 
     const pending = await pendingOf(ctx, s.id);
+    if (pending.closing) return { status: 202, json: { Status: 'pending' } };
+    // blocks already being written are part of the snapshot; later ones are refused
+    pending.closing = true;
+    await Promise.allSettled([...pending.active]);
     const writes = pending.writes;
     const now = ctx.now();
     let failure: string | undefined;
