@@ -11,6 +11,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { alignedBuffer } from './aligned';
 import type { ImageFormat } from './detect';
 import { isImageError } from './errors';
 import { isAllZero } from './extents';
@@ -70,7 +71,7 @@ const WINDOW = 4 * 1024 * 1024;
 export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
   const fd = openSync(path, 'r');
   const size = fstatSync(fd).size;
-  const win = Buffer.allocUnsafeSlow(Math.min(window, size));
+  const win = alignedBuffer(Math.min(window, size));
   let winAt = 0;
   let winLength = 0;
   const readAt = (buf: Buffer, offset: number): void => {
@@ -213,7 +214,7 @@ export async function openChunkConverter(data: ImageWorkerData): Promise<ChunkCo
   try {
     const disk = await openRandomAccess(src, { format: data.format });
     // one piece buffer for the converter's life: no 4 MiB allocation (and page faults) per piece
-    const piece = data.mode === 'vmdk-grains' ? Buffer.allocUnsafeSlow(PIECE) : undefined;
+    const piece = data.mode === 'vmdk-grains' ? alignedBuffer(PIECE) : undefined;
     return {
       convert: async (c) => {
         const slot = Buffer.from(data.slots, c.slot * data.slotBytes, data.slotBytes);

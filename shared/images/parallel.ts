@@ -18,6 +18,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { alignedSharedBuffer } from './aligned';
 import type { ImageFormat } from './detect';
 import { ImageError, type ImageErrorCode } from './errors';
 import {
@@ -128,7 +129,8 @@ async function runWorkers(
   // a chunk is handed out only with a free slot of shared output memory: two per worker keep each
   // busy while the main thread writes, one more lets the next chunk in disk order start
   const slots = count === 0 ? 2 : 2 * count + 1;
-  const data: ImageWorkerData = { ...job, slots: new SharedArrayBuffer(slots * job.slotBytes) };
+  // page-aligned: the slots are where the workers' preads land and what the main thread writes from
+  const data: ImageWorkerData = { ...job, slots: alignedSharedBuffer(slots * job.slotBytes) };
   const slotBuffer = (i: number) => Buffer.from(data.slots, i * data.slotBytes, data.slotBytes);
   const chunks: Chunk[] = [];
   for (let off = 0, id = 0; off < capacity; off += chunkBytes, id++) {
@@ -286,7 +288,9 @@ export async function convertInParallel(
           format,
           mode: 'vmdk-grains',
           compressionLevel,
-          slotBytes: Math.ceil(chunkBytes / VMDK_WRITER_GRAIN_BYTES) * GRAIN_RECORD_BOUND,
+          // whole 64 KiB, so every slot starts page-aligned
+          slotBytes:
+            Math.ceil((Math.ceil(chunkBytes / VMDK_WRITER_GRAIN_BYTES) * GRAIN_RECORD_BOUND) / 65536) * 65536,
         },
         capacity,
         opts,
