@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { GatewayApi } from './constructs/api';
 import { GatewayEvents } from './constructs/events';
@@ -13,7 +13,18 @@ import {
 import { grantGatewayPermissions } from './constructs/permissions';
 import { Storage } from './constructs/storage';
 import { VmImportRole } from './constructs/vm-import-role';
-import { Workflows } from './constructs/workflows';
+import { DEFAULT_AZURE_UPLOAD_CONCURRENCY, Workflows } from './constructs/workflows';
+
+/** CDK context keys of the Azure side (`cdk deploy -c burstgate:azureResourceGroup=...`). */
+export const AZURE_CONTEXT = {
+  /** ARN of the Secrets Manager secret with the service principal; without it, a stack parameter asks for it. */
+  credentialsSecretArn: 'burstgate:azureCredentialsSecretArn',
+  resourceGroup: 'burstgate:azureResourceGroup',
+  subnetId: 'burstgate:azureSubnetId',
+  uploadChunkBytes: 'burstgate:azureUploadChunkBytes',
+  uploadConcurrency: 'burstgate:azureUploadConcurrency',
+} as const;
+const GiB = 1024 * 1024 * 1024;
 
 /** The project root: one level above infra/. Lambda entries and package-lock.json are found from it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +76,7 @@ export class GatewayStack extends Stack {
     const offloadStateMachineArn = stateMachineArn(OFFLOAD_STATE_MACHINE_NAME);
     const returnStateMachineArn = stateMachineArn(RETURN_STATE_MACHINE_NAME);
 
+    const azure = this.azureSettings();
     this.functions = new GatewayFunctions(this, 'Functions', {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       jobsTableName: this.storage.jobsTable.tableName,
@@ -73,6 +85,7 @@ export class GatewayStack extends Stack {
       returnStateMachineArn,
       eventBusName: this.events.bus.eventBusName,
       vmImportRoleName: VMIMPORT_ROLE_NAME,
+      azure,
     });
 
     grantGatewayPermissions({
@@ -85,9 +98,13 @@ export class GatewayStack extends Stack {
       returnStateMachineArn,
       offloadExecutionsArn: executionsArn(OFFLOAD_STATE_MACHINE_NAME),
       returnExecutionsArn: executionsArn(RETURN_STATE_MACHINE_NAME),
+      azureCredentialsSecretArn: azure.credentialsSecretArn,
     });
 
-    this.workflows = new Workflows(this, 'Workflows', { steps: this.functions.steps });
+    this.workflows = new Workflows(this, 'Workflows', {
+      steps: this.functions.steps,
+      azureUploadConcurrency: azure.uploadConcurrency,
+    });
     this.api = new GatewayApi(this, 'Api', { functions: this.functions.api });
 
     new CfnOutput(this, 'StagingBucketName', { value: this.storage.stagingBucket.bucketName });
@@ -95,5 +112,46 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
     new CfnOutput(this, 'OffloadStateMachineArn', { value: this.workflows.offload.stateMachineArn });
     new CfnOutput(this, 'ReturnStateMachineArn', { value: this.workflows.return.stateMachineArn });
+  }
+
+  /**
+   * The Azure settings from CDK context; the credentials secret's ARN from context or, when absent,
+   * from the `AzureCredentialsSecretArn` parameter (so `cdk synth` works offline with neither).
+   */
+  private azureSettings() {
+    const context = (key: string): string | undefined => {
+      const v: unknown = this.node.tryGetContext(key);
+      return v === undefined || v === null || v === '' ? undefined : String(v);
+    };
+    const positive = (key: string, fallback: number): number => {
+      const raw = context(key);
+      const value = raw === undefined ? fallback : Number(raw);
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        throw new Error(`context ${key} must be a positive integer, got ${raw}`);
+      }
+      return value;
+    };
+    const credentialsSecretArn =
+      context(AZURE_CONTEXT.credentialsSecretArn) ??
+      new CfnParameter(this, 'AzureCredentialsSecretArn', {
+        type: 'String',
+        description:
+          'ARN of the Secrets Manager secret holding the Azure service principal as JSON {"tenantId","clientId","clientSecret","subscriptionId"}',
+        allowedPattern: '^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$',
+      }).valueAsString;
+    const uploadChunkBytes = positive(AZURE_CONTEXT.uploadChunkBytes, GiB);
+    if (uploadChunkBytes % (4 * 1024 * 1024) !== 0) {
+      throw new Error(
+        `context ${AZURE_CONTEXT.uploadChunkBytes} must be a multiple of 4 MiB (Azure's page write)`,
+      );
+    }
+    const subnetId = context(AZURE_CONTEXT.subnetId);
+    return {
+      credentialsSecretArn,
+      defaultResourceGroup: context(AZURE_CONTEXT.resourceGroup) ?? 'burstgate',
+      uploadChunkBytes,
+      uploadConcurrency: positive(AZURE_CONTEXT.uploadConcurrency, DEFAULT_AZURE_UPLOAD_CONCURRENCY),
+      ...(subnetId ? { subnetId } : {}),
+    };
   }
 }

@@ -30,6 +30,15 @@ function step(name: string, description: string, streaming = false): FunctionSpe
     timeout: streaming ? STREAMING_STEP_TIMEOUT : STEP_TIMEOUT,
   };
 }
+/** Steps that wait for Azure long-running operations (revoke, snapshot): little memory, more time. */
+function waitingStep(name: string, description: string): FunctionSpec {
+  return {
+    entry: `lambdas/steps/${name}.ts`,
+    description,
+    memorySize: STEP_MEMORY,
+    timeout: Duration.minutes(10),
+  };
+}
 
 /** HTTP handlers (lambdas/api). */
 export const API_FUNCTIONS = {
@@ -59,7 +68,45 @@ export const STEP_FUNCTIONS = {
   publishImage: step('publish-image', 'Return: publish the exported image under returns/', true),
   cleanup: step('cleanup', 'Return: remove the cloud resources of the job'),
   returnFailed: step('return-failed', 'Return failed: record it, keep the instance and its disk'),
+  azurePrepareUpload: waitingStep(
+    'azure-prepare-upload',
+    'Offload (Azure): managed disk for upload, range plan',
+  ),
+  azureUploadRange: step('azure-upload-range', 'Offload (Azure): page writes of one range (Map item)', true),
+  azureFinishUpload: waitingStep('azure-finish-upload', 'Offload (Azure): end the upload, base snapshot'),
+  azureCreateVm: waitingStep('azure-create-vm', 'Offload (Azure): network interface and VM'),
+  azureCheckVm: step('azure-check-vm', 'Offload/return (Azure): poll the VM power state'),
+  azureCompensate: waitingStep(
+    'azure-compensate',
+    'Offload (Azure) failed: remove everything the job created',
+  ),
+  azureDeallocate: step('azure-deallocate', 'Return (Azure): deallocate the VM'),
+  azureSnapshot: waitingStep('azure-snapshot', 'Return (Azure): incremental snapshot of the OS disk'),
+  azurePublishDelta: step(
+    'azure-publish-delta',
+    'Return (Azure): publish the changed pages as a delta',
+    true,
+  ),
+  azureCleanup: waitingStep('azure-cleanup', 'Return (Azure): remove the cloud resources of the job'),
 } as const satisfies Record<string, FunctionSpec>;
+
+/** The functions that call Azure: only these get the service principal's secret (ARN and read access). */
+export const AZURE_CREDENTIAL_FUNCTIONS = {
+  steps: [
+    'azurePrepareUpload',
+    'azureUploadRange',
+    'azureFinishUpload',
+    'azureCreateVm',
+    'azureCheckVm',
+    'azureCompensate',
+    'azureDeallocate',
+    'azureSnapshot',
+    'azurePublishDelta',
+    'azureCleanup',
+  ] as const satisfies ReadonlyArray<keyof typeof STEP_FUNCTIONS>,
+  // Cancelling removes whatever the job created, in Azure too.
+  api: ['cancelOffload'] as const satisfies ReadonlyArray<keyof typeof API_FUNCTIONS>,
+};
 
 export type ApiFunctionName = keyof typeof API_FUNCTIONS;
 export type StepFunctionName = keyof typeof STEP_FUNCTIONS;
@@ -72,6 +119,16 @@ export interface GatewayFunctionsProps {
   readonly returnStateMachineArn: string;
   readonly eventBusName: string;
   readonly vmImportRoleName: string;
+  readonly azure: {
+    /** Resource group of jobs whose target names none (every function: the API resolves it). */
+    readonly defaultResourceGroup: string;
+    /** The secret holding the service principal (only the functions that call Azure get it). */
+    readonly credentialsSecretArn: string;
+    /** Optional subnet (ARM id) for the VMs' NICs. */
+    readonly subnetId?: string;
+    /** Bytes per upload range (Map item). */
+    readonly uploadChunkBytes: number;
+  };
 }
 
 /** `create-offload` → `CreateOffload`. */
@@ -97,11 +154,18 @@ export class GatewayFunctions extends Construct {
       [ENV_NAMES.returnStateMachineArn]: props.returnStateMachineArn,
       [ENV_NAMES.eventBusName]: props.eventBusName,
       [ENV_NAMES.vmImportRoleName]: props.vmImportRoleName,
+      [ENV_NAMES.azureResourceGroup]: props.azure.defaultResourceGroup,
+      [ENV_NAMES.azureUploadChunkBytes]: String(props.azure.uploadChunkBytes),
+      ...(props.azure.subnetId ? { [ENV_NAMES.azureSubnetId]: props.azure.subnetId } : {}),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       NODE_OPTIONS: '--enable-source-maps',
     };
 
-    const build = <K extends string>(group: 'Api' | 'Steps', specs: Record<K, FunctionSpec>) => {
+    const build = <K extends string>(
+      group: 'Api' | 'Steps',
+      specs: Record<K, FunctionSpec>,
+      azureUsers: readonly string[],
+    ) => {
       const parent = new Construct(this, group);
       const out = {} as Record<K, GatewayFunction>;
       for (const key of Object.keys(specs) as K[]) {
@@ -114,13 +178,15 @@ export class GatewayFunctions extends Construct {
           description: `burstgate: ${spec.description}`,
           memorySize: spec.memorySize,
           timeout: spec.timeout,
-          environment,
+          environment: azureUsers.includes(key)
+            ? { ...environment, [ENV_NAMES.azureCredentialsSecretArn]: props.azure.credentialsSecretArn }
+            : environment,
         });
       }
       return out;
     };
-    this.api = build('Api', API_FUNCTIONS);
-    this.steps = build('Steps', STEP_FUNCTIONS);
+    this.api = build('Api', API_FUNCTIONS, AZURE_CREDENTIAL_FUNCTIONS.api);
+    this.steps = build('Steps', STEP_FUNCTIONS, AZURE_CREDENTIAL_FUNCTIONS.steps);
 
     acknowledge(
       this,

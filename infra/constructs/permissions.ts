@@ -4,7 +4,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { GatewayFunction } from './gateway-function';
-import type { GatewayFunctions } from './functions';
+import { AZURE_CREDENTIAL_FUNCTIONS, type GatewayFunctions } from './functions';
 import { acknowledgeWildcard, getAttFinding } from './nag';
 import {
   MANAGED_TAG_KEY,
@@ -27,6 +27,8 @@ export interface GatewayPermissionsProps {
   /** `arn:…:execution:<state machine name>:*` for each state machine. */
   readonly offloadExecutionsArn: string;
   readonly returnExecutionsArn: string;
+  /** The Secrets Manager secret with the Azure service principal. */
+  readonly azureCredentialsSecretArn: string;
 }
 
 /** How cdk-nag prints ARNs built from pseudo parameters. */
@@ -288,6 +290,42 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   grantCleanup(steps.cleanup);
   // returnFailed only records the failure: the instance and its disk are kept on purpose, so it
   // gets no EC2 or S3 permissions at all.
+
+  // ---- Azure ---------------------------------------------------------------------------------
+  // Only the functions that call Azure may read the service principal (GetSecretValue on that one
+  // secret; its ARN is set only in their environment). Azure itself is governed by the service
+  // principal's Azure RBAC role, not by IAM.
+  const azureUsers = [
+    ...AZURE_CREDENTIAL_FUNCTIONS.steps.map((k) => steps[k]),
+    ...AZURE_CREDENTIAL_FUNCTIONS.api.map((k) => api[k]),
+  ];
+  for (const fn of azureUsers) {
+    allow(fn, {
+      sid: 'ReadAzureServicePrincipal',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [props.azureCredentialsSecretArn],
+    });
+  }
+  // The upload steps read the staged image by ranged GETs (the plan reads the disk's tables).
+  for (const fn of [steps.azurePrepareUpload, steps.azureUploadRange]) {
+    allow(fn, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
+    ackStaging(fn);
+  }
+  // The delta's result hash reads the staged image between the changed ranges; the delta is
+  // streamed into returns/ as a multipart upload (aborted on failure).
+  allow(steps.azurePublishDelta, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
+  allow(steps.azurePublishDelta, {
+    sid: 'PublishDelta',
+    actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+    resources: [returnsObjects],
+  });
+  ackStaging(steps.azurePublishDelta);
+  ackReturns(steps.azurePublishDelta);
+  // Compensation and cleanup remove the staged upload (Azure resources go through the service principal).
+  for (const fn of [steps.azureCompensate, steps.azureCleanup]) {
+    allow(fn, stagingStatement('RemoveStagedUploads', ['s3:AbortMultipartUpload', 's3:DeleteObject']));
+    ackStaging(fn);
+  }
 }
 
 /**

@@ -32,11 +32,24 @@ export const WAIT_SECONDS = {
   WaitForInstance: 10,
   WaitForStop: 10,
   WaitForExport: 30,
+  WaitForAzureVm: 15,
+  WaitForAzureStop: 10,
 } as const;
+
+/** Parallel upload Lambdas of one Azure offload (the Map state's MaxConcurrency) unless configured. */
+export const DEFAULT_AZURE_UPLOAD_CONCURRENCY = 8;
 
 export interface WorkflowsProps {
   readonly steps: Record<StepFunctionName, GatewayFunction>;
+  /** MaxConcurrency of the Azure upload Map state (default DEFAULT_AZURE_UPLOAD_CONCURRENCY). */
+  readonly azureUploadConcurrency?: number;
 }
+
+/** The execution input carries the job's cloud (`{ jobId, target: { cloud } }`); older inputs have none: AWS. */
+const targetsAzure = sfn.Condition.and(
+  sfn.Condition.isPresent('$.target.cloud'),
+  sfn.Condition.stringEquals('$.target.cloud', 'azure'),
+);
 
 /**
  * The offload and return workflows: STANDARD state machines in JSONPath (no JSONata, so
@@ -50,11 +63,17 @@ export class Workflows extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
-    this.offload = this.buildOffload(props.steps);
+    this.offload = this.buildOffload(
+      props.steps,
+      props.azureUploadConcurrency ?? DEFAULT_AZURE_UPLOAD_CONCURRENCY,
+    );
     this.return = this.buildReturn(props.steps);
   }
 
-  private buildOffload(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
+  private buildOffload(
+    steps: Record<StepFunctionName, GatewayFunction>,
+    azureUploadConcurrency: number,
+  ): sfn.StateMachine {
     const scope = new Construct(this, 'OffloadStates');
 
     const compensate = invoke(scope, 'Compensate', steps.compensate, sfn.JsonPath.DISCARD, {
@@ -97,8 +116,74 @@ export class Workflows extends Construct {
     const instanceRunning = new sfn.Choice(scope, 'InstanceRunning');
     const markRunning = guarded(invoke(scope, 'MarkRunning', steps.markRunning, sfn.JsonPath.DISCARD));
 
+    // ---- Azure: upload the disk in parallel ranges, base snapshot, NIC and VM
+    const azureCompensate = invoke(scope, 'AzureCompensate', steps.azureCompensate, sfn.JsonPath.DISCARD, {
+      error: sfn.JsonPath.objectAt('$.error'),
+    }).next(
+      new sfn.Fail(scope, 'AzureOffloadFailed', {
+        error: 'OffloadFailed',
+        cause:
+          'The Azure offload failed; compensation removed what the job had created (see the job record).',
+      }),
+    );
+    const azureGuarded = <T extends sfn.TaskStateBase | sfn.Map>(task: T): T => {
+      task.addCatch(azureCompensate, { errors: ['States.ALL'], resultPath: '$.error' });
+      return task;
+    };
+    const prepareUpload = azureGuarded(
+      invoke(scope, 'AzurePrepareUpload', steps.azurePrepareUpload, '$.azureUpload'),
+    );
+    // One Lambda per range of the fixed VHD; each asks for its own write SAS (no secret in the state).
+    const uploadRanges = azureGuarded(
+      new sfn.Map(scope, 'AzureUploadRanges', {
+        itemsPath: '$.azureUpload.ranges',
+        itemSelector: {
+          jobId: sfn.JsonPath.stringAt('$.jobId'),
+          range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+        },
+        maxConcurrency: azureUploadConcurrency,
+        resultPath: '$.azureUploaded',
+      }),
+    );
+    uploadRanges.itemProcessor(
+      // No ResultPath: the item's result is the function's (AWS's default; aws-local-stepfunctions
+      // would store an explicit "$" under a key named "$").
+      invoke(scope, 'AzureUploadRange', steps.azureUploadRange, undefined, {
+        range: sfn.JsonPath.objectAt('$.range'),
+      }),
+    );
+    const finishUpload = azureGuarded(
+      invoke(scope, 'AzureFinishUpload', steps.azureFinishUpload, '$.azureFinished', {
+        uploaded: sfn.JsonPath.listAt('$.azureUploaded'),
+      }),
+    );
+    const createVm = azureGuarded(invoke(scope, 'AzureCreateVm', steps.azureCreateVm, '$.azureVm'));
+    const waitForAzureVm = wait(scope, 'WaitForAzureVm');
+    const checkAzureVm = azureGuarded(
+      invoke(scope, 'AzureCheckVm', steps.azureCheckVm, '$.vmStatus', { desired: 'running' }),
+    );
+    const azureVmRunning = new sfn.Choice(scope, 'AzureVmRunning');
+    const azureMarkRunning = azureGuarded(
+      invoke(scope, 'AzureMarkRunning', steps.markRunning, sfn.JsonPath.DISCARD),
+    );
+    const running = new sfn.Succeed(scope, 'Running');
+
+    const offloadCloud = new sfn.Choice(scope, 'OffloadCloud')
+      .when(targetsAzure, prepareUpload)
+      .otherwise(startImport);
+    prepareUpload.next(uploadRanges);
+    uploadRanges.next(finishUpload);
+    finishUpload.next(createVm);
+    createVm.next(waitForAzureVm);
+    waitForAzureVm.next(checkAzureVm);
+    checkAzureVm.next(azureVmRunning);
+    azureVmRunning
+      .when(sfn.Condition.booleanEquals('$.vmStatus.done', true), azureMarkRunning)
+      .otherwise(waitForAzureVm);
+    azureMarkRunning.next(running);
+
     awaitUpload.next(inspect);
-    inspect.next(startImport);
+    inspect.next(offloadCloud);
     startImport.next(waitForImport);
     waitForImport.next(checkImport);
     checkImport.next(importDone);
@@ -111,7 +196,7 @@ export class Workflows extends Construct {
     instanceRunning
       .when(sfn.Condition.booleanEquals('$.instanceStatus.done', true), markRunning)
       .otherwise(waitForInstance);
-    markRunning.next(new sfn.Succeed(scope, 'Running'));
+    markRunning.next(running);
 
     return this.stateMachine('Offload', OFFLOAD_STATE_MACHINE_NAME, awaitUpload, [
       steps.awaitUpload,
@@ -122,6 +207,12 @@ export class Workflows extends Construct {
       steps.checkInstance,
       steps.markRunning,
       steps.compensate,
+      steps.azurePrepareUpload,
+      steps.azureUploadRange,
+      steps.azureFinishUpload,
+      steps.azureCreateVm,
+      steps.azureCheckVm,
+      steps.azureCompensate,
     ]);
   }
 
@@ -166,10 +257,40 @@ export class Workflows extends Construct {
     exportDone
       .when(sfn.Condition.booleanEquals('$.exportStatus.done', true), publishImage)
       .otherwise(waitForExport);
+    const returned = new sfn.Succeed(scope, 'Returned');
     publishImage.next(cleanup);
-    cleanup.next(new sfn.Succeed(scope, 'Returned'));
+    cleanup.next(returned);
 
-    return this.stateMachine('Return', RETURN_STATE_MACHINE_NAME, stopInstance, [
+    // ---- Azure: deallocate, snapshot, publish the changed pages as a delta, clean up
+    const deallocate = guarded(invoke(scope, 'AzureDeallocate', steps.azureDeallocate, '$.stop'));
+    const waitForAzureStop = wait(scope, 'WaitForAzureStop');
+    const checkDeallocated = guarded(
+      invoke(scope, 'AzureCheckDeallocated', steps.azureCheckVm, '$.vmStatus', { desired: 'deallocated' }),
+    );
+    const azureVmDeallocated = new sfn.Choice(scope, 'AzureVmDeallocated');
+    const snapshot = guarded(invoke(scope, 'AzureSnapshotForReturn', steps.azureSnapshot, '$.snapshot'));
+    const publishDelta = guarded(invoke(scope, 'AzurePublishDelta', steps.azurePublishDelta, '$.publish'));
+    const azureCleanup = guarded(invoke(scope, 'AzureCleanup', steps.azureCleanup, '$.cleanup'));
+    deallocate.next(waitForAzureStop);
+    waitForAzureStop.next(checkDeallocated);
+    checkDeallocated.next(azureVmDeallocated);
+    azureVmDeallocated
+      .when(sfn.Condition.booleanEquals('$.vmStatus.done', true), snapshot)
+      .otherwise(waitForAzureStop);
+    snapshot.next(publishDelta);
+    publishDelta.next(azureCleanup);
+    azureCleanup.next(returned);
+
+    const returnCloud = new sfn.Choice(scope, 'ReturnCloud')
+      .when(targetsAzure, deallocate)
+      .otherwise(stopInstance);
+
+    return this.stateMachine('Return', RETURN_STATE_MACHINE_NAME, returnCloud, [
+      steps.azureDeallocate,
+      steps.azureCheckVm,
+      steps.azureSnapshot,
+      steps.azurePublishDelta,
+      steps.azureCleanup,
       steps.stopInstance,
       steps.checkInstance,
       steps.startExport,
@@ -219,7 +340,7 @@ function invoke(
   scope: Construct,
   stateName: string,
   fn: GatewayFunction,
-  resultPath: string,
+  resultPath: string | undefined,
   extra: Record<string, unknown> = {},
 ): tasks.LambdaInvoke {
   const task = new tasks.LambdaInvoke(scope, stateName, {
@@ -227,7 +348,7 @@ function invoke(
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
     payload: sfn.TaskInput.fromObject({ jobId: sfn.JsonPath.stringAt('$.jobId'), ...extra }),
-    resultPath,
+    ...(resultPath !== undefined ? { resultPath } : {}),
   });
   task.addRetry(RETRY);
   return task;

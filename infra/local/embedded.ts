@@ -6,7 +6,9 @@
  *   Step Functions → aws-local-stepfunctions behind the SFN JSON protocol · EventBridge → a
  *   PutEvents recorder · API Gateway → a payload-2.0 HTTP server with the Lambda authorizer.
  *
- * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, step-functions/, events.jsonl, api-key):
+ *   Azure Resource Manager, Entra ID and the disks' blob endpoint → the Azure simulator (+ Azurite).
+ *
+ * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, azure-sim/, step-functions/, events.jsonl, api-key):
  * a restart with the same directory keeps jobs, objects, simulated cloud resources, execution
  * records and the API key. Executions that were running when the process stopped are not resumed
  * (they end ABORTED).
@@ -42,6 +44,12 @@ import { resumeInterruptedJobs } from './resume';
 import { JobStore, newApiKey } from '../../shared/store/job-store';
 import { startS3 } from './s3';
 import { startAwsSimulator, type AwsSimFaults, type AwsSimTiming, type AwsSimulator } from './sim/aws/index';
+import {
+  startAzureSimulator,
+  type AzureSimFaults,
+  type AzureSimTiming,
+  type AzureSimulator,
+} from './sim/azure/index';
 import { startStepFunctions, type LocalStepFunctions } from './step-functions';
 import {
   OFFLOAD_STATE_MACHINE_NAME,
@@ -71,6 +79,10 @@ export interface EmbeddedOptions {
   retryIntervalOverrides?: number | Record<string, number | number[]>;
   simTiming?: Partial<AwsSimTiming>;
   simFaults?: AwsSimFaults;
+  /** The Azure simulator (default: started, default timing). `false`: no Azure (AWS only). */
+  azure?: false | { timing?: Partial<AzureSimTiming>; faults?: AzureSimFaults };
+  /** Gateway settings of the Azure side (default: EMBEDDED_AZURE). */
+  azureSettings?: Partial<typeof EMBEDDED_AZURE>;
   /** No handler logs, no request/execution lines. */
   quiet?: boolean;
   /** Level of the handlers' Powertools logs when not quiet (default: the Logger's, INFO). */
@@ -91,6 +103,8 @@ export interface Embedded {
   /** The deps the handlers run with (SDK clients pointed at the local services). */
   deps: GatewayDeps;
   sim: AwsSimulator;
+  /** The Azure simulator, unless started with `azure: false`. */
+  azureSim?: AzureSimulator;
   stepFunctions: LocalStepFunctions;
   events: LocalEvents;
   lambdas: LambdaHost;
@@ -111,7 +125,20 @@ type Dynalite = (options: Record<string, unknown>) => http.Server;
 
 const require = createRequire(import.meta.url);
 
-export function localConfig(): GatewayConfig {
+/**
+ * The embedded gateway's Azure settings: the simulator's resource group, LROs polled every 10 ms
+ * (the SDKs' default is 2 s since ARM sends no Retry-After), 16 MiB upload ranges (the sample VM's
+ * 64 MiB disk goes up in five parallel Lambdas, as a large disk would in the cloud).
+ */
+export const EMBEDDED_AZURE = {
+  defaultResourceGroup: 'burstgate',
+  lroPollIntervalMs: 10,
+  uploadChunkBytes: 16 * 1024 * 1024,
+  sasDurationSeconds: 3600,
+  maxVmWaitMs: 600_000,
+};
+
+export function localConfig(azure?: GatewayConfig['azure']): GatewayConfig {
   return {
     jobsTable: LOCAL_TABLE_NAME,
     stagingBucket: LOCAL_BUCKET_NAME,
@@ -122,6 +149,24 @@ export function localConfig(): GatewayConfig {
     region: LOCAL_REGION,
     presignExpiresSeconds: 3600,
     maxImportWaitMs: 600_000,
+    ...(azure ? { azure } : {}),
+  };
+}
+
+/** The gateway's Azure configuration for a running simulator: its service principal, endpoints and CA. */
+export function azureConfigFor(sim: AzureSimulator, settings: Partial<typeof EMBEDDED_AZURE> = {}) {
+  return {
+    ...EMBEDDED_AZURE,
+    ...settings,
+    servicePrincipal: {
+      tenantId: sim.tenantId,
+      clientId: sim.clientId,
+      clientSecret: sim.clientSecret,
+      subscriptionId: sim.subscriptionId,
+    },
+    authorityHost: sim.url,
+    armEndpoint: sim.url,
+    caPem: sim.ca,
   };
 }
 
@@ -228,6 +273,19 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     });
     closers.push(() => sim.close());
 
+    // Azure: ARM, Entra ID and the disks' blob endpoint over HTTPS (self-signed CA), Azurite beneath.
+    let azureSim: AzureSimulator | undefined;
+    if (opts.azure !== false) {
+      await mkdir(path.join(stateDir, 'azure-sim'), { recursive: true });
+      azureSim = await startAzureSimulator({
+        stateDir: path.join(stateDir, 'azure-sim'),
+        ...(opts.azure?.timing ? { timing: opts.azure.timing } : {}),
+        ...(opts.azure?.faults ? { faults: opts.azure.faults } : {}),
+      });
+      const started = azureSim;
+      closers.push(() => started.close());
+    }
+
     const events = await startEvents({
       stateDir,
       ...(ports.events !== undefined ? { port: ports.events } : {}),
@@ -260,7 +318,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       events: events.url,
     };
     const deps = createDeps({
-      config: localConfig(),
+      config: localConfig(azureSim ? azureConfigFor(azureSim, opts.azureSettings) : undefined),
       endpoints,
       credentials: { ...LOCAL_CREDENTIALS },
       logger: new Logger({
@@ -339,6 +397,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       apiKey,
       deps,
       sim,
+      ...(azureSim ? { azureSim } : {}),
       stepFunctions,
       events,
       lambdas: host,

@@ -6,7 +6,7 @@
  */
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createGateway, updateJob } from '../../shared/domain/gateway';
-import { cancelOffload } from '../../shared/domain/offloads';
+import { cancelOffload, executionInput } from '../../shared/domain/offloads';
 import type { Job, JobState } from '../../shared/domain/job';
 import type { GatewayDeps } from '../../shared/runtime/deps';
 
@@ -72,7 +72,7 @@ async function restart(deps: GatewayDeps, job: Job, kind: 'offload' | 'return'):
   const n = (job.execution?.resumes ?? 0) + 1;
   const name = `${job.jobId}-${kind}-resume-${n}`;
   const out = await deps.sfn.send(
-    new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify({ jobId: job.jobId }) }),
+    new StartExecutionCommand({ stateMachineArn, name, input: executionInput(job) }),
   );
   const arn = out.executionArn ?? '';
   await updateJob(gw, job.jobId, (j) => {

@@ -9,8 +9,12 @@ import { markRemoved, updateJob, type Gateway } from './gateway';
 
 const ORDER: JobResource['type'][] = [
   'instance',
+  // Azure: the VM holds its NIC and disk; snapshots are independent of the disk they copied
+  'virtual-machine',
+  'network-interface',
   'ami',
   'snapshot',
+  'disk',
   'import-task',
   'export-task',
   'multipart-upload',
@@ -74,7 +78,7 @@ async function removeOne(gw: Gateway, job: Job, r: JobResource, opts: RemovalOpt
     case 'export-task':
       return removeExport(gw, job, r, opts);
     default:
-      return gw.cloudFor(job.target).remove(r);
+      return job.target.cloud === 'azure' ? gw.azure().remove(r) : gw.cloudFor(job.target).remove(r);
   }
 }
 

@@ -4,8 +4,11 @@
  */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { AwsTarget } from '../clouds/aws/aws-target';
+import { AzureTarget } from '../clouds/azure/azure-target';
+import { CloudError } from '../clouds/errors';
 import type { CloudTarget } from '../clouds/cloud-target';
 import type { GatewayConfig, GatewayDeps } from '../runtime/deps';
 import { JobStore } from '../store/job-store';
@@ -16,25 +19,52 @@ export interface Gateway {
   config: GatewayConfig;
   store: JobStore;
   staging: StagingBucket;
+  /** For artifacts the steps stream into the staging bucket (the return delta). */
+  s3: S3Client;
   sfn: SFNClient;
   logger: Logger;
   now(): Date;
+  /** The AWS adapter (VM Import/Export, EC2). */
   cloudFor(target: JobTarget): CloudTarget;
+  /** The Azure adapter; a CloudError when this gateway has no Azure configuration. */
+  azure(): AzureTarget;
   publish(job: Job, from: JobState | undefined): Promise<void>;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const aws = new AwsTarget({ ec2For: deps.ec2For, vmImportRoleName: deps.config.vmImportRoleName });
+  const azureConfig = deps.config.azure;
+  const azureClients = deps.azureClients;
+  const azure =
+    azureConfig && azureClients
+      ? new AzureTarget({
+          clients: azureClients,
+          lroPollIntervalMs: azureConfig.lroPollIntervalMs,
+          sasDurationSeconds: azureConfig.sasDurationSeconds,
+          ...(azureConfig.subnetId ? { subnetId: azureConfig.subnetId } : {}),
+        })
+      : undefined;
   return {
     config: deps.config,
     store: new JobStore(deps.ddb, deps.config.jobsTable),
     staging: new StagingBucket(deps.s3, deps.config.stagingBucket),
+    s3: deps.s3,
     sfn: deps.sfn,
     logger: deps.logger,
     now: deps.now,
     cloudFor: (target) => {
       if (target.cloud === 'aws') return aws;
-      throw new Error(`no adapter for cloud ${String((target as { cloud: unknown }).cloud)}`);
+      throw new CloudError('CloudRejected', `the ${target.cloud} target has no AWS adapter; use gw.azure()`);
+    },
+    azure: () => {
+      if (!azure) {
+        throw new CloudError(
+          'CloudRejected',
+          'this gateway has no Azure configuration (service principal and default resource group); deploy it with Azure credentials',
+          'AzureNotConfigured',
+        );
+      }
+      return azure;
     },
     publish: async (job, from) => {
       const detail = {

@@ -22,23 +22,45 @@ export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['returned', 'failed', 'cancelled']);
 
 export type ImageFormatName = 'ova' | 'vmdk' | 'vhd' | 'vhdx' | 'raw';
-export type CloudName = 'aws';
+export type CloudName = 'aws' | 'azure';
 
 export interface AwsTarget {
   cloud: 'aws';
   region: string;
   instanceType: string;
 }
-export type JobTarget = AwsTarget;
+/** An Azure target as the job keeps it: the resource group is resolved (the gateway's default when the request named none). */
+export interface AzureTarget {
+  cloud: 'azure';
+  location: string;
+  vmSize: string;
+  resourceGroup: string;
+}
+export type JobTarget = AwsTarget | AzureTarget;
+
+/** Where a target's resources live: the AWS region or the Azure location. */
+export function targetLocation(target: JobTarget): string {
+  return target.cloud === 'aws' ? target.region : target.location;
+}
 
 /** A cloud or staging resource the job created. Recorded before the step that created it ends. */
 export type ResourceType =
-  'multipart-upload' | 's3-object' | 'import-task' | 'ami' | 'snapshot' | 'instance' | 'export-task';
+  | 'multipart-upload'
+  | 's3-object'
+  | 'import-task'
+  | 'ami'
+  | 'snapshot'
+  | 'instance'
+  | 'export-task'
+  // Azure (ids are ARM resource ids; `snapshot` is shared with AWS, told apart by the job's target)
+  | 'virtual-machine'
+  | 'network-interface'
+  | 'disk';
 
 export interface JobResource {
   type: ResourceType;
   id: string;
-  /** Where it lives: region for cloud resources, bucket for S3 ones. */
+  /** Where it lives: region (AWS) or location (Azure) for cloud resources, bucket for S3 ones. */
   location: string;
   createdAt: string;
   /** Set when the resource is gone (removed by us, or consumed, e.g. a completed multipart upload). */
@@ -69,6 +91,8 @@ export interface VmHardware {
   vcpus: number;
   memoryMiB: number;
   firmware: 'bios' | 'efi';
+  /** The guest OS as the OVF names it (`vmw:osType`, or the OperatingSystemSection's description). */
+  osType?: string;
   disks: Array<{ name: string; capacityBytes: number; format: string }>;
   nics: Array<{ name: string; network?: string; adapterType?: string }>;
 }
@@ -95,11 +119,27 @@ export interface Job {
     diskSha256?: string;
     diskCapacityBytes?: number;
     partitionTable?: 'gpt' | 'mbr' | 'none';
+    /**
+     * Where the virtual disk lies in the staged object (an OVA's disk entry; the whole object for a
+     * bare disk image) and its format, so later steps open it by ranged GETs without re-reading the OVA.
+     */
+    disk?: { offset: number; size: number; format: string };
   };
   hardware?: VmHardware;
   resources: JobResource[];
   steps: JobStep[];
-  bytes: { uploaded: number; imported?: number; exported?: number };
+  bytes: {
+    uploaded: number;
+    imported?: number;
+    /** Bytes read back from the cloud on return (AWS: the exported OVA; Azure: the changed ranges). */
+    exported?: number;
+    /** Azure: bytes of the source disk its format maps as data (what a full copy would have to read). */
+    allocated?: number;
+    /** Azure: bytes written to the managed disk's pages (zero sectors are never written). */
+    pagesWritten?: number;
+    /** Azure return: bytes the page-range diff reported changed since the offload (data and cleared). */
+    changed?: number;
+  };
   /** Cloud-side ids, for quick reading (also present in `resources`). */
   cloud: {
     importTaskId?: string;
@@ -107,6 +147,14 @@ export interface Job {
     snapshotIds?: string[];
     instanceId?: string;
     exportTaskId?: string;
+    /** Azure: ARM resource ids of what the job created. */
+    diskId?: string;
+    baseSnapshotId?: string;
+    networkInterfaceId?: string;
+    virtualMachineId?: string;
+    returnSnapshotId?: string;
+    /** Azure: the chunk size the upload ranges were planned with. */
+    uploadChunkBytes?: number;
   };
   /** The step under way, so its duration can be recorded when it ends. */
   activeStep?: { name: string; startedAt: string };
@@ -125,10 +173,13 @@ export interface Job {
   returned?: {
     bucket: string;
     key: string;
-    format: 'ova';
+    /** `ova`: the whole VM (AWS export). `delta`: the ranges the VM changed (Azure; shared/images README). */
+    format: 'ova' | 'delta';
     sizeBytes: number;
     sha256: string;
     diskSha256: string;
+    /** Delta only: content SHA-256 of the disk the delta applies to (absent for a full-disk fallback). */
+    baseDiskSha256?: string;
     /** True when the returned disk content is bit-identical to what was offloaded. */
     matchesOriginal: boolean;
   };

@@ -3,10 +3,10 @@
  * upload, show and list jobs, start the return, cancel. Handlers translate and delegate here.
  */
 import { SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { InvalidJobStateError, UploadIncompleteError } from './errors';
+import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
-import { TERMINAL_STATES, type Job, type JobState } from './job';
+import { TERMINAL_STATES, type Job, type JobState, type JobTarget } from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { removeJobResources } from './cleanup';
 
@@ -30,6 +30,27 @@ const EXT: Record<Job['image']['format'], string> = {
   vhdx: 'vhdx',
   raw: 'img',
 };
+
+/** The target as the job keeps it: an Azure target gets the gateway's default resource group. */
+function resolveTarget(gw: Gateway, target: CreateOffloadRequest['target']): JobTarget {
+  if (target.cloud === 'aws') return target;
+  const azure = gw.config.azure;
+  if (!azure) {
+    throw new ValidationError(
+      'target.cloud: this gateway has no Azure configuration; offload to "aws", or deploy the gateway with Azure credentials',
+      [{ path: 'target.cloud', message: 'this gateway is not configured for Azure' }],
+    );
+  }
+  return { ...target, resourceGroup: target.resourceGroup ?? azure.defaultResourceGroup };
+}
+
+/**
+ * What every execution of a job gets: its id, and its cloud, on which the workflows branch (a
+ * Choice on `$.target.cloud`). Deterministic, so a repeated StartExecution is idempotent.
+ */
+export function executionInput(job: Job): string {
+  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud } });
+}
 
 function executionArn(stateMachineArn: string, name: string): string {
   return stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
@@ -59,6 +80,7 @@ export async function placeOffload(
   idempotencyKey: string,
 ): Promise<PlacedOffload> {
   const now = gw.now();
+  const target = resolveTarget(gw, req.target);
   const proposedId = newJobId(now);
   const prior = await gw.store.claimIdempotencyKey(idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;
@@ -77,7 +99,7 @@ export async function placeOffload(
     jobId,
     vmName: req.vmName,
     state: 'awaiting-upload',
-    target: req.target,
+    target,
     ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -118,7 +140,7 @@ async function startOffloadExecution(gw: Gateway, job: Job, replayed: boolean): 
       new StartExecutionCommand({
         stateMachineArn: gw.config.offloadStateMachineArn,
         name: job.jobId,
-        input: JSON.stringify({ jobId: job.jobId }),
+        input: executionInput(job),
       }),
     );
   } catch (err) {
@@ -268,7 +290,7 @@ export async function releaseUploadWait(gw: Gateway, job: Job): Promise<void> {
 export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
   const allowed: JobState[] = ['running', 'return-failed'];
   let attempt = 0;
-  await updateJob(gw, jobId, (j) => {
+  const job = await updateJob(gw, jobId, (j) => {
     if (!allowed.includes(j.state)) throw new InvalidJobStateError(jobId, j.state, 'return', allowed);
     attempt = (j.execution?.returnAttempts ?? 0) + 1;
     j.execution = { ...j.execution, returnAttempts: attempt };
@@ -276,6 +298,7 @@ export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
     delete j.error;
     // A new attempt exports afresh: an earlier export may be the very thing that failed.
     delete j.cloud.exportTaskId;
+    delete j.cloud.returnSnapshotId;
     // The earlier attempt's image is no longer the download: let the next cleanup remove it.
     for (const r of j.resources) {
       if (r.type === 's3-object' && r.retained && !r.removedAt) delete r.retained;
@@ -289,7 +312,7 @@ export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
       new StartExecutionCommand({
         stateMachineArn: gw.config.returnStateMachineArn,
         name,
-        input: JSON.stringify({ jobId }),
+        input: executionInput(job),
       }),
     );
   } catch (err) {

@@ -6,6 +6,38 @@ import { MAX_IMAGE_BYTES } from '../store/staging';
 
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+/** Azure region names as ARM spells them: `westeurope`, `eastus2`, `usgovvirginia`. */
+const AZURE_LOCATION = /^[a-z][a-z0-9]{2,39}$/;
+/** Azure VM sizes: `Standard_D2s_v3`, `Basic_A1`, `Standard_NC24ads_A100_v4`. */
+const AZURE_VM_SIZE = /^(Standard|Basic)_[A-Za-z0-9]+(_[A-Za-z0-9]+)*$/;
+/**
+ * Azure resource group names: 1-90 letters, digits, underscores, hyphens, periods and parentheses,
+ * not ending in a period.
+ */
+const AZURE_RESOURCE_GROUP = /^[-\w.()]{0,89}[-\w()]$/;
+
+export const AwsTargetRequest = z
+  .object({
+    cloud: z.literal('aws'),
+    region: z.string().regex(REGION, 'an AWS region name such as us-east-1'),
+    instanceType: z.string().regex(INSTANCE_TYPE, 'an EC2 instance type such as t3.medium'),
+  })
+  .strict();
+
+export const AzureTargetRequest = z
+  .object({
+    cloud: z.literal('azure'),
+    location: z.string().regex(AZURE_LOCATION, 'an Azure region name such as westeurope'),
+    vmSize: z.string().regex(AZURE_VM_SIZE, 'an Azure VM size such as Standard_D2s_v3'),
+    resourceGroup: z
+      .string()
+      .regex(
+        AZURE_RESOURCE_GROUP,
+        'an Azure resource group name: 1-90 letters, digits, _ - . ( ), not ending in a period',
+      )
+      .optional(),
+  })
+  .strict();
 
 export const CreateOffloadRequest = z
   .object({
@@ -23,13 +55,9 @@ export const CreateOffloadRequest = z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256')
       .optional(),
-    target: z
-      .object({
-        cloud: z.literal('aws'),
-        region: z.string().regex(REGION, 'an AWS region name such as us-east-1'),
-        instanceType: z.string().regex(INSTANCE_TYPE, 'an EC2 instance type such as t3.medium'),
-      })
-      .strict(),
+    target: z.discriminatedUnion('cloud', [AwsTargetRequest, AzureTargetRequest], {
+      error: (issue) => (issue.code === 'invalid_union' ? 'cloud must be "aws" or "azure"' : undefined),
+    }),
     callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
   })
   .strict();

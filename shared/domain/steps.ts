@@ -20,7 +20,7 @@ import {
 import { removeJobResources } from './cleanup';
 import { releaseUploadWait } from './offloads';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
-import type { Job, JobError, VmHardware } from './job';
+import { targetLocation, type Job, type JobError, type VmHardware } from './job';
 
 /** A step failure the job reports to its user (the workflow's Catch sends it to compensation). */
 export class StepFailure extends Error {
@@ -32,10 +32,10 @@ export class StepFailure extends Error {
   }
 }
 
-const CANCELLED = new Set(['cancelling', 'cancelled']);
+export const CANCELLED: ReadonlySet<string> = new Set(['cancelling', 'cancelled']);
 
 /** A step that runs after a cancel must not create anything; it stops here. */
-function assertNotCancelled(job: Job): void {
+export function assertNotCancelled(job: Job): void {
   if (CANCELLED.has(job.state)) {
     throw new CloudError('CloudRejected', `job ${job.jobId} was cancelled; step not run`, 'JobCancelled');
   }
@@ -51,7 +51,7 @@ export async function awaitUpload(gw: Gateway, jobId: string, taskToken: string)
   await releaseUploadWait(gw, job);
 }
 
-function hashing(input: AsyncIterable<Buffer>) {
+export function hashing(input: AsyncIterable<Buffer>) {
   const h = createHash('sha256');
   let bytes = 0;
   async function* gen() {
@@ -69,12 +69,13 @@ function hardwareFrom(ova: OvaInspection): VmHardware {
     vcpus: ova.hardware.vcpus,
     memoryMiB: ova.hardware.memoryMiB,
     firmware: ova.hardware.firmware,
+    ...(ova.hardware.osType ? { osType: ova.hardware.osType } : {}),
     disks: ova.disks.map((d) => ({ name: d.name, capacityBytes: d.capacity, format: d.format })),
     nics: ova.hardware.nics,
   };
 }
 
-const rejected = (detail: string, title = 'The image was rejected'): StepFailure =>
+export const rejected = (detail: string, title = 'The image was rejected'): StepFailure =>
   new StepFailure('ImageRejected', { type: 'image-rejected', title, detail, step: 'inspect' });
 
 /**
@@ -110,6 +111,7 @@ export async function inspectImage(
     capacity: number;
     partitionTable: 'gpt' | 'mbr' | 'none';
     format: string;
+    disk: { offset: number; size: number; format: string };
   };
   try {
     if (job.image.format === 'ova') {
@@ -119,12 +121,15 @@ export async function inspectImage(
       if (ova.disks.length > 1) {
         throw rejected(`the OVA holds ${ova.disks.length} disks; this version offloads single-disk VMs only`);
       }
+      const entry = ova.files.find((f) => f.name === disk.name);
+      if (!entry) throw rejected(`the OVA's disk ${disk.name} is not one of its files`);
       result = {
         hardware: hardwareFrom(ova),
         diskSha256: disk.contentSha256,
         capacity: disk.capacity,
         partitionTable: disk.partitionTable,
         format: `ova/${disk.format}`,
+        disk: { offset: entry.offset, size: entry.size, format: disk.format },
       };
     } else {
       // Detect from the first bytes and the footer (a fixed VHD is only recognisable by its last 512).
@@ -159,6 +164,7 @@ export async function inspectImage(
         capacity: opened.disk.capacity,
         partitionTable: detectPartitionTable(r.head),
         format: opened.format,
+        disk: { offset: 0, size, format: detected },
       };
     }
     // Drain whatever trails the last entry so the whole file is hashed.
@@ -175,9 +181,16 @@ export async function inspectImage(
       gw,
       jobId,
       rejected(
-        'the disk has no MBR or GPT partition table; AWS VM Import rejects such disks ("No valid partitions"). Export the VM with its partitioned system disk',
+        job.target.cloud === 'azure'
+          ? 'the disk has no MBR or GPT partition table, so an Azure VM cannot boot from it. Export the VM with its partitioned system disk'
+          : 'the disk has no MBR or GPT partition table; AWS VM Import rejects such disks ("No valid partitions"). Export the VM with its partitioned system disk',
       ),
     );
+  }
+  if (job.target.cloud === 'azure') {
+    // Before anything is created in Azure: what Azure would refuse fails here, with its rule.
+    const refusal = azureRefusal(result.capacity, result.hardware ?? job.hardware);
+    if (refusal) throw await failStep(gw, jobId, rejected(refusal, 'Azure would reject the image'));
   }
   const measured = file.digest();
   if (job.image.sha256 && job.image.sha256 !== measured.sha256) {
@@ -196,13 +209,14 @@ export async function inspectImage(
     j.image.diskCapacityBytes = result.capacity;
     j.image.partitionTable = result.partitionTable;
     if (result.hardware) j.hardware = result.hardware;
+    j.image.disk = result.disk;
     endStep(j, 'succeeded', gw.now(), `${result.format}, ${result.capacity} bytes, ${result.partitionTable}`);
   });
   return { diskSha256: result.diskSha256, format: result.format };
 }
 
 /** Records the failure on the job (for the user) and returns the error to throw (for the workflow). */
-async function failStep(gw: Gateway, jobId: string, err: StepFailure | CloudError): Promise<Error> {
+export async function failStep(gw: Gateway, jobId: string, err: StepFailure | CloudError): Promise<Error> {
   const now = gw.now();
   await updateJob(gw, jobId, (j) => {
     const step = j.activeStep?.name;
@@ -237,7 +251,7 @@ const RETRIED_BY_WORKFLOW = new Set(['CloudThrottled', 'CloudUnavailable']);
  * Calls the cloud; a failure the workflow will not retry is recorded on the job first (so the user
  * sees the cloud's reason), then rethrown for the workflow's Catch.
  */
-async function askCloud<T>(gw: Gateway, jobId: string, call: () => Promise<T>): Promise<T> {
+export async function askCloud<T>(gw: Gateway, jobId: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
@@ -322,11 +336,11 @@ export async function checkImport(
     // Cancelled meanwhile: the cancel removed the completed import task with its AMI and snapshots.
     assertNotCancelled(j);
     if (progress.amiId) {
-      recordResource(j, { type: 'ami', id: progress.amiId, location: j.target.region }, now);
+      recordResource(j, { type: 'ami', id: progress.amiId, location: targetLocation(j.target) }, now);
       j.cloud.amiId = progress.amiId;
     }
     for (const s of progress.snapshotIds ?? [])
-      recordResource(j, { type: 'snapshot', id: s, location: j.target.region }, now);
+      recordResource(j, { type: 'snapshot', id: s, location: targetLocation(j.target) }, now);
     j.cloud.snapshotIds = progress.snapshotIds ?? [];
     if (progress.bytes !== undefined) j.bytes.imported = progress.bytes;
     endStep(j, 'succeeded', now, `${progress.amiId} with ${(progress.snapshotIds ?? []).join(', ')}`);
@@ -374,7 +388,7 @@ export async function markRunning(gw: Gateway, jobId: string): Promise<void> {
   await updateJob(gw, jobId, (j) => {
     assertNotCancelled(j);
     j.state = 'running';
-    endStep(j, 'succeeded', gw.now(), `${j.cloud.instanceId} running`);
+    endStep(j, 'succeeded', gw.now(), `${j.cloud.instanceId ?? j.cloud.virtualMachineId} running`);
   });
 }
 
@@ -550,4 +564,33 @@ export async function returnFailed(
     if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
     j.state = 'return-failed';
   });
+}
+
+// ---------------------------------------------------------------- Azure's rules for an image
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const TiB = 1024 * GiB;
+/** Azure's managed-disk upload sizes: 20 MiB to 32 TiB of content, plus the 512-byte VHD footer. */
+export const AZURE_MIN_DISK_BYTES = 20 * MiB;
+export const AZURE_MAX_UPLOAD_DISK_BYTES = 32 * TiB;
+/** Azure VMs boot from OS disks of at most 4 TiB (Generation 1, MBR: 2 TiB addressable). */
+export const AZURE_MAX_OS_DISK_BYTES = 4 * TiB;
+
+/** Why Azure would refuse this disk as a VM's OS disk, or undefined when it would not. */
+export function azureRefusal(capacity: number, hardware: VmHardware | undefined): string | undefined {
+  const virtualSize = Math.ceil(capacity / MiB) * MiB;
+  if (virtualSize < AZURE_MIN_DISK_BYTES) {
+    return `the disk holds ${capacity} bytes (${virtualSize} once rounded up to a whole MiB as Azure requires); Azure uploads managed disks of at least ${AZURE_MIN_DISK_BYTES} bytes (20 MiB) — grow the disk to 20 MiB or more, or offload to AWS`;
+  }
+  if (virtualSize > AZURE_MAX_UPLOAD_DISK_BYTES) {
+    return `the disk holds ${capacity} bytes; Azure uploads managed disks of at most ${AZURE_MAX_UPLOAD_DISK_BYTES} bytes (32 TiB)`;
+  }
+  if (virtualSize > AZURE_MAX_OS_DISK_BYTES) {
+    return `the disk holds ${capacity} bytes; Azure VMs boot from OS disks of at most ${AZURE_MAX_OS_DISK_BYTES} bytes (4 TiB) — shrink the system disk, or offload to AWS`;
+  }
+  if (hardware && hardware.disks.length > 1) {
+    return `the VM has ${hardware.disks.length} disks; this version offloads single-disk VMs only`;
+  }
+  return undefined;
 }

@@ -19,12 +19,18 @@ export interface JobView {
   cloud: Job['cloud'];
   error?: Job['error'];
   download?: {
+    /** Presigned GET; the file is named `<vmName>.ova` or `<vmName>.bgdelta`. */
     url: string;
     expiresAt: string;
-    format: 'ova';
+    /** `ova`: the whole VM. `delta`: the ranges it changed, to apply to the offloaded image (shared/images README). */
+    format: 'ova' | 'delta';
     sizeBytes: number;
+    /** SHA-256 of the file behind `url`. */
     sha256: string;
+    /** Content SHA-256 of the returned disk. */
     diskSha256: string;
+    /** Delta only: content SHA-256 of the disk the delta applies to (the offloaded image's disk). */
+    baseDiskSha256?: string;
     matchesOriginal: boolean;
   };
   links: { self: string; uploadComplete?: string; return?: string };
@@ -62,12 +68,17 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
   if (r && r.sha256 && (job.state === 'returned' || job.state === 'return-failed')) {
     const expires = gw.config.presignExpiresSeconds;
     view.download = {
-      url: await gw.staging.presignGet(r.key, expires, `${job.vmName}.ova`),
+      url: await gw.staging.presignGet(
+        r.key,
+        expires,
+        `${job.vmName}.${r.format === 'delta' ? 'bgdelta' : 'ova'}`,
+      ),
       expiresAt: new Date(gw.now().getTime() + expires * 1000).toISOString(),
       format: r.format,
       sizeBytes: r.sizeBytes,
       sha256: r.sha256,
       diskSha256: r.diskSha256,
+      ...(r.baseDiskSha256 ? { baseDiskSha256: r.baseDiskSha256 } : {}),
       matchesOriginal: r.matchesOriginal,
     };
   }

@@ -10,7 +10,46 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import {
+  createAzureClients,
+  parseServicePrincipal,
+  type AzureClients,
+  type AzureEndpoints,
+  type AzureServicePrincipal,
+} from '../clouds/azure/clients';
 import { ENV } from './env-names';
+
+const MiB = 1024 * 1024;
+
+/** The Azure side of the gateway (absent: the gateway offloads to AWS only). */
+export interface AzureConfig extends AzureEndpoints {
+  /** The service principal itself (embedded deployment, from configuration)... */
+  servicePrincipal?: AzureServicePrincipal;
+  /**
+   * ...or the ARN of the Secrets Manager secret holding it as JSON (deployed stack). Only the
+   * functions that call Azure get this ARN and the permission to read it.
+   */
+  credentialsSecretArn?: string;
+  /** Resource group of a job whose target names none. */
+  defaultResourceGroup: string;
+  /** Subnet (ARM id) for the VMs' NICs; default: a per-location virtual network the gateway creates. */
+  subnetId?: string;
+  /** Pause between polls of Azure long-running operations (ARM sends no Retry-After). */
+  lroPollIntervalMs: number;
+  /** Bytes of the fixed VHD one upload Lambda writes (a multiple of 4 MiB). */
+  uploadChunkBytes: number;
+  /** Lifetime of the SAS URLs the steps ask for. */
+  sasDurationSeconds: number;
+  /** Give up waiting for a VM to start or deallocate after this long. */
+  maxVmWaitMs: number;
+}
+
+export const AZURE_DEFAULTS = {
+  lroPollIntervalMs: 2000,
+  uploadChunkBytes: 1024 * MiB,
+  sasDurationSeconds: 3600,
+  maxVmWaitMs: 30 * 60 * 1000,
+} as const;
 
 export interface GatewayConfig {
   /** DynamoDB table holding jobs, idempotency records and hashed API keys. */
@@ -28,6 +67,7 @@ export interface GatewayConfig {
   presignExpiresSeconds: number;
   /** Give up polling an import/export after this long. */
   maxImportWaitMs: number;
+  azure?: AzureConfig;
 }
 
 export interface Endpoints {
@@ -46,6 +86,8 @@ export interface GatewayDeps {
   ec2For(region: string): EC2Client;
   sfn: SFNClient;
   events: EventBridgeClient;
+  /** The Azure SDK clients, created on first use (the service principal may have to be fetched). */
+  azureClients?: () => Promise<AzureClients>;
   logger: Logger;
   now(): Date;
 }
@@ -93,7 +135,62 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     ...(endpoints.events ? { endpoint: endpoints.events } : {}),
   });
   const logger = opts.logger ?? new Logger({ serviceName: 'burstgate' });
-  return { config, s3, ddb, ec2For, sfn, events, logger, now: opts.now ?? (() => new Date()) };
+  const azure = config.azure;
+  let azureClients: Promise<AzureClients> | undefined;
+  return {
+    config,
+    s3,
+    ddb,
+    ec2For,
+    sfn,
+    events,
+    ...(azure
+      ? {
+          azureClients: () => {
+            azureClients ??= azureClientsFor(azure, common).catch((err: unknown) => {
+              azureClients = undefined; // a failed fetch is retried by the next call
+              throw err;
+            });
+            return azureClients;
+          },
+        }
+      : {}),
+    logger,
+    now: opts.now ?? (() => new Date()),
+  };
+}
+
+async function azureClientsFor(
+  azure: AzureConfig,
+  aws: { region: string; credentials?: { accessKeyId: string; secretAccessKey: string } },
+): Promise<AzureClients> {
+  if (azure.servicePrincipal) return createAzureClients(azure.servicePrincipal, azure);
+  const arn = azure.credentialsSecretArn;
+  if (!arn) {
+    throw new Error(
+      'burstgate: this function has no Azure credentials (no service principal, no AZURE_CREDENTIALS_SECRET_ARN); only the Azure steps may call Azure',
+    );
+  }
+  // Loaded only where Azure is used: the other functions never read the secret.
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({
+    region: aws.region,
+    ...(aws.credentials ? { credentials: aws.credentials } : {}),
+  });
+  try {
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(out.SecretString ?? '');
+    } catch {
+      throw new Error(
+        `burstgate: the secret ${arn} is not JSON; store {"tenantId","clientId","clientSecret","subscriptionId"}`,
+      );
+    }
+    return createAzureClients(parseServicePrincipal(parsed, `secret ${arn}`), azure);
+  } finally {
+    client.destroy();
+  }
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -118,6 +215,31 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     region: env.AWS_REGION ?? 'us-east-1',
     presignExpiresSeconds: Number(env.BURSTGATE_PRESIGN_EXPIRES_SECONDS ?? 3600),
     maxImportWaitMs: Number(env.BURSTGATE_MAX_IMPORT_WAIT_MS ?? 6 * 3600 * 1000),
+    ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
+  };
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`burstgate: environment variable ${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function azureConfigFromEnv(env: NodeJS.ProcessEnv): AzureConfig {
+  return {
+    defaultResourceGroup: required(env, ENV.azureResourceGroup),
+    ...(env[ENV.azureCredentialsSecretArn]
+      ? { credentialsSecretArn: env[ENV.azureCredentialsSecretArn] }
+      : {}),
+    ...(env[ENV.azureSubnetId] ? { subnetId: env[ENV.azureSubnetId] } : {}),
+    lroPollIntervalMs: positive(env, ENV.azureLroPollMs, AZURE_DEFAULTS.lroPollIntervalMs),
+    uploadChunkBytes: positive(env, ENV.azureUploadChunkBytes, AZURE_DEFAULTS.uploadChunkBytes),
+    sasDurationSeconds: AZURE_DEFAULTS.sasDurationSeconds,
+    maxVmWaitMs: AZURE_DEFAULTS.maxVmWaitMs,
   };
 }
 

@@ -9,4 +9,11 @@ export const ENV = {
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
   eventBusName: 'EVENT_BUS_NAME',
   vmImportRoleName: 'VMIMPORT_ROLE_NAME',
+  /** Set on every function when the stack has Azure: the default resource group (turns Azure on). */
+  azureResourceGroup: 'AZURE_RESOURCE_GROUP',
+  /** Set only on the functions that call Azure: the Secrets Manager secret with the service principal. */
+  azureCredentialsSecretArn: 'AZURE_CREDENTIALS_SECRET_ARN',
+  azureSubnetId: 'AZURE_SUBNET_ID',
+  azureUploadChunkBytes: 'AZURE_UPLOAD_CHUNK_BYTES',
+  azureLroPollMs: 'AZURE_LRO_POLL_MS',
 } as const;

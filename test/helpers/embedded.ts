@@ -7,6 +7,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayClient } from '../../shared/client/api-client';
+import type { CreateOffloadRequest } from '../../shared/client/types';
 import { uploadImage } from '../../shared/client/upload';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { startEmbedded, type Embedded, type EmbeddedOptions } from '../../infra/local/embedded';
@@ -14,6 +15,12 @@ import { startEmbedded, type Embedded, type EmbeddedOptions } from '../../infra/
 export type TestGateway = Embedded;
 
 export const FAST_SIM_TIMING = { phaseMs: 5, terminatedVisibleMs: 1_000 } as const;
+/** Azure operations, VM start and deallocation in 5 ms. */
+export const FAST_AZURE_TIMING = { phaseMs: 5 } as const;
+
+/** The Azure target the tests offload to (the simulator's resource group is the gateway's default). */
+export const AZURE_TARGET = { cloud: 'azure', location: 'westeurope', vmSize: 'Standard_D2s_v5' } as const;
+export const AWS_TARGET = { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' } as const;
 
 export async function startTestGateway(opts: Partial<EmbeddedOptions> = {}): Promise<TestGateway> {
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'burstgate-test-')));
@@ -22,6 +29,7 @@ export async function startTestGateway(opts: Partial<EmbeddedOptions> = {}): Pro
     waitTimeOverrides: 5,
     retryIntervalOverrides: 5,
     simTiming: FAST_SIM_TIMING,
+    azure: { timing: FAST_AZURE_TIMING },
     quiet: true,
     ...opts,
     stateDir,
@@ -40,21 +48,23 @@ export async function startTestGateway(opts: Partial<EmbeddedOptions> = {}): Pro
 }
 
 /**
- * Creates an offload of `image` (default: the project's sample VM OVA) to simulated AWS and
- * uploads it; returns a client for the gateway and the created job's id.
+ * Creates an offload of `image` (default: the project's sample VM OVA) to simulated AWS (or the
+ * `target` given) and uploads it; returns a client for the gateway and the created job's id.
  */
 export async function offloadSample(
   gateway: TestGateway,
   vmName: string,
   image: string = SAMPLE_OVA,
+  target: CreateOffloadRequest['target'] = AWS_TARGET,
+  imageFormat: CreateOffloadRequest['imageFormat'] = 'ova',
 ): Promise<{ client: GatewayClient; created: { jobId: string } }> {
   const client = new GatewayClient({ baseUrl: gateway.apiUrl, apiKey: gateway.apiKey });
   const created = await client.createOffload(
     {
       vmName,
-      imageFormat: 'ova',
+      imageFormat,
       imageSizeBytes: (await stat(image)).size,
-      target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+      target,
     },
     randomUUID(),
   );

@@ -19,7 +19,7 @@ import {
   type ExportTask,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import type { Job, JobResource } from '../../domain/job';
+import type { AwsTarget as AwsJobTarget, Job, JobResource } from '../../domain/job';
 import type { CloudTarget, CreatedResource, ExportProgress, ImportProgress } from '../cloud-target';
 import { CloudError, classifyCloudError } from '../errors';
 
@@ -38,6 +38,13 @@ const GONE_CODES = new Set([
   'InvalidExportTaskID.NotFound',
 ]);
 
+/** The job's AWS target (jobs of other clouds never reach this adapter). */
+function awsTargetOf(job: Job): AwsJobTarget {
+  if (job.target.cloud !== 'aws')
+    throw new CloudError('CloudRejected', `job ${job.jobId} does not target AWS`);
+  return job.target;
+}
+
 const tagsFor = (job: Job): Tag[] => [
   { Key: 'burstgate:managed', Value: 'true' },
   { Key: 'burstgate:job', Value: job.jobId },
@@ -48,7 +55,7 @@ export class AwsTarget implements CloudTarget {
   constructor(private readonly opts: AwsTargetOptions) {}
 
   private ec2(job: Job): EC2Client {
-    return this.opts.ec2For(job.target.region);
+    return this.opts.ec2For(awsTargetOf(job).region);
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -81,7 +88,7 @@ export class AwsTarget implements CloudTarget {
       ),
     );
     if (!out.ImportTaskId) throw new CloudError('CloudRejected', 'ImportImage returned no ImportTaskId');
-    return { type: 'import-task', id: out.ImportTaskId, location: job.target.region };
+    return { type: 'import-task', id: out.ImportTaskId, location: awsTargetOf(job).region };
   }
 
   async checkImport(job: Job): Promise<ImportProgress> {
@@ -118,7 +125,7 @@ export class AwsTarget implements CloudTarget {
       this.ec2(job).send(
         new RunInstancesCommand({
           ImageId: amiId,
-          InstanceType: job.target.instanceType as never,
+          InstanceType: awsTargetOf(job).instanceType as never,
           MinCount: 1,
           MaxCount: 1,
           ClientToken: `${job.jobId}-launch`,
@@ -131,7 +138,7 @@ export class AwsTarget implements CloudTarget {
     );
     const instanceId = out.Instances?.[0]?.InstanceId;
     if (!instanceId) throw new CloudError('CloudRejected', 'RunInstances returned no instance');
-    return { type: 'instance', id: instanceId, location: job.target.region };
+    return { type: 'instance', id: instanceId, location: awsTargetOf(job).region };
   }
 
   async instanceState(job: Job): Promise<string> {
@@ -180,7 +187,7 @@ export class AwsTarget implements CloudTarget {
     });
     const taskId = out.ExportTask?.ExportTaskId;
     if (!taskId) throw new CloudError('CloudRejected', 'CreateInstanceExportTask returned no task id');
-    return { type: 'export-task', id: taskId, location: job.target.region };
+    return { type: 'export-task', id: taskId, location: awsTargetOf(job).region };
   }
 
   /** The job's export of this instance that is under way, if any. */

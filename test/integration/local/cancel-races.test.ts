@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { createGateway, recordResource, type Gateway } from '../../../shared/domain/gateway';
 import { newJobId } from '../../../shared/domain/ids';
-import type { Job, JobResource, JobState } from '../../../shared/domain/job';
+import { targetLocation, type Job, type JobResource, type JobState } from '../../../shared/domain/job';
 import { cancelOffload, completeUpload, startReturn } from '../../../shared/domain/offloads';
 import { removeJobResources } from '../../../shared/domain/cleanup';
 import { inspectImage, startImport } from '../../../shared/domain/steps';
@@ -49,7 +49,11 @@ function fakeCloud(onCreate: () => Promise<void>): CloudTarget & { removed: JobR
     removed,
     startImport: async (job) => {
       await onCreate();
-      return { type: 'import-task', id: `import-ami-${job.jobId.slice(-8)}`, location: job.target.region };
+      return {
+        type: 'import-task',
+        id: `import-ami-${job.jobId.slice(-8)}`,
+        location: targetLocation(job.target),
+      };
     },
     checkImport: no,
     launch: no,

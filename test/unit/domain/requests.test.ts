@@ -17,7 +17,7 @@ describe('CreateOffloadRequest', () => {
     // Act
     const req = parseOrThrow(CreateOffloadRequest, valid, 'the offload request');
     // Assess
-    expect(req.target.instanceType).toBe('t3.medium');
+    expect(req.target).toEqual({ cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' });
   });
 
   it('names every wrong field with its path', () => {

@@ -5,7 +5,21 @@ import { functionEntries } from '../../../infra/synth-template';
 import { ENV } from '../../../shared/runtime/deps';
 import { ROOT, fileExists, resourcesOfType, synthesized } from './fixture';
 
-const STREAMING_STEPS = ['lambdas/steps/inspect.ts', 'lambdas/steps/publish-image.ts'];
+const STREAMING_STEPS = [
+  'lambdas/steps/inspect.ts',
+  'lambdas/steps/publish-image.ts',
+  'lambdas/steps/azure-upload-range.ts',
+  'lambdas/steps/azure-publish-delta.ts',
+];
+/** Steps that wait for Azure long-running operations: 256 MB, 10 minutes. */
+const WAITING_STEPS = [
+  'lambdas/steps/azure-prepare-upload.ts',
+  'lambdas/steps/azure-finish-upload.ts',
+  'lambdas/steps/azure-create-vm.ts',
+  'lambdas/steps/azure-compensate.ts',
+  'lambdas/steps/azure-snapshot.ts',
+  'lambdas/steps/azure-cleanup.ts',
+];
 
 function entryFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir))
@@ -25,7 +39,7 @@ describe('Lambda functions', () => {
     // Assess
     const expected = [...entryFiles('lambdas/api'), ...entryFiles('lambdas/steps')].sort();
     expect(Object.values(entries).sort()).toEqual(expected);
-    expect(expected).toHaveLength(21);
+    expect(expected).toHaveLength(31);
     for (const [logicalId, entry] of Object.entries(entries)) {
       expect(fileExists(entry), `${logicalId}: ${entry}`).toBe(true);
       expect(logicalId).toMatch(/^Fn(Api|Steps)[A-Z][A-Za-z]+$/);
@@ -40,7 +54,7 @@ describe('Lambda functions', () => {
     const roles = resourcesOfType(template, 'AWS::IAM::Role');
 
     // Act / Assess
-    expect(Object.keys(functions)).toHaveLength(21);
+    expect(Object.keys(functions)).toHaveLength(31);
     for (const [id, fn] of Object.entries(functions)) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs22.x');
@@ -53,7 +67,7 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('get memory and timeouts by kind: API 256 MB/29 s, steps 256 MB/60 s, streaming steps 1024 MB/15 min', () => {
+  it('get memory and timeouts by kind: API 256 MB/29 s, steps 256 MB/60 s, Azure LRO steps 256 MB/10 min, streaming steps 1024 MB/15 min', () => {
     // Prepare
     const { template } = synthesized();
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');
@@ -71,6 +85,7 @@ describe('Lambda functions', () => {
       if (entry === 'lambdas/api/authorizer.ts') expect([memory, timeout], entry).toEqual([256, 10]);
       else if (entry.startsWith('lambdas/api/')) expect([memory, timeout], entry).toEqual([256, 29]);
       else if (STREAMING_STEPS.includes(entry)) expect([memory, timeout], entry).toEqual([1024, 900]);
+      else if (WAITING_STEPS.includes(entry)) expect([memory, timeout], entry).toEqual([256, 600]);
       else expect([memory, timeout], entry).toEqual([256, 60]);
     }
   });

@@ -71,7 +71,7 @@ describe('function permissions', () => {
         'states:SendTaskSuccess',
       ],
       FnApiStartReturnRole: ['states:StartExecution'],
-      FnApiCancelOffloadRole: [...cleanup, 'states:StopExecution'].sort(),
+      FnApiCancelOffloadRole: [...cleanup, 'secretsmanager:GetSecretValue', 'states:StopExecution'].sort(),
       FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
       FnStepsInspectRole: ['s3:GetObject'],
       FnStepsStartImportRole: ['ec2:CreateTags', 'ec2:ImportImage', 'iam:PassRole', 's3:GetObject'],
@@ -86,6 +86,31 @@ describe('function permissions', () => {
       FnStepsPublishImageRole: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
       FnStepsCleanupRole: cleanup,
       FnStepsReturnFailedRole: [],
+      // Azure: the service principal's secret, and only the S3 access each step needs
+      FnStepsAzurePrepareUploadRole: ['s3:GetObject', 'secretsmanager:GetSecretValue'],
+      FnStepsAzureUploadRangeRole: ['s3:GetObject', 'secretsmanager:GetSecretValue'],
+      FnStepsAzureFinishUploadRole: ['secretsmanager:GetSecretValue'],
+      FnStepsAzureCreateVmRole: ['secretsmanager:GetSecretValue'],
+      FnStepsAzureCheckVmRole: ['secretsmanager:GetSecretValue'],
+      FnStepsAzureCompensateRole: [
+        's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        'secretsmanager:GetSecretValue',
+      ],
+      FnStepsAzureDeallocateRole: ['secretsmanager:GetSecretValue'],
+      FnStepsAzureSnapshotRole: ['secretsmanager:GetSecretValue'],
+      FnStepsAzurePublishDeltaRole: [
+        's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:PutObject',
+        'secretsmanager:GetSecretValue',
+      ],
+      FnStepsAzureCleanupRole: [
+        's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        'secretsmanager:GetSecretValue',
+      ],
     };
 
     // Act
@@ -93,6 +118,47 @@ describe('function permissions', () => {
 
     // Assess
     expect(actual).toEqual(expected);
+  });
+
+  it('let only the functions that call Azure read the one secret holding the service principal', () => {
+    // Prepare
+    const { template } = synthesized();
+    const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role'));
+
+    // Act
+    const readers = roles.filter((role) =>
+      statementsOfRole(template, role).some((s) => JSON.stringify(s.Action).includes('secretsmanager:')),
+    );
+    const resources = roles.flatMap((role) =>
+      statementsOfRole(template, role)
+        .filter((s) => JSON.stringify(s.Action).includes('secretsmanager:'))
+        .map((s) => ({ action: s.Action, resource: s.Resource })),
+    );
+
+    // Assess: exactly the Azure steps and cancel (which removes a job's Azure resources), one action, one secret
+    expect(readers.sort()).toEqual(
+      [
+        'FnApiCancelOffloadRole',
+        ...[
+          'PrepareUpload',
+          'UploadRange',
+          'FinishUpload',
+          'CreateVm',
+          'CheckVm',
+          'Compensate',
+          'Deallocate',
+          'Snapshot',
+          'PublishDelta',
+          'Cleanup',
+        ].map((n) => `FnStepsAzure${n}Role`),
+      ].sort(),
+    );
+    for (const r of resources) {
+      expect(r).toEqual({
+        action: 'secretsmanager:GetSecretValue',
+        resource: { Ref: 'AzureCredentialsSecretArn' },
+      });
+    }
   });
 
   it('scope S3 object access to the staging/ and returns/ prefixes', () => {

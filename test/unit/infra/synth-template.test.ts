@@ -29,7 +29,7 @@ describe('synthTemplate', () => {
     expect(resources.JobsTable?.Type).toBe('AWS::DynamoDB::Table');
     expect(resources.OffloadStateMachine?.Type).toBe('AWS::StepFunctions::StateMachine');
     expect(resources.HttpApi?.Type).toBe('AWS::ApiGatewayV2::Api');
-    expect(Object.keys(functionEntries(template))).toHaveLength(21);
+    expect(Object.keys(functionEntries(template))).toHaveLength(31);
     expect(synthDirs().filter((d) => !before.has(d))).toEqual([]);
   });
 
@@ -50,7 +50,7 @@ describe('synthTemplate', () => {
     // Assess
     const entries = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as string[];
     expect(entries).toContain('lambdas/steps/start-import.ts');
-    expect(entries).toHaveLength(21);
+    expect(entries).toHaveLength(31);
   });
 });
 
@@ -95,7 +95,7 @@ describe('template helpers', () => {
     const notAMachine = () => stateMachineDefinition(template, 'JobsTable');
 
     // Assess
-    expect(definition.StartAt).toBe('StopInstance');
+    expect(definition.StartAt).toBe('ReturnCloud');
     expect(notAMachine).toThrow(/not a state machine/);
   });
 });

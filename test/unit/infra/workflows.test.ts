@@ -28,6 +28,21 @@ const RETRY = [
   },
 ];
 
+/** The Choice on the execution input's cloud: Azure when `$.target.cloud` is "azure", else AWS. */
+const CLOUD_CHOICE = (azure: string, aws: string) => ({
+  Type: 'Choice',
+  Choices: [
+    {
+      And: [
+        { Variable: '$.target.cloud', IsPresent: true },
+        { Variable: '$.target.cloud', StringEquals: 'azure' },
+      ],
+      Next: azure,
+    },
+  ],
+  Default: aws,
+});
+
 function definition(logicalId: string): Definition {
   const { template } = synthesized();
   return stateMachineDefinition(template.toJSON(), logicalId) as unknown as Definition;
@@ -96,11 +111,33 @@ describe('offload state machine', () => {
         'Running',
         'Compensate',
         'OffloadFailed',
+        'OffloadCloud',
+        'AzurePrepareUpload',
+        'AzureUploadRanges',
+        'AzureFinishUpload',
+        'AzureCreateVm',
+        'WaitForAzureVm',
+        'AzureCheckVm',
+        'AzureVmRunning',
+        'AzureMarkRunning',
+        'AzureCompensate',
+        'AzureOffloadFailed',
       ].sort(),
     );
     expect(def.StartAt).toBe('AwaitUpload');
     expect(s.AwaitUpload?.Next).toBe('Inspect');
-    expect(s.Inspect?.Next).toBe('StartImport');
+    expect(s.Inspect?.Next).toBe('OffloadCloud');
+    expect(s.OffloadCloud).toEqual(CLOUD_CHOICE('AzurePrepareUpload', 'StartImport'));
+    expect(s.AzurePrepareUpload?.Next).toBe('AzureUploadRanges');
+    expect(s.AzureUploadRanges?.Next).toBe('AzureFinishUpload');
+    expect(s.AzureFinishUpload?.Next).toBe('AzureCreateVm');
+    expect(s.AzureCreateVm?.Next).toBe('WaitForAzureVm');
+    expect(s.WaitForAzureVm).toEqual({ Type: 'Wait', Seconds: 15, Next: 'AzureCheckVm' });
+    expect(s.AzureCheckVm?.Next).toBe('AzureVmRunning');
+    expectChoice(s.AzureVmRunning, '$.vmStatus.done', 'AzureMarkRunning', 'WaitForAzureVm');
+    expect(s.AzureMarkRunning?.Next).toBe('Running');
+    expect(s.AzureCompensate?.Next).toBe('AzureOffloadFailed');
+    expect(s.AzureOffloadFailed).toMatchObject({ Type: 'Fail', Error: 'OffloadFailed' });
     expect(s.StartImport?.Next).toBe('WaitForImport');
     expect(s.WaitForImport).toEqual({ Type: 'Wait', Seconds: 30, Next: 'CheckImport' });
     expect(s.CheckImport?.Next).toBe('ImportDone');
@@ -148,6 +185,46 @@ describe('offload state machine', () => {
     expectTask(s.CheckInstance, 'FnStepsCheckInstance', '$.instanceStatus', { desired: 'running' });
     expectTask(s.MarkRunning, 'FnStepsMarkRunning', null);
     expectTask(s.Compensate, 'FnStepsCompensate', null, { 'error.$': '$.error' });
+    expectTask(s.AzurePrepareUpload, 'FnStepsAzurePrepareUpload', '$.azureUpload');
+    expectTask(s.AzureFinishUpload, 'FnStepsAzureFinishUpload', '$.azureFinished', {
+      'uploaded.$': '$.azureUploaded',
+    });
+    expectTask(s.AzureCreateVm, 'FnStepsAzureCreateVm', '$.azureVm');
+    expectTask(s.AzureCheckVm, 'FnStepsAzureCheckVm', '$.vmStatus', { desired: 'running' });
+    expectTask(s.AzureMarkRunning, 'FnStepsMarkRunning', null);
+    expectTask(s.AzureCompensate, 'FnStepsAzureCompensate', null, { 'error.$': '$.error' });
+  });
+
+  it('uploads the Azure ranges with a Map state: one Lambda per planned range, bounded concurrency, no SAS in the state', () => {
+    // Prepare
+    const s = definition('OffloadStateMachine').States;
+
+    // Act
+    const map = s.AzureUploadRanges as State & {
+      ItemProcessor: { StartAt: string; States: Record<string, State> };
+    };
+    const item = map.ItemProcessor.States.AzureUploadRange;
+
+    // Assess: items from the plan, each item only the job id and its range
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.azureUpload.ranges',
+      ItemSelector: { 'jobId.$': '$.jobId', 'range.$': '$$.Map.Item.Value' },
+      MaxConcurrency: 8,
+      ResultPath: '$.azureUploaded',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'AzureCompensate' }],
+    });
+    expect(map.ItemProcessor.StartAt).toBe('AzureUploadRange');
+    expect(Object.keys(map.ItemProcessor.States)).toEqual(['AzureUploadRange']);
+    expect(item).toMatchObject({
+      Type: 'Task',
+      Resource: fnArn('FnStepsAzureUploadRange'),
+      Parameters: { 'jobId.$': '$.jobId', 'range.$': '$.range' },
+      Retry: RETRY,
+      End: true,
+    });
+    // the item's result is the function's own (no ResultPath), so the Map collects them
+    expect(item?.ResultPath).toBeUndefined();
   });
 
   it('retries every Task and sends any other error to Compensate, which has no Catch of its own', () => {
@@ -158,13 +235,17 @@ describe('offload state machine', () => {
     const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
 
     // Assess
-    expect(tasks).toHaveLength(8);
+    expect(tasks).toHaveLength(14);
     for (const [name, state] of tasks) {
       expect(state.Retry, name).toEqual(RETRY);
-      if (name === 'Compensate') expect(state.Catch, name).toBeUndefined();
+      if (name === 'Compensate' || name === 'AzureCompensate') expect(state.Catch, name).toBeUndefined();
       else
         expect(state.Catch, name).toEqual([
-          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Compensate' },
+          {
+            ErrorEquals: ['States.ALL'],
+            ResultPath: '$.error',
+            Next: name.startsWith('Azure') ? 'AzureCompensate' : 'Compensate',
+          },
         ]);
     }
   });
@@ -212,9 +293,25 @@ describe('return state machine', () => {
         'Returned',
         'ReturnFailed',
         'ReturnFailedState',
+        'ReturnCloud',
+        'AzureDeallocate',
+        'WaitForAzureStop',
+        'AzureCheckDeallocated',
+        'AzureVmDeallocated',
+        'AzureSnapshotForReturn',
+        'AzurePublishDelta',
+        'AzureCleanup',
       ].sort(),
     );
-    expect(def.StartAt).toBe('StopInstance');
+    expect(def.StartAt).toBe('ReturnCloud');
+    expect(s.ReturnCloud).toEqual(CLOUD_CHOICE('AzureDeallocate', 'StopInstance'));
+    expect(s.AzureDeallocate?.Next).toBe('WaitForAzureStop');
+    expect(s.WaitForAzureStop).toEqual({ Type: 'Wait', Seconds: 10, Next: 'AzureCheckDeallocated' });
+    expect(s.AzureCheckDeallocated?.Next).toBe('AzureVmDeallocated');
+    expectChoice(s.AzureVmDeallocated, '$.vmStatus.done', 'AzureSnapshotForReturn', 'WaitForAzureStop');
+    expect(s.AzureSnapshotForReturn?.Next).toBe('AzurePublishDelta');
+    expect(s.AzurePublishDelta?.Next).toBe('AzureCleanup');
+    expect(s.AzureCleanup?.Next).toBe('Returned');
     expect(s.StopInstance?.Next).toBe('WaitForStop');
     expect(s.WaitForStop).toEqual({ Type: 'Wait', Seconds: 10, Next: 'CheckStopped' });
     expect(s.CheckStopped?.Next).toBe('InstanceStopped');
@@ -242,6 +339,11 @@ describe('return state machine', () => {
     expectTask(s.PublishImage, 'FnStepsPublishImage', '$.publish');
     expectTask(s.Cleanup, 'FnStepsCleanup', '$.cleanup');
     expectTask(s.ReturnFailed, 'FnStepsReturnFailed', null, { 'error.$': '$.error' });
+    expectTask(s.AzureDeallocate, 'FnStepsAzureDeallocate', '$.stop');
+    expectTask(s.AzureCheckDeallocated, 'FnStepsAzureCheckVm', '$.vmStatus', { desired: 'deallocated' });
+    expectTask(s.AzureSnapshotForReturn, 'FnStepsAzureSnapshot', '$.snapshot');
+    expectTask(s.AzurePublishDelta, 'FnStepsAzurePublishDelta', '$.publish');
+    expectTask(s.AzureCleanup, 'FnStepsAzureCleanup', '$.cleanup');
   });
 
   it('retries every Task and sends any other error to ReturnFailed, which has no Catch of its own', () => {
@@ -252,7 +354,7 @@ describe('return state machine', () => {
     const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
 
     // Assess
-    expect(tasks).toHaveLength(7);
+    expect(tasks).toHaveLength(12);
     for (const [name, state] of tasks) {
       expect(state.Retry, name).toEqual(RETRY);
       if (name === 'ReturnFailed') expect(state.Catch, name).toBeUndefined();
@@ -292,6 +394,12 @@ describe('state machine roles', () => {
         'FnStepsCheckInstance',
         'FnStepsMarkRunning',
         'FnStepsCompensate',
+        'FnStepsAzurePrepareUpload',
+        'FnStepsAzureUploadRange',
+        'FnStepsAzureFinishUpload',
+        'FnStepsAzureCreateVm',
+        'FnStepsAzureCheckVm',
+        'FnStepsAzureCompensate',
       ].sort(),
     );
     expect(ret).toEqual(
@@ -303,6 +411,11 @@ describe('state machine roles', () => {
         'FnStepsPublishImage',
         'FnStepsCleanup',
         'FnStepsReturnFailed',
+        'FnStepsAzureDeallocate',
+        'FnStepsAzureCheckVm',
+        'FnStepsAzureSnapshot',
+        'FnStepsAzurePublishDelta',
+        'FnStepsAzureCleanup',
       ].sort(),
     );
   });
