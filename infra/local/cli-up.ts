@@ -40,11 +40,18 @@ export async function runUp(opts: RunUpOptions = {}): Promise<void> {
     print(`  API        ${gateway.apiUrl}`);
     print(`  API key    ${gateway.apiKey}`);
     print(`             (in ${path.join(stateDir, 'api-key')}; the CLI reads it and ${urlFile})`);
-    print(`  state      ${stateDir}  (jobs, staged images, simulated AWS; kept across restarts)`);
+    print(`  state      ${stateDir}  (jobs, staged images, simulated AWS and Azure; kept across restarts)`);
     print(
       `  services   S3 ${gateway.endpoints.s3} · DynamoDB ${gateway.endpoints.dynamodb} · EC2 ${gateway.endpoints.ec2}`,
     );
     print(`             Step Functions ${gateway.endpoints.sfn} · EventBridge ${gateway.endpoints.events}`);
+    if (gateway.azureSim) {
+      const az = gateway.azureSim;
+      print(`  azure      ARM and Entra ID ${az.url} · disk blobs ${az.blobUrl} (self-signed TLS)`);
+      print(
+        `             subscription ${az.subscriptionId}, resource group ${az.resourceGroups.join(', ')}, service principal ${az.clientId}`,
+      );
+    }
     print(`  try        curl -H "Authorization: Bearer ${gateway.apiKey}" ${gateway.apiUrl}/offloads`);
     print(`Ctrl-C stops it.`);
     await opts.onReady?.(gateway);
