@@ -9,9 +9,9 @@ import {
   COMPUTE,
   isoTime,
   lookup,
-  notFound,
   prop,
   provisioningState,
+  requireLocation,
   requireParam,
   resourceId,
   startOperation,
@@ -24,6 +24,20 @@ import {
 import { armError } from './errors';
 import { key, type AccessRec, type DiskRec, type SnapshotRec, type VmRec } from './model';
 import { mergeChanges, noChanges } from './ranges';
+import {
+  accepted,
+  answerPut,
+  deleteResource,
+  findRecord,
+  getResource,
+  listResources,
+  newResource,
+  recordToUpdate,
+  requireNotDeleting,
+  requireRecord,
+  resourceHead,
+  type ResourceKind,
+} from './resources';
 import { checkUploadedFooter } from './vhd-footer';
 
 const MiB = 1024 * 1024;
@@ -108,16 +122,55 @@ function parseGrant(body: unknown): { access: 'Read' | 'Write'; seconds: number 
   return { access, seconds };
 }
 
+/** Grants a SAS on a disk or snapshot; the operation's result (Location URL) carries the accessSAS. */
+function answerGrant(
+  ctx: ArmContext,
+  req: ArmRequest,
+  kind: ResourceKind<DiskRec> | ResourceKind<SnapshotRec>,
+  r: DiskRec | SnapshotRec,
+  access: 'Read' | 'Write',
+  seconds: number,
+): ArmResponse {
+  const accessSAS = grantSas(ctx, r.id, access, seconds);
+  return accepted(ctx, req, `${kind.operations}_GrantAccess`, COMPUTE, r.location, { output: { accessSAS } });
+}
+
+const DISKS: ResourceKind<DiskRec> = {
+  ns: COMPUTE,
+  type: 'disks',
+  operations: 'Disks',
+  label: 'Disk',
+  table: (state) => state.disks,
+  json: diskJson,
+  goneWhileDeleting: false,
+};
+
+const SNAPSHOTS: ResourceKind<SnapshotRec> = {
+  ns: COMPUTE,
+  type: 'snapshots',
+  operations: 'Snapshots',
+  label: 'Snapshot',
+  table: (state) => state.snapshots,
+  json: snapshotJson,
+  goneWhileDeleting: false,
+};
+
+const VMS: ResourceKind<VmRec> = {
+  ns: COMPUTE,
+  type: 'virtualMachines',
+  operations: 'VirtualMachines',
+  label: 'VM',
+  table: (state) => state.vms,
+  json: (ctx, vm) => vmJson(ctx, vm),
+  goneWhileDeleting: false,
+};
+
 // ---------------------------------------------------------------- disks
 
 function diskJson(ctx: ArmContext, d: DiskRec) {
   const sizeBytes = d.uploadSizeBytes - 512;
   return {
-    id: d.id,
-    name: d.name,
-    type: 'Microsoft.Compute/disks',
-    location: d.location,
-    ...(d.tags ? { tags: d.tags } : {}),
+    ...resourceHead(DISKS, d),
     ...(d.managedBy ? { managedBy: d.managedBy } : {}),
     sku: { name: d.sku, tier: d.sku.startsWith('Premium') ? 'Premium' : 'Standard' },
     properties: {
@@ -183,8 +236,7 @@ export async function putDisk(
 ): Promise<ArmResponse> {
   const id = resourceId(ctx, rg, COMPUTE, 'disks', name);
   const body = req.body;
-  const location = str(body, 'location');
-  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.');
+  const location = requireLocation(body);
   const createOption = str(body, 'properties', 'creationData', 'createOption');
   requireParam(createOption, 'disk.creationData.createOption');
   if (createOption !== 'Upload')
@@ -201,30 +253,19 @@ export async function putDisk(
   checkEnum(sku, 'disk.sku.name', DISK_SKUS);
   const tags = tagsOf(body);
 
-  const existing = lookup(ctx.state.disks, id);
-  if (existing && existing.deletingUntil === undefined) {
+  const existing = recordToUpdate(ctx, DISKS, id, name);
+  if (existing) {
     if (existing.uploadSizeBytes !== uploadSizeBytes)
       throw armError('PropertyChangeNotAllowed', "Changing property 'uploadSizeBytes' is not allowed.", 409);
     existing.tags = tags;
-    const headers = startOperation(ctx, req, 'Disks_CreateOrUpdate', COMPUTE, existing.location);
-    ctx.save();
-    return { status: 200, body: diskJson(ctx, existing), headers };
+    return answerPut(ctx, req, DISKS, existing, { created: false });
   }
-  if (existing)
-    throw armError('OperationNotAllowed', `Disk ${name} is being deleted; retry when it is gone.`, 409);
 
   const uniqueId = randomUUID();
   const blob = `disk-${uniqueId}`;
   await ctx.store.createPageBlob(blob, uploadSizeBytes);
-  const now = ctx.now();
   const disk: DiskRec = {
-    id,
-    name,
-    resourceGroup: rg,
-    location,
-    ...(tags ? { tags } : {}),
-    createdAt: now,
-    readyAt: now + ctx.timing.operationMs,
+    ...newResource(id, name, rg, location, tags, ctx.now(), ctx.timing.operationMs),
     uniqueId,
     blob,
     sku,
@@ -235,36 +276,19 @@ export async function putDisk(
     pending: noChanges(),
   };
   ctx.state.disks[key(id)] = disk;
-  const headers = startOperation(ctx, req, 'Disks_CreateOrUpdate', COMPUTE, location);
-  ctx.save();
-  return { status: 201, body: diskJson(ctx, disk), headers };
-}
-
-function liveDisk(ctx: ArmContext, rg: string, name: string): DiskRec {
-  const d = lookup(ctx.state.disks, resourceId(ctx, rg, COMPUTE, 'disks', name));
-  if (!d) throw notFound('Microsoft.Compute/disks', name, rg);
-  return d;
-}
-
-function notDeleting(r: { deletingUntil?: number; name: string }, what: string): void {
-  if (r.deletingUntil !== undefined)
-    throw armError('OperationNotAllowed', `${what} ${r.name} is being deleted.`, 409);
+  return answerPut(ctx, req, DISKS, disk, { created: true });
 }
 
 export function getDisk(ctx: ArmContext, _req: ArmRequest, rg: string, name: string): ArmResponse {
-  return { status: 200, body: diskJson(ctx, liveDisk(ctx, rg, name)) };
+  return getResource(ctx, DISKS, rg, name);
 }
 
 export function listDisks(ctx: ArmContext, rg: string): ArmResponse {
-  const value = Object.values(ctx.state.disks)
-    .filter((d) => d.resourceGroup === rg)
-    .map((d) => diskJson(ctx, d));
-  return { status: 200, body: { value } };
+  return listResources(ctx, DISKS, rg);
 }
 
 export function grantDiskAccess(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const d = liveDisk(ctx, rg, name);
-  notDeleting(d, 'Disk');
+  const d = requireNotDeleting(ctx, DISKS, rg, name);
   const { access, seconds } = parseGrant(req.body);
   const vm = d.managedBy ? lookup(ctx.state.vms, d.managedBy) : undefined;
   if (access === 'Write') {
@@ -290,12 +314,7 @@ export function grantDiskAccess(ctx: ArmContext, req: ArmRequest, rg: string, na
       );
     d.state = 'ActiveSAS';
   }
-  const accessSAS = grantSas(ctx, d.id, access, seconds);
-  const headers = startOperation(ctx, req, 'Disks_GrantAccess', COMPUTE, d.location, {
-    output: { accessSAS },
-  });
-  ctx.save();
-  return { status: 202, headers };
+  return answerGrant(ctx, req, DISKS, d, access, seconds);
 }
 
 export async function revokeDiskAccess(
@@ -304,8 +323,7 @@ export async function revokeDiskAccess(
   rg: string,
   name: string,
 ): Promise<ArmResponse> {
-  const d = liveDisk(ctx, rg, name);
-  notDeleting(d, 'Disk');
+  const d = requireNotDeleting(ctx, DISKS, rg, name);
   let error: { code: string; message: string } | undefined;
   if (d.state === 'ActiveUpload') {
     // Azure validates the uploaded VHD when upload access ends; a bad one leaves the disk in ActiveUpload
@@ -321,50 +339,41 @@ export async function revokeDiskAccess(
     d.state = d.managedBy ? 'Reserved' : 'Unattached';
     revokeAll(ctx, d.id);
   }
-  const headers = startOperation(ctx, req, 'Disks_RevokeAccess', COMPUTE, d.location, error ? { error } : {});
-  ctx.save();
-  return { status: 202, headers };
+  return accepted(ctx, req, 'Disks_RevokeAccess', COMPUTE, d.location, error ? { error } : {});
 }
 
-export async function deleteDisk(
+export function deleteDisk(
   ctx: ArmContext,
   req: ArmRequest,
   rg: string,
   name: string,
-): Promise<ArmResponse> {
-  const d = lookup(ctx.state.disks, resourceId(ctx, rg, COMPUTE, 'disks', name));
-  // ARM answers DELETE of a missing resource with 204
-  if (!d) return { status: 204 };
-  if (d.deletingUntil !== undefined) {
-    return { status: 202, headers: startOperation(ctx, req, 'Disks_Delete', COMPUTE, d.location) };
-  }
-  if (d.managedBy)
-    throw armError('OperationNotAllowed', `Disk ${name} is attached to VM ${d.managedBy}.`, 409);
-  if (d.state === 'ActiveSAS' || d.state === 'ActiveUpload')
-    throw armError(
-      'OperationNotAllowed',
-      `Disk ${name} is in ${d.state} state and cannot be deleted; revoke its access first.`,
-      409,
-    );
-  const snapshotsLeft = Object.values(ctx.state.snapshots).some((s) => s.blob === d.blob);
-  // incremental snapshots keep the disk's blob (they are Azurite snapshots of it)
-  if (snapshotsLeft) ctx.state.orphanBlobs.push(d.blob);
-  else await ctx.store.deleteBlob(d.blob);
-  d.deletingUntil = ctx.now() + ctx.timing.operationMs;
-  const headers = startOperation(ctx, req, 'Disks_Delete', COMPUTE, d.location);
-  ctx.save();
-  return { status: 202, headers };
+): ArmResponse | Promise<ArmResponse> {
+  const repeated = findRecord(ctx, DISKS, rg, name);
+  // Unlike other types, a repeated DELETE of a disk has never saved the state: its operation reaches
+  // state.json with the next save. Kept as it was; deleteResource would save.
+  if (repeated?.deletingUntil !== undefined)
+    return { status: 202, headers: startOperation(ctx, req, 'Disks_Delete', COMPUTE, repeated.location) };
+  return deleteResource(ctx, req, DISKS, rg, name, async (d) => {
+    if (d.managedBy)
+      throw armError('OperationNotAllowed', `Disk ${name} is attached to VM ${d.managedBy}.`, 409);
+    if (d.state === 'ActiveSAS' || d.state === 'ActiveUpload')
+      throw armError(
+        'OperationNotAllowed',
+        `Disk ${name} is in ${d.state} state and cannot be deleted; revoke its access first.`,
+        409,
+      );
+    const snapshotsLeft = Object.values(ctx.state.snapshots).some((s) => s.blob === d.blob);
+    // incremental snapshots keep the disk's blob (they are Azurite snapshots of it)
+    if (snapshotsLeft) ctx.state.orphanBlobs.push(d.blob);
+    else await ctx.store.deleteBlob(d.blob);
+  });
 }
 
 // ---------------------------------------------------------------- snapshots
 
 function snapshotJson(ctx: ArmContext, s: SnapshotRec) {
   return {
-    id: s.id,
-    name: s.name,
-    type: 'Microsoft.Compute/snapshots',
-    location: s.location,
-    ...(s.tags ? { tags: s.tags } : {}),
+    ...resourceHead(SNAPSHOTS, s),
     sku: { name: s.sku, tier: 'Standard' },
     properties: {
       ...(s.osType ? { osType: s.osType } : {}),
@@ -397,8 +406,7 @@ export async function putSnapshot(
 ): Promise<ArmResponse> {
   const id = resourceId(ctx, rg, COMPUTE, 'snapshots', name);
   const body = req.body;
-  const location = str(body, 'location');
-  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.');
+  const location = requireLocation(body);
   const createOption = str(body, 'properties', 'creationData', 'createOption');
   requireParam(createOption, 'snapshot.creationData.createOption');
   if (createOption !== 'Copy')
@@ -413,17 +421,13 @@ export async function putSnapshot(
   checkEnum(sku, 'snapshot.sku.name', ['Standard_LRS', 'Premium_LRS', 'Standard_ZRS']);
   const tags = tagsOf(body);
 
-  const existing = lookup(ctx.state.snapshots, id);
-  if (existing && existing.deletingUntil === undefined) {
+  const existing = recordToUpdate(ctx, SNAPSHOTS, id, name);
+  if (existing) {
     if (key(existing.sourceDiskId) !== key(sourceId as string))
       throw armError('PropertyChangeNotAllowed', "Changing property 'sourceResourceId' is not allowed.", 409);
     existing.tags = tags;
-    const headers = startOperation(ctx, req, 'Snapshots_CreateOrUpdate', COMPUTE, existing.location);
-    ctx.save();
-    return { status: 200, body: snapshotJson(ctx, existing), headers };
+    return answerPut(ctx, req, SNAPSHOTS, existing, { created: false });
   }
-  if (existing)
-    throw armError('OperationNotAllowed', `Snapshot ${name} is being deleted; retry when it is gone.`, 409);
 
   const disk = lookup(ctx.state.disks, sourceId as string);
   if (!disk || disk.deletingUntil !== undefined)
@@ -437,15 +441,8 @@ export async function putSnapshot(
   const blobSnapshot = await ctx.store.snapshot(disk.blob);
   const seq = (ctx.state.blobSeq[disk.blob] ?? 0) + 1;
   ctx.state.blobSeq[disk.blob] = seq;
-  const now = ctx.now();
   const snap: SnapshotRec = {
-    id,
-    name,
-    resourceGroup: rg,
-    location,
-    ...(tags ? { tags } : {}),
-    createdAt: now,
-    readyAt: now + ctx.timing.operationMs,
+    ...newResource(id, name, rg, location, tags, ctx.now(), ctx.timing.operationMs),
     uniqueId: randomUUID(),
     sourceDiskId: disk.id,
     sourceUniqueId: disk.uniqueId,
@@ -462,31 +459,19 @@ export async function putSnapshot(
   };
   disk.pending = noChanges();
   ctx.state.snapshots[key(id)] = snap;
-  const headers = startOperation(ctx, req, 'Snapshots_CreateOrUpdate', COMPUTE, location);
-  ctx.save();
-  return { status: 201, body: snapshotJson(ctx, snap), headers };
-}
-
-function liveSnapshot(ctx: ArmContext, rg: string, name: string): SnapshotRec {
-  const s = lookup(ctx.state.snapshots, resourceId(ctx, rg, COMPUTE, 'snapshots', name));
-  if (!s) throw notFound('Microsoft.Compute/snapshots', name, rg);
-  return s;
+  return answerPut(ctx, req, SNAPSHOTS, snap, { created: true });
 }
 
 export function getSnapshot(ctx: ArmContext, _req: ArmRequest, rg: string, name: string): ArmResponse {
-  return { status: 200, body: snapshotJson(ctx, liveSnapshot(ctx, rg, name)) };
+  return getResource(ctx, SNAPSHOTS, rg, name);
 }
 
 export function listSnapshots(ctx: ArmContext, rg: string): ArmResponse {
-  const value = Object.values(ctx.state.snapshots)
-    .filter((s) => s.resourceGroup === rg)
-    .map((s) => snapshotJson(ctx, s));
-  return { status: 200, body: { value } };
+  return listResources(ctx, SNAPSHOTS, rg);
 }
 
 export function grantSnapshotAccess(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const s = liveSnapshot(ctx, rg, name);
-  notDeleting(s, 'Snapshot');
+  const s = requireNotDeleting(ctx, SNAPSHOTS, rg, name);
   const { access, seconds } = parseGrant(req.body);
   if (access !== 'Read')
     throw armError('OperationNotAllowed', `Only Read access can be granted to snapshot ${name}.`, 409);
@@ -497,12 +482,7 @@ export function grantSnapshotAccess(ctx: ArmContext, req: ArmRequest, rg: string
       409,
     );
   s.state = 'ActiveSAS';
-  const accessSAS = grantSas(ctx, s.id, access, seconds);
-  const headers = startOperation(ctx, req, 'Snapshots_GrantAccess', COMPUTE, s.location, {
-    output: { accessSAS },
-  });
-  ctx.save();
-  return { status: 202, headers };
+  return answerGrant(ctx, req, SNAPSHOTS, s, access, seconds);
 }
 
 export function revokeSnapshotAccess(
@@ -511,24 +491,19 @@ export function revokeSnapshotAccess(
   rg: string,
   name: string,
 ): ArmResponse {
-  const s = liveSnapshot(ctx, rg, name);
-  notDeleting(s, 'Snapshot');
+  const s = requireNotDeleting(ctx, SNAPSHOTS, rg, name);
   s.state = 'Unattached';
   revokeAll(ctx, s.id);
-  const headers = startOperation(ctx, req, 'Snapshots_RevokeAccess', COMPUTE, s.location);
-  ctx.save();
-  return { status: 202, headers };
+  return accepted(ctx, req, 'Snapshots_RevokeAccess', COMPUTE, s.location);
 }
 
-export async function deleteSnapshot(
+export function deleteSnapshot(
   ctx: ArmContext,
   req: ArmRequest,
   rg: string,
   name: string,
-): Promise<ArmResponse> {
-  const s = lookup(ctx.state.snapshots, resourceId(ctx, rg, COMPUTE, 'snapshots', name));
-  if (!s) return { status: 204 };
-  if (s.deletingUntil === undefined) {
+): ArmResponse | Promise<ArmResponse> {
+  return deleteResource(ctx, req, SNAPSHOTS, rg, name, async (s) => {
     if (s.state === 'ActiveSAS')
       throw armError(
         'OperationNotAllowed',
@@ -536,11 +511,7 @@ export async function deleteSnapshot(
         409,
       );
     await removeSnapshotBlob(ctx, s);
-    s.deletingUntil = ctx.now() + ctx.timing.operationMs;
-  }
-  const headers = startOperation(ctx, req, 'Snapshots_Delete', COMPUTE, s.location);
-  ctx.save();
-  return { status: 202, headers };
+  });
 }
 
 /**
@@ -596,11 +567,7 @@ function instanceView(ctx: ArmContext, vm: VmRec) {
 
 function vmJson(ctx: ArmContext, vm: VmRec, withView = false) {
   return {
-    id: vm.id,
-    name: vm.name,
-    type: 'Microsoft.Compute/virtualMachines',
-    location: vm.location,
-    ...(vm.tags ? { tags: vm.tags } : {}),
+    ...resourceHead(VMS, vm),
     properties: {
       vmId: vm.vmId,
       hardwareProfile: { vmSize: vm.vmSize },
@@ -628,8 +595,7 @@ function vmJson(ctx: ArmContext, vm: VmRec, withView = false) {
 export function putVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
   const id = resourceId(ctx, rg, COMPUTE, 'virtualMachines', name);
   const body = req.body;
-  const location = str(body, 'location');
-  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.');
+  const location = requireLocation(body);
   const vmSize = str(body, 'properties', 'hardwareProfile', 'vmSize');
   requireParam(vmSize, 'hardwareProfile.vmSize');
   const osDisk = prop(body, 'properties', 'storageProfile', 'osDisk');
@@ -656,8 +622,8 @@ export function putVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string
   });
   const tags = tagsOf(body);
 
-  const existing = lookup(ctx.state.vms, id);
-  if (existing && existing.deletingUntil === undefined) {
+  const existing = recordToUpdate(ctx, VMS, id, name);
+  if (existing) {
     if (key(existing.osDiskId) !== key(diskId as string))
       throw armError(
         'PropertyChangeNotAllowed',
@@ -665,12 +631,8 @@ export function putVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string
         409,
       );
     existing.tags = tags;
-    const headers = startOperation(ctx, req, 'VirtualMachines_CreateOrUpdate', COMPUTE, existing.location);
-    ctx.save();
-    return { status: 200, body: vmJson(ctx, existing), headers };
+    return answerPut(ctx, req, VMS, existing, { created: false });
   }
-  if (existing)
-    throw armError('OperationNotAllowed', `VM ${name} is being deleted; retry when it is gone.`, 409);
 
   const disk = lookup(ctx.state.disks, diskId as string);
   if (!disk || disk.deletingUntil !== undefined)
@@ -717,13 +679,8 @@ export function putVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string
 
   const now = ctx.now();
   const vm: VmRec = {
-    id,
-    name,
-    resourceGroup: rg,
-    location,
-    ...(tags ? { tags } : {}),
-    createdAt: now,
-    readyAt: now + Math.max(ctx.timing.operationMs, ctx.timing.vmStartMs),
+    // the create finishes when the VM runs
+    ...newResource(id, name, rg, location, tags, now, Math.max(ctx.timing.operationMs, ctx.timing.vmStartMs)),
     vmId: randomUUID(),
     vmSize: vmSize as string,
     osDiskId: disk.id,
@@ -740,54 +697,35 @@ export function putVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string
     if (nic) nic.virtualMachine = id;
   }
   ctx.state.vms[key(id)] = vm;
-  const headers = startOperation(ctx, req, 'VirtualMachines_CreateOrUpdate', COMPUTE, location, {
-    durationMs: vm.readyAt - now,
-  });
-  ctx.save();
-  return { status: 201, body: vmJson(ctx, vm), headers };
-}
-
-function liveVm(ctx: ArmContext, rg: string, name: string): VmRec {
-  const vm = lookup(ctx.state.vms, resourceId(ctx, rg, COMPUTE, 'virtualMachines', name));
-  if (!vm) throw notFound('Microsoft.Compute/virtualMachines', name, rg);
-  return vm;
+  return answerPut(ctx, req, VMS, vm, { created: true, durationMs: vm.readyAt - now });
 }
 
 export function getVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
   const expand = req.query.get('$expand');
-  return { status: 200, body: vmJson(ctx, liveVm(ctx, rg, name), expand === 'instanceView') };
+  return { status: 200, body: vmJson(ctx, requireRecord(ctx, VMS, rg, name), expand === 'instanceView') };
 }
 
 export function getVmInstanceView(ctx: ArmContext, _req: ArmRequest, rg: string, name: string): ArmResponse {
-  return { status: 200, body: instanceView(ctx, liveVm(ctx, rg, name)) };
+  return { status: 200, body: instanceView(ctx, requireRecord(ctx, VMS, rg, name)) };
 }
 
 export function listVms(ctx: ArmContext, rg: string): ArmResponse {
-  const value = Object.values(ctx.state.vms)
-    .filter((v) => v.resourceGroup === rg)
-    .map((v) => vmJson(ctx, v));
-  return { status: 200, body: { value } };
+  return listResources(ctx, VMS, rg);
 }
 
 export function deallocateVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const vm = liveVm(ctx, rg, name);
-  notDeleting(vm, 'VM');
+  const vm = requireNotDeleting(ctx, VMS, rg, name);
   const now = ctx.now();
   if (vm.power === 'starting' || vm.power === 'running') {
     vm.power = 'deallocating';
     vm.powerUntil = now + ctx.timing.vmDeallocateMs;
   }
   const durationMs = Math.max(ctx.timing.operationMs, vm.power === 'deallocating' ? vm.powerUntil - now : 0);
-  const headers = startOperation(ctx, req, 'VirtualMachines_Deallocate', COMPUTE, vm.location, {
-    durationMs,
-  });
-  ctx.save();
-  return { status: 202, headers };
+  return accepted(ctx, req, 'VirtualMachines_Deallocate', COMPUTE, vm.location, { durationMs });
 }
 
 export function startVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const vm = liveVm(ctx, rg, name);
-  notDeleting(vm, 'VM');
+  const vm = requireNotDeleting(ctx, VMS, rg, name);
   const disk = lookup(ctx.state.disks, vm.osDiskId);
   if (disk?.state === 'ActiveSAS')
     throw armError(
@@ -808,15 +746,16 @@ export function startVm(ctx: ArmContext, req: ArmRequest, rg: string, name: stri
     if (disk) disk.state = 'Attached';
   }
   const durationMs = Math.max(ctx.timing.operationMs, vm.power === 'starting' ? vm.powerUntil - now : 0);
-  const headers = startOperation(ctx, req, 'VirtualMachines_Start', COMPUTE, vm.location, { durationMs });
-  ctx.save();
-  return { status: 202, headers };
+  return accepted(ctx, req, 'VirtualMachines_Start', COMPUTE, vm.location, { durationMs });
 }
 
-export function deleteVm(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const vm = lookup(ctx.state.vms, resourceId(ctx, rg, COMPUTE, 'virtualMachines', name));
-  if (!vm) return { status: 204 };
-  if (vm.deletingUntil === undefined) {
+export function deleteVm(
+  ctx: ArmContext,
+  req: ArmRequest,
+  rg: string,
+  name: string,
+): ArmResponse | Promise<ArmResponse> {
+  return deleteResource(ctx, req, VMS, rg, name, (vm) => {
     // the OS disk's deleteOption is Detach: the disk stays, unattached
     const disk = lookup(ctx.state.disks, vm.osDiskId);
     if (disk && disk.managedBy && key(disk.managedBy) === key(vm.id)) {
@@ -827,9 +766,5 @@ export function deleteVm(ctx: ArmContext, req: ArmRequest, rg: string, name: str
       const nic = lookup(ctx.state.nics, nid);
       if (nic?.virtualMachine && key(nic.virtualMachine) === key(vm.id)) delete nic.virtualMachine;
     }
-    vm.deletingUntil = ctx.now() + ctx.timing.operationMs;
-  }
-  const headers = startOperation(ctx, req, 'VirtualMachines_Delete', COMPUTE, vm.location);
-  ctx.save();
-  return { status: 202, headers };
+  });
 }

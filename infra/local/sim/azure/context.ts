@@ -130,6 +130,13 @@ export function requireParam(value: unknown, name: string): void {
     throw armError('InvalidParameter', `Required parameter '${name}' is missing (null).`, 400);
 }
 
+/** The location every PUT of a tracked resource must name. */
+export function requireLocation(body: unknown): string {
+  const location = str(body, 'location');
+  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.');
+  return location;
+}
+
 export function tagsOf(body: unknown): Record<string, string> | undefined {
   const t = prop(body, 'tags');
   if (t === undefined || t === null) return undefined;

@@ -11,6 +11,7 @@ import {
   notFound,
   prop,
   provisioningState,
+  requireLocation,
   requireParam,
   resourceId,
   startOperation,
@@ -22,6 +23,39 @@ import {
 } from './context';
 import { armError } from './errors';
 import { key, type NicRec, type SubnetRec, type VnetRec } from './model';
+import {
+  accepted,
+  answerPut,
+  asyncOperationOnly,
+  deleteResource,
+  findRecord,
+  getResource,
+  newResource,
+  recordToUpdate,
+  requireRecord,
+  resourceHead,
+  type ResourceKind,
+} from './resources';
+
+const VNETS: ResourceKind<VnetRec> = {
+  ns: NETWORK,
+  type: 'virtualNetworks',
+  operations: 'VirtualNetworks',
+  label: 'Virtual network',
+  table: (state) => state.vnets,
+  json: vnetJson,
+  goneWhileDeleting: true,
+};
+
+const NICS: ResourceKind<NicRec> = {
+  ns: NETWORK,
+  type: 'networkInterfaces',
+  operations: 'NetworkInterfaces',
+  label: 'Network interface',
+  table: (state) => state.nics,
+  json: nicJson,
+  goneWhileDeleting: true,
+};
 
 function parseCidr(cidr: string, what: string): { base: number; bits: number } {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
@@ -60,11 +94,7 @@ function subnetJson(ctx: ArmContext, vnet: VnetRec, s: SubnetRec) {
 
 function vnetJson(ctx: ArmContext, v: VnetRec) {
   return {
-    id: v.id,
-    name: v.name,
-    type: 'Microsoft.Network/virtualNetworks',
-    location: v.location,
-    ...(v.tags ? { tags: v.tags } : {}),
+    ...resourceHead(VNETS, v),
     properties: {
       provisioningState: provisioningState(ctx, v, 'Updating'),
       addressSpace: { addressPrefixes: v.addressPrefixes },
@@ -101,8 +131,7 @@ function makeSubnet(
 export function putVnet(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
   const id = resourceId(ctx, rg, NETWORK, 'virtualNetworks', name);
   const body = req.body;
-  const location = str(body, 'location');
-  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.');
+  const location = requireLocation(body);
   const prefixes = prop(body, 'properties', 'addressSpace', 'addressPrefixes');
   if (!Array.isArray(prefixes) || prefixes.length === 0 || prefixes.some((p) => typeof p !== 'string'))
     throw armError(
@@ -123,14 +152,8 @@ export function putVnet(ctx: ArmContext, req: ArmRequest, rg: string, name: stri
     }
   }
   const tags = tagsOf(body);
-  const existing = lookup(ctx.state.vnets, id);
   const now = ctx.now();
-  if (existing && existing.deletingUntil !== undefined)
-    throw armError(
-      'OperationNotAllowed',
-      `Virtual network ${name} is being deleted; retry when it is gone.`,
-      409,
-    );
+  const existing = recordToUpdate(ctx, VNETS, id, name);
   if (existing) {
     // a PUT replaces the subnet list; a subnet in use must stay
     for (const old of existing.subnets) {
@@ -141,39 +164,20 @@ export function putVnet(ctx: ArmContext, req: ArmRequest, rg: string, name: stri
     existing.addressPrefixes = space.addressPrefixes;
     existing.subnets = subnets;
     existing.tags = tags;
-    const headers = startOperation(ctx, req, 'VirtualNetworks_CreateOrUpdate', NETWORK, existing.location);
-    ctx.save();
-    return { status: 200, body: vnetJson(ctx, existing), headers };
+    // the update answers Location too, unlike every other network PUT (kept as it was)
+    return answerPut(ctx, req, VNETS, existing, { created: false });
   }
   const vnet: VnetRec = {
-    id,
-    name,
-    resourceGroup: rg,
-    location,
-    ...(tags ? { tags } : {}),
-    createdAt: now,
-    readyAt: now + ctx.timing.operationMs,
+    ...newResource(id, name, rg, location, tags, now, ctx.timing.operationMs),
     addressPrefixes: space.addressPrefixes,
     subnets,
   };
   ctx.state.vnets[key(id)] = vnet;
-  const headers = startOperation(ctx, req, 'VirtualNetworks_CreateOrUpdate', NETWORK, location);
-  ctx.save();
-  return {
-    status: 201,
-    body: vnetJson(ctx, vnet),
-    headers: { 'Azure-AsyncOperation': headers['Azure-AsyncOperation'] ?? '' },
-  };
-}
-
-function liveVnet(ctx: ArmContext, rg: string, name: string): VnetRec {
-  const v = lookup(ctx.state.vnets, resourceId(ctx, rg, NETWORK, 'virtualNetworks', name));
-  if (!v || v.deletingUntil !== undefined) throw notFound('Microsoft.Network/virtualNetworks', name, rg);
-  return v;
+  return answerPut(ctx, req, VNETS, vnet, { created: true, onlyAsyncOperation: true });
 }
 
 export function getVnet(ctx: ArmContext, _req: ArmRequest, rg: string, name: string): ArmResponse {
-  return { status: 200, body: vnetJson(ctx, liveVnet(ctx, rg, name)) };
+  return getResource(ctx, VNETS, rg, name);
 }
 
 function assertSubnetUnused(ctx: ArmContext, s: SubnetRec): void {
@@ -188,16 +192,15 @@ function assertSubnetUnused(ctx: ArmContext, s: SubnetRec): void {
     );
 }
 
-export function deleteVnet(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const v = lookup(ctx.state.vnets, resourceId(ctx, rg, NETWORK, 'virtualNetworks', name));
-  if (!v) return { status: 204 };
-  if (v.deletingUntil === undefined) {
+export function deleteVnet(
+  ctx: ArmContext,
+  req: ArmRequest,
+  rg: string,
+  name: string,
+): ArmResponse | Promise<ArmResponse> {
+  return deleteResource(ctx, req, VNETS, rg, name, (v) => {
     for (const s of v.subnets) assertSubnetUnused(ctx, s);
-    v.deletingUntil = ctx.now() + ctx.timing.operationMs;
-  }
-  const headers = startOperation(ctx, req, 'VirtualNetworks_Delete', NETWORK, v.location);
-  ctx.save();
-  return { status: 202, headers };
+  });
 }
 
 export function putSubnet(
@@ -207,7 +210,7 @@ export function putSubnet(
   vnetName: string,
   name: string,
 ): ArmResponse {
-  const vnet = liveVnet(ctx, rg, vnetName);
+  const vnet = requireRecord(ctx, VNETS, rg, vnetName);
   const prefix = str(req.body, 'properties', 'addressPrefix');
   requireParam(prefix, 'subnet.properties.addressPrefix');
   const existing = vnet.subnets.find((s) => s.name.toLowerCase() === name.toLowerCase());
@@ -221,7 +224,7 @@ export function putSubnet(
   return {
     status: existing ? 200 : 201,
     body: subnetJson(ctx, vnet, existing ?? subnet),
-    headers: { 'Azure-AsyncOperation': headers['Azure-AsyncOperation'] ?? '' },
+    headers: asyncOperationOnly(headers),
   };
 }
 
@@ -232,7 +235,7 @@ export function getSubnet(
   vnetName: string,
   name: string,
 ): ArmResponse {
-  const vnet = liveVnet(ctx, rg, vnetName);
+  const vnet = requireRecord(ctx, VNETS, rg, vnetName);
   const s = vnet.subnets.find((x) => x.name.toLowerCase() === name.toLowerCase());
   if (!s) throw notFound('Microsoft.Network/virtualNetworks/subnets', `${vnetName}/${name}`, rg);
   return { status: 200, body: subnetJson(ctx, vnet, s) };
@@ -245,23 +248,17 @@ export function deleteSubnet(
   vnetName: string,
   name: string,
 ): ArmResponse {
-  const vnet = lookup(ctx.state.vnets, resourceId(ctx, rg, NETWORK, 'virtualNetworks', vnetName));
+  const vnet = findRecord(ctx, VNETS, rg, vnetName);
   const s = vnet?.subnets.find((x) => x.name.toLowerCase() === name.toLowerCase());
   if (!vnet || !s) return { status: 204 };
   assertSubnetUnused(ctx, s);
   vnet.subnets = vnet.subnets.filter((x) => x !== s);
-  const headers = startOperation(ctx, req, 'Subnets_Delete', NETWORK, vnet.location);
-  ctx.save();
-  return { status: 202, headers };
+  return accepted(ctx, req, 'Subnets_Delete', NETWORK, vnet.location);
 }
 
 function nicJson(ctx: ArmContext, n: NicRec) {
   return {
-    id: n.id,
-    name: n.name,
-    type: 'Microsoft.Network/networkInterfaces',
-    location: n.location,
-    ...(n.tags ? { tags: n.tags } : {}),
+    ...resourceHead(NICS, n),
     properties: {
       provisioningState: provisioningState(ctx, n, 'Updating'),
       ipConfigurations: [
@@ -287,8 +284,7 @@ function nicJson(ctx: ArmContext, n: NicRec) {
 export function putNic(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
   const id = resourceId(ctx, rg, NETWORK, 'networkInterfaces', name);
   const body = req.body;
-  const location = str(body, 'location');
-  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.');
+  const location = requireLocation(body);
   const configs = prop(body, 'properties', 'ipConfigurations');
   if (!Array.isArray(configs) || configs.length === 0)
     throw armError(
@@ -312,13 +308,7 @@ export function putNic(ctx: ArmContext, req: ArmRequest, rg: string, name: strin
       `Resource ${String(subnetId)} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
     );
   const tags = tagsOf(body);
-  const existing = lookup(ctx.state.nics, id);
-  if (existing && existing.deletingUntil !== undefined)
-    throw armError(
-      'OperationNotAllowed',
-      `Network interface ${name} is being deleted; retry when it is gone.`,
-      409,
-    );
+  const existing = recordToUpdate(ctx, NICS, id, name);
   if (existing) {
     if (key(existing.subnetId) !== key(subnet.id) && existing.virtualMachine)
       throw armError(
@@ -328,13 +318,7 @@ export function putNic(ctx: ArmContext, req: ArmRequest, rg: string, name: strin
       );
     existing.subnetId = subnet.id;
     existing.tags = tags;
-    const headers = startOperation(ctx, req, 'NetworkInterfaces_CreateOrUpdate', NETWORK, existing.location);
-    ctx.save();
-    return {
-      status: 200,
-      body: nicJson(ctx, existing),
-      headers: { 'Azure-AsyncOperation': headers['Azure-AsyncOperation'] ?? '' },
-    };
+    return answerPut(ctx, req, NICS, existing, { created: false, onlyAsyncOperation: true });
   }
   const net = parseCidr(subnet.addressPrefix, `subnet ${subnet.name}`);
   // the last address of a subnet is its broadcast address
@@ -347,53 +331,33 @@ export function putNic(ctx: ArmContext, req: ArmRequest, rg: string, name: strin
   subnet.nextHost += 1;
   const mac = randomBytes(6);
   mac[0] = 0x00;
-  const now = ctx.now();
   const nic: NicRec = {
-    id,
-    name,
-    resourceGroup: rg,
-    location,
-    ...(tags ? { tags } : {}),
-    createdAt: now,
-    readyAt: now + ctx.timing.operationMs,
+    ...newResource(id, name, rg, location, tags, ctx.now(), ctx.timing.operationMs),
     subnetId: subnet.id,
     privateIp,
     ipConfigName,
     macAddress: [...mac].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join('-'),
   };
   ctx.state.nics[key(id)] = nic;
-  const headers = startOperation(ctx, req, 'NetworkInterfaces_CreateOrUpdate', NETWORK, location);
-  ctx.save();
-  return {
-    status: 201,
-    body: nicJson(ctx, nic),
-    headers: { 'Azure-AsyncOperation': headers['Azure-AsyncOperation'] ?? '' },
-  };
-}
-
-function liveNic(ctx: ArmContext, rg: string, name: string): NicRec {
-  const n = lookup(ctx.state.nics, resourceId(ctx, rg, NETWORK, 'networkInterfaces', name));
-  if (!n || n.deletingUntil !== undefined) throw notFound('Microsoft.Network/networkInterfaces', name, rg);
-  return n;
+  return answerPut(ctx, req, NICS, nic, { created: true, onlyAsyncOperation: true });
 }
 
 export function getNic(ctx: ArmContext, _req: ArmRequest, rg: string, name: string): ArmResponse {
-  return { status: 200, body: nicJson(ctx, liveNic(ctx, rg, name)) };
+  return getResource(ctx, NICS, rg, name);
 }
 
-export function deleteNic(ctx: ArmContext, req: ArmRequest, rg: string, name: string): ArmResponse {
-  const n = lookup(ctx.state.nics, resourceId(ctx, rg, NETWORK, 'networkInterfaces', name));
-  if (!n) return { status: 204 };
-  if (n.deletingUntil === undefined) {
+export function deleteNic(
+  ctx: ArmContext,
+  req: ArmRequest,
+  rg: string,
+  name: string,
+): ArmResponse | Promise<ArmResponse> {
+  return deleteResource(ctx, req, NICS, rg, name, (n) => {
     if (n.virtualMachine)
       throw armError(
         'NicInUse',
         `Network Interface ${n.id} is used by existing resource ${n.virtualMachine}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`,
         400,
       );
-    n.deletingUntil = ctx.now() + ctx.timing.operationMs;
-  }
-  const headers = startOperation(ctx, req, 'NetworkInterfaces_Delete', NETWORK, n.location);
-  ctx.save();
-  return { status: 202, headers };
+  });
 }
