@@ -177,6 +177,17 @@ function faultHits(rule: AzureSimFaultRule | undefined, action: string): boolean
   return true;
 }
 
+/**
+ * The error a front answers with: the simulator's own as it is; anything else is a simulator bug,
+ * logged and answered as a 500 in the front's shape (`internal`, given the error's message).
+ */
+function answerable(err: unknown, internal: (detail: string) => AzureSimError, logAs: string): AzureSimError {
+  if (err instanceof AzureSimError) return err;
+  const e = internal((err as Error).message);
+  console.error(logAs, err);
+  return e;
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
   if (body === undefined) {
     res.writeHead(status, { ...headers, 'content-length': 0 });
@@ -353,15 +364,11 @@ export async function startAzureSimulator(opts: AzureSimulatorOptions = {}): Pro
       calls.push({ action, at: Date.now(), status: out.status });
       sendJson(res, out.status, out.body, { ...baseHeaders, ...out.headers });
     } catch (err) {
-      const e =
-        err instanceof AzureSimError
-          ? err
-          : armError(
-              'InternalServerError',
-              `An internal execution error occurred. (${(err as Error).message})`,
-              500,
-            );
-      if (!(err instanceof AzureSimError)) console.error('azure-sim: internal error', err);
+      const e = answerable(
+        err,
+        (detail) => armError('InternalServerError', `An internal execution error occurred. (${detail})`, 500),
+        'azure-sim: internal error',
+      );
       calls.push({ action, at: Date.now(), status: e.status, error: e.code });
       sendJson(
         res,
@@ -416,15 +423,11 @@ export async function startAzureSimulator(opts: AzureSimulatorOptions = {}): Pro
       }
       calls.push({ action, at: Date.now(), status });
     } catch (err) {
-      const e =
-        err instanceof AzureSimError
-          ? err
-          : blobError(
-              'InternalError',
-              `Server encountered an internal error. (${(err as Error).message})`,
-              500,
-            );
-      if (!(err instanceof AzureSimError)) console.error('azure-sim: blob front error', err);
+      const e = answerable(
+        err,
+        (detail) => blobError('InternalError', `Server encountered an internal error. (${detail})`, 500),
+        'azure-sim: blob front error',
+      );
       calls.push({ action, at: Date.now(), status: e.status, error: e.code });
       // drain what the client still sends so it reads our answer instead of a reset
       req.resume();
