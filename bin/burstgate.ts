@@ -829,14 +829,23 @@ const SETTLED: ReadonlySet<JobState> = new Set([
   'cancelled',
 ]);
 
-/** The cloud ids worth a glance: EC2's instance and AMI, else whatever ids the job's cloud reports. */
+/**
+ * The cloud ids worth a glance: EC2's instance and AMI, Azure's VM and managed disk (by name: the
+ * last segment of their ARM ids; `status` shows the full ids), else whatever ids the cloud reports.
+ */
 function cloudSummary(job: ClientJobView): string {
   const c = job.cloud as Record<string, unknown>;
-  const aws = [c.instanceId && `instance ${String(c.instanceId)}`, c.amiId && `AMI ${String(c.amiId)}`];
+  const armName = (id: unknown): string => String(id).split('/').pop() ?? String(id);
+  const known = [
+    c.instanceId && `instance ${String(c.instanceId)}`,
+    c.amiId && `AMI ${String(c.amiId)}`,
+    c.virtualMachineId && `VM ${armName(c.virtualMachineId)}`,
+    c.diskId && `disk ${armName(c.diskId)}`,
+  ];
   const any = Object.entries(c)
     .filter(([, v]) => typeof v === 'string' && v !== '')
     .map(([k, v]) => `${k} ${String(v)}`);
-  const bits = aws.some(Boolean) ? aws.filter(Boolean) : any;
+  const bits = known.some(Boolean) ? known.filter(Boolean) : any;
   const took = job.steps.reduce((n, s) => n + s.durationMs, 0);
   return `${bits.join(', ') || 'no cloud id reported'} (steps took ${formatDuration(took)})`;
 }

@@ -65,7 +65,12 @@ async function offloadToAzure(vmName: string): Promise<string> {
   expect(r.code).toBe(0);
   const id = /^(job-[0-9a-z]+): offloading/m.exec(r.stdout)?.[1];
   expect(id).toBeDefined();
-  expect(r.stdout).toContain(`is running in azure westeurope Standard_D2s_v5`);
+  expect(r.stdout).toMatch(
+    / is running in azure westeurope Standard_D2s_v5 \(resource group \S+\): VM \S+, disk \S+ \(steps took /,
+  );
+  expect(r.stdout).toContain(
+    `bring it home with: burstgate return ${id!} --base ${SAMPLE_OVA} --out ${vmName}-returned.ova`,
+  );
   return id!;
 }
 
