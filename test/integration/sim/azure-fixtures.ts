@@ -73,16 +73,69 @@ export async function createUploadDisk(
   );
 }
 
-/** Creates, uploads and revokes: the disk ends Unattached. */
-export async function uploadedDisk(env: AzureSimEnv, name: string, vhd: Buffer) {
-  const disk = await createUploadDisk(env, name, vhd.length);
-  const access = await env.compute.disks.grantAccess(
+/** Grants access to a disk (grantAccess, waited for) and returns the SAS URL. */
+export async function grantDiskSas(
+  env: AzureSimEnv,
+  name: string,
+  access: 'Read' | 'Write',
+  durationInSeconds = 600,
+): Promise<string> {
+  const granted = await env.compute.disks.grantAccess(RG, name, { access, durationInSeconds }, FAST_POLL);
+  if (!granted.accessSAS)
+    throw new Error(`the simulator granted ${access} access to disk ${name} without a SAS URL`);
+  return granted.accessSAS;
+}
+
+/** Grants read access to a snapshot (the only access a snapshot takes) and returns the SAS URL. */
+export async function grantSnapshotSas(
+  env: AzureSimEnv,
+  name: string,
+  durationInSeconds = 600,
+): Promise<string> {
+  const granted = await env.compute.snapshots.grantAccess(
     RG,
     name,
-    { access: 'Write', durationInSeconds: 3600 },
+    { access: 'Read', durationInSeconds },
     FAST_POLL,
   );
-  await uploadVhd(env.pageBlob(access.accessSAS!), vhd);
+  if (!granted.accessSAS)
+    throw new Error(`the simulator granted read access to snapshot ${name} without a SAS URL`);
+  return granted.accessSAS;
+}
+
+/** An incremental snapshot of a disk, as the gateway takes them (createOption Copy). */
+export async function incrementalSnapshot(env: AzureSimEnv, name: string, diskId: string) {
+  return env.compute.snapshots.createOrUpdate(
+    RG,
+    name,
+    {
+      location: LOCATION,
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: diskId },
+    },
+    FAST_POLL,
+  );
+}
+
+/**
+ * Creates a disk for `vhd`, grants write access and uploads the VHD, but does not revoke: the disk
+ * stays in ActiveUpload. Returns the disk as created and the write SAS.
+ */
+export async function uploadWithoutRevoke(
+  env: AzureSimEnv,
+  name: string,
+  vhd: Buffer,
+  durationInSeconds = 600,
+) {
+  const disk = await createUploadDisk(env, name, vhd.length);
+  const sas = await grantDiskSas(env, name, 'Write', durationInSeconds);
+  await uploadVhd(env.pageBlob(sas), vhd);
+  return { disk, sas };
+}
+
+/** Creates, uploads and revokes: the disk ends Unattached. */
+export async function uploadedDisk(env: AzureSimEnv, name: string, vhd: Buffer) {
+  const { disk } = await uploadWithoutRevoke(env, name, vhd, 3600);
   await env.compute.disks.revokeAccess(RG, name, FAST_POLL);
   return disk;
 }

@@ -10,16 +10,19 @@ import { describe, expect, it } from 'vitest';
 
 import { FAST_POLL, NO_AZURE_RESOURCES, RG, useAzureSim } from '../../helpers/azure-sim';
 import {
+  byteRanges,
+  createUploadDisk,
   createVm,
   diskContent,
   fixedVhd,
+  grantDiskSas,
+  grantSnapshotSas,
+  incrementalSnapshot,
   MiB,
   mergeRanges,
   networkFor,
   uploadVhd,
-  createUploadDisk,
   waitPowerState,
-  byteRanges,
 } from './azure-fixtures';
 
 const env = useAzureSim();
@@ -38,26 +41,12 @@ describe('azure simulator: offload and return with the real SDK', () => {
     // Act: offload — disk for upload, write SAS, pages, revoke
     const disk = await createUploadDisk(env, 'flow-os', vhd.length);
     expect(disk.diskState).toBe('ReadyToUpload');
-    const write = await env.compute.disks.grantAccess(
-      RG,
-      'flow-os',
-      { access: 'Write', durationInSeconds: 600 },
-      FAST_POLL,
-    );
-    expect(write.accessSAS).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/md-impexp-sim\/\w+\/abcd\?/);
+    const writeSas = await grantDiskSas(env, 'flow-os', 'Write');
+    expect(writeSas).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/md-impexp-sim\/\w+\/abcd\?/);
     expect((await env.compute.disks.get(RG, 'flow-os')).diskState).toBe('ActiveUpload');
-    const uploaded = await uploadVhd(env.pageBlob(write.accessSAS!), vhd);
+    const uploaded = await uploadVhd(env.pageBlob(writeSas), vhd);
     await env.compute.disks.revokeAccess(RG, 'flow-os', FAST_POLL);
-    const base = await env.compute.snapshots.createOrUpdate(
-      RG,
-      'flow-base',
-      {
-        location: 'westeurope',
-        incremental: true,
-        creationData: { createOption: 'Copy', sourceResourceId: disk.id! },
-      },
-      FAST_POLL,
-    );
+    const base = await incrementalSnapshot(env, 'flow-base', disk.id!);
     const nic = await networkFor(env, 'flow');
     await createVm(env, 'flow-vm', disk.id!, nic.id!);
     const powerStates = await waitPowerState(env, 'flow-vm', 'PowerState/running');
@@ -79,30 +68,10 @@ describe('azure simulator: offload and return with the real SDK', () => {
     for (const [off, bytes] of guest) await env.sim.guestWrite(disk.id!, off, bytes);
     await env.compute.virtualMachines.deallocate(RG, 'flow-vm', FAST_POLL);
     const afterDeallocate = await waitPowerState(env, 'flow-vm', 'PowerState/deallocated');
-    const next = await env.compute.snapshots.createOrUpdate(
-      RG,
-      'flow-return',
-      {
-        location: 'westeurope',
-        incremental: true,
-        creationData: { createOption: 'Copy', sourceResourceId: disk.id! },
-      },
-      FAST_POLL,
-    );
-    const baseSas = await env.compute.snapshots.grantAccess(
-      RG,
-      'flow-base',
-      { access: 'Read', durationInSeconds: 600 },
-      FAST_POLL,
-    );
-    const nextSas = await env.compute.snapshots.grantAccess(
-      RG,
-      'flow-return',
-      { access: 'Read', durationInSeconds: 600 },
-      FAST_POLL,
-    );
-    const nextBlob = env.pageBlob(nextSas.accessSAS!);
-    const diff = await nextBlob.getPageRangesDiffForManagedDisks(0, vhd.length, baseSas.accessSAS!);
+    const next = await incrementalSnapshot(env, 'flow-return', disk.id!);
+    const baseSas = await grantSnapshotSas(env, 'flow-base');
+    const nextBlob = env.pageBlob(await grantSnapshotSas(env, 'flow-return'));
+    const diff = await nextBlob.getPageRangesDiffForManagedDisks(0, vhd.length, baseSas);
     const ranges = byteRanges(diff.pageRange);
     const returned = Buffer.from(vhd);
     for (const [start, end] of ranges) {
@@ -110,13 +79,8 @@ describe('azure simulator: offload and return with the real SDK', () => {
       part.copy(returned, start);
     }
     // the fallback: a read SAS on the (deallocated) disk itself and a full download
-    const diskSas = await env.compute.disks.grantAccess(
-      RG,
-      'flow-os',
-      { access: 'Read', durationInSeconds: 600 },
-      FAST_POLL,
-    );
-    const full = await env.pageBlob(diskSas.accessSAS!).downloadToBuffer(0, vhd.length);
+    const diskSas = await grantDiskSas(env, 'flow-os', 'Read');
+    const full = await env.pageBlob(diskSas).downloadToBuffer(0, vhd.length);
 
     // Assess: the diff is exactly the guest's writes; base + diff = the disk now; the fallback agrees
     expect(afterDeallocate[afterDeallocate.length - 1]).toBe('PowerState/deallocated');

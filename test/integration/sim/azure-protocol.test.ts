@@ -8,7 +8,16 @@ import { request } from 'node:https';
 import { describe, expect, it } from 'vitest';
 
 import { azureClients, FAST_POLL, RG, useAzureSim } from '../../helpers/azure-sim';
-import { createUploadDisk, diskContent, fixedVhd, MiB, uploadedDisk } from './azure-fixtures';
+import {
+  createUploadDisk,
+  diskContent,
+  fixedVhd,
+  grantDiskSas,
+  grantSnapshotSas,
+  incrementalSnapshot,
+  MiB,
+  uploadedDisk,
+} from './azure-fixtures';
 
 const env = useAzureSim();
 const persisted = useAzureSim({ persist: true });
@@ -141,15 +150,10 @@ describe('azure simulator: faults', () => {
 
     // Act: the first two ARM calls fail with 500, then one page write is throttled
     const disk = await createUploadDisk(env, 'fault-5xx', vhd.length);
-    const access = await env.compute.disks.grantAccess(
-      RG,
-      'fault-5xx',
-      { access: 'Write', durationInSeconds: 600 },
-      FAST_POLL,
-    );
+    const writeSas = await grantDiskSas(env, 'fault-5xx', 'Write');
     env.sim.setFaults({ throttle: { actions: ['PageBlob_UploadPages'], count: 1 } });
-    await env.pageBlob(access.accessSAS!).uploadPages(vhd.subarray(0, 2 * MiB), 0, 2 * MiB);
-    await env.pageBlob(access.accessSAS!).uploadPages(vhd.subarray(vhd.length - 512), vhd.length - 512, 512);
+    await env.pageBlob(writeSas).uploadPages(vhd.subarray(0, 2 * MiB), 0, 2 * MiB);
+    await env.pageBlob(writeSas).uploadPages(vhd.subarray(vhd.length - 512), vhd.length - 512, 512);
     env.sim.setFaults({});
     await env.compute.disks.revokeAccess(RG, 'fault-5xx', FAST_POLL);
 
@@ -170,22 +174,8 @@ describe('azure simulator: restart with a stateDir', () => {
     // Prepare
     const vhd = await fixedVhd(diskContent(20 * MiB, [[3 * MiB, 1 * MiB]]));
     const disk = await uploadedDisk(persisted, 'keep-os', vhd);
-    await persisted.compute.snapshots.createOrUpdate(
-      RG,
-      'keep-snap',
-      {
-        location: 'westeurope',
-        incremental: true,
-        creationData: { createOption: 'Copy', sourceResourceId: disk.id! },
-      },
-      FAST_POLL,
-    );
-    const read = await persisted.compute.snapshots.grantAccess(
-      RG,
-      'keep-snap',
-      { access: 'Read', durationInSeconds: 600 },
-      FAST_POLL,
-    );
+    await incrementalSnapshot(persisted, 'keep-snap', disk.id!);
+    const readSas = await grantSnapshotSas(persisted, 'keep-snap');
 
     // Act
     await persisted.restart();
@@ -195,7 +185,7 @@ describe('azure simulator: restart with a stateDir', () => {
     expect(persisted.sim.resources().snapshots.map((s) => s.state)).toEqual(['ActiveSAS']);
     expect((await persisted.compute.disks.get(RG, 'keep-os')).diskState).toBe('Unattached');
     expect((await persisted.sim.readDisk(disk.id!)).equals(vhd)).toBe(true);
-    const again = await persisted.pageBlob(read.accessSAS!).downloadToBuffer(3 * MiB, 1 * MiB);
+    const again = await persisted.pageBlob(readSas).downloadToBuffer(3 * MiB, 1 * MiB);
     expect(again.equals(vhd.subarray(3 * MiB, 4 * MiB))).toBe(true);
   });
 });

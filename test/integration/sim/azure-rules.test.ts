@@ -11,10 +11,11 @@ import {
   createVm,
   diskContent,
   fixedVhd,
+  grantDiskSas,
   MiB,
   networkFor,
   uploadedDisk,
-  uploadVhd,
+  uploadWithoutRevoke,
 } from './azure-fixtures';
 
 const env = useAzureSim();
@@ -27,17 +28,12 @@ beforeAll(async () => {
   nicId = (await networkFor(env, 'rules')).id!;
 });
 
-/** Creates a disk, grants write access and uploads `image` (same size as the disk); returns the SAS. */
-async function uploadWithoutRevoke(name: string, image: Buffer, size = image.length): Promise<string> {
-  await createUploadDisk(env, name, size);
-  const access = await env.compute.disks.grantAccess(
-    RG,
-    name,
-    { access: 'Write', durationInSeconds: 600 },
-    FAST_POLL,
+/** Waits for a call and returns its error (undefined if it succeeded), so several calls can run before the asserts. */
+function failureOf(call: Promise<unknown>): Promise<unknown> {
+  return call.then(
+    () => undefined,
+    (e: unknown) => e,
   );
-  await uploadVhd(env.pageBlob(access.accessSAS!), image);
-  return access.accessSAS!;
 }
 
 function withFooter(image: Buffer, footer: Buffer): Buffer {
@@ -81,13 +77,7 @@ describe('azure simulator: upload rules', () => {
   it('refuses a page write larger than 4 MiB with 413 and leaves the blob as it was', async () => {
     // Prepare
     await createUploadDisk(env, 'rules-big-page', SIZE);
-    const access = await env.compute.disks.grantAccess(
-      RG,
-      'rules-big-page',
-      { access: 'Write', durationInSeconds: 600 },
-      FAST_POLL,
-    );
-    const blob = env.pageBlob(access.accessSAS!);
+    const blob = env.pageBlob(await grantDiskSas(env, 'rules-big-page', 'Write'));
     const disk = await env.compute.disks.get(RG, 'rules-big-page');
 
     // Act
@@ -101,23 +91,13 @@ describe('azure simulator: upload rules', () => {
   it('refuses writes through a read SAS and reads through a revoked one', async () => {
     // Prepare: an uploaded disk, one read SAS still valid and one revoked
     const disk = await uploadedDisk(env, 'rules-read-only', vhd);
-    const old = await env.compute.disks.grantAccess(
-      RG,
-      'rules-read-only',
-      { access: 'Read', durationInSeconds: 600 },
-      FAST_POLL,
-    );
+    const oldSas = await grantDiskSas(env, 'rules-read-only', 'Read');
     await env.compute.disks.revokeAccess(RG, 'rules-read-only', FAST_POLL);
-    const read = await env.compute.disks.grantAccess(
-      RG,
-      'rules-read-only',
-      { access: 'Read', durationInSeconds: 600 },
-      FAST_POLL,
-    );
+    const readSas = await grantDiskSas(env, 'rules-read-only', 'Read');
 
     // Act
-    const write = env.pageBlob(read.accessSAS!).uploadPages(Buffer.alloc(512, 1), 0, 512);
-    const revokedRead = env.pageBlob(old.accessSAS!).downloadToBuffer(0, 512);
+    const write = env.pageBlob(readSas).uploadPages(Buffer.alloc(512, 1), 0, 512);
+    const revokedRead = env.pageBlob(oldSas).downloadToBuffer(0, 512);
 
     // Assess
     await expect(write).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationPermissionMismatch' });
@@ -163,7 +143,7 @@ describe('azure simulator: upload rules', () => {
     async (_label, spoil, message) => {
       // Prepare
       const name = `rules-footer-${footerCases.findIndex((c) => c[0] === _label)}`;
-      const sas = await uploadWithoutRevoke(name, spoil(vhd));
+      const { sas } = await uploadWithoutRevoke(env, name, spoil(vhd));
 
       // Act
       const attempt = env.compute.disks.revokeAccess(RG, name, FAST_POLL);
@@ -183,8 +163,7 @@ describe('azure simulator: upload rules', () => {
 describe('azure simulator: VM rules', () => {
   it('refuses a VM on a disk whose upload access was not revoked, and attaches nothing', async () => {
     // Prepare
-    const sas = await uploadWithoutRevoke('rules-unrevoked', vhd);
-    const disk = await env.compute.disks.get(RG, 'rules-unrevoked');
+    const { disk, sas } = await uploadWithoutRevoke(env, 'rules-unrevoked', vhd);
 
     // Act
     const attempt = createVm(env, 'rules-vm-unrevoked', disk.id!, nicId);
@@ -216,20 +195,11 @@ describe('azure simulator: VM rules', () => {
     await createVm(env, 'rules-vm-running', disk.id!, nicId);
 
     // Act
-    const grant = await env.compute.disks
-      .grantAccess(RG, 'rules-running', { access: 'Read', durationInSeconds: 60 }, FAST_POLL)
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    const deleteNic = await env.network.networkInterfaces.beginDeleteAndWait(RG, 'rules-nic', FAST_POLL).then(
-      () => undefined,
-      (e: unknown) => e,
+    const grant = await failureOf(grantDiskSas(env, 'rules-running', 'Read', 60));
+    const deleteNic = await failureOf(
+      env.network.networkInterfaces.beginDeleteAndWait(RG, 'rules-nic', FAST_POLL),
     );
-    const deleteDisk = await env.compute.disks.delete(RG, 'rules-running', FAST_POLL).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const deleteDisk = await failureOf(env.compute.disks.delete(RG, 'rules-running', FAST_POLL));
 
     // Assess
     expect(grant).toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
@@ -239,13 +209,8 @@ describe('azure simulator: VM rules', () => {
     expect(deleteNic).toMatchObject({ statusCode: 400, code: 'NicInUse' });
     expect(deleteDisk).toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
     await env.compute.virtualMachines.deallocate(RG, 'rules-vm-running', FAST_POLL);
-    const read = await env.compute.disks.grantAccess(
-      RG,
-      'rules-running',
-      { access: 'Read', durationInSeconds: 60 },
-      FAST_POLL,
-    );
-    expect(read.accessSAS).toContain('/abcd?');
+    const read = await grantDiskSas(env, 'rules-running', 'Read', 60);
+    expect(read).toContain('/abcd?');
     expect((await env.compute.disks.get(RG, 'rules-running')).diskState).toBe('ActiveSAS');
     await expect(env.compute.virtualMachines.start(RG, 'rules-vm-running', FAST_POLL)).rejects.toMatchObject({
       statusCode: 409,
