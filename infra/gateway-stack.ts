@@ -138,6 +138,8 @@ export class GatewayStack extends Stack {
         description:
           'ARN of the Secrets Manager secret holding the Azure service principal as JSON {"tenantId","clientId","clientSecret","subscriptionId"}',
         allowedPattern: '^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$',
+        // Only an ARN, but CloudFormation's validation takes a parameter named like this for a secret.
+        noEcho: true,
       }).valueAsString;
     const uploadChunkBytes = positive(AZURE_CONTEXT.uploadChunkBytes, GiB);
     if (uploadChunkBytes % (4 * 1024 * 1024) !== 0) {
