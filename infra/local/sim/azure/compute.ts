@@ -27,6 +27,7 @@ import { mergeChanges, noChanges } from './ranges';
 import {
   accepted,
   answerPut,
+  COMPUTE_PROVIDER,
   deleteResource,
   findRecord,
   getResource,
@@ -136,33 +137,30 @@ function answerGrant(
 }
 
 const DISKS: ResourceKind<DiskRec> = {
-  ns: COMPUTE,
+  ...COMPUTE_PROVIDER,
   type: 'disks',
   operations: 'Disks',
   label: 'Disk',
   table: (state) => state.disks,
   json: diskJson,
-  goneWhileDeleting: false,
 };
 
 const SNAPSHOTS: ResourceKind<SnapshotRec> = {
-  ns: COMPUTE,
+  ...COMPUTE_PROVIDER,
   type: 'snapshots',
   operations: 'Snapshots',
   label: 'Snapshot',
   table: (state) => state.snapshots,
   json: snapshotJson,
-  goneWhileDeleting: false,
 };
 
 const VMS: ResourceKind<VmRec> = {
-  ns: COMPUTE,
+  ...COMPUTE_PROVIDER,
   type: 'virtualMachines',
   operations: 'VirtualMachines',
   label: 'VM',
   table: (state) => state.vms,
   json: (ctx, vm) => vmJson(ctx, vm),
-  goneWhileDeleting: false,
 };
 
 // ---------------------------------------------------------------- disks

@@ -30,6 +30,7 @@ import {
   deleteResource,
   findRecord,
   getResource,
+  NETWORK_PROVIDER,
   newResource,
   recordToUpdate,
   requireRecord,
@@ -38,23 +39,21 @@ import {
 } from './resources';
 
 const VNETS: ResourceKind<VnetRec> = {
-  ns: NETWORK,
+  ...NETWORK_PROVIDER,
   type: 'virtualNetworks',
   operations: 'VirtualNetworks',
   label: 'Virtual network',
   table: (state) => state.vnets,
   json: vnetJson,
-  goneWhileDeleting: true,
 };
 
 const NICS: ResourceKind<NicRec> = {
-  ns: NETWORK,
+  ...NETWORK_PROVIDER,
   type: 'networkInterfaces',
   operations: 'NetworkInterfaces',
   label: 'Network interface',
   table: (state) => state.nics,
   json: nicJson,
-  goneWhileDeleting: true,
 };
 
 function parseCidr(cidr: string, what: string): { base: number; bits: number } {

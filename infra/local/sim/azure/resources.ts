@@ -6,7 +6,9 @@
  */
 import { armError } from './errors';
 import {
+  COMPUTE,
   lookup,
+  NETWORK,
   notFound,
   resourceId,
   startOperation,
@@ -28,12 +30,16 @@ export interface ResourceKind<T extends ResourceBase> {
   label: string;
   table(state: AzureSimState): Record<string, T>;
   json(ctx: ArmContext, r: T): unknown;
-  /**
-   * Compute keeps answering GET for a resource whose DELETE is running (provisioningState
-   * Deleting); Network answers 404 as soon as the DELETE is accepted.
-   */
+  /** Whether GET answers 404 once the DELETE is accepted (see COMPUTE_PROVIDER, NETWORK_PROVIDER). */
   goneWhileDeleting: boolean;
 }
+
+/**
+ * How each resource provider treats a resource whose DELETE is running: Compute keeps answering GET
+ * (provisioningState Deleting); Network answers 404 as soon as the DELETE is accepted.
+ */
+export const COMPUTE_PROVIDER = { ns: COMPUTE, goneWhileDeleting: false } as const;
+export const NETWORK_PROVIDER = { ns: NETWORK, goneWhileDeleting: true } as const;
 
 /** The record a request names, if there is one (also while its DELETE is running). */
 export function findRecord<T extends ResourceBase>(
