@@ -14,7 +14,7 @@ import { GatewayClient } from '../../shared/client/api-client';
 import { downloadImage } from '../../shared/client/download';
 import { followJob } from '../../shared/client/follow';
 import type { ClientJobView } from '../../shared/client/types';
-import { createAzureClients } from '../../shared/clouds/azure/clients';
+import { gatewayAzureClients } from '../helpers/azure-sim';
 import { parseAzureResourceId } from '../../shared/clouds/azure/azure-target';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { AZURE_TARGET, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
@@ -163,15 +163,7 @@ describe('return from Azure over HTTP', () => {
     const expected = Buffer.from(original);
     for (const [offset, bytes] of writes) bytes.copy(expected, offset);
     const sim = gw.azureSim!;
-    const azure = createAzureClients(
-      {
-        tenantId: sim.tenantId,
-        clientId: sim.clientId,
-        clientSecret: sim.clientSecret,
-        subscriptionId: sim.subscriptionId,
-      },
-      { authorityHost: sim.url, armEndpoint: sim.url, caPem: sim.ca },
-    );
+    const azure = gatewayAzureClients(sim);
     const base = parseAzureResourceId(running.cloud.baseSnapshotId!);
     await azure.compute.snapshots.delete(base.resourceGroup, base.name, { updateIntervalInMs: 10 });
 

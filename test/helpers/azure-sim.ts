@@ -16,6 +16,11 @@ import { AnonymousCredential, PageBlobClient, type StoragePipelineOptions } from
 import { afterAll, beforeAll } from 'vitest';
 
 import {
+  createAzureClients,
+  type AzureClients as GatewayAzureClients,
+} from '../../shared/clouds/azure/clients';
+
+import {
   startAzureSimulator,
   type AzureSimulator,
   type AzureSimulatorOptions,
@@ -161,3 +166,16 @@ export const NO_AZURE_RESOURCES = {
   networkInterfaces: [],
   virtualNetworks: [],
 } as const;
+
+/** The gateway's own Azure clients (shared/clouds/azure) signed in to a simulator as its service principal. */
+export function gatewayAzureClients(sim: AzureSimulator): GatewayAzureClients {
+  return createAzureClients(
+    {
+      tenantId: sim.tenantId,
+      clientId: sim.clientId,
+      clientSecret: sim.clientSecret,
+      subscriptionId: sim.subscriptionId,
+    },
+    { authorityHost: sim.url, armEndpoint: sim.url, caPem: sim.ca },
+  );
+}

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../bin/burstgate';
 import { GatewayClient } from '../../../shared/client/api-client';
 import { parseAzureResourceId } from '../../../shared/clouds/azure/azure-target';
-import { createAzureClients } from '../../../shared/clouds/azure/clients';
+import { gatewayAzureClients } from '../../helpers/azure-sim';
 import { openBaseImage } from '../../../shared/images/delta';
 import { SAMPLE_OVA } from '../../../infra/local/demo';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
@@ -128,15 +128,7 @@ describe('burstgate CLI with the embedded Azure deployment', () => {
     const id = await offloadToAzure('cli-azure-full');
     const expected = await guestChanges(id);
     const sim = gw.azureSim!;
-    const azure = createAzureClients(
-      {
-        tenantId: sim.tenantId,
-        clientId: sim.clientId,
-        clientSecret: sim.clientSecret,
-        subscriptionId: sim.subscriptionId,
-      },
-      { authorityHost: sim.url, armEndpoint: sim.url, caPem: sim.ca },
-    );
+    const azure = gatewayAzureClients(sim);
     const snapshot = parseAzureResourceId((await client.getOffload(id)).cloud.baseSnapshotId!);
     await azure.compute.snapshots.delete(snapshot.resourceGroup, snapshot.name, { updateIntervalInMs: 10 });
     const out = join(tmp.dir, 'cli-azure-full.vmdk');

@@ -5,24 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AzureTarget, azureNames } from '../../../shared/clouds/azure/azure-target';
-import { createAzureClients } from '../../../shared/clouds/azure/clients';
 import type { Job, JobResource } from '../../../shared/domain/job';
-import { NO_AZURE_RESOURCES, useAzureSim } from '../../helpers/azure-sim';
+import { gatewayAzureClients, NO_AZURE_RESOURCES, useAzureSim } from '../../helpers/azure-sim';
 
 const MiB = 1024 * 1024;
 const env = useAzureSim();
 
 function adapter(): AzureTarget {
   const sim = env.sim;
-  const clients = createAzureClients(
-    {
-      tenantId: sim.tenantId,
-      clientId: sim.clientId,
-      clientSecret: sim.clientSecret,
-      subscriptionId: sim.subscriptionId,
-    },
-    { authorityHost: sim.url, armEndpoint: sim.url, caPem: sim.ca },
-  );
+  const clients = gatewayAzureClients(sim);
   return new AzureTarget({ clients: async () => clients, lroPollIntervalMs: 10, sasDurationSeconds: 600 });
 }
 
