@@ -25,6 +25,7 @@ import {
   DynamoDBClient,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createDeps, type Endpoints, type GatewayConfig, type GatewayDeps } from '../../shared/runtime/deps';
@@ -314,6 +315,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       s3: s3Url,
       dynamodb: dynamoUrl,
       ec2: sim.url,
+      ebs: sim.url,
       sfn: stepFunctions.url,
       events: events.url,
     };
@@ -337,6 +339,13 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       ec2Clients.add(client);
       return client;
     };
+    const ebsClients = new Set<EBSClient>();
+    const ebsFor = deps.ebsFor;
+    deps.ebsFor = (region: string) => {
+      const client = ebsFor(region);
+      ebsClients.add(client);
+      return client;
+    };
     closers.push(async () => {
       deps.s3.destroy();
       // DynamoDBDocumentClient.destroy() leaves the wrapped client alone; its handler is shared.
@@ -344,6 +353,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       deps.sfn.destroy();
       deps.events.destroy();
       for (const client of ec2Clients) client.destroy();
+      for (const client of ebsClients) client.destroy();
     });
 
     const tableClient = new DynamoDBClient({

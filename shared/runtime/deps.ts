@@ -6,6 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -74,6 +75,8 @@ export interface Endpoints {
   s3?: string;
   dynamodb?: string;
   ec2?: string;
+  /** The EBS direct APIs (AWS serves them from `ebs.<region>.amazonaws.com`; the simulator from its one URL). */
+  ebs?: string;
   sfn?: string;
   events?: string;
 }
@@ -84,6 +87,8 @@ export interface GatewayDeps {
   ddb: DynamoDBDocumentClient;
   /** EC2 client per region (targets may name any region). */
   ec2For(region: string): EC2Client;
+  /** EBS direct API client per region (snapshot blocks: the AWS fast path). */
+  ebsFor(region: string): EBSClient;
   sfn: SFNClient;
   events: EventBridgeClient;
   /** The Azure SDK clients, created on first use (the service principal may have to be fetched). */
@@ -129,6 +134,15 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     }
     return client;
   };
+  const ebsClients = new Map<string, EBSClient>();
+  const ebsFor = (region: string): EBSClient => {
+    let client = ebsClients.get(region);
+    if (!client) {
+      client = new EBSClient({ ...common, region, ...(endpoints.ebs ? { endpoint: endpoints.ebs } : {}) });
+      ebsClients.set(region, client);
+    }
+    return client;
+  };
   const sfn = new SFNClient({ ...common, ...(endpoints.sfn ? { endpoint: endpoints.sfn } : {}) });
   const events = new EventBridgeClient({
     ...common,
@@ -142,6 +156,7 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     s3,
     ddb,
     ec2For,
+    ebsFor,
     sfn,
     events,
     ...(azure
