@@ -67,6 +67,7 @@ const WINDOW = 4 * 1024 * 1024;
  * 12-byte grain marker, then the grain, then the next marker — one system call per window instead
  * of two per grain. What is served from the window is a copy: readers keep some reads (grain
  * tables, L2 tables) in caches, and a view would pin the whole window; the window itself is reused.
+ * `peek` lends a view for what is used at once (a compressed grain inflated into its destination).
  */
 export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
   const fd = openSync(path, 'r');
@@ -83,18 +84,30 @@ export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
       done += n;
     }
   };
+  /** The window, moved to start at `offset` unless it holds [offset, offset+length) already. */
+  const windowAt = (offset: number, length: number): Buffer => {
+    if (offset < winAt || offset + length > winAt + winLength) {
+      winAt = offset;
+      winLength = Math.min(win.length, size - offset);
+      readAt(win.subarray(0, winLength), offset);
+    }
+    return win.subarray(offset - winAt, offset - winAt + length);
+  };
   const readInto = async (offset: number, out: Buffer): Promise<void> => {
     checkRange({ size, name: path }, offset, out.length);
     if (out.length > win.length / 2) {
       if (direct !== undefined && readDirect(direct, out, offset)) return;
       return readAt(out, offset);
     }
-    if (offset < winAt || offset + out.length > winAt + winLength) {
-      winAt = offset;
-      winLength = Math.min(win.length, size - offset);
-      readAt(win.subarray(0, winLength), offset);
+    const inWindow = offset >= winAt && offset + out.length <= winAt + winLength;
+    const ahead = offset >= winAt + winLength && offset < winAt + winLength + win.length;
+    if (!inWindow && !ahead && winLength > 0) {
+      // a jump (a grain table at the front of a qemu-made VMDK, between its grains at the back):
+      // read just these bytes and keep the window where the data is, or every table read would
+      // cost two window refills (measured: 380 MiB read for a 130 MiB file)
+      return readAt(out, offset);
     }
-    win.copy(out, 0, offset - winAt, offset - winAt + out.length);
+    windowAt(offset, out.length).copy(out);
   };
   return {
     size,
@@ -105,6 +118,11 @@ export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
       return out;
     },
     readInto,
+    // grain markers and compressed grains are inflated straight from the window
+    peek: (offset, length) => {
+      checkRange({ size, name: path }, offset, length);
+      return length > win.length / 2 ? undefined : windowAt(offset, length);
+    },
     close: async () => {
       closeSync(fd);
       if (direct !== undefined) closeSync(direct);
@@ -252,10 +270,24 @@ export interface ChunkConverter {
   close(): Promise<void>;
 }
 
-export async function openChunkConverter(data: ImageWorkerData): Promise<ChunkConverter> {
-  const src = readAheadFileSource(data.input);
+/** An input already open for random access (its source reads synchronously: `peek` works). */
+export interface OpenedInput {
+  src: ByteSource;
+  disk: RandomAccessDisk;
+}
+
+/**
+ * Opens `data.input` for the chunks, or uses `opened` (the caller keeps it and closes it; the
+ * converter's `close` leaves it open).
+ */
+export async function openChunkConverter(
+  data: ImageWorkerData,
+  opened?: OpenedInput,
+): Promise<ChunkConverter> {
+  const src = opened?.src ?? readAheadFileSource(data.input);
+  const closeOwn = () => (opened ? Promise.resolve() : src.close());
   try {
-    const disk = await openRandomAccess(src, { format: data.format });
+    const disk = opened?.disk ?? (await openRandomAccess(src, { format: data.format }));
     // one piece buffer for the converter's life: no 4 MiB allocation (and page faults) per piece
     const piece = data.mode === 'vmdk-grains' ? alignedBuffer(PIECE) : undefined;
     return {
@@ -264,10 +296,10 @@ export async function openChunkConverter(data: ImageWorkerData): Promise<ChunkCo
         if (data.mode === 'positioned') return positionedChunk(disk, slot, c.offset, c.length);
         return grainChunk(disk, piece!, data.compressionLevel, slot, c.offset, c.length);
       },
-      close: () => src.close(),
+      close: closeOwn,
     };
   } catch (err) {
-    await src.close();
+    await closeOwn();
     throw err;
   }
 }

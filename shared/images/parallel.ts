@@ -27,6 +27,7 @@ import {
   openChunkConverter,
   type ImageWorkerData,
   type ImageWorkerReply,
+  type OpenedInput,
 } from './parallel-worker';
 import type { RandomAccessDisk } from './random-access';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
@@ -57,6 +58,8 @@ export function defaultWorkerCount(): number {
 }
 
 const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** Output slots when chunks are converted on the main thread: one being filled, two being written. */
+const IN_THREAD_SLOTS = 3;
 /** Below this virtual size `convertImage` streams the disk in one pass instead of converting chunks. */
 export const PARALLEL_MIN_CAPACITY = 16 * 1024 * 1024;
 /**
@@ -117,6 +120,7 @@ async function runWorkers(
   opts: ParallelConvertOptions,
   onDone: (chunk: Chunk, reply: Extract<ImageWorkerReply, { type: 'done' }>, slot: Buffer) => Promise<void>,
   inOrder: boolean,
+  opened?: OpenedInput,
 ): Promise<number> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % VMDK_WRITER_GRAIN_BYTES !== 0) {
@@ -128,7 +132,7 @@ async function runWorkers(
   const count = Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount()));
   // a chunk is handed out only with a free slot of shared output memory: two per worker keep each
   // busy while the main thread writes, one more lets the next chunk in disk order start
-  const slots = count === 0 ? 2 : 2 * count + 1;
+  const slots = count === 0 ? IN_THREAD_SLOTS : 2 * count + 1;
   // page-aligned: the slots are where the workers' preads land and what the main thread writes from
   const data: ImageWorkerData = { ...job, slots: alignedSharedBuffer(slots * job.slotBytes) };
   const slotBuffer = (i: number) => Buffer.from(data.slots, i * data.slotBytes, data.slotBytes);
@@ -137,29 +141,45 @@ async function runWorkers(
     chunks.push({ id, offset: off, length: Math.min(chunkBytes, capacity - off) });
   }
   if (count === 0) {
-    // The same chunk code on this thread: no worker to start, which pays off on small disks. Two
-    // slots: chunk i is read (synchronously) while chunk i-1 is written (on libuv's pool).
-    const converter = await openChunkConverter(data);
+    // The same chunk code on this thread: no worker to start, which pays off on small disks. Chunks
+    // are read synchronously here while earlier ones are written on libuv's pool, one write after
+    // the other (in disk order). A chunk waits only for its own slot's last write, and a chunk that
+    // left nothing in its slot (a hole) keeps the slot for the next one: on a sparse disk the reads
+    // of the next data chunk overlap the write of the last one instead of waiting for it.
+    const converter = await openChunkConverter(data, opened);
     let dataBytes = 0;
     let doneBytes = 0;
-    let writing: Promise<void> = Promise.resolve();
+    let chain: Promise<void> = Promise.resolve();
+    let failure: { err: unknown } | undefined;
+    const slotWritten: Array<Promise<void>> = Array.from({ length: slots }, () => Promise.resolve());
+    let slot = 0;
     try {
       for (const c of chunks) {
-        c.slot = c.id % 2;
-        const r = await converter.convert({ ...c, slot: c.slot });
+        await slotWritten[slot];
+        if (failure) throw failure.err;
+        c.slot = slot;
+        const r = await converter.convert({ ...c, slot });
         dataBytes += r.dataBytes;
-        await writing; // chunk i-1 is out, so slot (i+1) % 2 is free for the next round
-        writing = onDone(c, { type: 'done', id: c.id, ...r }, slotBuffer(c.slot)).then(() => {
+        const buffer = slotBuffer(slot);
+        chain = chain.then(async () => {
+          if (failure) return;
+          await onDone(c, { type: 'done', id: c.id, ...r }, buffer);
           doneBytes += c.length;
           opts.onProgress?.(doneBytes, capacity);
         });
-        writing.catch(() => undefined); // awaited in the next round or below
+        chain = chain.catch((err: unknown) => {
+          failure ??= { err };
+        });
+        if ((r.runs?.length ?? 0) > 0 || (r.grains?.length ?? 0) > 0) {
+          slotWritten[slot] = chain;
+          slot = (slot + 1) % slots;
+        }
       }
-      await writing;
     } finally {
-      await writing.catch(() => undefined);
+      await chain;
       await converter.close();
     }
+    if (failure) throw failure.err;
     return dataBytes;
   }
   const workers: Worker[] = [];
@@ -265,6 +285,8 @@ export async function convertInParallel(
   output: string,
   to: ParallelTarget,
   opts: ParallelConvertOptions = {},
+  /** The input already open (see openChunkConverter): used when the chunks run on this thread. */
+  opened?: OpenedInput,
 ): Promise<{ outputBytes: number; dataBytes: number }> {
   const capacity = disk.capacity;
   const compressionLevel = opts.compressionLevel ?? 6;
@@ -304,6 +326,7 @@ export async function convertInParallel(
           for (let i = 0; i < out.length; i += 1024) await write(out.slice(i, i + 1024));
         },
         true,
+        opened,
       );
       await write(asm.finish());
       return { outputBytes: at, dataBytes };
@@ -338,6 +361,7 @@ export async function convertInParallel(
         }
       },
       false,
+      opened,
     );
     if (trailer) await fh.write(trailer, 0, trailer.length, size);
     return { outputBytes: size + (trailer?.length ?? 0), dataBytes };

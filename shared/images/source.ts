@@ -21,6 +21,13 @@ export interface ByteSource {
    * (the chunked converter) reuse one buffer instead of allocating one per read.
    */
   readInto?(offset: number, target: Buffer): Promise<void>;
+  /**
+   * Optional, for sources that read synchronously (a local file in a conversion worker): a view of
+   * `length` bytes at `offset` into the source's own buffer, valid only until the next call on the
+   * source — the caller uses it at once (a grain inflated from it) instead of copying it out.
+   * `undefined` when the source cannot lend that range; then `read`/`readInto` do.
+   */
+  peek?(offset: number, length: number): Buffer | undefined;
   close(): Promise<void>;
 }
 
