@@ -115,6 +115,8 @@ async function buildBundle(dir: string): Promise<string> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    // minified as a release would ship it: less to parse at start (~3 ms of a 0.2 s conversion)
+    minify: true,
     outfile,
     logLevel: 'error',
     banner: {
