@@ -1,9 +1,10 @@
-import { inflate, inflateSync } from 'node:zlib';
+import { inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const inflateAsync = promisify(inflate);
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
+import { inflateGrainInto } from './grain-inflate';
 import { isAllZero, normalizeExtents, type DiskExtent, type DiskStream } from './extents';
 import {
   checkVmdkGrainAndCapacity,
@@ -259,7 +260,8 @@ export class VmdkStreamReader {
     const inflateGrain = (compressed: Buffer): Promise<Buffer | Error> => {
       if (compressed.length >= grainBytes * 0.9) {
         try {
-          return Promise.resolve(inflateSync(compressed, zlibOpts));
+          const out = Buffer.allocUnsafe(grainBytes);
+          return Promise.resolve(out.subarray(0, inflateGrainInto(compressed, out)));
         } catch (err) {
           return Promise.resolve(err as Error);
         }
