@@ -186,16 +186,21 @@ function count(s: string | undefined): number | undefined {
   return n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: true,
-  htmlEntities: false,
-});
+let parser: XMLParser | undefined;
+/** Made on first use: every program that loads this library (a conversion) does not parse OVF. */
+function ovfParser(): XMLParser {
+  parser ??= new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    removeNSPrefix: true,
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: true,
+    processEntities: true,
+    htmlEntities: false,
+  });
+  return parser;
+}
 
 function invalid(message: string, cause?: unknown): ImageError {
   return new ImageError('BG_OVF_INVALID', message, cause === undefined ? undefined : { cause });
@@ -284,7 +289,7 @@ export function parseOvf(xml: string, opts: ParseOvfOptions = {}): OvfHardware {
         `OVF descriptor is not well-formed XML: ${valid.err.msg} at line ${valid.err.line}, column ${valid.err.col}; re-export the VM`,
       );
     }
-    doc = parser.parse(body) as XNode;
+    doc = ovfParser().parse(body) as XNode;
   } catch (err) {
     if (err instanceof ImageError) throw err;
     throw invalid(`OVF descriptor cannot be parsed: ${(err as Error)?.message ?? String(err)}`, err);
