@@ -49,7 +49,9 @@ function resolveTarget(gw: Gateway, target: CreateOffloadRequest['target']): Job
  * Choice on `$.target.cloud`). Deterministic, so a repeated StartExecution is idempotent.
  */
 export function executionInput(job: Job): string {
-  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud } });
+  // AWS: how the disk went (direct/import) picks how it comes back (changed blocks/export).
+  const mode = job.target.cloud === 'aws' ? job.target.mode : undefined;
+  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud, ...(mode ? { mode } : {}) } });
 }
 
 function executionArn(stateMachineArn: string, name: string): string {
