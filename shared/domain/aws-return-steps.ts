@@ -130,6 +130,27 @@ function isAllZero(b: Buffer): boolean {
   return true;
 }
 
+/**
+ * ListChangedBlocks whose base vanished after DescribeSnapshots saw it: a retryable error, so the
+ * workflow's retry of the step finds the base gone and publishes a full copy instead.
+ */
+async function* baseGoneIsTransient(
+  base: string,
+  pages: AsyncIterable<SnapshotBlockPage>,
+): AsyncGenerator<SnapshotBlockPage> {
+  try {
+    yield* pages;
+  } catch (err) {
+    if (!isSnapshotGone(err)) throw err;
+    throw new CloudError(
+      'CloudUnavailable',
+      `the base snapshot ${base} disappeared during the return; retrying`,
+      'BaseSnapshotGone',
+      { cause: err },
+    );
+  }
+}
+
 /** The listing's pages as block arrays, checking EBS's block size on the way. */
 async function* blocksOf(pages: AsyncIterable<SnapshotBlockPage>): AsyncGenerator<SnapshotBlockRef[]> {
   for await (const p of pages) {
@@ -254,7 +275,7 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
   }
   const listing = (from = 0) =>
     base
-      ? snaps.changedBlocks(region, base, returnSnapshotId, from)
+      ? baseGoneIsTransient(base, snaps.changedBlocks(region, base, returnSnapshotId, from))
       : snaps.snapshotBlocks(region, returnSnapshotId, from);
 
   const read = { bytes: 0 };
@@ -266,8 +287,8 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
 
   // Blocks at or past the disk's end (the boundary block included): data past the capacity grows the result.
   let virtualSize = capacity;
-  try {
-    tail: for await (const page of listing(Math.floor(capacity / B))) {
+  const tailCheck = async () => {
+    for await (const page of listing(Math.floor(capacity / B))) {
       for (const b of page.blocks) {
         const data = await readBlock(b);
         if (!isAllZero(data.subarray(Math.max(0, capacity - b.index * B)))) {
@@ -281,22 +302,12 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
               block: b.index,
             },
           );
-          break tail;
+          return;
         }
       }
     }
-  } catch (err) {
-    if (base && isSnapshotGone(err)) {
-      // The base vanished between DescribeSnapshots and ListChangedBlocks: the workflow's retry of
-      // this step (CloudUnavailable) finds it gone and publishes a full copy.
-      throw new CloudError(
-        'CloudUnavailable',
-        `the base snapshot ${base} disappeared during the return; retrying`,
-        'BaseSnapshotGone',
-      );
-    }
-    throw err instanceof CloudError ? await failStep(gw, jobId, err) : err;
-  }
+  };
+  await askCloud(gw, jobId, tailCheck);
 
   const staged = await openStagedDisk(gw, job);
   let changedBytes = 0;
@@ -311,6 +322,7 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
     }
   })();
   try {
+    // Cloud failures are recorded on the job by publishDeltaArtifact (askCloud), a damaged block included.
     return await publishDeltaArtifact(gw, job, {
       virtualSize,
       ...(base ? { base: staged.disk } : {}),
@@ -323,17 +335,6 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
       readBytes: () => read.bytes,
       source: 'EBS',
     });
-  } catch (err) {
-    if (base && isSnapshotGone(err)) {
-      throw new CloudError(
-        'CloudUnavailable',
-        `the base snapshot ${base} disappeared during the return; retrying`,
-        'BaseSnapshotGone',
-      );
-    }
-    // publishDeltaArtifact records cloud failures (askCloud); a damaged block's ExportFailed comes here
-    if (err instanceof CloudError && err.name === 'ExportFailed') throw await failStep(gw, jobId, err);
-    throw err;
   } finally {
     await staged.close();
   }
