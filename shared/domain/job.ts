@@ -9,7 +9,7 @@ export const JOB_STATES = [
   'importing', // ImportImage running
   'launching', // RunInstances issued, waiting for `running`
   'running', // the VM runs in the cloud
-  'returning', // stop → export → publish → clean up
+  'returning', // stop → export (AWS import mode) or snapshot + changed blocks (AWS direct, Azure) → publish → clean up
   'returned', // the image is back in staging, with a download URL; cloud resources removed
   'return-failed', // the return did not finish; the instance and its disk are kept (no lost bytes)
   'failed', // the offload failed; compensation removed what it had created
