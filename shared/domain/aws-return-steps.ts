@@ -60,13 +60,18 @@ export async function awsSnapshotForReturn(
   });
   const attempt = job.execution?.returnAttempts ?? 1;
   const snaps = gw.awsSnapshots;
-  let id = await askCloud(gw, jobId, () => snaps.findReturnSnapshot(job, attempt));
+  // A snapshot this attempt made before a retry, and any an earlier attempt never recorded (a crash
+  // between CreateSnapshot and the record): the first is used, all are recorded so cleanup removes them.
+  const existing = await askCloud(gw, jobId, () => snaps.returnSnapshotsOf(job));
+  let id = existing.find((s) => s.attempt === attempt && s.state !== 'error')?.id;
   if (!id) {
     const volumeId = await askCloud(gw, jobId, () => snaps.rootVolumeId(job));
     id = await askCloud(gw, jobId, () => snaps.createReturnSnapshot(job, volumeId, attempt));
   }
   const snapshotId = id;
   const after = await updateJob(gw, jobId, (j) => {
+    for (const s of existing)
+      recordResource(j, { type: 'snapshot', id: s.id, location: regionOf(j) }, gw.now());
     recordResource(j, { type: 'snapshot', id: snapshotId, location: regionOf(j) }, gw.now());
     j.cloud.returnSnapshotId = snapshotId;
   });
@@ -78,6 +83,22 @@ export async function awsSnapshotForReturn(
     assertNotCancelled(after);
   }
   return { returnSnapshotId: snapshotId };
+}
+
+/**
+ * Records the job's return snapshots that no step recorded (a step that died between CreateSnapshot
+ * and the record, then no retry): the cancel calls this before removing what the job created.
+ */
+export async function adoptReturnSnapshots(gw: Gateway, jobId: string): Promise<void> {
+  const job = await gw.store.get(jobId);
+  if (!returnsChangedBlocks(job)) return;
+  const found = await gw.awsSnapshots.returnSnapshotsOf(job);
+  const untracked = found.filter((s) => !job.resources.some((r) => r.type === 'snapshot' && r.id === s.id));
+  if (untracked.length === 0) return;
+  await updateJob(gw, jobId, (j) => {
+    for (const s of untracked)
+      recordResource(j, { type: 'snapshot', id: s.id, location: regionOf(j) }, gw.now());
+  });
 }
 
 /** Is the return snapshot completed yet? An errored or vanished one fails the step with EC2's reason. */

@@ -9,6 +9,7 @@ import { newJobId } from './ids';
 import { TERMINAL_STATES, type Job, type JobState, type JobTarget } from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { removeJobResources } from './cleanup';
+import { adoptReturnSnapshots } from './aws-return-steps';
 
 export interface UploadInstructions {
   uploadId: string;
@@ -348,6 +349,7 @@ export async function cancelOffload(gw: Gateway, jobId: string): Promise<Job> {
       if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
     }
   }
+  await adoptReturnSnapshots(gw, jobId);
   await removeJobResources(gw, jobId, { includeRetained: true });
   return updateJob(gw, jobId, (j) => {
     j.state = 'cancelled';

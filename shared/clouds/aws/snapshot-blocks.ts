@@ -92,20 +92,33 @@ export class AwsSnapshotBlocks {
     return volumeId;
   }
 
-  /** The job's snapshot of this return attempt, if a previous try of the step already created it. */
-  async findReturnSnapshot(job: Job, attempt: number): Promise<string | undefined> {
+  /**
+   * Every return snapshot of the job that EC2 holds (tagged by createReturnSnapshot), whichever
+   * attempt made it: a retried step finds its own, and one a crashed step never recorded is found too.
+   */
+  async returnSnapshotsOf(job: Job): Promise<Array<{ id: string; attempt: number; state: string }>> {
     const out = await this.call('DescribeSnapshots', () =>
       this.opts.ec2For(regionOf(job)).send(
         new DescribeSnapshotsCommand({
           OwnerIds: ['self'],
           Filters: [
             { Name: 'tag:burstgate:job', Values: [job.jobId] },
-            { Name: `tag:${RETURN_ATTEMPT_TAG}`, Values: [String(attempt)] },
+            { Name: 'tag-key', Values: [RETURN_ATTEMPT_TAG] },
           ],
         }),
       ),
     );
-    return out.Snapshots?.find((s) => s.State !== 'error')?.SnapshotId;
+    return (out.Snapshots ?? []).flatMap((s) =>
+      s.SnapshotId
+        ? [
+            {
+              id: s.SnapshotId,
+              attempt: Number(s.Tags?.find((t) => t.Key === RETURN_ATTEMPT_TAG)?.Value),
+              state: s.State ?? 'unknown',
+            },
+          ]
+        : [],
+    );
   }
 
   /** CreateSnapshot of the volume, tagged with the job and the return attempt. */

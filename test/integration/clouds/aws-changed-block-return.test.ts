@@ -23,6 +23,8 @@ import {
   awsSnapshotForReturn,
 } from '../../../shared/domain/aws-return-steps';
 import { createGateway, type Gateway } from '../../../shared/domain/gateway';
+import type { Job } from '../../../shared/domain/job';
+import { cancelOffload } from '../../../shared/domain/offloads';
 import { checkInstance, cleanupAfterReturn, stopInstance } from '../../../shared/domain/steps';
 import { rebuildFromDelta } from '../../../shared/images';
 import { DIRECT_REGION, placeRunningDirectJob } from '../../helpers/aws-direct-job';
@@ -160,6 +162,37 @@ describe('AWS changed-block return (domain steps)', () => {
     expect(recorded).toHaveLength(1);
     await until(() => awsCheckReturnSnapshot(gw, job.jobId));
     await cleanupAfterReturn(gw, job.jobId);
+  });
+
+  it('finds a snapshot a crashed step never recorded: the next attempt records it, a cancel removes it', async () => {
+    // Prepare: attempt 1 snapshots, then dies before recording (the record is dropped)
+    const { gw, job } = await placeRunningDirectJob(tg, { vmName: 'crashed' });
+    await stopInstance(gw, job.jobId);
+    await until(() => checkInstance(gw, job.jobId, 'stopped'));
+    const lost = await awsSnapshotForReturn(gw, job.jobId);
+    const forget = (j: Job) => {
+      delete j.cloud.returnSnapshotId;
+      j.resources = j.resources.filter((r) => r.id !== lost.returnSnapshotId);
+    };
+    await gw.store.update(job.jobId, forget);
+
+    // Act: a second return attempt, then (after forgetting both) a cancel
+    await gw.store.update(job.jobId, (j) => {
+      j.execution = { ...j.execution, returnAttempts: 2 };
+    });
+    const second = await awsSnapshotForReturn(gw, job.jobId);
+    const recorded = (await gw.store.get(job.jobId)).resources.map((r) => r.id);
+    await gw.store.update(job.jobId, (j) => {
+      forget(j);
+      j.resources = j.resources.filter((r) => r.id !== second.returnSnapshotId);
+    });
+    const cancelled = await cancelOffload(gw, job.jobId);
+
+    // Assess
+    expect(second.returnSnapshotId).not.toBe(lost.returnSnapshotId);
+    expect(recorded).toEqual(expect.arrayContaining([lost.returnSnapshotId, second.returnSnapshotId]));
+    expect(cancelled.state).toBe('cancelled');
+    expect(simLeftovers([lost.returnSnapshotId, second.returnSnapshotId, job.cloud.amiId!])).toEqual([]);
   });
 
   it('returns an unchanged VM as an empty delta, and keeps the cache-retained snapshot and AMI', async () => {
