@@ -185,14 +185,22 @@ export class AwsSnapshotBlocks {
           }),
         ),
       );
+      const blocks: SnapshotBlockRef[] = [];
+      for (const b of out.ChangedBlocks ?? []) {
+        if (b.BlockIndex === undefined) continue;
+        // The return snapshot descends from the base, so every changed block has a second token; a
+        // block only the base holds would have to become zeros, which this reader does not model.
+        if (!b.SecondBlockToken) {
+          throw new CloudError(
+            'ExportFailed',
+            `ListChangedBlocks ${firstSnapshotId} → ${secondSnapshotId}: block ${b.BlockIndex} exists only in the first snapshot; the second does not descend from it`,
+            'BlockOnlyInBase',
+          );
+        }
+        blocks.push({ index: b.BlockIndex, token: b.SecondBlockToken });
+      }
       yield {
-        // Both tokens name the second snapshot's block when it has one; a block only the first has
-        // (none here: the return snapshot descends from the base) would carry FirstBlockToken only.
-        blocks: (out.ChangedBlocks ?? []).flatMap((b) =>
-          b.BlockIndex !== undefined && b.SecondBlockToken
-            ? [{ index: b.BlockIndex, token: b.SecondBlockToken }]
-            : [],
-        ),
+        blocks,
         volumeSizeGiB: Number(out.VolumeSize ?? 0),
         blockBytes: out.BlockSize ?? 0,
       };
