@@ -88,6 +88,16 @@ export const STEP_FUNCTIONS = {
     true,
   ),
   azureCleanup: waitingStep('azure-cleanup', 'Return (Azure): remove the cloud resources of the job'),
+  awsSnapshotForReturn: step(
+    'aws-snapshot-for-return',
+    'Return (AWS direct): snapshot of the stopped instance root volume',
+  ),
+  awsCheckReturnSnapshot: step('aws-check-return-snapshot', 'Return (AWS direct): poll the return snapshot'),
+  awsPublishChangedBlocks: step(
+    'aws-publish-changed-blocks',
+    'Return (AWS direct): publish the changed EBS blocks as a delta',
+    true,
+  ),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** The functions that call Azure: only these get the service principal's secret (ARN and read access). */

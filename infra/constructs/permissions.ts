@@ -291,6 +291,88 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   // returnFailed only records the failure: the instance and its disk are kept on purpose, so it
   // gets no EC2 or S3 permissions at all.
 
+  // ---- AWS direct mode: the changed-block return ----------------------------------------------
+  const snapshotsArn = `arn:${partition}:ec2:*::snapshot/*`;
+  const snapshotsFinding = `Resource::arn:${NAG_PARTITION}:ec2:*::snapshot/*`;
+  const volumesArn = `arn:${partition}:ec2:*:${account}:volume/*`;
+  const volumesFinding = `Resource::arn:${NAG_PARTITION}:ec2:*:${NAG_ACCOUNT}:volume/*`;
+  // The snapshot step finds the root volume and a snapshot an earlier try created (Describe*), snapshots
+  // only volumes the gateway launched (tagged), must tag the new snapshot as managed, and deletes it
+  // again when a cancel raced its creation.
+  allow(steps.awsSnapshotForReturn, {
+    sid: 'FindRootVolumeAndSnapshots',
+    actions: ['ec2:DescribeInstances', 'ec2:DescribeSnapshots'],
+    resources: ['*'],
+  });
+  allow(steps.awsSnapshotForReturn, {
+    sid: 'SnapshotManagedVolumes',
+    actions: ['ec2:CreateSnapshot'],
+    resources: [volumesArn],
+    conditions: managedOnly,
+  });
+  allow(steps.awsSnapshotForReturn, {
+    sid: 'CreateTaggedSnapshots',
+    actions: ['ec2:CreateSnapshot'],
+    resources: [snapshotsArn],
+    conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } },
+  });
+  allow(steps.awsSnapshotForReturn, tagOnCreate('CreateSnapshot'));
+  allow(steps.awsSnapshotForReturn, {
+    sid: 'RemoveManagedSnapshot',
+    actions: ['ec2:DeleteSnapshot'],
+    resources: [snapshotsArn],
+    conditions: managedOnly,
+  });
+  acknowledgeWildcard(
+    steps.awsSnapshotForReturn,
+    volumesFinding,
+    `Volumes are only known at run time, in any Region a job targets; the statement is limited to volumes tagged ${MANAGED_TAG_KEY}=${MANAGED_TAG_VALUE}, which the gateway sets when it launches an instance.`,
+  );
+  acknowledgeWildcard(
+    steps.awsSnapshotForReturn,
+    snapshotsFinding,
+    `Snapshot ids do not exist before CreateSnapshot; creating requires the request to tag the snapshot ${MANAGED_TAG_KEY}=${MANAGED_TAG_VALUE}, deleting requires that tag on it.`,
+  );
+  acknowledgeWildcard(
+    steps.awsSnapshotForReturn,
+    'Resource::*',
+    `${REASON_NO_RESOURCE_LEVEL} ec2:CreateTags is only allowed while creating the snapshot (condition ec2:CreateAction = CreateSnapshot).`,
+  );
+
+  allow(steps.awsCheckReturnSnapshot, {
+    sid: 'PollReturnSnapshot',
+    actions: ['ec2:DescribeSnapshots'],
+    resources: ['*'],
+  });
+  acknowledgeWildcard(steps.awsCheckReturnSnapshot, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  // Publishing reads the blocks that changed (EBS direct APIs act on snapshot ARNs), the staged image
+  // between them (the result's hash), and streams the delta into returns/ (aborted on failure).
+  allow(steps.awsPublishChangedBlocks, {
+    sid: 'ReadChangedBlocks',
+    actions: ['ebs:ListChangedBlocks', 'ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock'],
+    resources: [snapshotsArn],
+  });
+  allow(steps.awsPublishChangedBlocks, {
+    sid: 'CheckBaseSnapshot',
+    actions: ['ec2:DescribeSnapshots'],
+    resources: ['*'],
+  });
+  allow(steps.awsPublishChangedBlocks, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
+  allow(steps.awsPublishChangedBlocks, {
+    sid: 'PublishDelta',
+    actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+    resources: [returnsObjects],
+  });
+  acknowledgeWildcard(
+    steps.awsPublishChangedBlocks,
+    snapshotsFinding,
+    'The base and return snapshots are only known at run time, in any Region a job targets; the EBS direct read APIs have no tag condition keys, and the grant is read-only.',
+  );
+  acknowledgeWildcard(steps.awsPublishChangedBlocks, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+  ackStaging(steps.awsPublishChangedBlocks);
+  ackReturns(steps.awsPublishChangedBlocks);
+
   // ---- Azure ---------------------------------------------------------------------------------
   // Only the functions that call Azure may read the service principal (GetSecretValue on that one
   // secret; its ARN is set only in their environment). Azure itself is governed by the service

@@ -34,6 +34,7 @@ export const WAIT_SECONDS = {
   WaitForExport: 30,
   WaitForAzureVm: 15,
   WaitForAzureStop: 10,
+  WaitForReturnSnapshot: 15,
 } as const;
 
 /** Parallel upload Lambdas of one Azure offload (the Map state's MaxConcurrency) unless configured. */
@@ -49,6 +50,12 @@ export interface WorkflowsProps {
 const targetsAzure = sfn.Condition.and(
   sfn.Condition.isPresent('$.target.cloud'),
   sfn.Condition.stringEquals('$.target.cloud', 'azure'),
+);
+
+/** An AWS job whose disk went by the EBS direct APIs comes back as changed blocks (absent mode: import). */
+const directMode = sfn.Condition.and(
+  sfn.Condition.isPresent('$.target.mode'),
+  sfn.Condition.stringEquals('$.target.mode', 'direct'),
 );
 
 /**
@@ -248,8 +255,10 @@ export class Workflows extends Construct {
     stopInstance.next(waitForStop);
     waitForStop.next(checkStopped);
     checkStopped.next(instanceStopped);
+    // Stopped: a direct-mode job is read back as changed blocks, an imported one is exported.
+    const returnMode = new sfn.Choice(scope, 'ReturnMode');
     instanceStopped
-      .when(sfn.Condition.booleanEquals('$.instanceStatus.done', true), startExport)
+      .when(sfn.Condition.booleanEquals('$.instanceStatus.done', true), returnMode)
       .otherwise(waitForStop);
     startExport.next(waitForExport);
     waitForExport.next(checkExport);
@@ -260,6 +269,27 @@ export class Workflows extends Construct {
     const returned = new sfn.Succeed(scope, 'Returned');
     publishImage.next(cleanup);
     cleanup.next(returned);
+
+    // ---- AWS direct mode: snapshot the root volume, publish the changed EBS blocks as a delta
+    const snapshotForReturn = guarded(
+      invoke(scope, 'AwsSnapshotForReturn', steps.awsSnapshotForReturn, '$.snapshot'),
+    );
+    const waitForReturnSnapshot = wait(scope, 'WaitForReturnSnapshot');
+    const checkReturnSnapshot = guarded(
+      invoke(scope, 'AwsCheckReturnSnapshot', steps.awsCheckReturnSnapshot, '$.snapshotStatus'),
+    );
+    const returnSnapshotDone = new sfn.Choice(scope, 'ReturnSnapshotDone');
+    const publishChangedBlocks = guarded(
+      invoke(scope, 'AwsPublishChangedBlocks', steps.awsPublishChangedBlocks, '$.publish'),
+    );
+    returnMode.when(directMode, snapshotForReturn).otherwise(startExport);
+    snapshotForReturn.next(waitForReturnSnapshot);
+    waitForReturnSnapshot.next(checkReturnSnapshot);
+    checkReturnSnapshot.next(returnSnapshotDone);
+    returnSnapshotDone
+      .when(sfn.Condition.booleanEquals('$.snapshotStatus.done', true), publishChangedBlocks)
+      .otherwise(waitForReturnSnapshot);
+    publishChangedBlocks.next(cleanup);
 
     // ---- Azure: deallocate, snapshot, publish the changed pages as a delta, clean up
     const deallocate = guarded(invoke(scope, 'AzureDeallocate', steps.azureDeallocate, '$.stop'));
@@ -296,6 +326,9 @@ export class Workflows extends Construct {
       steps.startExport,
       steps.checkExport,
       steps.publishImage,
+      steps.awsSnapshotForReturn,
+      steps.awsCheckReturnSnapshot,
+      steps.awsPublishChangedBlocks,
       steps.cleanup,
       steps.returnFailed,
     ]);

@@ -99,7 +99,9 @@ export function renderJob(job: JobView): string {
   if (job.resources.length) {
     lines.push('  resources');
     for (const r of job.resources) {
-      const fate = r.removedAt ? `removed ${r.removedAt}` : r.retained ? 'kept (the download)' : 'exists';
+      // A retained s3-object is the download; a retained snapshot or AMI belongs to the image cache.
+      const kept = r.type === 's3-object' ? 'kept (the download)' : 'kept (the image cache)';
+      const fate = r.removedAt ? `removed ${r.removedAt}` : r.retained ? kept : 'exists';
       lines.push(`    ${r.type.padEnd(16)} ${r.id}  (${r.location})  ${fate}`);
     }
   }

@@ -25,6 +25,8 @@ const THROTTLING = new Set([
   'TooManyRequestsException',
   'SlowDown',
   'RequestThrottled',
+  // the EBS direct APIs (400, Reason ACCOUNT_THROTTLED)
+  'RequestThrottledException',
 ]);
 const UNAVAILABLE = new Set([
   'InternalError',

@@ -15,8 +15,7 @@ import { createHash } from 'node:crypto';
 import { azureNames, azureTargetOf, type AzureResourceType } from '../clouds/azure/azure-target';
 import { CloudError } from '../clouds/errors';
 import { isImageError } from '../images/errors';
-import { writeDelta, type DeltaExtentInput } from '../images/delta';
-import { zeros } from '../images/extents';
+import type { DeltaExtentInput } from '../images/delta';
 import {
   AZURE_MAX_PAGE_BYTES,
   azurePageWrites,
@@ -24,7 +23,7 @@ import {
   planRanges,
   type UploadRange,
 } from '../images/upload-plan';
-import { storeArtifact } from './artifacts';
+import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
 import type { Job, JobResource } from './job';
 import { openStagedDisk } from './staged-disk';
@@ -344,17 +343,6 @@ async function* readPieces(
   }
 }
 
-export interface PublishedDelta {
-  key: string;
-  sizeBytes: number;
-  sha256: string;
-  diskSha256: string;
-  matchesOriginal: boolean;
-  changedBytes: number;
-  readBytes: number;
-  full: boolean;
-}
-
 /**
  * Publishes the return as a delta in S3: the pages that differ between the base snapshot (taken
  * right after the upload) and the return snapshot, read through read SASes, each extent with its
@@ -433,100 +421,14 @@ export async function azurePublishDelta(gw: Gateway, jobId: string): Promise<Pub
           };
       }
     };
-    // With a base, the result's hash comes from the staged image overlaid with the extents; a full
-    // copy covers every byte, so hashing what passes is the result's hash.
-    const full = !baseSasUrl;
-    const fullHash = createHash('sha256');
-    const fullInputs = async function* (): AsyncGenerator<DeltaExtentInput> {
-      for await (const e of inputs()) {
-        if (e.kind === 'zero') {
-          for (let left = e.length; left > 0; left -= MiB) fullHash.update(zeros(Math.min(left, MiB)));
-          yield e;
-        } else {
-          const data = e.data as AsyncIterable<Buffer>;
-          yield {
-            ...e,
-            data: (async function* () {
-              for await (const chunk of data) {
-                fullHash.update(chunk);
-                yield chunk;
-              }
-            })(),
-          } as DeltaExtentInput;
-        }
-      }
-    };
-    const chunks = full
-      ? writeDelta({ virtualSize: capacity, resultSha256: () => fullHash.digest('hex') }, fullInputs())
-      : writeDelta(
-          {
-            virtualSize: capacity,
-            ...(job.image.diskSha256 ? { baseSha256: job.image.diskSha256 } : {}),
-            base: staged.disk,
-          },
-          inputs(),
-        );
-    // The trailer is the last chunk: it carries the result's SHA-256 (bytes 32..64).
-    let last: Buffer | undefined;
-    const tracked = (async function* () {
-      for await (const c of chunks) {
-        last = c;
-        yield c;
-      }
-    })();
-    const safeName = job.vmName.replace(/[^A-Za-z0-9._-]/g, '_');
-    const key = `returns/${jobId}/${safeName}-${job.execution?.returnAttempts ?? 1}.bgdelta`;
-    const stored = await askCloud(gw, jobId, () => storeArtifact(gw, key, tracked));
-    const diskSha256 = last!.subarray(32, 64).toString('hex');
-    const matchesOriginal = diskSha256 === job.image.diskSha256;
-    let cancelled = false;
-    await updateJob(gw, jobId, (j) => {
-      if (CANCELLED.has(j.state)) {
-        cancelled = true;
-        return false;
-      }
-      recordResource(
-        j,
-        { type: 's3-object', id: key, location: gw.staging.bucket, retained: true },
-        gw.now(),
-      );
-      j.returned = {
-        bucket: gw.staging.bucket,
-        key,
-        format: 'delta',
-        sizeBytes: stored.sizeBytes,
-        sha256: stored.sha256,
-        diskSha256,
-        ...(!full && j.image.diskSha256 ? { baseDiskSha256: j.image.diskSha256 } : {}),
-        matchesOriginal,
-      };
-      j.bytes.exported = read.bytes;
-      j.bytes.changed = changedBytes;
-      endStep(
-        j,
-        'succeeded',
-        gw.now(),
-        `${full ? 'full copy (no base snapshot)' : 'delta'}: ${changedBytes} bytes changed, ${read.bytes} bytes read from Azure, ${stored.sizeBytes} bytes published; ` +
-          (matchesOriginal
-            ? 'disk content identical to the offloaded disk'
-            : 'disk content changed while in the cloud'),
-      );
+    return await publishDeltaArtifact(gw, job, {
+      virtualSize: capacity,
+      ...(baseSasUrl ? { base: staged.disk } : {}),
+      extents: inputs(),
+      changedBytes: () => changedBytes,
+      readBytes: () => read.bytes,
+      source: 'Azure',
     });
-    if (cancelled) {
-      // The cancel ran before the delta was recorded, so nobody else removes it.
-      await gw.staging.delete(key);
-      assertNotCancelled(await gw.store.get(jobId));
-    }
-    return {
-      key,
-      sizeBytes: stored.sizeBytes,
-      sha256: stored.sha256,
-      diskSha256,
-      matchesOriginal,
-      changedBytes,
-      readBytes: read.bytes,
-      full,
-    };
   } finally {
     await staged.close();
     // A snapshot with an active SAS cannot be deleted: end the read access whatever happened.

@@ -26,7 +26,10 @@ const RETRIABLE = new Set(['CloudThrottled', 'CloudUnavailable']);
 export interface RemovalOptions {
   /** Remove only these types (default: all). */
   types?: ReadonlyArray<JobResource['type']>;
-  /** Also remove resources kept on purpose (the returned image). */
+  /**
+   * Also remove the returned image kept on purpose (a retained `s3-object`). Retained cloud resources
+   * (a snapshot or AMI the image cache owns) are never removed with the job.
+   */
   includeRetained?: boolean;
 }
 
@@ -37,7 +40,7 @@ export async function removeJobResources(
 ): Promise<Job> {
   let job = await gw.store.get(jobId);
   const pending = job.resources
-    .filter((r) => !r.removedAt && (opts.includeRetained || !r.retained))
+    .filter((r) => !r.removedAt && (!r.retained || (opts.includeRetained && r.type === 's3-object')))
     .filter((r) => !opts.types || opts.types.includes(r.type))
     .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
   const failures: string[] = [];

@@ -7,6 +7,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { AwsTarget } from '../clouds/aws/aws-target';
+import { AwsSnapshotBlocks } from '../clouds/aws/snapshot-blocks';
 import { AzureTarget } from '../clouds/azure/azure-target';
 import { CloudError } from '../clouds/errors';
 import type { CloudTarget } from '../clouds/cloud-target';
@@ -26,6 +27,8 @@ export interface Gateway {
   now(): Date;
   /** The AWS adapter (VM Import/Export, EC2). */
   cloudFor(target: JobTarget): CloudTarget;
+  /** AWS snapshots read block by block (EBS direct APIs): the changed-block return. */
+  awsSnapshots: AwsSnapshotBlocks;
   /** The Azure adapter; a CloudError when this gateway has no Azure configuration. */
   azure(): AzureTarget;
   publish(job: Job, from: JobState | undefined): Promise<void>;
@@ -52,6 +55,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sfn: deps.sfn,
     logger: deps.logger,
     now: deps.now,
+    awsSnapshots: new AwsSnapshotBlocks({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
     cloudFor: (target) => {
       if (target.cloud === 'aws') return aws;
       throw new CloudError('CloudRejected', `the ${target.cloud} target has no AWS adapter; use gw.azure()`);

@@ -9,7 +9,7 @@ export const JOB_STATES = [
   'importing', // ImportImage running
   'launching', // RunInstances issued, waiting for `running`
   'running', // the VM runs in the cloud
-  'returning', // stop → export → publish → clean up
+  'returning', // stop → export (AWS import mode) or snapshot + changed blocks (AWS direct, Azure) → publish → clean up
   'returned', // the image is back in staging, with a download URL; cloud resources removed
   'return-failed', // the return did not finish; the instance and its disk are kept (no lost bytes)
   'failed', // the offload failed; compensation removed what it had created
@@ -28,6 +28,12 @@ export interface AwsTarget {
   cloud: 'aws';
   region: string;
   instanceType: string;
+  /**
+   * How the disk reaches AWS: `direct` (EBS direct APIs → snapshot → AMI; returned as a delta of the
+   * changed 512 KiB blocks) or `import` (VM Import; returned by export as an OVA). The request may set
+   * it, inspect resolves it; absent on older jobs: `import`.
+   */
+  mode?: 'direct' | 'import';
 }
 /** An Azure target as the job keeps it: the resource group is resolved (the gateway's default when the request named none). */
 export interface AzureTarget {
@@ -65,7 +71,10 @@ export interface JobResource {
   createdAt: string;
   /** Set when the resource is gone (removed by us, or consumed, e.g. a completed multipart upload). */
   removedAt?: string;
-  /** The file the user will download (the exported image) is kept on purpose. */
+  /**
+   * Kept on purpose: the file the user will download (an `s3-object`), or a snapshot/AMI the image
+   * cache owns (AWS direct mode). Return cleanup never removes either; cancel removes only the download.
+   */
   retained?: boolean;
 }
 
@@ -131,13 +140,13 @@ export interface Job {
   bytes: {
     uploaded: number;
     imported?: number;
-    /** Bytes read back from the cloud on return (AWS: the exported OVA; Azure: the changed ranges). */
+    /** Bytes read back from the cloud on return (AWS: the exported OVA, or the EBS blocks read; Azure: the changed ranges). */
     exported?: number;
     /** Azure: bytes of the source disk its format maps as data (what a full copy would have to read). */
     allocated?: number;
     /** Azure: bytes written to the managed disk's pages (zero sectors are never written). */
     pagesWritten?: number;
-    /** Azure return: bytes the page-range diff reported changed since the offload (data and cleared). */
+    /** Return as a delta: bytes the diff reported changed since the offload (Azure pages; AWS 512 KiB blocks, cut at the disk's end). */
     changed?: number;
   };
   /** Cloud-side ids, for quick reading (also present in `resources`). */
@@ -149,9 +158,14 @@ export interface Job {
     exportTaskId?: string;
     /** Azure: ARM resource ids of what the job created. */
     diskId?: string;
+    /**
+     * The snapshot the return diffs against. Azure: the base snapshot's ARM id. AWS direct mode: the
+     * EBS snapshot (snap-…) the instance was launched from (uploaded, or reused from the image cache).
+     */
     baseSnapshotId?: string;
     networkInterfaceId?: string;
     virtualMachineId?: string;
+    /** The snapshot of the VM's disk taken for the return (Azure: ARM id; AWS: snap-… of the root volume). */
     returnSnapshotId?: string;
     /** Azure: the chunk size the upload ranges were planned with. */
     uploadChunkBytes?: number;
@@ -173,7 +187,7 @@ export interface Job {
   returned?: {
     bucket: string;
     key: string;
-    /** `ova`: the whole VM (AWS export). `delta`: the ranges the VM changed (Azure; shared/images README). */
+    /** `ova`: the whole VM (AWS export, import mode). `delta`: the ranges the VM changed (Azure, AWS direct mode; shared/images README). */
     format: 'ova' | 'delta';
     sizeBytes: number;
     sha256: string;

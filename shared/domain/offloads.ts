@@ -9,6 +9,7 @@ import { newJobId } from './ids';
 import { TERMINAL_STATES, type Job, type JobState, type JobTarget } from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { removeJobResources } from './cleanup';
+import { adoptReturnSnapshots } from './aws-return-steps';
 
 export interface UploadInstructions {
   uploadId: string;
@@ -49,7 +50,9 @@ function resolveTarget(gw: Gateway, target: CreateOffloadRequest['target']): Job
  * Choice on `$.target.cloud`). Deterministic, so a repeated StartExecution is idempotent.
  */
 export function executionInput(job: Job): string {
-  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud } });
+  // AWS: how the disk went (direct/import) picks how it comes back (changed blocks/export).
+  const mode = job.target.cloud === 'aws' ? job.target.mode : undefined;
+  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud, ...(mode ? { mode } : {}) } });
 }
 
 function executionArn(stateMachineArn: string, name: string): string {
@@ -346,6 +349,7 @@ export async function cancelOffload(gw: Gateway, jobId: string): Promise<Job> {
       if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
     }
   }
+  await adoptReturnSnapshots(gw, jobId);
   await removeJobResources(gw, jobId, { includeRetained: true });
   return updateJob(gw, jobId, (j) => {
     j.state = 'cancelled';

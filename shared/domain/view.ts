@@ -22,7 +22,10 @@ export interface JobView {
     /** Presigned GET; the file is named `<vmName>.ova` or `<vmName>.bgdelta`. */
     url: string;
     expiresAt: string;
-    /** `ova`: the whole VM. `delta`: the ranges it changed, to apply to the offloaded image (shared/images README). */
+    /**
+     * `ova`: the whole VM (AWS import mode). `delta`: the ranges it changed, to apply to the offloaded
+     * image (Azure: changed pages; AWS direct mode: changed 512 KiB EBS blocks; shared/images README).
+     */
     format: 'ova' | 'delta';
     sizeBytes: number;
     /** SHA-256 of the file behind `url`. */

@@ -77,3 +77,35 @@ describe('renderJob and renderJobTable with an Azure target and a delta download
     ]);
   });
 });
+
+describe('renderJob of a returned AWS direct-mode job', () => {
+  it('tells the download from the snapshot and AMI the image cache keeps', () => {
+    // Prepare
+    const at = '2025-01-01T00:00:00.000Z';
+    const job = jobView({
+      state: 'returned',
+      target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium', mode: 'direct' },
+      resources: [
+        { type: 'snapshot', id: 'snap-0123', location: 'us-east-1', createdAt: at, retained: true },
+        { type: 'ami', id: 'ami-0123', location: 'us-east-1', createdAt: at, retained: true },
+        { type: 'snapshot', id: 'snap-0456', location: 'us-east-1', createdAt: at, removedAt: at },
+        {
+          type: 's3-object',
+          id: 'returns/job/vm-1.bgdelta',
+          location: 'staging',
+          createdAt: at,
+          retained: true,
+        },
+      ],
+    });
+
+    // Act
+    const lines = renderJob(job).split('\n');
+
+    // Assess
+    expect(lines).toContain('    snapshot         snap-0123  (us-east-1)  kept (the image cache)');
+    expect(lines).toContain('    ami              ami-0123  (us-east-1)  kept (the image cache)');
+    expect(lines).toContain(`    snapshot         snap-0456  (us-east-1)  removed ${at}`);
+    expect(lines).toContain('    s3-object        returns/job/vm-1.bgdelta  (staging)  kept (the download)');
+  });
+});

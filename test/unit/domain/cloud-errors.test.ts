@@ -20,6 +20,14 @@ describe('classifyCloudError', () => {
     expect(rejected.message).toContain('RunInstances: InvalidAMIID.NotFound');
   });
 
+  it('retries EBS direct API throttling (RequestThrottledException answers HTTP 400)', () => {
+    // Act
+    const e = classifyCloudError(sdkError('RequestThrottledException', 400), 'GetSnapshotBlock');
+    // Assess
+    expect(e.name).toBe('CloudThrottled');
+    expect(e.code).toBe('RequestThrottledException');
+  });
+
   it('keeps an error that is already classified', () => {
     const e = new CloudError('ImportFailed', 'ClientError: Unsupported file format');
     expect(classifyCloudError(e, 'x')).toBe(e);

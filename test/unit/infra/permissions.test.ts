@@ -86,6 +86,25 @@ describe('function permissions', () => {
       FnStepsPublishImageRole: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
       FnStepsCleanupRole: cleanup,
       FnStepsReturnFailedRole: [],
+      // AWS direct mode: snapshot of the root volume, changed blocks read through the EBS direct APIs
+      FnStepsAwsSnapshotForReturnRole: [
+        'ec2:CreateSnapshot',
+        'ec2:CreateTags',
+        'ec2:DeleteSnapshot',
+        'ec2:DescribeInstances',
+        'ec2:DescribeSnapshots',
+      ],
+      FnStepsAwsCheckReturnSnapshotRole: ['ec2:DescribeSnapshots'],
+      FnStepsAwsPublishChangedBlocksRole: [
+        'ebs:GetSnapshotBlock',
+        'ebs:ListChangedBlocks',
+        'ebs:ListSnapshotBlocks',
+        'ec2:DescribeSnapshots',
+        's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:PutObject',
+      ],
       // Azure: the service principal's secret, and only the S3 access each step needs
       FnStepsAzurePrepareUploadRole: ['s3:GetObject', 'secretsmanager:GetSecretValue'],
       FnStepsAzureUploadRangeRole: ['s3:GetObject', 'secretsmanager:GetSecretValue'],
@@ -209,6 +228,7 @@ describe('function permissions', () => {
       FnStepsStartImportRole: 'ImportImage',
       FnStepsLaunchInstanceRole: 'RunInstances',
       FnStepsStartExportRole: 'CreateInstanceExportTask',
+      FnStepsAwsSnapshotForReturnRole: 'CreateSnapshot',
     };
 
     // Act

@@ -301,6 +301,12 @@ describe('return state machine', () => {
         'AzureSnapshotForReturn',
         'AzurePublishDelta',
         'AzureCleanup',
+        'ReturnMode',
+        'AwsSnapshotForReturn',
+        'WaitForReturnSnapshot',
+        'AwsCheckReturnSnapshot',
+        'ReturnSnapshotDone',
+        'AwsPublishChangedBlocks',
       ].sort(),
     );
     expect(def.StartAt).toBe('ReturnCloud');
@@ -315,7 +321,31 @@ describe('return state machine', () => {
     expect(s.StopInstance?.Next).toBe('WaitForStop');
     expect(s.WaitForStop).toEqual({ Type: 'Wait', Seconds: 10, Next: 'CheckStopped' });
     expect(s.CheckStopped?.Next).toBe('InstanceStopped');
-    expectChoice(s.InstanceStopped, '$.instanceStatus.done', 'StartExport', 'WaitForStop');
+    expectChoice(s.InstanceStopped, '$.instanceStatus.done', 'ReturnMode', 'WaitForStop');
+    // Direct mode (the disk went by the EBS direct APIs) comes back as changed blocks; else by export.
+    expect(s.ReturnMode).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.target.mode', IsPresent: true },
+            { Variable: '$.target.mode', StringEquals: 'direct' },
+          ],
+          Next: 'AwsSnapshotForReturn',
+        },
+      ],
+      Default: 'StartExport',
+    });
+    expect(s.AwsSnapshotForReturn?.Next).toBe('WaitForReturnSnapshot');
+    expect(s.WaitForReturnSnapshot).toEqual({ Type: 'Wait', Seconds: 15, Next: 'AwsCheckReturnSnapshot' });
+    expect(s.AwsCheckReturnSnapshot?.Next).toBe('ReturnSnapshotDone');
+    expectChoice(
+      s.ReturnSnapshotDone,
+      '$.snapshotStatus.done',
+      'AwsPublishChangedBlocks',
+      'WaitForReturnSnapshot',
+    );
+    expect(s.AwsPublishChangedBlocks?.Next).toBe('Cleanup');
     expect(s.StartExport?.Next).toBe('WaitForExport');
     expect(s.WaitForExport).toEqual({ Type: 'Wait', Seconds: 30, Next: 'CheckExport' });
     expect(s.CheckExport?.Next).toBe('ExportDone');
@@ -344,6 +374,9 @@ describe('return state machine', () => {
     expectTask(s.AzureSnapshotForReturn, 'FnStepsAzureSnapshot', '$.snapshot');
     expectTask(s.AzurePublishDelta, 'FnStepsAzurePublishDelta', '$.publish');
     expectTask(s.AzureCleanup, 'FnStepsAzureCleanup', '$.cleanup');
+    expectTask(s.AwsSnapshotForReturn, 'FnStepsAwsSnapshotForReturn', '$.snapshot');
+    expectTask(s.AwsCheckReturnSnapshot, 'FnStepsAwsCheckReturnSnapshot', '$.snapshotStatus');
+    expectTask(s.AwsPublishChangedBlocks, 'FnStepsAwsPublishChangedBlocks', '$.publish');
   });
 
   it('retries every Task and sends any other error to ReturnFailed, which has no Catch of its own', () => {
@@ -354,7 +387,7 @@ describe('return state machine', () => {
     const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
 
     // Assess
-    expect(tasks).toHaveLength(12);
+    expect(tasks).toHaveLength(15);
     for (const [name, state] of tasks) {
       expect(state.Retry, name).toEqual(RETRY);
       if (name === 'ReturnFailed') expect(state.Catch, name).toBeUndefined();
@@ -416,6 +449,9 @@ describe('state machine roles', () => {
         'FnStepsAzureSnapshot',
         'FnStepsAzurePublishDelta',
         'FnStepsAzureCleanup',
+        'FnStepsAwsSnapshotForReturn',
+        'FnStepsAwsCheckReturnSnapshot',
+        'FnStepsAwsPublishChangedBlocks',
       ].sort(),
     );
   });

@@ -1,0 +1,10 @@
+/** Return (AWS direct) · SnapshotForReturn: CreateSnapshot of the stopped instance's root volume, recorded on the job. */
+import { awsSnapshotForReturn } from '../../shared/domain/aws-return-steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => awsSnapshotForReturn(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);
