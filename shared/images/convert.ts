@@ -22,7 +22,7 @@ import {
   type ParallelConvertOptions,
   type ParallelTarget,
 } from './parallel';
-import { openRandomAccess, streamFrom } from './random-access';
+import { mappedDataBytes, openRandomAccess, streamFrom } from './random-access';
 import { fileSource, type ByteSource } from './source';
 import { readAheadFileSource, type OpenedInput } from './parallel-worker';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
@@ -331,7 +331,7 @@ async function parallelPlan(
       // raw file what the file system holds (holes are free to read)
       let allocated = 0;
       if (format === 'raw') allocated = (await stat(input)).blocks * 512;
-      else for await (const r of disk.map()) if (!r.zero) allocated += r.length;
+      else allocated = await mappedDataBytes(disk);
       workers = allocated >= PARALLEL_MIN_DATA[to as ParallelTarget] ? defaultWorkerCount() : 0;
       if (workers > 1 && to !== 'vmdk-stream' && allocated < src.size * 1.5) {
         // Raw and fixed-VHD outputs are written by this thread alone; reading (and inflating stored

@@ -32,6 +32,16 @@ export interface RandomAccessDisk {
   read(offset: number, length: number): Promise<Buffer>;
   /** Optional: the same bytes as `read(offset, target.length)`, into the caller's (reused) buffer. */
   readInto?(offset: number, target: Buffer): Promise<void>;
+  /** Optional: the bytes `map()` reports as data, counted from the format's tables without building ranges. */
+  allocatedBytes?(): Promise<number>;
+}
+
+/** Bytes the disk's format maps as data: `disk.allocatedBytes` when it has it, else summed from `map`. */
+export async function mappedDataBytes(disk: RandomAccessDisk): Promise<number> {
+  if (disk.allocatedBytes) return disk.allocatedBytes();
+  let bytes = 0;
+  for await (const r of disk.map()) if (!r.zero) bytes += r.length;
+  return bytes;
 }
 
 /** `disk.readInto` when the disk has it, else `read` and a copy. */

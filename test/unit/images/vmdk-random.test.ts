@@ -93,6 +93,12 @@ async function readsOrImageError(open: () => Promise<RandomAccessDisk>): Promise
   try {
     const disk = await open();
     await hashDisk(streamFrom(disk, { chunkSize: 64 * 1024 }));
+    if (disk.allocatedBytes) {
+      // the tables' count agrees with the map's data ranges
+      let mapped = 0;
+      for await (const r of disk.map()) if (!r.zero) mapped += r.length;
+      expect(await disk.allocatedBytes()).toBe(mapped);
+    }
     if (disk.capacity > 0)
       await disk.read(
         Math.floor(disk.capacity / 3),
