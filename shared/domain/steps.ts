@@ -20,7 +20,8 @@ import {
 import { removeJobResources } from './cleanup';
 import { releaseUploadWait } from './offloads';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
-import { targetLocation, type Job, type JobError, type VmHardware } from './job';
+import { resolveAwsMode } from './aws-mode';
+import { targetLocation, type AwsMode, type Job, type JobError, type VmHardware } from './job';
 
 /** A step failure the job reports to its user (the workflow's Catch sends it to compensation). */
 export class StepFailure extends Error {
@@ -86,7 +87,7 @@ export const rejected = (detail: string, title = 'The image was rejected'): Step
 export async function inspectImage(
   gw: Gateway,
   jobId: string,
-): Promise<{ diskSha256: string; format: string }> {
+): Promise<{ diskSha256: string; format: string; mode?: AwsMode }> {
   let job = await gw.store.get(jobId);
   assertNotCancelled(job);
   job = await updateJob(gw, jobId, (j) => {
@@ -203,6 +204,8 @@ export async function inspectImage(
       ),
     );
   }
+  // AWS: direct (EBS snapshot) or VM Import, as requested or as the guest allows (aws-mode.ts).
+  const aws = job.target.cloud === 'aws' ? resolveAwsMode(job.target.mode, result.hardware) : undefined;
   await updateJob(gw, jobId, (j) => {
     j.image.sha256 = measured.sha256;
     j.image.diskSha256 = result.diskSha256;
@@ -210,9 +213,19 @@ export async function inspectImage(
     j.image.partitionTable = result.partitionTable;
     if (result.hardware) j.hardware = result.hardware;
     j.image.disk = result.disk;
-    endStep(j, 'succeeded', gw.now(), `${result.format}, ${result.capacity} bytes, ${result.partitionTable}`);
+    if (aws && j.target.cloud === 'aws') {
+      j.target.mode = aws.mode;
+      j.target.modeReason = aws.reason;
+    }
+    endStep(
+      j,
+      'succeeded',
+      gw.now(),
+      `${result.format}, ${result.capacity} bytes, ${result.partitionTable}` +
+        (aws ? `; AWS ${aws.mode}: ${aws.reason}` : ''),
+    );
   });
-  return { diskSha256: result.diskSha256, format: result.format };
+  return { diskSha256: result.diskSha256, format: result.format, ...(aws ? { mode: aws.mode } : {}) };
 }
 
 /** Records the failure on the job (for the user) and returns the error to throw (for the workflow). */
