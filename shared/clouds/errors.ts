@@ -25,6 +25,9 @@ const THROTTLING = new Set([
   'TooManyRequestsException',
   'SlowDown',
   'RequestThrottled',
+  // EBS direct APIs
+  'RequestThrottledException',
+  'ConcurrentLimitExceededException',
 ]);
 const UNAVAILABLE = new Set([
   'InternalError',
@@ -32,6 +35,8 @@ const UNAVAILABLE = new Set([
   'ServiceUnavailable',
   'Unavailable',
   'InsufficientInstanceCapacity',
+  // EBS direct APIs (500 InternalServerException; 503 answers carry code Unavailable)
+  'InternalServerException',
 ]);
 const NETWORK = new Set([
   'ECONNREFUSED',

@@ -6,11 +6,13 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { AwsSnapshots } from '../clouds/aws/aws-snapshots';
 import { AwsTarget } from '../clouds/aws/aws-target';
 import { AzureTarget } from '../clouds/azure/azure-target';
 import { CloudError } from '../clouds/errors';
 import type { CloudTarget } from '../clouds/cloud-target';
 import type { GatewayConfig, GatewayDeps } from '../runtime/deps';
+import { ImageCache } from '../store/image-cache';
 import { JobStore } from '../store/job-store';
 import { StagingBucket } from '../store/staging';
 import type { Job, JobResource, JobState, JobTarget } from './job';
@@ -28,6 +30,10 @@ export interface Gateway {
   cloudFor(target: JobTarget): CloudTarget;
   /** The Azure adapter; a CloudError when this gateway has no Azure configuration. */
   azure(): AzureTarget;
+  /** The AWS direct path's adapter (EBS direct APIs, RegisterImage). */
+  awsSnapshots: AwsSnapshots;
+  /** The AWS direct path's image cache (items in the jobs table). */
+  imageCache: ImageCache;
   publish(job: Job, from: JobState | undefined): Promise<void>;
 }
 
@@ -47,6 +53,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     config: deps.config,
     store: new JobStore(deps.ddb, deps.config.jobsTable),
+    awsSnapshots: new AwsSnapshots({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
+    imageCache: new ImageCache(deps.ddb, deps.config.jobsTable),
     staging: new StagingBucket(deps.s3, deps.config.stagingBucket),
     s3: deps.s3,
     sfn: deps.sfn,
