@@ -26,7 +26,7 @@ const RETRIABLE = new Set(['CloudThrottled', 'CloudUnavailable']);
 export interface RemovalOptions {
   /** Remove only these types (default: all). */
   types?: ReadonlyArray<JobResource['type']>;
-  /** Also remove resources kept on purpose (the returned image). */
+  /** Also remove resources kept on purpose (the returned image); never those of the image cache. */
   includeRetained?: boolean;
 }
 
@@ -37,7 +37,8 @@ export async function removeJobResources(
 ): Promise<Job> {
   let job = await gw.store.get(jobId);
   const pending = job.resources
-    .filter((r) => !r.removedAt && (opts.includeRetained || !r.retained))
+    // What the image cache owns is the cache's to remove (shared/domain/aws-image-cache.ts), never a job's.
+    .filter((r) => !r.removedAt && !r.imageCache && (opts.includeRetained || !r.retained))
     .filter((r) => !opts.types || opts.types.includes(r.type))
     .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
   const failures: string[] = [];

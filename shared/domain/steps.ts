@@ -20,6 +20,7 @@ import {
 import { removeJobResources } from './cleanup';
 import { releaseUploadWait } from './offloads';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
+import { isAwsDirect, recordUnrecordedDirectResources, rememberDirectImage } from './aws-image-cache';
 import { resolveAwsMode } from './aws-mode';
 import { targetLocation, type AwsMode, type Job, type JobError, type VmHardware } from './job';
 
@@ -398,6 +399,19 @@ export async function checkInstance(
 }
 
 export async function markRunning(gw: Gateway, jobId: string): Promise<void> {
+  const job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  if (isAwsDirect(job)) {
+    // Before `running`, so whoever sees the job running also sees its image cached.
+    try {
+      await rememberDirectImage(gw, jobId);
+    } catch (err) {
+      gw.logger.warn('could not keep the image in the image cache; the VM runs all the same', {
+        jobId,
+        error: err as Error,
+      });
+    }
+  }
   await updateJob(gw, jobId, (j) => {
     assertNotCancelled(j);
     j.state = 'running';
@@ -417,6 +431,8 @@ export async function compensate(
     j.error ??= errorFromWorkflow(error, j.activeStep?.name);
     if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
   });
+  // AWS direct: a snapshot or AMI whose creation the job could not record is removed too.
+  await recordUnrecordedDirectResources(gw, jobId);
   await removeJobResources(gw, jobId, { includeRetained: true });
   await updateJob(gw, jobId, (j) => {
     if (CANCELLED.has(j.state)) return false;
