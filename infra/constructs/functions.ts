@@ -88,6 +88,20 @@ export const STEP_FUNCTIONS = {
     true,
   ),
   azureCleanup: waitingStep('azure-cleanup', 'Return (Azure): remove the cloud resources of the job'),
+  // AWS direct offload: the staged disk's blocks into an EBS snapshot, an AMI from it.
+  awsPrepareSnapshot: step(
+    'aws-prepare-snapshot',
+    'Offload (AWS direct): image cache, StartSnapshot, range plan',
+    true,
+  ),
+  awsPutBlocks: step('aws-put-blocks', 'Offload (AWS direct): snapshot blocks of one range (Map item)', true),
+  awsFinishSnapshot: step(
+    'aws-finish-snapshot',
+    'Offload (AWS direct): block manifest, CompleteSnapshot',
+    true,
+  ),
+  awsCheckSnapshot: step('aws-check-snapshot', 'Offload (AWS direct): poll the snapshot until completed'),
+  awsRegisterImage: step('aws-register-image', 'Offload (AWS direct): register the AMI from the snapshot'),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** The functions that call Azure: only these get the service principal's secret (ARN and read access). */

@@ -10,6 +10,10 @@ const STREAMING_STEPS = [
   'lambdas/steps/publish-image.ts',
   'lambdas/steps/azure-upload-range.ts',
   'lambdas/steps/azure-publish-delta.ts',
+  // AWS direct: the disk map, the blocks of a range, the merged block manifest
+  'lambdas/steps/aws-prepare-snapshot.ts',
+  'lambdas/steps/aws-put-blocks.ts',
+  'lambdas/steps/aws-finish-snapshot.ts',
 ];
 /** Steps that wait for Azure long-running operations: 256 MB, 10 minutes. */
 const WAITING_STEPS = [
@@ -39,7 +43,7 @@ describe('Lambda functions', () => {
     // Assess
     const expected = [...entryFiles('lambdas/api'), ...entryFiles('lambdas/steps')].sort();
     expect(Object.values(entries).sort()).toEqual(expected);
-    expect(expected).toHaveLength(31);
+    expect(expected).toHaveLength(36);
     for (const [logicalId, entry] of Object.entries(entries)) {
       expect(fileExists(entry), `${logicalId}: ${entry}`).toBe(true);
       expect(logicalId).toMatch(/^Fn(Api|Steps)[A-Z][A-Za-z]+$/);
@@ -54,7 +58,7 @@ describe('Lambda functions', () => {
     const roles = resourcesOfType(template, 'AWS::IAM::Role');
 
     // Act / Assess
-    expect(Object.keys(functions)).toHaveLength(31);
+    expect(Object.keys(functions)).toHaveLength(36);
     for (const [id, fn] of Object.entries(functions)) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs22.x');

@@ -78,7 +78,13 @@ describe('function permissions', () => {
       FnStepsCheckImportRole: ['ec2:DescribeImages', 'ec2:DescribeImportImageTasks', 'ec2:DescribeSnapshots'],
       FnStepsLaunchInstanceRole: ['ec2:CreateTags', 'ec2:RunInstances'],
       FnStepsCheckInstanceRole: ['ec2:DescribeInstances'],
-      FnStepsMarkRunningRole: [],
+      // AWS direct: hands the image to the image cache, which removes the images it replaced
+      FnStepsMarkRunningRole: [
+        'ec2:DeleteSnapshot',
+        'ec2:DeregisterImage',
+        's3:DeleteObject',
+        's3:GetObject',
+      ],
       FnStepsCompensateRole: cleanup,
       FnStepsStopInstanceRole: ['ec2:DescribeInstances', 'ec2:StopInstances'],
       FnStepsStartExportRole: ['ec2:CreateInstanceExportTask', 'ec2:CreateTags'],
@@ -111,6 +117,24 @@ describe('function permissions', () => {
         's3:DeleteObject',
         'secretsmanager:GetSecretValue',
       ],
+      // AWS direct: EBS direct APIs on managed snapshots, the AMI, the staged disk and the manifests
+      FnStepsAwsPrepareSnapshotRole: [
+        'ebs:StartSnapshot',
+        'ec2:CreateTags',
+        'ec2:DescribeImages',
+        'ec2:DescribeSnapshots',
+        's3:GetObject',
+      ],
+      FnStepsAwsPutBlocksRole: ['ebs:PutSnapshotBlock', 's3:GetObject', 's3:PutObject'],
+      FnStepsAwsFinishSnapshotRole: [
+        'ebs:CompleteSnapshot',
+        'ec2:DescribeSnapshots',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:PutObject',
+      ],
+      FnStepsAwsCheckSnapshotRole: ['ec2:DescribeSnapshots'],
+      FnStepsAwsRegisterImageRole: ['ec2:CreateTags', 'ec2:DescribeImages', 'ec2:RegisterImage'],
     };
 
     // Act
@@ -161,7 +185,7 @@ describe('function permissions', () => {
     }
   });
 
-  it('scope S3 object access to the staging/ and returns/ prefixes', () => {
+  it('scope S3 object access to the staging/, returns/ and manifests/ prefixes', () => {
     // Prepare
     const { template } = synthesized();
     const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).filter((r) =>
@@ -178,7 +202,7 @@ describe('function permissions', () => {
     // Assess
     expect(s3Statements.length).toBeGreaterThan(0);
     for (const [role, resource] of s3Statements) {
-      expect(resource, role).toMatch(/"\/(staging|returns)\/\*"/);
+      expect(resource, role).toMatch(/"\/(staging|returns|manifests)\/\*"/);
     }
   });
 
@@ -209,6 +233,8 @@ describe('function permissions', () => {
       FnStepsStartImportRole: 'ImportImage',
       FnStepsLaunchInstanceRole: 'RunInstances',
       FnStepsStartExportRole: 'CreateInstanceExportTask',
+      FnStepsAwsPrepareSnapshotRole: 'StartSnapshot',
+      FnStepsAwsRegisterImageRole: 'RegisterImage',
     };
 
     // Act
