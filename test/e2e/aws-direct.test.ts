@@ -1,0 +1,203 @@
+/**
+ * The AWS direct offload over HTTP on the embedded deployment: the staged disk's blocks go into an
+ * EBS snapshot through the EBS direct APIs (the AWS simulator keeps real bytes), an AMI is
+ * registered from it and launched; the image cache makes a changed re-offload move only the changed
+ * blocks and an identical one move nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GatewayClient } from '../../shared/client/api-client';
+import { followJob } from '../../shared/client/follow';
+import { uploadImage } from '../../shared/client/upload';
+import type { JobView } from '../../shared/domain/view';
+import { convertImage } from '../../shared/images';
+import { SAMPLE_OVA } from '../../infra/local/demo';
+import { EBS_BLOCK, blockOf, nonZeroBlocks } from '../helpers/aws-sim';
+import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
+
+const DIRECT = { ...AWS_TARGET, mode: 'direct' as const };
+const SETTLED = ['running', 'failed', 'cancelled'];
+
+let gw: TestGateway;
+let client: GatewayClient;
+let work: string;
+/** The sample VM's 64 MiB disk, raw. */
+let sampleDisk: Buffer;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
+  work = await mkdtemp(join(tmpdir(), 'bg-direct-'));
+  const raw = join(work, 'sample.raw');
+  await convertImage(SAMPLE_OVA, raw, 'raw');
+  sampleDisk = await readFile(raw);
+});
+afterAll(async () => {
+  await gw?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function offload(
+  file: string,
+  vmName: string,
+  imageFormat: 'ova' | 'raw',
+  target: Record<string, unknown> = DIRECT,
+): Promise<string> {
+  const created = await client.createOffload(
+    { vmName, imageFormat, imageSizeBytes: (await stat(file)).size, target: target as typeof DIRECT },
+    randomUUID(),
+  );
+  await client.completeUpload(created.jobId, await uploadImage(file, created.upload));
+  return created.jobId;
+}
+
+const settle = (jobId: string): Promise<JobView> =>
+  followJob(client, jobId, { until: (j) => SETTLED.includes(j.state), intervalMs: 20 });
+
+/** EBS/EC2 calls the simulator answered (without error) since `from`, by action. */
+function callsSince(from: number, action: string): number {
+  return gw.sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
+}
+
+/**
+ * Where the instance's root volume differs from `expected` followed by zeros (undefined: equal).
+ * Read extent by extent; zero extents are checked against `expected` without allocating them.
+ */
+async function instanceDiskMismatch(instanceId: string, expected: Buffer): Promise<string | undefined> {
+  const disk = await gw.sim.readDisk('instance', instanceId);
+  for await (const e of disk.extents) {
+    const length = e.kind === 'data' ? e.data.length : e.length;
+    const end = Math.min(e.offset + length, expected.length);
+    const want = e.offset < expected.length ? expected.subarray(e.offset, end) : Buffer.alloc(0);
+    if (e.kind === 'data') {
+      if (!e.data.subarray(0, want.length).equals(want)) return `data at ${e.offset} (+${length}) differs`;
+      if (e.data.subarray(want.length).some((b) => b !== 0)) return `data past the disk at ${e.offset}`;
+    } else if (want.some((b) => b !== 0)) {
+      return `zero extent at ${e.offset} (+${length}) where the image holds data`;
+    }
+  }
+  return undefined;
+}
+
+/** A copy of `disk` with these blocks overwritten by a pattern (or zeroed). */
+function withBlocks(disk: Buffer, changes: Array<{ index: number; fill: number | 'zero' }>): Buffer {
+  const out = Buffer.from(disk);
+  for (const c of changes) {
+    const at = c.index * EBS_BLOCK;
+    if (c.fill === 'zero') out.fill(0, at, at + EBS_BLOCK);
+    else for (let i = 0; i < EBS_BLOCK; i += 4096) out.fill(c.fill + (i % 251), at + i, at + i + 4096);
+  }
+  return out;
+}
+
+describe('AWS direct offload over HTTP', () => {
+  let first: JobView;
+  let changedDisk: Buffer;
+  let changedJob: JobView;
+
+  it('puts the non-zero blocks into an EBS snapshot, registers an AMI and runs an instance whose disk is the image', async () => {
+    // Prepare
+    const before = gw.sim.calls.length;
+    const dataBlocks = nonZeroBlocks(sampleDisk);
+
+    // Act
+    first = await settle(await offload(SAMPLE_OVA, 'direct-vm', 'ova'));
+
+    // Assess: running, by the direct path (no VM Import), with every resource recorded
+    expect(first.state, first.error?.detail).toBe('running');
+    expect(first.target).toMatchObject({ mode: 'direct' });
+    expect(first.target.cloud === 'aws' && first.target.modeReason).toMatch(/requested/);
+    expect(first.steps.map((s) => s.name)).toEqual([
+      'upload',
+      'inspect',
+      'snapshot-upload',
+      'register-image',
+      'launch',
+    ]);
+    expect(first.resources.map((r) => r.type).sort()).toEqual(
+      ['ami', 'instance', 'multipart-upload', 's3-object', 's3-object', 'snapshot'].sort(),
+    );
+    expect(callsSince(before, 'ImportImage')).toBe(0);
+    expect(first.cloud.imageCache).toEqual({ outcome: 'full' });
+    expect(first.cloud.baseSnapshotId).toMatch(/^snap-/);
+    expect(first.cloud.amiId).toMatch(/^ami-/);
+    // exactly the non-zero blocks moved, once each
+    expect(first.bytes.blocksUploaded).toBe(dataBlocks.length);
+    expect(first.bytes.ebsBytesWritten).toBe(dataBlocks.length * EBS_BLOCK);
+    expect(callsSince(before, 'PutSnapshotBlock')).toBe(dataBlocks.length);
+    expect(callsSince(before, 'StartSnapshot')).toBe(1);
+    expect(callsSince(before, 'RegisterImage')).toBe(1);
+    // the instance's root volume holds the image's disk, bit for bit
+    expect(await instanceDiskMismatch(first.cloud.instanceId!, sampleDisk)).toBeUndefined();
+    // the image cache took the snapshot, AMI and manifest
+    const cached = first.resources.filter((r) => r.imageCache);
+    expect(cached.map((r) => r.id).sort()).toEqual(
+      [first.cloud.baseSnapshotId, first.cloud.amiId, first.cloud.blockManifestKey].sort(),
+    );
+    expect(cached.every((r) => r.retained)).toBe(true);
+  });
+
+  it('offloads a changed image (~1 % of the blocks) as a child snapshot with only the changed blocks', async () => {
+    // Prepare: one data block rewritten, one zero block given data, one data block cleared
+    const data = nonZeroBlocks(sampleDisk);
+    const zeroBlock = [...Array(sampleDisk.length / EBS_BLOCK).keys()].find((i) => !data.includes(i))!;
+    changedDisk = withBlocks(sampleDisk, [
+      { index: data[Math.floor(data.length / 2)]!, fill: 0x5a },
+      { index: zeroBlock, fill: 0xa5 },
+      { index: data[data.length - 1]!, fill: 'zero' },
+    ]);
+    const file = join(work, 'changed.raw');
+    await writeFile(file, changedDisk);
+    const before = gw.sim.calls.length;
+
+    // Act
+    changedJob = await settle(await offload(file, 'direct-vm', 'raw'));
+
+    // Assess
+    expect(changedJob.state, changedJob.error?.detail).toBe('running');
+    expect(changedJob.cloud.imageCache).toMatchObject({
+      outcome: 'incremental',
+      snapshotId: first.cloud.baseSnapshotId,
+      fromJobId: first.jobId,
+    });
+    expect(changedJob.bytes.blocksUploaded).toBe(3);
+    expect(callsSince(before, 'PutSnapshotBlock')).toBe(3);
+    expect(changedJob.bytes.blocksSkipped).toBe(data.length - 2);
+    expect(changedJob.cloud.baseSnapshotId).not.toBe(first.cloud.baseSnapshotId);
+    expect(await instanceDiskMismatch(changedJob.cloud.instanceId!, changedDisk)).toBeUndefined();
+    // the changed blocks are all EBS has as new in the child
+    expect(blockOf(changedDisk, zeroBlock).some((b) => b !== 0)).toBe(true);
+  });
+
+  it('re-offloads identical content without uploading anything and reuses the cached AMI', async () => {
+    // Prepare
+    const file = join(work, 'changed.raw');
+    const before = gw.sim.calls.length;
+
+    // Act
+    const again = await settle(await offload(file, 'direct-vm', 'raw'));
+
+    // Assess
+    expect(again.state, again.error?.detail).toBe('running');
+    expect(again.cloud.imageCache).toMatchObject({
+      outcome: 'reused',
+      snapshotId: changedJob.cloud.baseSnapshotId,
+    });
+    expect(again.cloud.amiId).toBe(changedJob.cloud.amiId);
+    expect(again.bytes.blocksUploaded).toBe(0);
+    expect(callsSince(before, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(before, 'StartSnapshot')).toBe(0);
+    expect(callsSince(before, 'RegisterImage')).toBe(0);
+    expect(again.steps.map((s) => s.name)).toEqual(['upload', 'inspect', 'snapshot-upload', 'launch']);
+    expect(await instanceDiskMismatch(again.cloud.instanceId!, changedDisk)).toBeUndefined();
+    expect(
+      again.resources
+        .filter((r) => r.imageCache)
+        .map((r) => r.type)
+        .sort(),
+    ).toEqual(['ami', 'snapshot']);
+  });
+});
