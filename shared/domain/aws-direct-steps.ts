@@ -313,16 +313,25 @@ export async function awsFinishSnapshot(
   if (!snapshotId) throw new CloudError('CloudRejected', `job ${jobId} has no snapshot to complete`);
   const capacity = capacityOf(job);
   const sorted = [...results].sort((a, b) => a.index - b.index);
-  const parts: BlockManifest[] = [];
-  for (const r of sorted) parts.push(await readManifest(gw, rangeManifestKey(jobId, r.index)));
-  const manifest = parts.length > 0 ? mergeBlockManifests(parts) : blockManifest(capacity, []);
   const manifestKey = blockManifestKey(jobId);
-  await updateJob(gw, jobId, (j) => {
-    assertNotCancelled(j);
-    recordResource(j, { type: 's3-object', id: manifestKey, location: gw.staging.bucket }, gw.now());
-    j.cloud.blockManifestKey = manifestKey;
-  });
-  await writeManifest(gw, manifestKey, manifest);
+  // A retry after the manifest was stored finds the parts deleted: it reads the manifest instead.
+  let manifest = job.cloud.blockManifestKey
+    ? await readManifest(gw, manifestKey).catch((err: unknown) => {
+        if ((err as Error).name === 'NoSuchKey') return undefined;
+        throw err;
+      })
+    : undefined;
+  if (!manifest) {
+    const parts: BlockManifest[] = [];
+    for (const r of sorted) parts.push(await readManifest(gw, rangeManifestKey(jobId, r.index)));
+    manifest = parts.length > 0 ? mergeBlockManifests(parts) : blockManifest(capacity, []);
+    await updateJob(gw, jobId, (j) => {
+      assertNotCancelled(j);
+      recordResource(j, { type: 's3-object', id: manifestKey, location: gw.staging.bucket }, gw.now());
+      j.cloud.blockManifestKey = manifestKey;
+    });
+    await writeManifest(gw, manifestKey, manifest);
+  }
   for (const r of sorted) {
     await gw.s3
       .send(new DeleteObjectCommand({ Bucket: gw.staging.bucket, Key: rangeManifestKey(jobId, r.index) }))
