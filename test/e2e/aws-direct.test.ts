@@ -97,6 +97,7 @@ describe('AWS direct offload over HTTP', () => {
   let first: JobView;
   let changedDisk: Buffer;
   let changedJob: JobView;
+  let identicalJob: JobView;
 
   it('puts the non-zero blocks into an EBS snapshot, registers an AMI and runs an instance whose disk is the image', async () => {
     // Prepare
@@ -179,6 +180,7 @@ describe('AWS direct offload over HTTP', () => {
 
     // Act
     const again = await settle(await offload(file, 'direct-vm', 'raw'));
+    identicalJob = again;
 
     // Assess
     expect(again.state, again.error?.detail).toBe('running');
@@ -199,5 +201,82 @@ describe('AWS direct offload over HTTP', () => {
         .map((r) => r.type)
         .sort(),
     ).toEqual(['ami', 'snapshot']);
+  });
+
+  it('a failed incremental offload removes its own snapshot and AMI and keeps the cached image', async () => {
+    // Prepare: changed content again, to an instance type EC2 does not have (RunInstances fails)
+    const file = join(work, 'changed-again.raw');
+    await writeFile(file, withBlocks(changedDisk, [{ index: 3, fill: 0x33 }]));
+
+    // Act
+    const failed = await settle(
+      await offload(file, 'direct-vm', 'raw', { ...DIRECT, instanceType: 'q9.nonsense' }),
+    );
+
+    // Assess
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatchObject({ type: 'cloud-rejected', step: 'launch' });
+    expect(failed.error?.detail).toContain('q9.nonsense');
+    expect(failed.cloud.imageCache).toMatchObject({ outcome: 'incremental' });
+    const live = gw.sim.resources();
+    const liveSnapshots = live.snapshots.map((x) => x.id);
+    const liveImages = live.images.map((x) => x.id);
+    expect(liveSnapshots).not.toContain(failed.cloud.baseSnapshotId);
+    expect(liveImages).not.toContain(failed.cloud.amiId);
+    expect(failed.resources.filter((r) => !r.removedAt)).toEqual([]);
+    expect(liveSnapshots).toContain(changedJob.cloud.baseSnapshotId);
+    expect(liveImages).toContain(changedJob.cloud.amiId);
+  });
+
+  it('cancels keep what the cache owns; the next cache write removes a replaced image no job uses any more', async () => {
+    // Prepare: the first offload's image was replaced by the changed one while it still ran
+    await client.cancel(first.jobId);
+    await client.cancel(identicalJob.jobId);
+    const cancelled = await client.getOffload(first.jobId);
+    const file = join(work, 'changed-third.raw');
+    await writeFile(file, withBlocks(changedDisk, [{ index: 5, fill: 0x77 }]));
+
+    // Act: a third content becomes the entry; the changed one's image is still in use (running)
+    const third = await settle(await offload(file, 'direct-vm', 'raw'));
+
+    // Assess
+    expect(cancelled.state).toBe('cancelled');
+    expect(
+      cancelled.resources
+        .filter((r) => !r.removedAt)
+        .map((r) => r.type)
+        .sort(),
+    ).toEqual(['ami', 's3-object', 'snapshot'].sort());
+    expect(third.state, third.error?.detail).toBe('running');
+    expect(third.cloud.imageCache).toMatchObject({
+      outcome: 'incremental',
+      snapshotId: changedJob.cloud.baseSnapshotId,
+    });
+    const live = gw.sim.resources();
+    expect(live.snapshots.map((x) => x.id)).not.toContain(first.cloud.baseSnapshotId);
+    expect(live.images.map((x) => x.id)).not.toContain(first.cloud.amiId);
+    expect(live.snapshots.map((x) => x.id)).toContain(changedJob.cloud.baseSnapshotId);
+    const pruned = await client.getOffload(first.jobId);
+    expect(pruned.resources.filter((r) => !r.removedAt)).toEqual([]);
+  });
+
+  it('retries throttled and failing EBS and EC2 calls to a running instance', async () => {
+    // Prepare
+    gw.sim.setFaults({
+      throttle: { actions: ['StartSnapshot', 'CompleteSnapshot', 'RegisterImage'], count: 4 },
+      serverError: { actions: ['PutSnapshotBlock'], count: 4 },
+    });
+    const before = gw.sim.calls.length;
+
+    // Act
+    const job = await settle(await offload(SAMPLE_OVA, 'direct-retry-vm', 'ova'));
+    gw.sim.setFaults({});
+
+    // Assess
+    expect(job.state, job.error?.detail).toBe('running');
+    const failed = gw.sim.calls.slice(before).filter((c) => c.error);
+    expect(failed.length).toBeGreaterThanOrEqual(8);
+    expect(job.bytes.blocksUploaded).toBe(nonZeroBlocks(sampleDisk).length);
+    expect(await instanceDiskMismatch(job.cloud.instanceId!, sampleDisk)).toBeUndefined();
   });
 });
