@@ -206,7 +206,13 @@ export async function inspectImage(
     );
   }
   // AWS: direct (EBS snapshot) or VM Import, as requested or as the guest allows (aws-mode.ts).
-  const aws = job.target.cloud === 'aws' ? resolveAwsMode(job.target.mode, result.hardware) : undefined;
+  // A resumed workflow inspects again: a mode resolved before keeps the reason it was resolved with.
+  const aws =
+    job.target.cloud !== 'aws'
+      ? undefined
+      : job.target.mode && job.target.modeReason
+        ? { mode: job.target.mode, reason: job.target.modeReason }
+        : resolveAwsMode(job.target.mode, result.hardware);
   await updateJob(gw, jobId, (j) => {
     j.image.sha256 = measured.sha256;
     j.image.diskSha256 = result.diskSha256;
