@@ -13,9 +13,12 @@ import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
-import { convertImage } from '../../shared/images';
+import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { convertImage, writeOva } from '../../shared/images';
+import { diskFromBuffer } from '../../shared/images/extents';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { EBS_BLOCK, blockOf, nonZeroBlocks } from '../helpers/aws-sim';
+import { collect } from '../helpers/images/fixtures';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 const DIRECT = { ...AWS_TARGET, mode: 'direct' as const };
@@ -278,5 +281,60 @@ describe('AWS direct offload over HTTP', () => {
     expect(failed.length).toBeGreaterThanOrEqual(8);
     expect(job.bytes.blocksUploaded).toBe(nonZeroBlocks(sampleDisk).length);
     expect(await instanceDiskMismatch(job.cloud.instanceId!, sampleDisk)).toBeUndefined();
+  });
+});
+
+describe('the AWS mode when the request names none', () => {
+  it('goes direct for an OVF whose guest ships NVMe and ENA drivers, booting UEFI as the OVF says', async () => {
+    // Prepare: the sample disk in an OVA that says Ubuntu 64-bit on EFI firmware
+    const file = join(work, 'ubuntu-efi.ova');
+    await writeFile(
+      file,
+      await collect(
+        writeOva({
+          vmName: 'ubuntu-efi',
+          firmware: 'efi',
+          osType: 'ubuntu64Guest',
+          disks: [{ fileName: 'ubuntu-efi-disk1.vmdk', disk: diskFromBuffer(sampleDisk) }],
+          tmpDir: work,
+        }),
+      ),
+    );
+
+    // Act
+    const job = await settle(await offload(file, 'ubuntu-efi', 'ova', AWS_TARGET));
+
+    // Assess
+    expect(job.state, job.error?.detail).toBe('running');
+    expect(job.target).toMatchObject({
+      mode: 'direct',
+      modeReason: expect.stringContaining('ubuntu64Guest'),
+    });
+    expect(job.steps.find((s) => s.name === 'inspect')?.detail).toMatch(/AWS direct: .*ubuntu64Guest/);
+    const images = await gw.deps
+      .ec2For('us-east-1')
+      .send(new DescribeImagesCommand({ ImageIds: [job.cloud.amiId!] }));
+    expect(images.Images?.[0]).toMatchObject({
+      BootMode: 'uefi',
+      EnaSupport: true,
+      Architecture: 'x86_64',
+      VirtualizationType: 'hvm',
+      RootDeviceName: '/dev/xvda',
+    });
+    expect(await instanceDiskMismatch(job.cloud.instanceId!, sampleDisk)).toBeUndefined();
+  });
+
+  it('imports the sample VM (otherLinux64Guest) through VM Import, saying why', async () => {
+    // Act
+    const job = await settle(await offload(SAMPLE_OVA, 'sample-import', 'ova', AWS_TARGET));
+
+    // Assess
+    expect(job.state, job.error?.detail).toBe('running');
+    expect(job.target).toMatchObject({
+      mode: 'import',
+      modeReason: expect.stringContaining('otherLinux64Guest'),
+    });
+    expect(job.resources.map((r) => r.type)).toContain('import-task');
+    expect(job.cloud.imageCache).toBeUndefined();
   });
 });
