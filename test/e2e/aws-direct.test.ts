@@ -5,7 +5,7 @@
  * blocks and an identical one move nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -281,6 +281,41 @@ describe('AWS direct offload over HTTP', () => {
     expect(failed.length).toBeGreaterThanOrEqual(8);
     expect(job.bytes.blocksUploaded).toBe(nonZeroBlocks(sampleDisk).length);
     expect(await instanceDiskMismatch(job.cloud.instanceId!, sampleDisk)).toBeUndefined();
+  });
+});
+
+describe('an incremental re-offload of a dense disk', () => {
+  it('moves ~1 % of the blocks when ~1 % of the blocks changed', async () => {
+    // Prepare: 128 MiB, the sample's partitioned 64 MiB then 64 MiB of random data (256 blocks)
+    const dense = Buffer.concat([sampleDisk, randomBytes(64 * 1024 * 1024)]);
+    const base = join(work, 'dense.raw');
+    await writeFile(base, dense);
+    const baseJob = await settle(await offload(base, 'dense-vm', 'raw'));
+    const changed = withBlocks(dense, [
+      { index: 130, fill: 0x11 },
+      { index: 200, fill: 0x22 },
+      { index: 255, fill: 0x33 },
+    ]);
+    const file = join(work, 'dense-changed.raw');
+    await writeFile(file, changed);
+    const before = gw.sim.calls.length;
+
+    // Act
+    const job = await settle(await offload(file, 'dense-vm', 'raw'));
+
+    // Assess: 3 of the disk's 256 blocks put (1.2 %), everything else taken from the parent
+    expect(baseJob.state, baseJob.error?.detail).toBe('running');
+    expect(baseJob.bytes.blocksUploaded).toBe(nonZeroBlocks(dense).length);
+    expect(job.state, job.error?.detail).toBe('running');
+    expect(job.cloud.imageCache).toMatchObject({
+      outcome: 'incremental',
+      snapshotId: baseJob.cloud.baseSnapshotId,
+    });
+    expect(callsSince(before, 'PutSnapshotBlock')).toBe(3);
+    expect(job.bytes.blocksUploaded).toBe(3);
+    expect(job.bytes.ebsBytesWritten).toBe(3 * EBS_BLOCK);
+    expect(job.bytes.blocksSkipped).toBe(nonZeroBlocks(changed).length - 3);
+    expect(await instanceDiskMismatch(job.cloud.instanceId!, changed)).toBeUndefined();
   });
 });
 
