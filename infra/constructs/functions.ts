@@ -143,6 +143,8 @@ export interface GatewayFunctionsProps {
     /** Bytes per upload range (Map item). */
     readonly uploadChunkBytes: number;
   };
+  /** AWS direct: disk bytes per PutBlocks range (Map item); absent: the functions' default (1 GiB). */
+  readonly ebsUploadChunkBytes?: number;
 }
 
 /** `create-offload` → `CreateOffload`. */
@@ -171,6 +173,9 @@ export class GatewayFunctions extends Construct {
       [ENV_NAMES.azureResourceGroup]: props.azure.defaultResourceGroup,
       [ENV_NAMES.azureUploadChunkBytes]: String(props.azure.uploadChunkBytes),
       ...(props.azure.subnetId ? { [ENV_NAMES.azureSubnetId]: props.azure.subnetId } : {}),
+      ...(props.ebsUploadChunkBytes !== undefined
+        ? { [ENV_NAMES.ebsUploadChunkBytes]: String(props.ebsUploadChunkBytes) }
+        : {}),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       NODE_OPTIONS: '--enable-source-maps',
     };
