@@ -13,7 +13,7 @@ import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
-import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { convertImage, writeOva } from '../../shared/images';
 import { diskFromBuffer } from '../../shared/images/extents';
 import { SAMPLE_OVA } from '../../infra/local/demo';
@@ -281,6 +281,46 @@ describe('AWS direct offload over HTTP', () => {
     expect(failed.length).toBeGreaterThanOrEqual(8);
     expect(job.bytes.blocksUploaded).toBe(nonZeroBlocks(sampleDisk).length);
     expect(await instanceDiskMismatch(job.cloud.instanceId!, sampleDisk)).toBeUndefined();
+  });
+});
+
+describe('cancelling a direct offload', () => {
+  it('while its blocks are being put leaves no snapshot, AMI or instance of the job that the cache does not own', async () => {
+    // Prepare: every cloud answer 30 ms late, so the upload takes a while
+    gw.sim.setFaults({ latencyMs: 30 });
+    const jobId = await offload(SAMPLE_OVA, 'direct-cancel-vm', 'ova');
+    await followJob(client, jobId, {
+      until: (j) => j.cloud.baseSnapshotId !== undefined || SETTLED.includes(j.state),
+      intervalMs: 10,
+    });
+
+    // Act
+    await client.cancel(jobId);
+    gw.sim.setFaults({});
+    const job = await client.getOffload(jobId);
+
+    // Assess: whatever the cancel caught (a slow machine may see the job already running), what is
+    // left is only what the image cache owns
+    expect(job.state).toBe('cancelled');
+    expect(job.resources.filter((r) => !r.removedAt && !r.imageCache)).toEqual([]);
+    const ec2 = gw.deps.ec2For('us-east-1');
+    const filter = [{ Name: 'tag:burstgate:job', Values: [jobId] }];
+    // Map items still in flight when the execution stopped end on their own; give them a moment
+    let left: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const snaps = await ec2.send(new DescribeSnapshotsCommand({ Filters: filter }));
+      const images = await ec2.send(new DescribeImagesCommand({ Filters: filter }));
+      left = [
+        ...(snaps.Snapshots ?? []).map((x) => x.SnapshotId!),
+        ...(images.Images ?? []).map((x) => x.ImageId!),
+      ];
+      const owned = new Set(job.resources.filter((r) => r.imageCache).map((r) => r.id));
+      left = left.filter((id) => !owned.has(id));
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(left).toEqual([]);
+    expect(gw.sim.resources().instances.map((x) => x.id)).not.toContain(job.cloud.instanceId);
   });
 });
 
