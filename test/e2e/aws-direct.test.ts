@@ -13,7 +13,7 @@ import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
-import { DescribeImagesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { convertImage, writeOva } from '../../shared/images';
 import { diskFromBuffer } from '../../shared/images/extents';
 import { SAMPLE_OVA } from '../../infra/local/demo';
@@ -360,9 +360,13 @@ describe('an incremental re-offload of a dense disk', () => {
 });
 
 describe('the AWS mode when the request names none', () => {
+  let ubuntuJob: JobView;
+  let ubuntuOva: string;
+
   it('goes direct for an OVF whose guest ships NVMe and ENA drivers, booting UEFI as the OVF says', async () => {
     // Prepare: the sample disk in an OVA that says Ubuntu 64-bit on EFI firmware
     const file = join(work, 'ubuntu-efi.ova');
+    ubuntuOva = file;
     await writeFile(
       file,
       await collect(
@@ -378,6 +382,7 @@ describe('the AWS mode when the request names none', () => {
 
     // Act
     const job = await settle(await offload(file, 'ubuntu-efi', 'ova', AWS_TARGET));
+    ubuntuJob = job;
 
     // Assess
     expect(job.state, job.error?.detail).toBe('running');
@@ -397,6 +402,33 @@ describe('the AWS mode when the request names none', () => {
       RootDeviceName: '/dev/xvda',
     });
     expect(await instanceDiskMismatch(job.cloud.instanceId!, sampleDisk)).toBeUndefined();
+  });
+
+  it('registers the cached snapshot again when its AMI was deregistered, and the cache keeps the new AMI', async () => {
+    // Prepare: the cached AMI is gone (deregistered outside burstgate)
+    const ec2 = gw.deps.ec2For('us-east-1');
+    await ec2.send(new DeregisterImageCommand({ ImageId: ubuntuJob.cloud.amiId! }));
+    const before = gw.sim.calls.length;
+
+    // Act: identical content again, then once more
+    const again = await settle(await offload(ubuntuOva, 'ubuntu-efi', 'ova', AWS_TARGET));
+    const third = await settle(await offload(ubuntuOva, 'ubuntu-efi', 'ova', AWS_TARGET));
+
+    // Assess: nothing uploaded; one new AMI from the cached snapshot, which the next job reuses
+    expect(again.state, again.error?.detail).toBe('running');
+    expect(again.cloud.imageCache).toMatchObject({
+      outcome: 'reused',
+      snapshotId: ubuntuJob.cloud.baseSnapshotId,
+    });
+    expect(again.cloud.amiId).not.toBe(ubuntuJob.cloud.amiId);
+    expect(callsSince(before, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(before, 'RegisterImage')).toBe(1);
+    expect(again.resources.find((r) => r.id === again.cloud.amiId)).toMatchObject({
+      retained: true,
+      imageCache: true,
+    });
+    expect(third.cloud.amiId).toBe(again.cloud.amiId);
+    expect(await instanceDiskMismatch(again.cloud.instanceId!, sampleDisk)).toBeUndefined();
   });
 
   it('imports the sample VM (otherLinux64Guest) through VM Import, saying why', async () => {
