@@ -24,6 +24,13 @@ export const AZURE_CONTEXT = {
   uploadChunkBytes: 'burstgate:azureUploadChunkBytes',
   uploadConcurrency: 'burstgate:azureUploadConcurrency',
 } as const;
+/** CDK context keys of the AWS direct offload (`cdk deploy -c burstgate:ebsUploadChunkBytes=...`). */
+export const AWS_DIRECT_CONTEXT = {
+  /** Disk bytes per PutBlocks Lambda, a multiple of 512 KiB (default 1 GiB). */
+  uploadChunkBytes: 'burstgate:ebsUploadChunkBytes',
+  /** MaxConcurrency of the PutBlocks Map state (default 8). */
+  uploadConcurrency: 'burstgate:ebsUploadConcurrency',
+} as const;
 const GiB = 1024 * 1024 * 1024;
 
 /** The project root: one level above infra/. Lambda entries and package-lock.json are found from it. */
@@ -77,6 +84,7 @@ export class GatewayStack extends Stack {
     const returnStateMachineArn = stateMachineArn(RETURN_STATE_MACHINE_NAME);
 
     const azure = this.azureSettings();
+    const direct = this.awsDirectSettings();
     this.functions = new GatewayFunctions(this, 'Functions', {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       jobsTableName: this.storage.jobsTable.tableName,
@@ -86,6 +94,7 @@ export class GatewayStack extends Stack {
       eventBusName: this.events.bus.eventBusName,
       vmImportRoleName: VMIMPORT_ROLE_NAME,
       azure,
+      ...(direct.uploadChunkBytes !== undefined ? { ebsUploadChunkBytes: direct.uploadChunkBytes } : {}),
     });
 
     grantGatewayPermissions({
@@ -104,6 +113,7 @@ export class GatewayStack extends Stack {
     this.workflows = new Workflows(this, 'Workflows', {
       steps: this.functions.steps,
       azureUploadConcurrency: azure.uploadConcurrency,
+      ...(direct.uploadConcurrency !== undefined ? { ebsUploadConcurrency: direct.uploadConcurrency } : {}),
     });
     this.api = new GatewayApi(this, 'Api', { functions: this.functions.api });
 
@@ -154,6 +164,30 @@ export class GatewayStack extends Stack {
       uploadChunkBytes,
       uploadConcurrency: positive(AZURE_CONTEXT.uploadConcurrency, DEFAULT_AZURE_UPLOAD_CONCURRENCY),
       ...(subnetId ? { subnetId } : {}),
+    };
+  }
+
+  /** The AWS direct offload's settings from CDK context (absent: the defaults of deps and workflows). */
+  private awsDirectSettings(): { uploadChunkBytes?: number; uploadConcurrency?: number } {
+    const read = (key: string): number | undefined => {
+      const raw: unknown = this.node.tryGetContext(key);
+      if (raw === undefined || raw === null || raw === '') return undefined;
+      const value = Number(raw);
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        throw new Error(`context ${key} must be a positive integer, got ${String(raw)}`);
+      }
+      return value;
+    };
+    const uploadChunkBytes = read(AWS_DIRECT_CONTEXT.uploadChunkBytes);
+    if (uploadChunkBytes !== undefined && uploadChunkBytes % (512 * 1024) !== 0) {
+      throw new Error(
+        `context ${AWS_DIRECT_CONTEXT.uploadChunkBytes} must be a multiple of 512 KiB (the EBS block)`,
+      );
+    }
+    const uploadConcurrency = read(AWS_DIRECT_CONTEXT.uploadConcurrency);
+    return {
+      ...(uploadChunkBytes !== undefined ? { uploadChunkBytes } : {}),
+      ...(uploadConcurrency !== undefined ? { uploadConcurrency } : {}),
     };
   }
 }

@@ -98,6 +98,20 @@ export const STEP_FUNCTIONS = {
     'Return (AWS direct): publish the changed EBS blocks as a delta',
     true,
   ),
+  // AWS direct offload: the staged disk's blocks into an EBS snapshot, an AMI from it.
+  awsPrepareSnapshot: step(
+    'aws-prepare-snapshot',
+    'Offload (AWS direct): image cache, StartSnapshot, range plan',
+    true,
+  ),
+  awsPutBlocks: step('aws-put-blocks', 'Offload (AWS direct): snapshot blocks of one range (Map item)', true),
+  awsFinishSnapshot: step(
+    'aws-finish-snapshot',
+    'Offload (AWS direct): block manifest, CompleteSnapshot',
+    true,
+  ),
+  awsCheckSnapshot: step('aws-check-snapshot', 'Offload (AWS direct): poll the snapshot until completed'),
+  awsRegisterImage: step('aws-register-image', 'Offload (AWS direct): register the AMI from the snapshot'),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** The functions that call Azure: only these get the service principal's secret (ARN and read access). */
@@ -139,6 +153,8 @@ export interface GatewayFunctionsProps {
     /** Bytes per upload range (Map item). */
     readonly uploadChunkBytes: number;
   };
+  /** AWS direct: disk bytes per PutBlocks range (Map item); absent: the functions' default (1 GiB). */
+  readonly ebsUploadChunkBytes?: number;
 }
 
 /** `create-offload` → `CreateOffload`. */
@@ -167,6 +183,9 @@ export class GatewayFunctions extends Construct {
       [ENV_NAMES.azureResourceGroup]: props.azure.defaultResourceGroup,
       [ENV_NAMES.azureUploadChunkBytes]: String(props.azure.uploadChunkBytes),
       ...(props.azure.subnetId ? { [ENV_NAMES.azureSubnetId]: props.azure.subnetId } : {}),
+      ...(props.ebsUploadChunkBytes !== undefined
+        ? { [ENV_NAMES.ebsUploadChunkBytes]: String(props.ebsUploadChunkBytes) }
+        : {}),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       NODE_OPTIONS: '--enable-source-maps',
     };

@@ -26,6 +26,8 @@ export const SERVICE_NAME = 'burstgate';
 /** Key prefixes in the staging bucket (lifecycle rules and IAM grants are scoped to them). */
 export const STAGING_PREFIX = 'staging/';
 export const RETURNS_PREFIX = 'returns/';
+/** AWS direct: block manifests of the snapshots the image cache keeps (no expiry; the cache removes them). */
+export const MANIFESTS_PREFIX = 'manifests/';
 
 /** Tags the gateway puts on every cloud resource it creates; IAM conditions rely on the first one. */
 export const MANAGED_TAG_KEY = 'burstgate:managed';

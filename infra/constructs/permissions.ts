@@ -9,6 +9,7 @@ import { acknowledgeWildcard, getAttFinding } from './nag';
 import {
   MANAGED_TAG_KEY,
   MANAGED_TAG_VALUE,
+  MANIFESTS_PREFIX,
   OFFLOAD_STATE_MACHINE_NAME,
   RETURN_STATE_MACHINE_NAME,
   RETURNS_PREFIX,
@@ -44,6 +45,9 @@ const REASON_TABLE_INDEX =
   'Grant on the jobs table includes its indexes (GSI byState), whose ARNs are <table>/index/<name>.';
 const REASON_STAGING = `Image uploads live under ${STAGING_PREFIX}<jobId>/…; the job id is only known at run time, so the grant covers the prefix.`;
 const REASON_RETURNS = `Returned images live under ${RETURNS_PREFIX}<jobId>/…; the job id is only known at run time, so the grant covers the prefix.`;
+const REASON_MANIFESTS = `Block manifests of direct offloads live under ${MANIFESTS_PREFIX}<jobId>/…; the job id is only known at run time, so the grant covers the prefix.`;
+const REASON_SNAPSHOTS =
+  'EBS snapshots and AMIs of a direct offload do not exist before the call that creates them, in whatever Region the job targets; the statements are limited by the managed tag (set in the creating request, required by the condition) wherever IAM evaluates it.';
 
 /**
  * Least-privilege IAM for every function: each role gets only what its handler does. Wildcards that
@@ -61,6 +65,11 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   const instancesArn = `arn:${partition}:ec2:*:${account}:instance/*`;
   const instancesFinding = `Resource::arn:${NAG_PARTITION}:ec2:*:${NAG_ACCOUNT}:instance/*`;
   const managedOnly = { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } };
+  const manifestObjects = bucket.arnForObjects(`${MANIFESTS_PREFIX}*`);
+  const snapshotsArn = `arn:${partition}:ec2:*::snapshot/*`;
+  const imagesArn = `arn:${partition}:ec2:*::image/*`;
+  const snapshotsFinding = `Resource::arn:${NAG_PARTITION}:ec2:*::snapshot/*`;
+  const imagesFinding = `Resource::arn:${NAG_PARTITION}:ec2:*::image/*`;
 
   const allow = (fn: GatewayFunction, statement: iam.PolicyStatementProps): void => {
     fn.role.addToPolicy(new iam.PolicyStatement(statement));
@@ -87,6 +96,8 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     acknowledgeWildcard(fn, `Resource::${bucketFinding}/${STAGING_PREFIX}*`, REASON_STAGING);
   const ackReturns = (fn: GatewayFunction) =>
     acknowledgeWildcard(fn, `Resource::${bucketFinding}/${RETURNS_PREFIX}*`, REASON_RETURNS);
+  const ackManifests = (fn: GatewayFunction) =>
+    acknowledgeWildcard(fn, `Resource::${bucketFinding}/${MANIFESTS_PREFIX}*`, REASON_MANIFESTS);
 
   /** What removing a job's cloud and staging resources takes (compensate, cleanup, cancel, return-failed). */
   const grantCleanup = (fn: GatewayFunction): void => {
@@ -103,6 +114,9 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     });
     allow(fn, { sid: 'DescribeEc2', actions: ['ec2:Describe*'], resources: ['*'] });
     allow(fn, stagingStatement('RemoveStagedUploads', ['s3:AbortMultipartUpload', 's3:DeleteObject']));
+    // AWS direct: the block manifest of a snapshot the image cache did not take.
+    allow(fn, { sid: 'RemoveBlockManifests', actions: ['s3:DeleteObject'], resources: [manifestObjects] });
+    ackManifests(fn);
     acknowledgeWildcard(
       fn,
       instancesFinding,
@@ -292,8 +306,6 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   // gets no EC2 or S3 permissions at all.
 
   // ---- AWS direct mode: the changed-block return ----------------------------------------------
-  const snapshotsArn = `arn:${partition}:ec2:*::snapshot/*`;
-  const snapshotsFinding = `Resource::arn:${NAG_PARTITION}:ec2:*::snapshot/*`;
   const volumesArn = `arn:${partition}:ec2:*:${account}:volume/*`;
   const volumesFinding = `Resource::arn:${NAG_PARTITION}:ec2:*:${NAG_ACCOUNT}:volume/*`;
   // The snapshot step finds the root volume and a snapshot an earlier try created (Describe*), snapshots
@@ -373,6 +385,107 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   ackStaging(steps.awsPublishChangedBlocks);
   ackReturns(steps.awsPublishChangedBlocks);
 
+  // ---- AWS direct ----------------------------------------------------------------------------
+  // PrepareSnapshot: the image cache's snapshot and AMI still there? StartSnapshot, tagged managed
+  // in the request; the staged disk's map (ranged GETs).
+  allow(steps.awsPrepareSnapshot, {
+    sid: 'DescribeCachedImages',
+    actions: ['ec2:DescribeSnapshots', 'ec2:DescribeImages'],
+    resources: ['*'],
+  });
+  allow(steps.awsPrepareSnapshot, {
+    sid: 'StartManagedSnapshot',
+    actions: ['ebs:StartSnapshot'],
+    resources: [snapshotsArn],
+    conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } },
+  });
+  allow(steps.awsPrepareSnapshot, tagOnCreate('StartSnapshot', [snapshotsArn]));
+  allow(steps.awsPrepareSnapshot, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
+  acknowledgeWildcard(steps.awsPrepareSnapshot, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+  acknowledgeWildcard(steps.awsPrepareSnapshot, snapshotsFinding, REASON_SNAPSHOTS);
+  ackStaging(steps.awsPrepareSnapshot);
+
+  // PutBlocks: blocks into the job's (managed) snapshot; reads the staged disk and the parent's
+  // manifest, writes its range's part of the new manifest (under staging/, expiring if orphaned).
+  allow(steps.awsPutBlocks, {
+    sid: 'PutBlocksIntoManagedSnapshots',
+    actions: ['ebs:PutSnapshotBlock'],
+    resources: [snapshotsArn],
+    conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } },
+  });
+  allow(steps.awsPutBlocks, stagingStatement('ReadImageWriteManifestPart', ['s3:GetObject', 's3:PutObject']));
+  allow(steps.awsPutBlocks, {
+    sid: 'ReadParentManifest',
+    actions: ['s3:GetObject'],
+    resources: [manifestObjects],
+  });
+  acknowledgeWildcard(steps.awsPutBlocks, snapshotsFinding, REASON_SNAPSHOTS);
+  ackStaging(steps.awsPutBlocks);
+  ackManifests(steps.awsPutBlocks);
+
+  // FinishSnapshot: merges the parts (read, then deleted), stores the manifest, completes the snapshot.
+  allow(steps.awsFinishSnapshot, {
+    sid: 'CompleteManagedSnapshots',
+    actions: ['ebs:CompleteSnapshot'],
+    resources: [snapshotsArn],
+    conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } },
+  });
+  allow(steps.awsFinishSnapshot, {
+    sid: 'ReadSnapshotState',
+    actions: ['ec2:DescribeSnapshots'],
+    resources: ['*'],
+  });
+  allow(steps.awsFinishSnapshot, stagingStatement('MergeManifestParts', ['s3:GetObject', 's3:DeleteObject']));
+  allow(steps.awsFinishSnapshot, {
+    sid: 'StoreManifest',
+    actions: ['s3:PutObject'],
+    resources: [manifestObjects],
+  });
+  acknowledgeWildcard(steps.awsFinishSnapshot, snapshotsFinding, REASON_SNAPSHOTS);
+  acknowledgeWildcard(steps.awsFinishSnapshot, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+  ackStaging(steps.awsFinishSnapshot);
+  ackManifests(steps.awsFinishSnapshot);
+
+  allow(steps.awsCheckSnapshot, {
+    sid: 'PollSnapshot',
+    actions: ['ec2:DescribeSnapshots'],
+    resources: ['*'],
+  });
+  acknowledgeWildcard(steps.awsCheckSnapshot, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  // RegisterImage from the job's snapshot; a retry finds its AMI by name (DescribeImages).
+  allow(steps.awsRegisterImage, {
+    sid: 'RegisterImageFromManagedSnapshots',
+    actions: ['ec2:RegisterImage'],
+    resources: [imagesArn, snapshotsArn],
+  });
+  allow(steps.awsRegisterImage, tagOnCreate('RegisterImage', [imagesArn]));
+  allow(steps.awsRegisterImage, {
+    sid: 'FindImageByName',
+    actions: ['ec2:DescribeImages'],
+    resources: ['*'],
+  });
+  acknowledgeWildcard(steps.awsRegisterImage, snapshotsFinding, REASON_SNAPSHOTS);
+  acknowledgeWildcard(steps.awsRegisterImage, imagesFinding, REASON_SNAPSHOTS);
+  acknowledgeWildcard(steps.awsRegisterImage, 'Resource::*', REASON_NO_RESOURCE_LEVEL);
+
+  // MarkRunning hands a direct offload's image to the image cache, which removes the images it
+  // replaced (managed AMIs and snapshots only) with their manifests.
+  allow(steps.markRunning, {
+    sid: 'RemoveReplacedCachedImages',
+    actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot'],
+    resources: [imagesArn, snapshotsArn],
+    conditions: managedOnly,
+  });
+  allow(steps.markRunning, {
+    sid: 'ReadAndRemoveManifests',
+    actions: ['s3:GetObject', 's3:DeleteObject'],
+    resources: [manifestObjects],
+  });
+  acknowledgeWildcard(steps.markRunning, snapshotsFinding, REASON_SNAPSHOTS);
+  acknowledgeWildcard(steps.markRunning, imagesFinding, REASON_SNAPSHOTS);
+  ackManifests(steps.markRunning);
+
   // ---- Azure ---------------------------------------------------------------------------------
   // Only the functions that call Azure may read the service principal (GetSecretValue on that one
   // secret; its ARN is set only in their environment). Azure itself is governed by the service
@@ -414,11 +527,11 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
  * ec2:CreateTags only as part of the call that creates the resource (TagSpecifications), so a
  * function can never add the managed tag to an existing resource and thereby make it removable.
  */
-function tagOnCreate(createAction: string): iam.PolicyStatementProps {
+function tagOnCreate(createAction: string, resources: string[] = ['*']): iam.PolicyStatementProps {
   return {
     sid: `TagOnCreate${createAction}`,
     actions: ['ec2:CreateTags'],
-    resources: ['*'],
+    resources,
     conditions: { StringEquals: { 'ec2:CreateAction': createAction } },
   };
 }

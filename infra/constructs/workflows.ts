@@ -35,15 +35,21 @@ export const WAIT_SECONDS = {
   WaitForAzureVm: 15,
   WaitForAzureStop: 10,
   WaitForReturnSnapshot: 15,
+  WaitForSnapshot: 15,
 } as const;
 
 /** Parallel upload Lambdas of one Azure offload (the Map state's MaxConcurrency) unless configured. */
 export const DEFAULT_AZURE_UPLOAD_CONCURRENCY = 8;
 
+/** Parallel PutBlocks Lambdas of one AWS direct offload (the Map state's MaxConcurrency) unless configured. */
+export const DEFAULT_EBS_UPLOAD_CONCURRENCY = 8;
+
 export interface WorkflowsProps {
   readonly steps: Record<StepFunctionName, GatewayFunction>;
   /** MaxConcurrency of the Azure upload Map state (default DEFAULT_AZURE_UPLOAD_CONCURRENCY). */
   readonly azureUploadConcurrency?: number;
+  /** MaxConcurrency of the AWS direct PutBlocks Map state (default DEFAULT_EBS_UPLOAD_CONCURRENCY). */
+  readonly ebsUploadConcurrency?: number;
 }
 
 /** The execution input carries the job's cloud (`{ jobId, target: { cloud } }`); older inputs have none: AWS. */
@@ -73,6 +79,7 @@ export class Workflows extends Construct {
     this.offload = this.buildOffload(
       props.steps,
       props.azureUploadConcurrency ?? DEFAULT_AZURE_UPLOAD_CONCURRENCY,
+      props.ebsUploadConcurrency ?? DEFAULT_EBS_UPLOAD_CONCURRENCY,
     );
     this.return = this.buildReturn(props.steps);
   }
@@ -80,6 +87,7 @@ export class Workflows extends Construct {
   private buildOffload(
     steps: Record<StepFunctionName, GatewayFunction>,
     azureUploadConcurrency: number,
+    ebsUploadConcurrency: number,
   ): sfn.StateMachine {
     const scope = new Construct(this, 'OffloadStates');
 
@@ -91,7 +99,7 @@ export class Workflows extends Construct {
         cause: 'The offload failed; compensation removed what the job had created (see the job record).',
       }),
     );
-    const guarded = <T extends sfn.TaskStateBase>(task: T): T => {
+    const guarded = <T extends sfn.TaskStateBase | sfn.Map>(task: T): T => {
       task.addCatch(compensate, { errors: ['States.ALL'], resultPath: '$.error' });
       return task;
     };
@@ -175,8 +183,62 @@ export class Workflows extends Construct {
     );
     const running = new sfn.Succeed(scope, 'Running');
 
+    // ---- AWS direct: the disk's blocks into an EBS snapshot (Map of ranges), an AMI from it, then
+    // the same launch as after VM Import. An identical cached image goes straight to RegisterImage.
+    const prepareSnapshot = guarded(
+      invoke(scope, 'AwsPrepareSnapshot', steps.awsPrepareSnapshot, '$.ebsUpload'),
+    );
+    const uploadNeeded = new sfn.Choice(scope, 'EbsUploadNeeded');
+    const putBlocks = guarded(
+      new sfn.Map(scope, 'AwsPutBlocks', {
+        itemsPath: '$.ebsUpload.ranges',
+        itemSelector: {
+          jobId: sfn.JsonPath.stringAt('$.jobId'),
+          range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+        },
+        maxConcurrency: ebsUploadConcurrency,
+        resultPath: '$.ebsUploaded',
+      }),
+    );
+    putBlocks.itemProcessor(
+      invoke(scope, 'AwsPutRangeBlocks', steps.awsPutBlocks, undefined, {
+        range: sfn.JsonPath.objectAt('$.range'),
+      }),
+    );
+    const finishSnapshot = guarded(
+      invoke(scope, 'AwsFinishSnapshot', steps.awsFinishSnapshot, '$.ebsFinished', {
+        uploaded: sfn.JsonPath.listAt('$.ebsUploaded'),
+      }),
+    );
+    const waitForSnapshot = wait(scope, 'WaitForSnapshot');
+    const checkSnapshot = guarded(
+      invoke(scope, 'AwsCheckSnapshot', steps.awsCheckSnapshot, '$.snapshotStatus'),
+    );
+    const snapshotDone = new sfn.Choice(scope, 'SnapshotCompleted');
+    const registerImage = guarded(invoke(scope, 'AwsRegisterImage', steps.awsRegisterImage, '$.image'));
+    prepareSnapshot.next(uploadNeeded);
+    uploadNeeded
+      .when(sfn.Condition.booleanEquals('$.ebsUpload.upload', true), putBlocks)
+      .otherwise(registerImage);
+    putBlocks.next(finishSnapshot);
+    finishSnapshot.next(waitForSnapshot);
+    waitForSnapshot.next(checkSnapshot);
+    checkSnapshot.next(snapshotDone);
+    snapshotDone
+      .when(sfn.Condition.booleanEquals('$.snapshotStatus.done', true), registerImage)
+      .otherwise(waitForSnapshot);
+    registerImage.next(launchInstance);
+
+    // Inspect resolves the AWS mode (the request's, or the guest's: shared/domain/aws-mode.ts).
     const offloadCloud = new sfn.Choice(scope, 'OffloadCloud')
       .when(targetsAzure, prepareUpload)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.inspect.mode'),
+          sfn.Condition.stringEquals('$.inspect.mode', 'direct'),
+        ),
+        prepareSnapshot,
+      )
       .otherwise(startImport);
     prepareUpload.next(uploadRanges);
     uploadRanges.next(finishUpload);
@@ -220,6 +282,11 @@ export class Workflows extends Construct {
       steps.azureCreateVm,
       steps.azureCheckVm,
       steps.azureCompensate,
+      steps.awsPrepareSnapshot,
+      steps.awsPutBlocks,
+      steps.awsFinishSnapshot,
+      steps.awsCheckSnapshot,
+      steps.awsRegisterImage,
     ]);
   }
 

@@ -25,8 +25,9 @@ const THROTTLING = new Set([
   'TooManyRequestsException',
   'SlowDown',
   'RequestThrottled',
-  // the EBS direct APIs (400, Reason ACCOUNT_THROTTLED)
+  // EBS direct APIs
   'RequestThrottledException',
+  'ConcurrentLimitExceededException',
 ]);
 const UNAVAILABLE = new Set([
   'InternalError',
@@ -34,6 +35,8 @@ const UNAVAILABLE = new Set([
   'ServiceUnavailable',
   'Unavailable',
   'InsufficientInstanceCapacity',
+  // EBS direct APIs (500 InternalServerException; 503 answers carry code Unavailable)
+  'InternalServerException',
 ]);
 const NETWORK = new Set([
   'ECONNREFUSED',

@@ -59,7 +59,7 @@ export async function awsSnapshotForReturn(
     beginStep(j, 'snapshot', gw.now());
   });
   const attempt = job.execution?.returnAttempts ?? 1;
-  const snaps = gw.awsSnapshots;
+  const snaps = gw.awsSnapshotReader;
   // A snapshot this attempt made before a retry, and any an earlier attempt never recorded (a crash
   // between CreateSnapshot and the record): the first is used, all are recorded so cleanup removes them.
   const existing = await askCloud(gw, jobId, () => snaps.returnSnapshotsOf(job));
@@ -92,7 +92,7 @@ export async function awsSnapshotForReturn(
 export async function adoptReturnSnapshots(gw: Gateway, jobId: string): Promise<void> {
   const job = await gw.store.get(jobId);
   if (!returnsChangedBlocks(job)) return;
-  const found = await gw.awsSnapshots.returnSnapshotsOf(job);
+  const found = await gw.awsSnapshotReader.returnSnapshotsOf(job);
   const untracked = found.filter((s) => !job.resources.some((r) => r.type === 'snapshot' && r.id === s.id));
   if (untracked.length === 0) return;
   await updateJob(gw, jobId, (j) => {
@@ -111,7 +111,7 @@ export async function awsCheckReturnSnapshot(
   const id = job.cloud.returnSnapshotId;
   if (!id)
     throw await failStep(gw, jobId, new CloudError('ExportFailed', `job ${jobId} has no return snapshot`));
-  const s = await askCloud(gw, jobId, () => gw.awsSnapshots.snapshotState(regionOf(job), id));
+  const s = await askCloud(gw, jobId, () => gw.awsSnapshotReader.snapshotState(regionOf(job), id));
   if (s.state === 'error' || s.state === 'gone') {
     throw await failStep(
       gw,
@@ -264,7 +264,7 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
   assertNotCancelled(job);
   job = await updateJob(gw, jobId, (j) => beginStep(j, 'publish', gw.now()));
   const region = regionOf(job);
-  const snaps = gw.awsSnapshots;
+  const snaps = gw.awsSnapshotReader;
   const returnSnapshotId = job.cloud.returnSnapshotId;
   const capacity = job.image.diskCapacityBytes;
   if (!returnSnapshotId)

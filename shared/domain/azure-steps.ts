@@ -26,7 +26,7 @@ import {
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
 import type { Job, JobResource } from './job';
-import { openStagedDisk } from './staged-disk';
+import { openStagedDisk, stagedAllocatedBytes } from './staged-disk';
 import { CANCELLED, askCloud, assertNotCancelled, failStep, rejected } from './steps';
 
 const MiB = 1024 * 1024;
@@ -128,14 +128,7 @@ export async function azurePrepareUpload(gw: Gateway, jobId: string): Promise<Up
   const layout = jobVhdLayout(job);
   const chunkBytes = uploadChunkBytes(config.uploadChunkBytes, layout.fileSize);
   const ranges = planRanges(layout.fileSize, chunkBytes, AZURE_MAX_PAGE_BYTES);
-  // The source's allocated bytes, from its map alone (tables, never data): what a full copy reads.
-  const staged = await openStagedDisk(gw, job);
-  let allocated = 0;
-  try {
-    for await (const r of staged.disk.map()) if (!r.zero) allocated += r.length;
-  } finally {
-    await staged.close();
-  }
+  const allocated = await stagedAllocatedBytes(gw, job);
   await createRecorded(gw, jobId, {
     type: 'disk',
     name: azureNames(jobId).disk,

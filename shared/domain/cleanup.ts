@@ -27,8 +27,8 @@ export interface RemovalOptions {
   /** Remove only these types (default: all). */
   types?: ReadonlyArray<JobResource['type']>;
   /**
-   * Also remove the returned image kept on purpose (a retained `s3-object`). Retained cloud resources
-   * (a snapshot or AMI the image cache owns) are never removed with the job.
+   * Also remove the returned image kept on purpose (a retained `s3-object`). What the image cache
+   * owns (a snapshot, AMI or manifest flagged `imageCache`) is never removed with a job.
    */
   includeRetained?: boolean;
 }
@@ -40,7 +40,11 @@ export async function removeJobResources(
 ): Promise<Job> {
   let job = await gw.store.get(jobId);
   const pending = job.resources
-    .filter((r) => !r.removedAt && (!r.retained || (opts.includeRetained && r.type === 's3-object')))
+    // What the image cache owns is the cache's to remove (shared/domain/aws-image-cache.ts), never a job's.
+    .filter(
+      (r) =>
+        !r.removedAt && !r.imageCache && (!r.retained || (opts.includeRetained && r.type === 's3-object')),
+    )
     .filter((r) => !opts.types || opts.types.includes(r.type))
     .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
   const failures: string[] = [];

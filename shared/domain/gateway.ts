@@ -6,12 +6,14 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { AwsSnapshots } from '../clouds/aws/aws-snapshots';
 import { AwsTarget } from '../clouds/aws/aws-target';
 import { AwsSnapshotBlocks } from '../clouds/aws/snapshot-blocks';
 import { AzureTarget } from '../clouds/azure/azure-target';
 import { CloudError } from '../clouds/errors';
 import type { CloudTarget } from '../clouds/cloud-target';
 import type { GatewayConfig, GatewayDeps } from '../runtime/deps';
+import { ImageCache } from '../store/image-cache';
 import { JobStore } from '../store/job-store';
 import { StagingBucket } from '../store/staging';
 import type { Job, JobResource, JobState, JobTarget } from './job';
@@ -28,9 +30,13 @@ export interface Gateway {
   /** The AWS adapter (VM Import/Export, EC2). */
   cloudFor(target: JobTarget): CloudTarget;
   /** AWS snapshots read block by block (EBS direct APIs): the changed-block return. */
-  awsSnapshots: AwsSnapshotBlocks;
+  awsSnapshotReader: AwsSnapshotBlocks;
   /** The Azure adapter; a CloudError when this gateway has no Azure configuration. */
   azure(): AzureTarget;
+  /** AWS snapshots written block by block (EBS direct APIs) and registered as AMIs: the direct offload. */
+  awsSnapshotWriter: AwsSnapshots;
+  /** The AWS direct path's image cache (items in the jobs table). */
+  imageCache: ImageCache;
   publish(job: Job, from: JobState | undefined): Promise<void>;
 }
 
@@ -50,12 +56,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     config: deps.config,
     store: new JobStore(deps.ddb, deps.config.jobsTable),
+    awsSnapshotWriter: new AwsSnapshots({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
+    imageCache: new ImageCache(deps.ddb, deps.config.jobsTable),
     staging: new StagingBucket(deps.s3, deps.config.stagingBucket),
     s3: deps.s3,
     sfn: deps.sfn,
     logger: deps.logger,
     now: deps.now,
-    awsSnapshots: new AwsSnapshotBlocks({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
+    awsSnapshotReader: new AwsSnapshotBlocks({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
     cloudFor: (target) => {
       if (target.cloud === 'aws') return aws;
       throw new CloudError('CloudRejected', `the ${target.cloud} target has no AWS adapter; use gw.azure()`);

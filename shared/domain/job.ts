@@ -24,16 +24,25 @@ export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['returned', 'fail
 export type ImageFormatName = 'ova' | 'vmdk' | 'vhd' | 'vhdx' | 'raw';
 export type CloudName = 'aws' | 'azure';
 
+/**
+ * How a disk reaches AWS: `direct` writes its blocks into an EBS snapshot (EBS direct APIs) and
+ * registers an AMI from it; `import` hands the staged image to VM Import (which also injects drivers).
+ */
+export type AwsMode = 'direct' | 'import';
+
 export interface AwsTarget {
   cloud: 'aws';
   region: string;
   instanceType: string;
   /**
    * How the disk reaches AWS: `direct` (EBS direct APIs → snapshot → AMI; returned as a delta of the
-   * changed 512 KiB blocks) or `import` (VM Import; returned by export as an OVA). The request may set
-   * it, inspect resolves it; absent on older jobs: `import`.
+   * changed 512 KiB blocks) or `import` (VM Import; returned by export as an OVA). As requested, or
+   * resolved by inspect when the request left it out (see `resolveAwsMode`). Absent on jobs created
+   * before the direct path existed, and before inspect ran: import.
    */
-  mode?: 'direct' | 'import';
+  mode?: AwsMode;
+  /** Why inspect chose `mode` (the caller's choice, or what the OVF says about the guest). */
+  modeReason?: string;
 }
 /** An Azure target as the job keeps it: the resource group is resolved (the gateway's default when the request named none). */
 export interface AzureTarget {
@@ -76,6 +85,12 @@ export interface JobResource {
    * cache owns (AWS direct mode). Return cleanup never removes either; cancel removes only the download.
    */
   retained?: boolean;
+  /**
+   * AWS direct: the snapshot, AMI or block manifest belongs to the image cache (always with
+   * `retained`). No cleanup, cancel or compensation of a job removes it; the cache does when it
+   * replaces the entry (shared/domain/aws-image-cache.ts).
+   */
+  imageCache?: boolean;
 }
 
 export interface JobStep {
@@ -146,12 +161,22 @@ export interface Job {
     allocated?: number;
     /** Azure: bytes written to the managed disk's pages (zero sectors are never written). */
     pagesWritten?: number;
+    /** AWS direct: 512 KiB blocks put into the EBS snapshot (PutSnapshotBlock calls that succeeded). */
+    blocksUploaded?: number;
+    /**
+     * AWS direct: non-zero blocks not put because the parent snapshot (the image cache's) already
+     * holds the same bytes; with an identical cached image, every non-zero block.
+     */
+    blocksSkipped?: number;
+    /** AWS direct: bytes put into the EBS snapshot (blocksUploaded × 512 KiB). */
+    ebsBytesWritten?: number;
     /** Return as a delta: bytes the diff reported changed since the offload (Azure pages; AWS 512 KiB blocks, cut at the disk's end). */
     changed?: number;
   };
   /** Cloud-side ids, for quick reading (also present in `resources`). */
   cloud: {
     importTaskId?: string;
+    /** AWS: the AMI the instance is launched from (import: VM Import's; direct: registered from the snapshot, or the cached one). */
     amiId?: string;
     snapshotIds?: string[];
     instanceId?: string;
@@ -159,16 +184,34 @@ export interface Job {
     /** Azure: ARM resource ids of what the job created. */
     diskId?: string;
     /**
-     * The snapshot the return diffs against. Azure: the base snapshot's ARM id. AWS direct mode: the
-     * EBS snapshot (snap-…) the instance was launched from (uploaded, or reused from the image cache).
+     * The snapshot the return compares against. Azure: ARM id of the snapshot taken after the upload.
+     * AWS direct: the EBS snapshot (snap-…) the instance was launched from — the one uploaded, or the
+     * image cache's that was reused — the return's ListChangedBlocks base.
      */
     baseSnapshotId?: string;
     networkInterfaceId?: string;
     virtualMachineId?: string;
-    /** The snapshot of the VM's disk taken for the return (Azure: ARM id; AWS: snap-… of the root volume). */
+    /** The snapshot taken for the return (Azure: ARM id; AWS direct: the root volume's EBS snapshot). */
     returnSnapshotId?: string;
-    /** Azure: the chunk size the upload ranges were planned with. */
+    /** Azure and AWS direct: the chunk size the upload ranges were planned with. */
     uploadChunkBytes?: number;
+    /** AWS direct: S3 key of the block manifest (block index → SHA-256) of the snapshot uploaded. */
+    blockManifestKey?: string;
+    /** AWS direct: what the image cache gave this offload (decided by the prepare step). */
+    imageCache?: {
+      /**
+       * `reused`: identical content was cached; its snapshot (and AMI) are launched, nothing uploaded.
+       * `incremental`: a child of the cached snapshot, only the blocks that differ put.
+       * `full`: no usable cache entry; every non-zero block put.
+       */
+      outcome: 'reused' | 'incremental' | 'full';
+      /** The cached snapshot reused (`reused`) or used as ParentSnapshotId (`incremental`). */
+      snapshotId?: string;
+      /** The cached entry's block manifest (`incremental`: the blocks compared against). */
+      manifestKey?: string;
+      /** The job that uploaded the cached snapshot. */
+      fromJobId?: string;
+    };
   };
   /** The step under way, so its duration can be recorded when it ends. */
   activeStep?: { name: string; startedAt: string };

@@ -8,6 +8,7 @@ import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gatewa
 import { newJobId } from './ids';
 import { TERMINAL_STATES, type Job, type JobState, type JobTarget } from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
+import { recordUnrecordedDirectResources } from './aws-image-cache';
 import { removeJobResources } from './cleanup';
 import { adoptReturnSnapshots } from './aws-return-steps';
 
@@ -304,7 +305,7 @@ export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
     delete j.cloud.returnSnapshotId;
     // The earlier attempt's image is no longer the download: let the next cleanup remove it.
     for (const r of j.resources) {
-      if (r.type === 's3-object' && r.retained && !r.removedAt) delete r.retained;
+      if (r.type === 's3-object' && r.retained && !r.imageCache && !r.removedAt) delete r.retained;
     }
     delete j.returned;
     beginStep(j, 'stop', gw.now());
@@ -350,6 +351,8 @@ export async function cancelOffload(gw: Gateway, jobId: string): Promise<Job> {
     }
   }
   await adoptReturnSnapshots(gw, jobId);
+  // AWS direct: a snapshot or AMI whose creation the job could not record is removed too.
+  await recordUnrecordedDirectResources(gw, jobId);
   await removeJobResources(gw, jobId, { includeRetained: true });
   return updateJob(gw, jobId, (j) => {
     j.state = 'cancelled';

@@ -21,6 +21,8 @@ export const AwsTargetRequest = z
     cloud: z.literal('aws'),
     region: z.string().regex(REGION, 'an AWS region name such as us-east-1'),
     instanceType: z.string().regex(INSTANCE_TYPE, 'an EC2 instance type such as t3.medium'),
+    /** How the disk reaches AWS; left out, inspect decides from the guest OS (README: the rule). */
+    mode: z.enum(['direct', 'import']).optional(),
   })
   .strict();
 

@@ -63,3 +63,18 @@ export async function openStagedDisk(gw: Gateway, job: Job): Promise<StagedDisk>
     throw err;
   }
 }
+
+/**
+ * Bytes of the staged disk its format maps as data, from the map alone (tables, never data): what
+ * a full copy would have to read. The direct uploads report it next to what they wrote.
+ */
+export async function stagedAllocatedBytes(gw: Gateway, job: Job): Promise<number> {
+  const staged = await openStagedDisk(gw, job);
+  let allocated = 0;
+  try {
+    for await (const r of staged.disk.map()) if (!r.zero) allocated += r.length;
+  } finally {
+    await staged.close();
+  }
+  return allocated;
+}

@@ -20,7 +20,9 @@ import {
 import { removeJobResources } from './cleanup';
 import { releaseUploadWait } from './offloads';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
-import { targetLocation, type Job, type JobError, type VmHardware } from './job';
+import { isAwsDirect, recordUnrecordedDirectResources, rememberDirectImage } from './aws-image-cache';
+import { resolveAwsMode } from './aws-mode';
+import { targetLocation, type AwsMode, type Job, type JobError, type VmHardware } from './job';
 
 /** A step failure the job reports to its user (the workflow's Catch sends it to compensation). */
 export class StepFailure extends Error {
@@ -86,7 +88,7 @@ export const rejected = (detail: string, title = 'The image was rejected'): Step
 export async function inspectImage(
   gw: Gateway,
   jobId: string,
-): Promise<{ diskSha256: string; format: string }> {
+): Promise<{ diskSha256: string; format: string; mode?: AwsMode }> {
   let job = await gw.store.get(jobId);
   assertNotCancelled(job);
   job = await updateJob(gw, jobId, (j) => {
@@ -203,6 +205,14 @@ export async function inspectImage(
       ),
     );
   }
+  // AWS: direct (EBS snapshot) or VM Import, as requested or as the guest allows (aws-mode.ts).
+  // A resumed workflow inspects again: a mode resolved before keeps the reason it was resolved with.
+  const aws =
+    job.target.cloud !== 'aws'
+      ? undefined
+      : job.target.mode && job.target.modeReason
+        ? { mode: job.target.mode, reason: job.target.modeReason }
+        : resolveAwsMode(job.target.mode, result.hardware);
   await updateJob(gw, jobId, (j) => {
     j.image.sha256 = measured.sha256;
     j.image.diskSha256 = result.diskSha256;
@@ -210,9 +220,19 @@ export async function inspectImage(
     j.image.partitionTable = result.partitionTable;
     if (result.hardware) j.hardware = result.hardware;
     j.image.disk = result.disk;
-    endStep(j, 'succeeded', gw.now(), `${result.format}, ${result.capacity} bytes, ${result.partitionTable}`);
+    if (aws && j.target.cloud === 'aws') {
+      j.target.mode = aws.mode;
+      j.target.modeReason = aws.reason;
+    }
+    endStep(
+      j,
+      'succeeded',
+      gw.now(),
+      `${result.format}, ${result.capacity} bytes, ${result.partitionTable}` +
+        (aws ? `; AWS ${aws.mode}: ${aws.reason}` : ''),
+    );
   });
-  return { diskSha256: result.diskSha256, format: result.format };
+  return { diskSha256: result.diskSha256, format: result.format, ...(aws ? { mode: aws.mode } : {}) };
 }
 
 /** Records the failure on the job (for the user) and returns the error to throw (for the workflow). */
@@ -385,6 +405,19 @@ export async function checkInstance(
 }
 
 export async function markRunning(gw: Gateway, jobId: string): Promise<void> {
+  const job = await gw.store.get(jobId);
+  assertNotCancelled(job);
+  if (isAwsDirect(job)) {
+    // Before `running`, so whoever sees the job running also sees its image cached.
+    try {
+      await rememberDirectImage(gw, jobId);
+    } catch (err) {
+      gw.logger.warn('could not keep the image in the image cache; the VM runs all the same', {
+        jobId,
+        error: err as Error,
+      });
+    }
+  }
   await updateJob(gw, jobId, (j) => {
     assertNotCancelled(j);
     j.state = 'running';
@@ -404,6 +437,8 @@ export async function compensate(
     j.error ??= errorFromWorkflow(error, j.activeStep?.name);
     if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
   });
+  // AWS direct: a snapshot or AMI whose creation the job could not record is removed too.
+  await recordUnrecordedDirectResources(gw, jobId);
   await removeJobResources(gw, jobId, { includeRetained: true });
   await updateJob(gw, jobId, (j) => {
     if (CANCELLED.has(j.state)) return false;

@@ -19,6 +19,11 @@ const GiB = 1024 * MiB;
 export const AZURE_MAX_PAGE_BYTES = 4 * MiB;
 /** The EBS direct APIs' fixed block size. */
 export const EBS_BLOCK_BYTES = 512 * KiB;
+/**
+ * Disk bytes one EBS upload range (one PutBlocks Lambda) covers unless configured: 1 GiB is at most
+ * 2048 PutSnapshotBlock calls, minutes at EBS's per-snapshot put rate, far inside Lambda's 15.
+ */
+export const EBS_DEFAULT_CHUNK_BYTES = 1024 * MiB;
 
 function invalid(message: string): ImageError {
   return new ImageError('BG_IMAGE_INVALID_ARGUMENT', message);

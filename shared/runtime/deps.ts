@@ -18,6 +18,7 @@ import {
   type AzureEndpoints,
   type AzureServicePrincipal,
 } from '../clouds/azure/clients';
+import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../images/upload-plan';
 import { ENV } from './env-names';
 
 const MiB = 1024 * 1024;
@@ -68,6 +69,11 @@ export interface GatewayConfig {
   presignExpiresSeconds: number;
   /** Give up polling an import/export after this long. */
   maxImportWaitMs: number;
+  /**
+   * AWS direct: bytes of disk one PutBlocks Lambda (Map item) writes, a multiple of 512 KiB
+   * (default EBS_DEFAULT_CHUNK_BYTES; larger when a disk would need too many ranges).
+   */
+  ebsUploadChunkBytes?: number;
   azure?: AzureConfig;
 }
 
@@ -230,6 +236,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     region: env.AWS_REGION ?? 'us-east-1',
     presignExpiresSeconds: Number(env.BURSTGATE_PRESIGN_EXPIRES_SECONDS ?? 3600),
     maxImportWaitMs: Number(env.BURSTGATE_MAX_IMPORT_WAIT_MS ?? 6 * 3600 * 1000),
+    ebsUploadChunkBytes: ebsChunkFromEnv(env),
     ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
   };
 }
@@ -240,6 +247,16 @@ function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new Error(`burstgate: environment variable ${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function ebsChunkFromEnv(env: NodeJS.ProcessEnv): number {
+  const value = positive(env, ENV.ebsUploadChunkBytes, EBS_DEFAULT_CHUNK_BYTES);
+  if (value % EBS_BLOCK_BYTES !== 0) {
+    throw new Error(
+      `burstgate: environment variable ${ENV.ebsUploadChunkBytes} must be a multiple of ${EBS_BLOCK_BYTES} (the EBS block), got ${value}`,
+    );
   }
   return value;
 }

@@ -16,4 +16,6 @@ export const ENV = {
   azureSubnetId: 'AZURE_SUBNET_ID',
   azureUploadChunkBytes: 'AZURE_UPLOAD_CHUNK_BYTES',
   azureLroPollMs: 'AZURE_LRO_POLL_MS',
+  /** AWS direct: bytes of disk per PutBlocks Lambda (a multiple of 512 KiB). */
+  ebsUploadChunkBytes: 'EBS_UPLOAD_CHUNK_BYTES',
 } as const;

@@ -11,6 +11,10 @@ const STREAMING_STEPS = [
   'lambdas/steps/azure-upload-range.ts',
   'lambdas/steps/azure-publish-delta.ts',
   'lambdas/steps/aws-publish-changed-blocks.ts',
+  // AWS direct: the disk map, the blocks of a range, the merged block manifest
+  'lambdas/steps/aws-prepare-snapshot.ts',
+  'lambdas/steps/aws-put-blocks.ts',
+  'lambdas/steps/aws-finish-snapshot.ts',
 ];
 /** Steps that wait for Azure long-running operations: 256 MB, 10 minutes. */
 const WAITING_STEPS = [
@@ -40,7 +44,7 @@ describe('Lambda functions', () => {
     // Assess
     const expected = [...entryFiles('lambdas/api'), ...entryFiles('lambdas/steps')].sort();
     expect(Object.values(entries).sort()).toEqual(expected);
-    expect(expected).toHaveLength(34);
+    expect(expected).toHaveLength(39);
     for (const [logicalId, entry] of Object.entries(entries)) {
       expect(fileExists(entry), `${logicalId}: ${entry}`).toBe(true);
       expect(logicalId).toMatch(/^Fn(Api|Steps)[A-Z][A-Za-z]+$/);
@@ -55,7 +59,7 @@ describe('Lambda functions', () => {
     const roles = resourcesOfType(template, 'AWS::IAM::Role');
 
     // Act / Assess
-    expect(Object.keys(functions)).toHaveLength(34);
+    expect(Object.keys(functions)).toHaveLength(39);
     for (const [id, fn] of Object.entries(functions)) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs22.x');

@@ -78,7 +78,13 @@ describe('function permissions', () => {
       FnStepsCheckImportRole: ['ec2:DescribeImages', 'ec2:DescribeImportImageTasks', 'ec2:DescribeSnapshots'],
       FnStepsLaunchInstanceRole: ['ec2:CreateTags', 'ec2:RunInstances'],
       FnStepsCheckInstanceRole: ['ec2:DescribeInstances'],
-      FnStepsMarkRunningRole: [],
+      // AWS direct: hands the image to the image cache, which removes the images it replaced
+      FnStepsMarkRunningRole: [
+        'ec2:DeleteSnapshot',
+        'ec2:DeregisterImage',
+        's3:DeleteObject',
+        's3:GetObject',
+      ],
       FnStepsCompensateRole: cleanup,
       FnStepsStopInstanceRole: ['ec2:DescribeInstances', 'ec2:StopInstances'],
       FnStepsStartExportRole: ['ec2:CreateInstanceExportTask', 'ec2:CreateTags'],
@@ -130,6 +136,24 @@ describe('function permissions', () => {
         's3:DeleteObject',
         'secretsmanager:GetSecretValue',
       ],
+      // AWS direct: EBS direct APIs on managed snapshots, the AMI, the staged disk and the manifests
+      FnStepsAwsPrepareSnapshotRole: [
+        'ebs:StartSnapshot',
+        'ec2:CreateTags',
+        'ec2:DescribeImages',
+        'ec2:DescribeSnapshots',
+        's3:GetObject',
+      ],
+      FnStepsAwsPutBlocksRole: ['ebs:PutSnapshotBlock', 's3:GetObject', 's3:PutObject'],
+      FnStepsAwsFinishSnapshotRole: [
+        'ebs:CompleteSnapshot',
+        'ec2:DescribeSnapshots',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:PutObject',
+      ],
+      FnStepsAwsCheckSnapshotRole: ['ec2:DescribeSnapshots'],
+      FnStepsAwsRegisterImageRole: ['ec2:CreateTags', 'ec2:DescribeImages', 'ec2:RegisterImage'],
     };
 
     // Act
@@ -180,7 +204,7 @@ describe('function permissions', () => {
     }
   });
 
-  it('scope S3 object access to the staging/ and returns/ prefixes', () => {
+  it('scope S3 object access to the staging/, returns/ and manifests/ prefixes', () => {
     // Prepare
     const { template } = synthesized();
     const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).filter((r) =>
@@ -197,7 +221,7 @@ describe('function permissions', () => {
     // Assess
     expect(s3Statements.length).toBeGreaterThan(0);
     for (const [role, resource] of s3Statements) {
-      expect(resource, role).toMatch(/"\/(staging|returns)\/\*"/);
+      expect(resource, role).toMatch(/"\/(staging|returns|manifests)\/\*"/);
     }
   });
 
@@ -229,6 +253,8 @@ describe('function permissions', () => {
       FnStepsLaunchInstanceRole: 'RunInstances',
       FnStepsStartExportRole: 'CreateInstanceExportTask',
       FnStepsAwsSnapshotForReturnRole: 'CreateSnapshot',
+      FnStepsAwsPrepareSnapshotRole: 'StartSnapshot',
+      FnStepsAwsRegisterImageRole: 'RegisterImage',
     };
 
     // Act

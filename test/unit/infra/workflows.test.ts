@@ -122,12 +122,42 @@ describe('offload state machine', () => {
         'AzureMarkRunning',
         'AzureCompensate',
         'AzureOffloadFailed',
+        'AwsPrepareSnapshot',
+        'EbsUploadNeeded',
+        'AwsPutBlocks',
+        'AwsFinishSnapshot',
+        'WaitForSnapshot',
+        'AwsCheckSnapshot',
+        'SnapshotCompleted',
+        'AwsRegisterImage',
       ].sort(),
     );
     expect(def.StartAt).toBe('AwaitUpload');
     expect(s.AwaitUpload?.Next).toBe('Inspect');
     expect(s.Inspect?.Next).toBe('OffloadCloud');
-    expect(s.OffloadCloud).toEqual(CLOUD_CHOICE('AzurePrepareUpload', 'StartImport'));
+    // Azure by the execution input's cloud; then AWS direct when inspect resolved the mode to it
+    const cloudChoice = CLOUD_CHOICE('AzurePrepareUpload', 'StartImport');
+    expect(s.OffloadCloud).toEqual({
+      ...cloudChoice,
+      Choices: [
+        ...cloudChoice.Choices,
+        {
+          And: [
+            { Variable: '$.inspect.mode', IsPresent: true },
+            { Variable: '$.inspect.mode', StringEquals: 'direct' },
+          ],
+          Next: 'AwsPrepareSnapshot',
+        },
+      ],
+    });
+    expect(s.AwsPrepareSnapshot?.Next).toBe('EbsUploadNeeded');
+    expectChoice(s.EbsUploadNeeded, '$.ebsUpload.upload', 'AwsPutBlocks', 'AwsRegisterImage');
+    expect(s.AwsPutBlocks?.Next).toBe('AwsFinishSnapshot');
+    expect(s.AwsFinishSnapshot?.Next).toBe('WaitForSnapshot');
+    expect(s.WaitForSnapshot).toEqual({ Type: 'Wait', Seconds: 15, Next: 'AwsCheckSnapshot' });
+    expect(s.AwsCheckSnapshot?.Next).toBe('SnapshotCompleted');
+    expectChoice(s.SnapshotCompleted, '$.snapshotStatus.done', 'AwsRegisterImage', 'WaitForSnapshot');
+    expect(s.AwsRegisterImage?.Next).toBe('LaunchInstance');
     expect(s.AzurePrepareUpload?.Next).toBe('AzureUploadRanges');
     expect(s.AzureUploadRanges?.Next).toBe('AzureFinishUpload');
     expect(s.AzureFinishUpload?.Next).toBe('AzureCreateVm');
@@ -193,6 +223,42 @@ describe('offload state machine', () => {
     expectTask(s.AzureCheckVm, 'FnStepsAzureCheckVm', '$.vmStatus', { desired: 'running' });
     expectTask(s.AzureMarkRunning, 'FnStepsMarkRunning', null);
     expectTask(s.AzureCompensate, 'FnStepsAzureCompensate', null, { 'error.$': '$.error' });
+    expectTask(s.AwsPrepareSnapshot, 'FnStepsAwsPrepareSnapshot', '$.ebsUpload');
+    expectTask(s.AwsFinishSnapshot, 'FnStepsAwsFinishSnapshot', '$.ebsFinished', {
+      'uploaded.$': '$.ebsUploaded',
+    });
+    expectTask(s.AwsCheckSnapshot, 'FnStepsAwsCheckSnapshot', '$.snapshotStatus');
+    expectTask(s.AwsRegisterImage, 'FnStepsAwsRegisterImage', '$.image');
+  });
+
+  it('puts the AWS direct blocks with a Map state: one Lambda per planned range, bounded concurrency, failures compensated', () => {
+    // Prepare
+    const s = definition('OffloadStateMachine').States;
+
+    // Act
+    const map = s.AwsPutBlocks as State & {
+      ItemProcessor: { StartAt: string; States: Record<string, State> };
+    };
+    const item = map.ItemProcessor.States.AwsPutRangeBlocks;
+
+    // Assess
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.ebsUpload.ranges',
+      ItemSelector: { 'jobId.$': '$.jobId', 'range.$': '$$.Map.Item.Value' },
+      MaxConcurrency: 8,
+      ResultPath: '$.ebsUploaded',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Compensate' }],
+    });
+    expect(Object.keys(map.ItemProcessor.States)).toEqual(['AwsPutRangeBlocks']);
+    expect(item).toMatchObject({
+      Type: 'Task',
+      Resource: fnArn('FnStepsAwsPutBlocks'),
+      Parameters: { 'jobId.$': '$.jobId', 'range.$': '$.range' },
+      Retry: RETRY,
+      End: true,
+    });
+    expect(item?.ResultPath).toBeUndefined();
   });
 
   it('uploads the Azure ranges with a Map state: one Lambda per planned range, bounded concurrency, no SAS in the state', () => {
@@ -235,7 +301,7 @@ describe('offload state machine', () => {
     const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
 
     // Assess
-    expect(tasks).toHaveLength(14);
+    expect(tasks).toHaveLength(18);
     for (const [name, state] of tasks) {
       expect(state.Retry, name).toEqual(RETRY);
       if (name === 'Compensate' || name === 'AzureCompensate') expect(state.Catch, name).toBeUndefined();
@@ -433,6 +499,11 @@ describe('state machine roles', () => {
         'FnStepsAzureCreateVm',
         'FnStepsAzureCheckVm',
         'FnStepsAzureCompensate',
+        'FnStepsAwsPrepareSnapshot',
+        'FnStepsAwsPutBlocks',
+        'FnStepsAwsFinishSnapshot',
+        'FnStepsAwsCheckSnapshot',
+        'FnStepsAwsRegisterImage',
       ].sort(),
     );
     expect(ret).toEqual(

@@ -1,0 +1,10 @@
+/** Offload (AWS direct) · CheckSnapshot: is the completed snapshot sealed yet? */
+import { awsCheckSnapshot } from '../../shared/domain/aws-direct-steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => awsCheckSnapshot(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

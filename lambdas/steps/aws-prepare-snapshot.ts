@@ -1,0 +1,10 @@
+/** Offload (AWS direct) · PrepareSnapshot: image cache lookup, StartSnapshot (a child of the cached one when changed), the range plan. */
+import { awsPrepareSnapshot } from '../../shared/domain/aws-direct-steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => awsPrepareSnapshot(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,10 @@
+/** Offload (AWS direct) · RegisterImage: the AMI from the snapshot (HVM, x86_64, ENA, boot mode of the OVF firmware). */
+import { awsRegisterImage } from '../../shared/domain/aws-direct-steps';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { stepHandler } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return stepHandler(deps, (gw, e) => awsRegisterImage(gw, e.jobId));
+}
+
+export const handler = lazyHandler(createHandler);

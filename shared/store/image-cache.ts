@@ -1,0 +1,94 @@
+/**
+ * The AWS direct path's image cache: per VM name and region, the last snapshot a direct offload
+ * uploaded, its AMI and its block manifest, with the disk content's SHA-256. Items live in the
+ * jobs table (`pk = IMAGECACHE#<region>#<vmName>`, `sk = IMAGECACHE`; no GSI attributes, so job
+ * listings never see them). Writes are conditional on the entry they replace (no transactions).
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+const SK = 'IMAGECACHE';
+
+/** A snapshot (with its AMI and manifest) the cache no longer points at but could not delete yet. */
+export interface RetiredImage {
+  snapshotId: string;
+  amiId?: string;
+  manifestKey: string;
+  jobId: string;
+}
+
+export interface ImageCacheEntry {
+  vmName: string;
+  region: string;
+  snapshotId: string;
+  amiId?: string;
+  /** S3 key (staging bucket) of the snapshot's block manifest. */
+  manifestKey: string;
+  /** Content SHA-256 of the whole disk (zeros included), as inspect measured it. */
+  diskSha256: string;
+  capacityBytes: number;
+  /** Non-zero 512 KiB blocks of the disk (the manifest's entries). */
+  blocks: number;
+  /** The job that uploaded the snapshot. */
+  jobId: string;
+  updatedAt: string;
+  /** Replaced entries still in use by jobs that were not done when they were replaced. */
+  retired?: RetiredImage[];
+}
+
+const key = (region: string, vmName: string) => ({ pk: `IMAGECACHE#${region}#${vmName}`, sk: SK });
+
+export class ImageCacheConflictError extends Error {
+  override readonly name = 'ImageCacheConflict';
+}
+
+export class ImageCache {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async get(region: string, vmName: string): Promise<ImageCacheEntry | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: key(region, vmName), ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...entry } = out.Item as ImageCacheEntry & { pk: string; sk: string };
+    return entry;
+  }
+
+  /**
+   * Writes `entry` if the current one is still `expected` (by updatedAt and jobId; undefined: no
+   * entry). Throws ImageCacheConflictError when another writer got there first.
+   */
+  async replace(entry: ImageCacheEntry, expected: ImageCacheEntry | undefined): Promise<void> {
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key(entry.region, entry.vmName), ...entry },
+          ...(expected
+            ? {
+                ConditionExpression: 'updatedAt = :u AND jobId = :j',
+                ExpressionAttributeValues: { ':u': expected.updatedAt, ':j': expected.jobId },
+              }
+            : { ConditionExpression: 'attribute_not_exists(pk)' }),
+        }),
+      );
+    } catch (err) {
+      if (
+        err instanceof ConditionalCheckFailedException ||
+        (err as Error).name === 'ConditionalCheckFailedException'
+      ) {
+        throw new ImageCacheConflictError(
+          `the image cache entry of ${entry.vmName} in ${entry.region} changed meanwhile`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  async delete(region: string, vmName: string): Promise<void> {
+    await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: key(region, vmName) }));
+  }
+}
