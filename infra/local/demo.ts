@@ -1,18 +1,21 @@
 /**
  * `burstgate demo` (what `npm start` runs): the whole loop on the embedded deployment. Starts it
- * in a temporary directory, offloads the project's sample VM through the HTTP API to simulated AWS
- * and to simulated Azure at once, returns both (AWS: the exported OVA; Azure: a delta, rebuilt on
- * the sample OVA as `burstgate return --base` does), checks each returned disk's content SHA-256
- * against the original's and that the simulators hold nothing the jobs created, prints a summary,
- * and exits 0 only if all of that held.
+ * in a temporary directory, offloads the project's sample VM through the HTTP API three ways at
+ * once — to simulated AWS by VM Import, to simulated AWS by the fast path (EBS direct APIs), and to
+ * simulated Azure — and returns each (VM Import: the exported OVA; fast path and Azure: a delta of
+ * what changed, rebuilt on the sample OVA as `burstgate return --base` does). On the fast path the
+ * guest first changes ~1 % of its disk, only the changed blocks come back, and the changed image is
+ * offloaded again, moving only the blocks that differ from the image cache's snapshot. Checks every
+ * returned disk's content SHA-256 and that the simulators hold nothing the jobs created (but the
+ * image cache's snapshot and AMI), prints a summary, and exits 0 only if all of that held.
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { inspectOva, rebuildFromDelta } from '../../shared/images';
+import { inspectOva, openBaseImage, rebuildFromDelta } from '../../shared/images';
 import { GatewayClient } from '../../shared/client/api-client';
 import { uploadImage } from '../../shared/client/upload';
 import { followJob } from '../../shared/client/follow';
@@ -29,7 +32,8 @@ const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${m
 
 /** One round trip of the sample VM: offload, return, and what came back. */
 export interface DemoTrip {
-  cloud: 'aws' | 'azure';
+  /** `aws-direct`: the AWS fast path (EBS direct APIs, changed-block return, incremental re-offload). */
+  cloud: 'aws' | 'aws-direct' | 'azure';
   jobId: string;
   ok: boolean;
   originalDiskSha256: string;
@@ -38,6 +42,24 @@ export interface DemoTrip {
   leftovers: number;
   /** What the return downloaded (the whole OVA, or the delta). */
   downloadedBytes: number;
+  /** Upload complete → running (ms). */
+  toRunningMs: number;
+  /** The fast path's numbers (aws-direct only). */
+  fastPath?: FastPathNumbers;
+}
+
+export interface FastPathNumbers {
+  diskBytes: number;
+  /** Offload: bytes put into the EBS snapshot, and the disk's allocated bytes. */
+  uploadedBytes: number;
+  allocatedBytes: number;
+  /** Bytes the guest changed before the return. */
+  guestChangedBytes: number;
+  /** Return: bytes read back from EBS (the changed 512 KiB blocks). */
+  returnedBytes: number;
+  /** Re-offload of the returned image: bytes put into the child of the cached snapshot. */
+  reoffloadBytes: number;
+  reoffloadOutcome: string;
 }
 
 export interface DemoResult {
@@ -59,43 +81,71 @@ interface DemoContext {
   log: Log;
 }
 
-/** Offload → running → return, following the job; returns the returned job. */
-async function roundTrip(ctx: DemoContext, target: CreateOffloadRequest['target']): Promise<JobView> {
+/** Offload → running, following the job; returns the running job and how long it took after the upload. */
+async function offloadUntilRunning(
+  ctx: DemoContext,
+  target: CreateOffloadRequest['target'],
+  image = ctx.image,
+  imageFormat: CreateOffloadRequest['imageFormat'] = 'ova',
+): Promise<{ job: JobView; toRunningMs: number }> {
   const { client, log } = ctx;
+  const tag = tagOf(target);
+  const size = (await stat(image)).size;
   const created = await client.createOffload(
-    { vmName: ctx.vmName, imageFormat: 'ova', imageSizeBytes: ctx.size, target },
+    { vmName: ctx.vmName, imageFormat, imageSizeBytes: size, target },
     randomUUID(),
   );
   const jobId = created.jobId;
-  log(
-    `[${target.cloud}] offload ${jobId}: uploading ${fmtBytes(ctx.size)} in ${created.upload.parts.length} part(s)`,
-  );
-  await client.completeUpload(jobId, await uploadImage(ctx.image, created.upload));
-  const onUpdate = (job: JobView, prev?: JobView) => {
-    if (job.state !== prev?.state) log(`[${target.cloud}]   ${jobId} → ${job.state}`);
-  };
+  log(`[${tag}] offload ${jobId}: uploading ${fmtBytes(size)} in ${created.upload.parts.length} part(s)`);
+  const parts = await uploadImage(image, created.upload);
+  const uploaded = Date.now();
+  await client.completeUpload(jobId, parts);
   const running = await followJob(client, jobId, {
     until: (j) => ['running', 'failed', 'cancelled'].includes(j.state),
     intervalMs: 50,
-    onUpdate,
+    onUpdate: stateLogger(ctx, tag),
   });
   if (running.state !== 'running')
-    throw new Error(`the ${target.cloud} offload ended ${running.state}: ${running.error?.detail}`);
+    throw new Error(`the ${tag} offload ended ${running.state}: ${running.error?.detail}`);
   log(
     target.cloud === 'aws'
-      ? `[aws]   running as ${running.cloud.instanceId} from ${running.cloud.amiId}`
-      : `[azure] running as ${running.cloud.virtualMachineId}`,
+      ? `[${tag}] running as ${running.cloud.instanceId} from ${running.cloud.amiId}`
+      : `[${tag}] running as ${running.cloud.virtualMachineId}`,
   );
-  await client.startReturn(jobId);
-  const returned = await followJob(client, jobId, {
+  return { job: running, toRunningMs: Date.now() - uploaded };
+}
+
+const tagOf = (target: CreateOffloadRequest['target']) =>
+  target.cloud === 'aws' && target.mode === 'direct' ? 'aws-direct' : target.cloud;
+
+function stateLogger(ctx: DemoContext, tag: string) {
+  return (job: JobView, prev?: JobView) => {
+    if (job.state !== prev?.state) ctx.log(`[${tag}]   ${job.jobId} → ${job.state}`);
+  };
+}
+
+/** Running → returned, following the job; returns the returned job. */
+async function returnUntilReturned(ctx: DemoContext, running: JobView): Promise<JobView> {
+  const tag = tagOf(running.target);
+  await ctx.client.startReturn(running.jobId);
+  const returned = await followJob(ctx.client, running.jobId, {
     until: (j) => ['returned', 'return-failed', 'failed', 'cancelled'].includes(j.state),
     intervalMs: 50,
-    onUpdate,
+    onUpdate: stateLogger(ctx, tag),
   });
   if (returned.state !== 'returned' || !returned.download) {
-    throw new Error(`the ${target.cloud} return ended ${returned.state}: ${returned.error?.detail}`);
+    throw new Error(`the ${tag} return ended ${returned.state}: ${returned.error?.detail}`);
   }
   return returned;
+}
+
+/** Offload → running → return. */
+async function roundTrip(
+  ctx: DemoContext,
+  target: CreateOffloadRequest['target'],
+): Promise<{ job: JobView; toRunningMs: number }> {
+  const { job, toRunningMs } = await offloadUntilRunning(ctx, target);
+  return { job: await returnUntilReturned(ctx, job), toRunningMs };
 }
 
 /** Waits (bounded) for the simulator to hold none of the job's resources; returns how many are left. */
@@ -108,15 +158,125 @@ async function leftoversOf(count: () => number): Promise<number> {
   return left;
 }
 
+/**
+ * AWS resources the jobs created that the simulator still holds, waiting (bounded) for removals to
+ * land. What the image cache owns (the fast path's snapshot and AMI, kept for the next offload of
+ * the VM) is not a leftover.
+ */
+function awsLeftovers(ctx: DemoContext, jobs: JobView[]): Promise<number> {
+  const created = new Set(
+    jobs.flatMap((j) =>
+      j.resources
+        .filter((r) => !r.imageCache && r.type !== 's3-object' && r.type !== 'multipart-upload')
+        .map((r) => r.id),
+    ),
+  );
+  return leftoversOf(
+    () =>
+      Object.values(ctx.gateway.sim.resources())
+        .flat()
+        .filter((r) => created.has(r.id)).length,
+  );
+}
+
+/** The content SHA-256 of the sample's disk after `writes`, and its size: what the guest's disk holds. */
+async function changedDiskSha256(
+  image: string,
+  writes: Array<[number, Buffer]>,
+): Promise<{ sha256: string; capacity: number }> {
+  const base = await openBaseImage(image);
+  try {
+    const capacity = base.disk.capacity;
+    const hash = createHash('sha256');
+    for (let at = 0; at < capacity; at += 4 * 1024 * 1024) {
+      const piece = await base.disk.read(at, Math.min(4 * 1024 * 1024, capacity - at));
+      for (const [offset, data] of writes) {
+        const from = Math.max(offset, at);
+        const to = Math.min(offset + data.length, at + piece.length);
+        if (from < to) data.copy(piece, from - at, from - offset, to - offset);
+      }
+      hash.update(piece);
+    }
+    return { sha256: hash.digest('hex'), capacity };
+  } finally {
+    await base.close();
+  }
+}
+
+/**
+ * The AWS fast path: direct offload (the sample's non-zero 512 KiB blocks into an EBS snapshot, an
+ * AMI, an instance), the guest changes ~1 % of its disk (the simulator's `writeDisk` stands in for
+ * it), the return reads only the changed blocks and the delta is rebuilt on the sample OVA, then the
+ * returned image goes out again: a child of the image cache's snapshot with only the changed blocks.
+ * That second offload is cancelled at once (the demo only shows what it moved).
+ */
+async function awsDirectTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView; jobs: JobView[] }> {
+  const target = { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium', mode: 'direct' } as const;
+  const { job: running, toRunningMs } = await offloadUntilRunning(ctx, target);
+  const MiB = 1024 * 1024;
+  const writes: Array<[number, Buffer]> = [
+    [24 * MiB + 8192, randomBytes(600 * 1024)],
+    [24 * MiB + 700 * 1024, randomBytes(40 * 1024)],
+  ];
+  for (const [offset, data] of writes)
+    await ctx.gateway.sim.writeDisk(running.cloud.instanceId!, offset, data);
+  const guestChangedBytes = writes.reduce((n, [, d]) => n + d.length, 0);
+  ctx.log(`[aws-direct] the guest changed ${fmtBytes(guestChangedBytes)} of its disk`);
+  const expected = await changedDiskSha256(ctx.image, writes);
+
+  const returned = await returnUntilReturned(ctx, running);
+  const download = returned.download!;
+  const delta = join(ctx.stateDir, 'returned-aws-direct.bgdelta');
+  await downloadImage(download.url, delta, { expectedSha256: download.sha256 });
+  const back = join(ctx.stateDir, 'returned-aws-direct.vmdk');
+  const rebuilt = await rebuildFromDelta({ base: ctx.image, delta, out: back, to: 'vmdk-stream' });
+
+  // The VM goes out again as it came back: only what differs from the cached snapshot moves.
+  const { job: again } = await offloadUntilRunning(ctx, target, back, 'vmdk');
+  await ctx.client.cancel(again.jobId);
+  const cancelled = await followJob(ctx.client, again.jobId, {
+    until: (j) => ['cancelled', 'failed'].includes(j.state),
+    intervalMs: 50,
+  });
+  const leftovers = await awsLeftovers(ctx, [returned, cancelled]);
+  return {
+    job: returned,
+    jobs: [returned, cancelled],
+    trip: {
+      cloud: 'aws-direct',
+      jobId: returned.jobId,
+      ok: rebuilt.sha256 === expected.sha256 && leftovers === 0 && cancelled.state === 'cancelled',
+      originalDiskSha256: expected.sha256,
+      returnedDiskSha256: rebuilt.sha256,
+      leftovers,
+      downloadedBytes: download.sizeBytes,
+      toRunningMs,
+      fastPath: {
+        diskBytes: expected.capacity,
+        uploadedBytes: running.bytes.ebsBytesWritten ?? 0,
+        allocatedBytes: running.bytes.allocated ?? 0,
+        guestChangedBytes,
+        returnedBytes: returned.bytes.exported ?? 0,
+        reoffloadBytes: again.bytes.ebsBytesWritten ?? 0,
+        reoffloadOutcome: again.cloud.imageCache?.outcome ?? 'none',
+      },
+    },
+  };
+}
+
 async function awsTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView }> {
-  const job = await roundTrip(ctx, { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' });
+  const { job, toRunningMs } = await roundTrip(ctx, {
+    cloud: 'aws',
+    region: 'us-east-1',
+    instanceType: 't3.medium',
+  });
   const download = job.download!;
   const out = join(ctx.stateDir, 'returned-aws.ova');
   await downloadImage(download.url, out, { expectedSha256: download.sha256 });
   // Check the content ourselves rather than trusting the gateway's word for it.
   const back = await inspectOva(createReadStream(out));
   const returnedDiskSha256 = back.disks[0]?.contentSha256 ?? '';
-  const leftovers = await leftoversOf(() => Object.values(ctx.gateway.sim.resources()).flat().length);
+  const leftovers = await awsLeftovers(ctx, [job]);
   return {
     job,
     trip: {
@@ -127,12 +287,17 @@ async function awsTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView
       returnedDiskSha256,
       leftovers,
       downloadedBytes: download.sizeBytes,
+      toRunningMs,
     },
   };
 }
 
 async function azureTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView }> {
-  const job = await roundTrip(ctx, { cloud: 'azure', location: 'westeurope', vmSize: 'Standard_D2s_v5' });
+  const { job, toRunningMs } = await roundTrip(ctx, {
+    cloud: 'azure',
+    location: 'westeurope',
+    vmSize: 'Standard_D2s_v5',
+  });
   const download = job.download!;
   const delta = join(ctx.stateDir, 'returned-azure.bgdelta');
   await downloadImage(download.url, delta, { expectedSha256: download.sha256 });
@@ -160,6 +325,7 @@ async function azureTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobVi
       returnedDiskSha256: rebuilt.sha256,
       leftovers,
       downloadedBytes: download.sizeBytes,
+      toRunningMs,
     },
   };
 }
@@ -175,14 +341,17 @@ function printJob(log: Log, job: JobView): void {
   for (const r of job.resources) {
     const id = r.id.length > 72 ? `…${r.id.slice(-71)}` : r.id;
     log(
-      `    ${r.type.padEnd(17)} ${id.padEnd(72)} ${r.removedAt ? 'removed' : r.retained ? 'kept (the download)' : 'LEFT'}`,
+      `    ${r.type.padEnd(17)} ${id.padEnd(72)} ${r.removedAt ? 'removed' : r.imageCache ? 'kept (image cache)' : r.retained ? 'kept (the download)' : 'LEFT'}`,
     );
   }
   const b = job.bytes;
   log(
-    job.target.cloud === 'aws'
-      ? `  bytes: uploaded ${fmtBytes(b.uploaded)}, imported ${fmtBytes(b.imported ?? 0)}, exported ${fmtBytes(b.exported ?? 0)}`
-      : `  bytes: uploaded ${fmtBytes(b.uploaded)}, written to Azure pages ${fmtBytes(b.pagesWritten ?? 0)} of ${fmtBytes(b.allocated ?? 0)} allocated, ` +
+    job.target.cloud === 'aws' && job.target.mode === 'direct'
+      ? `  bytes: uploaded ${fmtBytes(b.uploaded)}, put into EBS ${fmtBytes(b.ebsBytesWritten ?? 0)} of ${fmtBytes(b.allocated ?? 0)} allocated, ` +
+          `changed ${fmtBytes(b.changed ?? 0)}, read back ${fmtBytes(b.exported ?? 0)}`
+      : job.target.cloud === 'aws'
+        ? `  bytes: uploaded ${fmtBytes(b.uploaded)}, imported ${fmtBytes(b.imported ?? 0)}, exported ${fmtBytes(b.exported ?? 0)}`
+        : `  bytes: uploaded ${fmtBytes(b.uploaded)}, written to Azure pages ${fmtBytes(b.pagesWritten ?? 0)} of ${fmtBytes(b.allocated ?? 0)} allocated, ` +
           `changed ${fmtBytes(b.changed ?? 0)}, read back ${fmtBytes(b.exported ?? 0)}`,
   );
 }
@@ -222,24 +391,41 @@ export async function runDemo(opts: { image?: string; log?: Log } = {}): Promise
       stateDir,
       log,
     };
-    // Both clouds at once, as two schedulers would.
-    const results = await Promise.all([awsTrip(ctx), azureTrip(ctx)]);
+    // All three at once, as several schedulers would.
+    const results = await Promise.all([awsTrip(ctx), awsDirectTrip(ctx), azureTrip(ctx)]);
     log('');
-    for (const { job } of results) printJob(log, job);
+    for (const r of results) for (const job of 'jobs' in r ? r.jobs : [r.job]) printJob(log, job);
     log('');
     log('round trips (content SHA-256 of the returned disk):');
     log(`  original        ${originalDisk.contentSha256}`);
     for (const { trip } of results) {
       log(
-        `  ${trip.cloud.padEnd(5)} ${trip.ok ? 'identical' : 'DIFFERENT'} ${trip.returnedDiskSha256}  ` +
-          `(${trip.cloud === 'aws' ? 'OVA' : 'delta'} downloaded: ${fmtBytes(trip.downloadedBytes)}; resources left: ${trip.leftovers})`,
+        `  ${trip.cloud.padEnd(10)} ${trip.ok ? 'identical' : 'DIFFERENT'} ${trip.returnedDiskSha256}  ` +
+          `(${trip.cloud === 'aws' ? 'OVA' : 'delta'} downloaded: ${fmtBytes(trip.downloadedBytes)}; resources left: ${trip.leftovers})` +
+          (trip.cloud === 'aws-direct' ? ' — the guest had changed it: compared with its disk' : ''),
+      );
+    }
+    const fastTrip = results.find((r) => r.trip.fastPath)?.trip;
+    const fast = fastTrip?.fastPath;
+    if (fast) {
+      const pct = (n: number) => `${((100 * n) / fast.diskBytes).toFixed(2)} % of the disk`;
+      log('AWS fast path (EBS direct APIs, image cache):');
+      log(
+        `  offload     ${fmtBytes(fast.uploadedBytes)} put into EBS for ${fmtBytes(fast.allocatedBytes)} allocated (${pct(fast.uploadedBytes)}); ` +
+          `running ${fmtMs(fastTrip!.toRunningMs)} after the upload, without VM Import (npm run bench:transfer compares the two paths)`,
+      );
+      log(
+        `  return      guest changed ${fmtBytes(fast.guestChangedBytes)} → ${fmtBytes(fast.returnedBytes)} of changed blocks read back (${pct(fast.returnedBytes)})`,
+      );
+      log(
+        `  re-offload  the returned image again: ${fast.reoffloadOutcome}, ${fmtBytes(fast.reoffloadBytes)} put into EBS (${pct(fast.reoffloadBytes)})`,
       );
     }
     const elapsedMs = Date.now() - t0;
     const ok = results.every((r) => r.trip.ok);
     log(
       ok
-        ? `OK: the VM went to AWS and to Azure and came back bit-identical from both in ${fmtMs(elapsedMs)}`
+        ? `OK: the VM went to AWS (VM Import and the fast path) and to Azure and came back bit-identical from all three in ${fmtMs(elapsedMs)}`
         : 'FAILED: see above',
     );
     return { ok, trips: results.map((r) => r.trip), elapsedMs };
