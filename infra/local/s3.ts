@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -405,12 +405,18 @@ export class LocalS3 {
     const objectPath = store.getResourcePath(t.bucket, t.key, 'object');
     await mkdir(path.dirname(objectPath), { recursive: true });
     const tmp = `${objectPath}.${process.pid}.${Date.now()}.tmp`;
-    const out = createWriteStream(tmp);
-    for (const p of requested)
-      await pipeline(createReadStream(path.join(dir, String(p.number))), out, { end: false });
-    await new Promise<void>((resolve, reject) =>
-      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-    );
+    // One handle, parts appended chunk by chunk (a pipeline per part into one stream would leave
+    // its listeners on the stream: Node warns past ten parts).
+    const out = await open(tmp, 'w');
+    try {
+      for (const p of requested) {
+        for await (const chunk of createReadStream(path.join(dir, String(p.number)))) {
+          await out.write(chunk as Buffer);
+        }
+      }
+    } finally {
+      await out.close();
+    }
     const metadata = JSON.parse(await readFile(path.join(dir, 'metadata'), 'utf8')) as Record<
       string,
       unknown
