@@ -37,7 +37,7 @@ import { removeJobResources } from './cleanup';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
 import type { AwsTarget, Job } from './job';
 import { openStagedDisk, stagedAllocatedBytes } from './staged-disk';
-import { CANCELLED, askCloud, assertNotCancelled, failStep, rejected } from './steps';
+import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep, rejected } from './steps';
 
 /** PutSnapshotBlock calls one range keeps in flight (4 × 512 KiB of memory). */
 const PUTS_IN_FLIGHT = 4;
@@ -402,17 +402,11 @@ export async function awsCheckSnapshot(
       ),
     );
   }
-  const started = Date.parse(job.activeStep?.startedAt ?? job.updatedAt);
-  if (gw.now().getTime() - started > gw.config.maxImportWaitMs) {
-    throw await failStep(
-      gw,
-      jobId,
-      new CloudError(
-        'CloudTimedOut',
-        `snapshot ${snapshotId} was not completed within ${gw.config.maxImportWaitMs} ms (last: ${state.state})`,
-      ),
-    );
-  }
+  await failIfWaitedTooLong(
+    gw,
+    job,
+    (limit) => `snapshot ${snapshotId} was not completed within ${limit} ms (last: ${state.state})`,
+  );
   return { done: false, state: state.state };
 }
 

@@ -21,7 +21,7 @@ import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
 import type { Job } from './job';
 import { openStagedDisk } from './staged-disk';
-import { CANCELLED, askCloud, assertNotCancelled, failStep } from './steps';
+import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep } from './steps';
 
 const GiB = 1024 * 1024 * 1024;
 /** GetSnapshotBlock calls in flight (memory: this many 512 KiB blocks). */
@@ -132,17 +132,12 @@ export async function awsCheckReturnSnapshot(
     });
     return { done: true, state: s.state };
   }
-  const started = Date.parse(job.activeStep?.startedAt ?? job.updatedAt);
-  if (gw.now().getTime() - started > gw.config.maxImportWaitMs) {
-    throw await failStep(
-      gw,
-      jobId,
-      new CloudError(
-        'CloudTimedOut',
-        `the return snapshot ${id} did not complete within ${gw.config.maxImportWaitMs} ms (last: ${s.progress ?? s.state})`,
-      ),
-    );
-  }
+  await failIfWaitedTooLong(
+    gw,
+    job,
+    (limit) =>
+      `the return snapshot ${id} did not complete within ${limit} ms (last: ${s.progress ?? s.state})`,
+  );
   return { done: false, state: s.state, ...(s.progress ? { progress: s.progress } : {}) };
 }
 

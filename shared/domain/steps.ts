@@ -330,6 +330,22 @@ export async function startImport(gw: Gateway, jobId: string): Promise<{ importT
   return { importTaskId };
 }
 
+/**
+ * Fails the step with CloudTimedOut when the job's active step (a Wait/Check loop of the state
+ * machine) has been waiting on the cloud longer than `maxImportWaitMs`; `why` says for what.
+ */
+export async function failIfWaitedTooLong(
+  gw: Gateway,
+  job: Job,
+  why: (limitMs: number) => string,
+): Promise<void> {
+  const started = Date.parse(job.activeStep?.startedAt ?? job.updatedAt);
+  const limit = gw.config.maxImportWaitMs;
+  if (gw.now().getTime() - started > limit) {
+    throw await failStep(gw, job.jobId, new CloudError('CloudTimedOut', why(limit)));
+  }
+}
+
 export async function checkImport(
   gw: Gateway,
   jobId: string,
@@ -338,17 +354,11 @@ export async function checkImport(
   assertNotCancelled(job);
   const progress = await askCloud(gw, jobId, () => gw.cloudFor(job.target).checkImport(job));
   if (!progress.done) {
-    const started = Date.parse(job.activeStep?.startedAt ?? job.updatedAt);
-    if (gw.now().getTime() - started > gw.config.maxImportWaitMs) {
-      throw await failStep(
-        gw,
-        jobId,
-        new CloudError(
-          'CloudTimedOut',
-          `the import did not finish within ${gw.config.maxImportWaitMs} ms (last status: ${progress.status})`,
-        ),
-      );
-    }
+    await failIfWaitedTooLong(
+      gw,
+      job,
+      (limit) => `the import did not finish within ${limit} ms (last status: ${progress.status})`,
+    );
     return { done: false, status: progress.status, progress: progress.progress };
   }
   const now = gw.now();

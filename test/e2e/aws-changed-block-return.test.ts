@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteSnapshotCommand, DeregisterImageCommand } from '@aws-sdk/client-ec2';
-import { main } from '../../bin/burstgate';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import type { ClientJobView } from '../../shared/client/types';
 import { openBaseImage } from '../../shared/images';
 import { DIRECT_REGION, placeRunningDirectJob } from '../helpers/aws-direct-job';
+import { cliAgainst } from '../helpers/cli';
 import { startTestGateway, type TestGateway } from '../helpers/embedded';
 import { qemuImg, writeDiskToSparseFile } from '../helpers/images/fixtures';
 
@@ -43,16 +43,7 @@ afterAll(async () => {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main([...args, '--gateway', tg.apiUrl, '--api-key', tg.apiKey, '--interval', '0.02'], {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => cliAgainst(tg)(args);
 
 const settle = (jobId: string): Promise<ClientJobView> =>
   followJob(client, jobId, {

@@ -10,7 +10,6 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../bin/burstgate';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
@@ -18,6 +17,7 @@ import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
 import { convertImage } from '../../shared/images';
 import { EBS_BLOCK } from '../helpers/aws-sim';
+import { cliAgainst } from '../helpers/cli';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 const KiB = 1024;
@@ -43,16 +43,7 @@ afterAll(async () => {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main([...args, '--gateway', tg.apiUrl, '--api-key', tg.apiKey, '--interval', '0.02'], {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => cliAgainst(tg)(args);
 
 async function offloadDirect(file: string, imageFormat: 'ova' | 'raw'): Promise<JobView> {
   const created = await client.createOffload(

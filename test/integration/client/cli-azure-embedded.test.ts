@@ -9,12 +9,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../bin/burstgate';
 import { GatewayClient } from '../../../shared/client/api-client';
 import { parseAzureResourceId } from '../../../shared/clouds/azure/azure-target';
 import { gatewayAzureClients } from '../../helpers/azure-sim';
 import { openBaseImage } from '../../../shared/images/delta';
 import { SAMPLE_OVA } from '../../../infra/local/demo';
+import { cliAgainst } from '../../helpers/cli';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 import { qemuImg } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
@@ -34,16 +34,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => gw?.close());
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main([...args, '--gateway', gw.apiUrl, '--api-key', gw.apiKey, '--interval', '0.02'], {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => cliAgainst(gw)(args);
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../../unit/client/http-server';
-import { main } from '../../../bin/burstgate';
+import { runCli } from '../../helpers/cli';
 import { startFakeGateway, type FakeGateway, type FakeGatewayOptions } from './fake-gateway';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -52,16 +52,7 @@ function spawnCli(args: string[], env: Record<string, string> = {}): Promise<Run
 }
 
 /** The same entry point in-process (main(argv, io)): fast enough to cover every case. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(args, env);
 
 const noStack = (r: Run): void => {
   expect(r.stderr).not.toMatch(/^\s+at /m);
