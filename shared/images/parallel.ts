@@ -52,9 +52,8 @@ export interface ParallelConvertOptions {
   /** Deflate level of VMDK grains (default 6; grains that look incompressible are stored). */
   compressionLevel?: number;
   /**
-   * Raw and fixed-VHD outputs: write the data with O_DIRECT, around the page cache (default: when
-   * worker threads run, i.e. on disks with much data; file systems without O_DIRECT are written
-   * normally). See openDirectOutput.
+   * Raw and fixed-VHD outputs: write the data with O_DIRECT, around the page cache (default true;
+   * file systems without O_DIRECT are written normally). See openDirectOutput.
    */
   directWrites?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -351,11 +350,8 @@ export async function convertInParallel(
   }
   const trailer = to === 'vhd-fixed' ? buildFixedVhdFooter(size, vhd) : undefined;
   const fh = await open(output, 'w');
-  // Big outputs (the ones worth threads) are written around the page cache: see directWrites.
-  let direct =
-    (opts.directWrites ?? (opts.workers ?? defaultWorkerCount()) > 0)
-      ? await openDirectOutput(output)
-      : undefined;
+  // Written around the page cache where the file system allows it: see openDirectOutput.
+  let direct = (opts.directWrites ?? true) ? await openDirectOutput(output) : undefined;
   try {
     // pre-sized: what no chunk writes stays a hole
     await fh.truncate(size + (trailer?.length ?? 0));
@@ -408,6 +404,8 @@ async function writeAll(
  * and on the VMs measured here first-touching those pages made 1 GiB of writes take 0.4 s or
  * 3-3.5 s from one run to the next (sys time); O_DIRECT writes took 0.65-0.95 s every time, with a
  * fifth of the CPU, and do not evict everything else from the page cache on a 100 GiB conversion.
+ * Small outputs too: a 2 GiB sparse VMDK → fixed VHD (128 MiB written) took 0.24-0.57 s buffered,
+ * 0.23-0.28 s direct.
  * Buffered and direct writes never touch the same page: direct ones are page-aligned whole runs.
  */
 async function openDirectOutput(path: string): Promise<FileHandle | undefined> {

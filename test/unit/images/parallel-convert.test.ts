@@ -85,6 +85,21 @@ describe('chunked conversion (worker threads and on this thread)', () => {
     expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.part'))).toEqual([]);
   });
 
+  it('writes the same disk through the page cache when asked not to use O_DIRECT', async () => {
+    // Prepare
+    const raw = join(tmp.dir, 'buffered.raw');
+    await writeSparseRaw(raw, CAPACITY, patches());
+    for (const to of ['raw', 'vhd-fixed'] as const) {
+      for (const workers of [1, 0]) {
+        const out = join(tmp.dir, `buffered-${workers}.${to}`);
+        // Act
+        await convertImage(raw, out, to, { workers, chunkBytes: MiB, directWrites: false });
+        // Assess
+        expect(await compareWithRaw(out, to, raw), `${to} with ${workers} workers`).toBe(0);
+      }
+    }
+  });
+
   it('reports progress per chunk up to the whole disk', async () => {
     // Prepare
     const raw = join(tmp.dir, 'progress.raw');
