@@ -267,6 +267,9 @@ follows the job until it is running (or failed).
 AWS (--cloud aws):
   --region R              target region (default us-east-1)
   --instance-type T       EC2 instance type (default t3.medium)
+  --mode direct|import    direct: EBS direct APIs (blocks into a snapshot, an AMI; comes back as
+                          the changed blocks); import: VM Import (comes back as an OVA). Default:
+                          the gateway decides from the guest OS in the OVF (README)
 
 Azure (--cloud azure):
   --location L            Azure region, e.g. westeurope (required)
@@ -284,6 +287,7 @@ ${GATEWAY_HELP}`,
         to: { type: 'string' },
         region: { type: 'string' },
         'instance-type': { type: 'string' },
+        mode: { type: 'string' },
         location: { type: 'string' },
         'vm-size': { type: 'string' },
         'resource-group': { type: 'string' },
@@ -851,7 +855,8 @@ function cloudSummary(job: ClientJobView): string {
 }
 
 const CLOUDS: readonly CloudName[] = ['aws', 'azure'];
-const AWS_FLAGS = ['region', 'instance-type'] as const;
+const AWS_FLAGS = ['region', 'instance-type', 'mode'] as const;
+const AWS_MODES = ['direct', 'import'] as const;
 const AZURE_FLAGS = ['location', 'vm-size', 'resource-group'] as const;
 const AZURE_EXAMPLE = '--cloud azure --location westeurope --vm-size Standard_D2s_v3';
 
@@ -861,6 +866,7 @@ function offloadTarget(values: {
   to?: string;
   region?: string;
   'instance-type'?: string;
+  mode?: string;
   location?: string;
   'vm-size'?: string;
   'resource-group'?: string;
@@ -881,11 +887,16 @@ function offloadTarget(values: {
       throw new UsageError('offload', `--${wrong} is for --cloud ${other}; for ${cloud} use ${instead}`);
   };
   if (cloud === 'aws') {
-    misplaced(AZURE_FLAGS, 'azure', '--region and --instance-type');
+    misplaced(AZURE_FLAGS, 'azure', '--region, --instance-type and --mode');
+    const mode = values.mode;
+    if (mode !== undefined && !(AWS_MODES as readonly string[]).includes(mode)) {
+      throw new UsageError('offload', `--mode must be one of ${AWS_MODES.join(', ')}, not '${mode}'`);
+    }
     return {
       cloud: 'aws',
       region: values.region ?? 'us-east-1',
       instanceType: values['instance-type'] ?? 't3.medium',
+      ...(mode !== undefined ? { mode: mode as (typeof AWS_MODES)[number] } : {}),
     };
   }
   misplaced(AWS_FLAGS, 'aws', '--location and --vm-size');

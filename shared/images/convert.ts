@@ -367,7 +367,9 @@ export async function convertImage(
   input: string,
   output: string,
   to: ConvertTarget,
-  opts: OpenOptions & WriteOptions & Pick<ParallelConvertOptions, 'workers' | 'chunkBytes' | 'directWrites'> = {},
+  opts: OpenOptions &
+    WriteOptions &
+    Pick<ParallelConvertOptions, 'workers' | 'chunkBytes' | 'directWrites'> = {},
 ): Promise<ImageSummary & { outputBytes: number }> {
   const writer = WRITERS[to];
   if (!writer) {

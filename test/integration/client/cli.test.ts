@@ -193,6 +193,25 @@ describe.concurrent('burstgate CLI: usage', () => {
       /--location is for --cloud azure; for aws use --region/,
     ],
     [
+      ['offload', 'vm.ova', '--mode', 'fast'],
+      /^burstgate offload: --mode must be one of direct, import, not 'fast'$/m,
+    ],
+    [
+      [
+        'offload',
+        'vm.ova',
+        '--cloud',
+        'azure',
+        '--location',
+        'westeurope',
+        '--vm-size',
+        'B2s',
+        '--mode',
+        'direct',
+      ],
+      /--mode is for --cloud aws; for azure use --location and --vm-size/,
+    ],
+    [
       ['offload', 'vm.qcow2', '--to', 'aws'],
       /cannot tell the format of 'vm\.qcow2' from its extension.*pass --format/,
     ],
@@ -309,6 +328,8 @@ describe('burstgate CLI: offload and return against a fake gateway', () => {
       'aws',
       '--region',
       'eu-west-1',
+      '--mode',
+      'direct',
       '--interval',
       '0.02',
       '--state-dir',
@@ -322,6 +343,7 @@ describe('burstgate CLI: offload and return against a fake gateway', () => {
       )?.[1] ?? '';
     expect(jobId).not.toBe('');
     const job = gw.jobs.get(jobId)!;
+    expect(job.view.target).toMatchObject({ cloud: 'aws', region: 'eu-west-1', mode: 'direct' });
     expect(job.image!.equals(original)).toBe(true); // 3 parts reassembled
     expect(gw.partAttempts.get(`${jobId}/2`)).toBe(2); // part 2 failed once and was sent again
     expect(job.view.image.sha256).toBe(createHash('sha256').update(original).digest('hex'));
