@@ -150,21 +150,12 @@ export class Workflows extends Construct {
     );
     // One Lambda per range of the fixed VHD; each asks for its own write SAS (no secret in the state).
     const uploadRanges = azureGuarded(
-      new sfn.Map(scope, 'AzureUploadRanges', {
+      rangeMap(scope, 'AzureUploadRanges', {
         itemsPath: '$.azureUpload.ranges',
-        itemSelector: {
-          jobId: sfn.JsonPath.stringAt('$.jobId'),
-          range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
-        },
         maxConcurrency: azureUploadConcurrency,
         resultPath: '$.azureUploaded',
-      }),
-    );
-    uploadRanges.itemProcessor(
-      // No ResultPath: the item's result is the function's (AWS's default; aws-local-stepfunctions
-      // would store an explicit "$" under a key named "$").
-      invoke(scope, 'AzureUploadRange', steps.azureUploadRange, undefined, {
-        range: sfn.JsonPath.objectAt('$.range'),
+        itemState: 'AzureUploadRange',
+        fn: steps.azureUploadRange,
       }),
     );
     const finishUpload = azureGuarded(
@@ -190,19 +181,12 @@ export class Workflows extends Construct {
     );
     const uploadNeeded = new sfn.Choice(scope, 'EbsUploadNeeded');
     const putBlocks = guarded(
-      new sfn.Map(scope, 'AwsPutBlocks', {
+      rangeMap(scope, 'AwsPutBlocks', {
         itemsPath: '$.ebsUpload.ranges',
-        itemSelector: {
-          jobId: sfn.JsonPath.stringAt('$.jobId'),
-          range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
-        },
         maxConcurrency: ebsUploadConcurrency,
         resultPath: '$.ebsUploaded',
-      }),
-    );
-    putBlocks.itemProcessor(
-      invoke(scope, 'AwsPutRangeBlocks', steps.awsPutBlocks, undefined, {
-        range: sfn.JsonPath.objectAt('$.range'),
+        itemState: 'AwsPutRangeBlocks',
+        fn: steps.awsPutBlocks,
       }),
     );
     const finishSnapshot = guarded(
@@ -433,6 +417,38 @@ export class Workflows extends Construct {
     );
     return machine;
   }
+}
+
+/**
+ * A Map state running one step function per range of a plan (`itemsPath`), each called with
+ * `{ jobId, range }`; the results, in order, go to `resultPath`.
+ */
+function rangeMap(
+  scope: Construct,
+  stateName: string,
+  opts: {
+    itemsPath: string;
+    maxConcurrency: number;
+    resultPath: string;
+    itemState: string;
+    fn: GatewayFunction;
+  },
+): sfn.Map {
+  const map = new sfn.Map(scope, stateName, {
+    itemsPath: opts.itemsPath,
+    itemSelector: {
+      jobId: sfn.JsonPath.stringAt('$.jobId'),
+      range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+    },
+    maxConcurrency: opts.maxConcurrency,
+    resultPath: opts.resultPath,
+  });
+  map.itemProcessor(
+    // No ResultPath: the item's result is the function's (AWS's default; aws-local-stepfunctions
+    // would store an explicit "$" under a key named "$").
+    invoke(scope, opts.itemState, opts.fn, undefined, { range: sfn.JsonPath.objectAt('$.range') }),
+  );
+  return map;
 }
 
 /** A Task calling one step function by ARN with `{ jobId, ...extra }`, with the standard Retry. */
