@@ -5,7 +5,7 @@
  */
 import type { ImageFormat } from '../images/detect';
 import { subSource } from '../images/ova';
-import { openRandomAccess, type RandomAccessDisk } from '../images/random-access';
+import { mappedDataBytes, openRandomAccess, type RandomAccessDisk } from '../images/random-access';
 import { checkRange, type ByteSource } from '../images/source';
 import type { Gateway } from './gateway';
 import type { Job } from './job';
@@ -70,11 +70,9 @@ export async function openStagedDisk(gw: Gateway, job: Job): Promise<StagedDisk>
  */
 export async function stagedAllocatedBytes(gw: Gateway, job: Job): Promise<number> {
   const staged = await openStagedDisk(gw, job);
-  let allocated = 0;
   try {
-    for await (const r of staged.disk.map()) if (!r.zero) allocated += r.length;
+    return await mappedDataBytes(staged.disk);
   } finally {
     await staged.close();
   }
-  return allocated;
 }

@@ -256,8 +256,7 @@ export async function describeImage(
       const format = detectImageFormat(head, src.size, tail);
       if (format !== 'ova') {
         const disk = await openRandomAccess(src, { format });
-        let allocated = 0;
-        for await (const r of disk.map()) if (!r.zero) allocated += r.length;
+        const allocated = await mappedDataBytes(disk);
         const first = await disk.read(0, Math.min(disk.capacity, 8192));
         return {
           format,
