@@ -24,3 +24,4 @@ export * from './qcow2-writer';
 export * from './delta';
 export * from './parallel';
 export * from './upload-plan';
+export * from './block-delta';
