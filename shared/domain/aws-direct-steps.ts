@@ -32,6 +32,7 @@ import {
   type UploadRange,
 } from '../images/upload-plan';
 import { blockManifestKey, rangeManifestKey, readManifest, writeManifest } from './aws-direct-manifest';
+import { deleteDeltaIndex, deltaBaseProblem, deltaRangeChanges, readDeltaIndex } from './aws-delta-upload';
 import { MAX_UPLOAD_RANGES } from './azure-steps';
 import { removeJobResources } from './cleanup';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
@@ -104,7 +105,23 @@ export async function awsPrepareSnapshot(gw: Gateway, jobId: string): Promise<Eb
       ? await askCloud(gw, jobId, () => snapshots.snapshotState(target.region, entry.snapshotId))
       : undefined;
     const usable = entry && cached?.state === 'completed' ? entry : undefined;
-    const allocated = await stagedAllocatedBytes(gw, job);
+    const delta = job.image.delta;
+    if (delta) {
+      // A delta only makes sense on top of the snapshot it was made against (inspect checked the
+      // entry; it may have been replaced, or its snapshot deleted, since).
+      const problem =
+        deltaBaseProblem(delta, entry, { vmName: job.vmName, region: target.region }) ??
+        (usable ? undefined : `the cached snapshot ${entry!.snapshotId} is ${cached?.state ?? 'gone'}`);
+      if (problem) {
+        throw await failStep(
+          gw,
+          jobId,
+          new CloudError('CloudRejected', `${problem}; upload the whole image`, 'DeltaBaseGone'),
+        );
+      }
+    }
+    // a delta's data is what it carries; an image's, what its format maps as allocated
+    const allocated = delta ? delta.dataBytes : await stagedAllocatedBytes(gw, job);
     if (usable && usable.diskSha256 === job.image.diskSha256 && usable.capacityBytes === capacity) {
       const amiAlive =
         usable.amiId !== undefined &&
@@ -252,6 +269,30 @@ export async function awsPutBlocks(gw: Gateway, jobId: string, range: UploadRang
 
   const hashes: Array<{ index: number; sha256Base64: string }> = [];
   const counts: PutBlocksResult = { index: range.index, blocksPut: 0, blocksSkipped: 0, zeroBlocksPut: 0 };
+  if (job.image.delta) {
+    // an incremental upload: the delta's blocks on top of the parent (aws-delta-upload.ts)
+    if (!parent) throw new CloudError('CloudRejected', `job ${jobId} has a delta but no parent snapshot`);
+    const index = await readDeltaIndex(gw, job.image.delta.indexKey);
+    const out = { hashes, skipped: 0 };
+    await askCloud(gw, jobId, () =>
+      inParallel(deltaRangeChanges(gw, job, index, parent, range, out), PUTS_IN_FLIGHT, async (change) => {
+        if (change.kind === 'put') {
+          await gw.awsSnapshotWriter.putBlock(region, snapshotId, change.block);
+          counts.blocksPut++;
+        } else {
+          await gw.awsSnapshotWriter.putBlock(region, snapshotId, {
+            index: change.index,
+            data: ZERO_BLOCK,
+            sha256Base64: ZERO_BLOCK_SHA256,
+          });
+          counts.zeroBlocksPut++;
+        }
+      }),
+    );
+    counts.blocksSkipped = out.skipped;
+    await writeManifest(gw, rangeManifestKey(jobId, range.index), blockManifest(capacity, hashes));
+    return counts;
+  }
   const staged = await openStagedDisk(gw, job);
   try {
     await askCloud(gw, jobId, async () => {
@@ -340,6 +381,13 @@ export async function awsFinishSnapshot(
           error: err as Error,
         }),
       );
+  }
+  if (job.image.delta) {
+    await deleteDeltaIndex(gw, job.image.delta.indexKey).catch((err: unknown) =>
+      gw.logger.warn('could not delete the delta index (the staging lifecycle rule will)', {
+        error: err as Error,
+      }),
+    );
   }
   const put = sorted.reduce((n, r) => n + r.blocksPut, 0);
   const zeroed = sorted.reduce((n, r) => n + r.zeroBlocksPut, 0);

@@ -96,6 +96,10 @@ export async function rememberDirectImage(gw: Gateway, jobId: string): Promise<v
       capacityBytes: job.image.diskCapacityBytes,
       blocks,
       jobId,
+      ...(job.hardware ? { hardware: job.hardware } : {}),
+      ...(job.image.partitionTable === 'gpt' || job.image.partitionTable === 'mbr'
+        ? { partitionTable: job.image.partitionTable }
+        : {}),
       updatedAt: now(),
       ...(retired.length ? { retired } : {}),
     };

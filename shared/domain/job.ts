@@ -21,7 +21,11 @@ export type JobState = (typeof JOB_STATES)[number];
 /** States a job never leaves on its own. */
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['returned', 'failed', 'cancelled']);
 
-export type ImageFormatName = 'ova' | 'vmdk' | 'vhd' | 'vhdx' | 'raw';
+/**
+ * What the client uploads: a VM image, or (`delta`) only the 512 KiB blocks that differ from the
+ * VM's cached EBS snapshot (AWS direct offloads; `burstgate offload --incremental`).
+ */
+export type ImageFormatName = 'ova' | 'vmdk' | 'vhd' | 'vhdx' | 'raw' | 'delta';
 export type CloudName = 'aws' | 'azure';
 
 /**
@@ -148,6 +152,16 @@ export interface Job {
      * bare disk image) and its format, so later steps open it by ranged GETs without re-reading the OVA.
      */
     disk?: { offset: number; size: number; format: string };
+    /** A delta upload, as inspect found it: where its extent index waits, and what it carries. */
+    delta?: {
+      /** S3 key (staging bucket) of the extent index (aws-delta-upload.ts). */
+      indexKey: string;
+      baseSha256: string;
+      baseCapacity: number;
+      extents: number;
+      dataBytes: number;
+      zeroBytes: number;
+    };
   };
   hardware?: VmHardware;
   resources: JobResource[];

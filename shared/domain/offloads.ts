@@ -31,10 +31,27 @@ const EXT: Record<Job['image']['format'], string> = {
   vhd: 'vhd',
   vhdx: 'vhdx',
   raw: 'img',
+  delta: 'bgdelta',
 };
 
 /** The target as the job keeps it: an Azure target gets the gateway's default resource group. */
-function resolveTarget(gw: Gateway, target: CreateOffloadRequest['target']): JobTarget {
+function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
+  const target = req.target;
+  if (req.imageFormat === 'delta') {
+    // only EBS can take a delta: blocks on top of the cached snapshot (aws-delta-upload.ts)
+    if (target.cloud !== 'aws' || target.mode === 'import') {
+      throw new ValidationError(
+        "imageFormat: a delta (burstgate offload --incremental) goes on top of the VM's cached EBS snapshot: " +
+          'it needs target.cloud "aws" with mode "direct" (or no mode); upload the whole image otherwise',
+        [{ path: 'imageFormat', message: 'delta needs an AWS direct offload' }],
+      );
+    }
+    return {
+      ...target,
+      mode: 'direct',
+      modeReason: 'an incremental upload: the blocks that changed since the cached snapshot go into EBS',
+    };
+  }
   if (target.cloud === 'aws') return target;
   const azure = gw.config.azure;
   if (!azure) {
@@ -84,7 +101,7 @@ export async function placeOffload(
   idempotencyKey: string,
 ): Promise<PlacedOffload> {
   const now = gw.now();
-  const target = resolveTarget(gw, req.target);
+  const target = resolveTarget(gw, req);
   const proposedId = newJobId(now);
   const prior = await gw.store.claimIdempotencyKey(idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;

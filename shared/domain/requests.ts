@@ -51,7 +51,7 @@ export const CreateOffloadRequest = z
         /^[A-Za-z0-9][A-Za-z0-9._ -]*$/,
         'letters, digits, dot, underscore, dash and space; starts with a letter or digit',
       ),
-    imageFormat: z.enum(['ova', 'vmdk', 'vhd', 'vhdx', 'raw']),
+    imageFormat: z.enum(['ova', 'vmdk', 'vhd', 'vhdx', 'raw', 'delta']),
     imageSizeBytes: z.number().int().min(1).max(MAX_IMAGE_BYTES),
     imageSha256: z
       .string()

@@ -22,6 +22,7 @@ import { releaseUploadWait } from './offloads';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
 import { isAwsDirect, recordUnrecordedDirectResources, rememberDirectImage } from './aws-image-cache';
 import { resolveAwsMode } from './aws-mode';
+import { deltaIndexKey, inspectDelta, type InspectedDelta } from './aws-delta-upload';
 import { targetLocation, type AwsMode, type Job, type JobError, type VmHardware } from './job';
 
 /** A step failure the job reports to its user (the workflow's Catch sends it to compensation). */
@@ -115,8 +116,21 @@ export async function inspectImage(
     format: string;
     disk: { offset: number; size: number; format: string };
   };
+  let delta: InspectedDelta | undefined;
   try {
-    if (job.image.format === 'ova') {
+    if (job.image.format === 'delta') {
+      // an incremental upload: the blocks that changed since the VM's cached snapshot (AWS direct)
+      if (job.target.cloud !== 'aws') throw rejected('a delta upload needs an AWS direct offload');
+      delta = await inspectDelta(gw, job, job.target.region, file.stream);
+      result = {
+        ...(delta.hardware ? { hardware: delta.hardware } : {}),
+        diskSha256: delta.diskSha256,
+        capacity: delta.capacity,
+        partitionTable: delta.partitionTable,
+        format: `delta (${delta.index.extents.length} extent(s), ${delta.dataBytes} bytes of data, ${delta.zeroBytes} zeroed)`,
+        disk: { offset: 0, size, format: 'delta' },
+      };
+    } else if (job.image.format === 'ova') {
       const ova = await inspectOva(file.stream);
       const disk = ova.disks[0];
       if (!disk) throw rejected('the OVA holds no disk');
@@ -220,6 +234,16 @@ export async function inspectImage(
     j.image.partitionTable = result.partitionTable;
     if (result.hardware) j.hardware = result.hardware;
     j.image.disk = result.disk;
+    if (delta) {
+      j.image.delta = {
+        indexKey: deltaIndexKey(jobId),
+        baseSha256: delta.header.baseSha256,
+        baseCapacity: delta.header.baseCapacity,
+        extents: delta.index.extents.length,
+        dataBytes: delta.dataBytes,
+        zeroBytes: delta.zeroBytes,
+      };
+    }
     if (aws && j.target.cloud === 'aws') {
       j.target.mode = aws.mode;
       j.target.modeReason = aws.reason;

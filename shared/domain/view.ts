@@ -10,7 +10,10 @@ export interface JobView {
   callbackUrl?: string;
   createdAt: string;
   updatedAt: string;
-  image: Omit<Job['image'], 'bucket' | 'key' | 'uploadId'>;
+  image: Omit<Job['image'], 'bucket' | 'key' | 'uploadId' | 'delta'> & {
+    /** A delta upload (--incremental): what it carried and the image it was applied to. */
+    delta?: Omit<NonNullable<Job['image']['delta']>, 'indexKey'>;
+  };
   hardware?: Job['hardware'];
   resources: Job['resources'];
   steps: Job['steps'];
@@ -40,7 +43,8 @@ export interface JobView {
 }
 
 export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
-  const { bucket: _b, key: _k, uploadId: _u, ...image } = job.image;
+  const { bucket: _b, key: _k, uploadId: _u, delta, ...rest } = job.image;
+  const image: JobView['image'] = delta ? { ...rest, delta: (({ indexKey: _i, ...d }) => d)(delta) } : rest;
   const view: JobView = {
     jobId: job.jobId,
     vmName: job.vmName,

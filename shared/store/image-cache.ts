@@ -5,6 +5,7 @@
  * listings never see them). Writes are conditional on the entry they replace (no transactions).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { VmHardware } from '../domain/job';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 const SK = 'IMAGECACHE';
@@ -31,6 +32,12 @@ export interface ImageCacheEntry {
   blocks: number;
   /** The job that uploaded the snapshot. */
   jobId: string;
+  /**
+   * The VM's profile and the disk's partition table as that job's inspect found them: an incremental
+   * upload (a delta, no OVF) keeps them.
+   */
+  hardware?: VmHardware;
+  partitionTable?: 'gpt' | 'mbr';
   updatedAt: string;
   /** Replaced entries still in use by jobs that were not done when they were replaced. */
   retired?: RetiredImage[];
