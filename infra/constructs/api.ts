@@ -28,6 +28,7 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.DELETE, path: '/offloads/{id}', handler: 'cancelOffload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/upload-complete', handler: 'completeUpload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/return', handler: 'startReturn' },
+  { method: apigwv2.HttpMethod.GET, path: '/image-cache/{region}/{vmName}', handler: 'getImageCache' },
 ];
 
 /**

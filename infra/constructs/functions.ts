@@ -50,6 +50,7 @@ export const API_FUNCTIONS = {
   listOffloads: api('list-offloads', 'GET /offloads'),
   startReturn: api('start-return', 'POST /offloads/{id}/return'),
   cancelOffload: api('cancel-offload', 'DELETE /offloads/{id}'),
+  getImageCache: api('get-image-cache', 'GET /image-cache/{region}/{vmName}'),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** Step Functions task handlers (lambdas/steps). */

@@ -76,7 +76,7 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   };
 
   // ---- jobs table and event bus -------------------------------------------------------------
-  const readOnly = [api.authorizer, api.getOffload, api.listOffloads];
+  const readOnly = [api.authorizer, api.getOffload, api.listOffloads, api.getImageCache];
   for (const fn of functions.all()) {
     if (readOnly.includes(fn)) table.grantReadData(fn.role);
     else {
@@ -172,6 +172,14 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     });
     ackReturns(fn);
   }
+
+  // getImageCache reads the image cache entry (table) and presigns a download of its block manifest.
+  allow(api.getImageCache, {
+    sid: 'PresignBlockManifestDownload',
+    actions: ['s3:GetObject'],
+    resources: [manifestObjects],
+  });
+  ackManifests(api.getImageCache);
 
   allow(api.startReturn, {
     sid: 'StartReturn',

@@ -4,12 +4,15 @@
  * GatewayClientError whose message says what to do.
  */
 import { JOB_STATES } from '../domain/job';
+import { downloadBlockManifest } from './download';
 import { GatewayClientError, describeCause, isNetworkError, redactUrl, type ProblemDetails } from './errors';
 import type {
+  BlockManifest,
   CreateOffloadRequest,
   CreatedOffload,
   JobState,
   JobStateAnswer,
+  ImageCacheView,
   JobView,
   UploadedPart,
 } from './types';
@@ -114,6 +117,39 @@ export class GatewayClient {
   async cancel(jobId: string): Promise<JobStateAnswer> {
     const body = await this.request('DELETE', `offloads/${enc(jobId)}`);
     return expectJobAnswer<JobStateAnswer>(body, 'DELETE /offloads/{id}');
+  }
+
+  /**
+   * GET /image-cache/{region}/{vmName}: the VM's AWS direct image cache entry (the snapshot its next
+   * direct offload in `region` builds on) with a presigned URL of its block manifest; `undefined`
+   * when the gateway has no entry (a 404 `image-cache-entry-not-found`: the first direct offload
+   * uploads the whole disk). Any other failure throws, a gateway without the route included.
+   */
+  async getImageCache(region: string, vmName: string): Promise<ImageCacheView | undefined> {
+    const what = 'GET /image-cache/{region}/{vmName}';
+    let body: unknown;
+    try {
+      body = await this.request('GET', `image-cache/${enc(region)}/${enc(vmName)}`);
+    } catch (err) {
+      if (
+        err instanceof GatewayClientError &&
+        err.kind === 'problem' &&
+        err.status === 404 &&
+        err.problemType === 'image-cache-entry-not-found'
+      ) {
+        return undefined;
+      }
+      throw err;
+    }
+    return expectImageCacheView(body, what);
+  }
+
+  /**
+   * Downloads and checks the block manifest behind `url` (`ImageCacheView.manifest.url`, presigned:
+   * no API key is sent): `{version: 1, blockBytes, capacity, blocks: {"<index>": "<base64 SHA-256>"}}`.
+   */
+  fetchBlockManifest(url: string, opts: { signal?: AbortSignal } = {}): Promise<BlockManifest> {
+    return downloadBlockManifest(url, { idleTimeoutMs: this.timeoutMs, ...opts });
   }
 
   private async request(
@@ -293,4 +329,19 @@ function expectJobAnswer<T extends { jobId: string; state: JobState }>(body: unk
     throw protocolError(what, `unknown state ${JSON.stringify(b.state)}`, body);
   }
   return body as T;
+}
+
+function expectImageCacheView(body: unknown, what: string): ImageCacheView {
+  const b = body as Partial<ImageCacheView> | null;
+  if (!b || typeof b !== 'object') throw protocolError(what, 'it is not an object', body);
+  for (const field of ['vmName', 'region', 'snapshotId', 'diskSha256', 'jobId'] as const) {
+    if (typeof b[field] !== 'string') throw protocolError(what, `no ${field}`, body);
+  }
+  for (const field of ['capacityBytes', 'blocks'] as const) {
+    if (!Number.isSafeInteger(b[field]) || (b[field] as number) < 0) {
+      throw protocolError(what, `no ${field} count`, body);
+    }
+  }
+  if (typeof b.manifest?.url !== 'string') throw protocolError(what, 'no manifest URL', body);
+  return body as ImageCacheView;
 }

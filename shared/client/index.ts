@@ -1,7 +1,14 @@
 /** The on-prem client: API client, presigned upload/download, job following, progress, returned images (delta apply). */
 export { GatewayClient, type GatewayClientOptions } from './api-client';
 export { ClientConfigError, DEFAULT_STATE_DIR, resolveGateway, type GatewaySettings } from './config';
-export { downloadImage, type DownloadOptions, type DownloadResult } from './download';
+export {
+  MAX_BLOCK_MANIFEST_BYTES,
+  downloadBlockManifest,
+  downloadImage,
+  type BlockManifestDownloadOptions,
+  type DownloadOptions,
+  type DownloadResult,
+} from './download';
 export { GatewayClientError, type GatewayClientErrorKind, type ProblemDetails } from './errors';
 export { followJob, type FollowOptions, type JobSource } from './follow';
 export { checkImageFile, formatFromExtension, ImageFileError, vmNameFromPath } from './image-file';

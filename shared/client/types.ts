@@ -11,9 +11,20 @@ import type {
   JobState,
 } from '../domain/job';
 import type { JobView } from '../domain/view';
+import type { ImageCacheView } from '../domain/image-cache-view';
 import type { UploadInstructions } from '../domain/offloads';
+import type { BlockManifest } from '../images/upload-plan';
 
-export type { AwsTarget, CloudName, ImageFormatName, JobState, JobView, UploadInstructions };
+export type {
+  AwsTarget,
+  BlockManifest,
+  CloudName,
+  ImageCacheView,
+  ImageFormatName,
+  JobState,
+  JobView,
+  UploadInstructions,
+};
 
 /** Where an offload runs on Azure, as requested: a managed disk from a fixed VHD, then a VM. */
 export type AzureTarget = Omit<ResolvedAzureTarget, 'resourceGroup'> & { resourceGroup?: string };

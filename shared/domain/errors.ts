@@ -54,6 +54,18 @@ export class JobNotFoundError extends GatewayError {
   }
 }
 
+export class ImageCacheEntryNotFoundError extends GatewayError {
+  override readonly name = 'ImageCacheEntryNotFoundError';
+  constructor(region: string, vmName: string) {
+    super(
+      'image-cache-entry-not-found',
+      404,
+      'No cached image for this VM',
+      `No cached image for VM "${vmName}" in ${region}: the first direct offload (AWS, target.mode "direct") of a VM uploads it whole.`,
+    );
+  }
+}
+
 export class IdempotencyConflictError extends GatewayError {
   override readonly name = 'IdempotencyConflictError';
   constructor(key: string, jobId: string) {

@@ -154,7 +154,9 @@ describe('readTemplate on the synthesized stack', () => {
   it('has the API routes behind the API-key authorizer and the jobs table with its byState index', () => {
     // Assess
     const keys = t.routes.map((r) => r.routeKey);
-    expect(keys).toEqual(expect.arrayContaining(['POST /offloads', 'GET /offloads/{id}']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['POST /offloads', 'GET /offloads/{id}', 'GET /image-cache/{region}/{vmName}']),
+    );
     for (const r of t.routes) {
       expect(r.authorizer, r.routeKey).toMatchObject({
         simpleResponses: true,

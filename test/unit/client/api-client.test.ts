@@ -232,3 +232,97 @@ describe('GatewayClient', () => {
     expect(() => new GatewayClient({ baseUrl: 'not a url', apiKey: KEY })).toThrow(/not a gateway URL/);
   });
 });
+
+describe('GatewayClient image cache', () => {
+  const view = {
+    vmName: 'db 01.prod',
+    region: 'us-east-1',
+    snapshotId: 'snap-0123',
+    amiId: 'ami-0456',
+    diskSha256: 'a'.repeat(64),
+    capacityBytes: 64 * 1024 * 1024,
+    blocks: 3,
+    jobId: 'job-1',
+    updatedAt: '2030-01-01T00:00:00.000Z',
+    manifest: {
+      url: 'http://127.0.0.1:9/manifests/job-1/block-manifest.json?X-Amz-Signature=s',
+      expiresAt: 'x',
+    },
+  };
+
+  it('gets the entry from /image-cache/{region}/{vmName} with both segments encoded', async () => {
+    // Prepare
+    const client = await serve((_req, res) => sendJson(res, 200, view));
+
+    // Act
+    const entry = await client.getImageCache('us-east-1', 'db 01.prod');
+    await client.getImageCache('us-east-1', 'a/b?c').catch(() => undefined);
+
+    // Assess
+    expect(entry).toEqual(view);
+    expect(server!.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /image-cache/us-east-1/db%2001.prod',
+      'GET /image-cache/us-east-1/a%2Fb%3Fc',
+    ]);
+    expect(server!.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+  });
+
+  it("answers undefined for the gateway's 404 image-cache-entry-not-found, and throws on any other 404", async () => {
+    // Prepare
+    let routeExists = true;
+    const client = await serve((_req, res) =>
+      routeExists
+        ? sendJson(
+            res,
+            404,
+            {
+              type: 'https://burstgate.dev/problems/image-cache-entry-not-found',
+              title: 'No cached image for this VM',
+              status: 404,
+              detail: 'No cached image for VM "vm" in us-east-1: ...',
+            },
+            'application/problem+json',
+          )
+        : sendJson(res, 404, { message: 'Not Found' }),
+    );
+
+    // Act
+    const missing = await client.getImageCache('us-east-1', 'vm');
+    routeExists = false;
+    const oldGateway = await caught(client.getImageCache('us-east-1', 'vm'));
+
+    // Assess: a gateway without the route is not "no cached image"
+    expect(missing).toBeUndefined();
+    expect(oldGateway.kind).toBe('protocol');
+    expect(oldGateway.status).toBe(404);
+    expect(oldGateway.message).toContain('no such route');
+  });
+
+  it('throws problems (400) as `problem` and an answer without the promised fields as `protocol`', async () => {
+    // Prepare
+    let answer: [number, unknown, string] = [
+      400,
+      {
+        type: 'https://burstgate.dev/problems/validation-failed',
+        title: 'The request is not valid',
+        status: 400,
+        detail: 'the path is not valid: region: an AWS region name such as us-east-1',
+        errors: [{ path: 'region', message: 'an AWS region name such as us-east-1' }],
+      },
+      'application/problem+json',
+    ];
+    const client = await serve((_req, res) => sendJson(res, answer[0], answer[1], answer[2]));
+
+    // Act
+    const invalid = await caught(client.getImageCache('mars', 'vm'));
+    answer = [200, { ...view, manifest: {} }, 'application/json'];
+    const noUrl = await caught(client.getImageCache('us-east-1', 'vm'));
+
+    // Assess
+    expect(invalid.kind).toBe('problem');
+    expect(invalid.problemType).toBe('validation-failed');
+    expect(invalid.problem?.errors?.[0]?.path).toBe('region');
+    expect(noUrl.kind).toBe('protocol');
+    expect(noUrl.message).toContain('no manifest URL');
+  });
+});

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { downloadImage } from '../../../shared/client/download';
+import { downloadBlockManifest, downloadImage } from '../../../shared/client/download';
 import { GatewayClientError } from '../../../shared/client/errors';
 import { closedPort, startServer, type TestServer } from './http-server';
 
@@ -154,5 +154,101 @@ describe('downloadImage', () => {
     expect(wrong.message).toContain('(the delta stays in staging)');
     expect(existsSync(join(dir, 'short.bgdelta'))).toBe(false);
     expect(existsSync(join(dir, 'wrong.bgdelta'))).toBe(false);
+  });
+});
+
+describe('downloadBlockManifest', () => {
+  const sha = (n: number) => createHash('sha256').update(String(n)).digest('base64');
+  const manifest = {
+    version: 1,
+    blockBytes: 512 * 1024,
+    capacity: 4 * 1024 * 1024,
+    blocks: { '0': sha(0), '5': sha(5) },
+  };
+  const serve = async (status: number, body: string, type = 'application/json'): Promise<string> => {
+    server = await startServer((_req, res) => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    return `${server.url}/manifests/job-1/block-manifest.json?X-Amz-Signature=secret`;
+  };
+
+  it('downloads and parses the manifest, without sending an API key', async () => {
+    // Prepare
+    const url = await serve(200, JSON.stringify(manifest));
+
+    // Act
+    const got = await downloadBlockManifest(url);
+
+    // Assess
+    expect(got).toEqual(manifest);
+    expect(server!.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('throws `transfer` naming the status and what to do, without the signature', async () => {
+    // Prepare
+    const url = await serve(
+      403,
+      '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+      'application/xml',
+    );
+
+    // Act
+    const err = (await downloadBlockManifest(url).catch((e: unknown) => e)) as GatewayClientError;
+
+    // Assess
+    expect(err).toBeInstanceOf(GatewayClientError);
+    expect(err.kind).toBe('transfer');
+    expect(err.status).toBe(403);
+    expect(err.message).toContain('HTTP 403 (AccessDenied: Request has expired)');
+    expect(err.message).toContain('may have expired');
+    expect(err.message).not.toContain('secret');
+  });
+
+  it('throws `protocol` for a body that is not a version 1 manifest, or larger than allowed', async () => {
+    // Prepare: one object per path
+    const bodies: Record<string, [string, string]> = {
+      '/html': ['text/html', '<html>'],
+      '/v2': ['application/json', JSON.stringify({ ...manifest, version: 2 })],
+      '/ok': ['application/json', JSON.stringify(manifest)],
+    };
+    server = await startServer((req, res) => {
+      const [type, body] = bodies[req.url ?? ''] ?? ['text/plain', ''];
+      res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    const failure = (path: string, maxBytes?: number) =>
+      downloadBlockManifest(`${server!.url}${path}`, maxBytes ? { maxBytes } : {}).then(
+        () => undefined,
+        (e: unknown) => e as GatewayClientError,
+      );
+
+    // Act
+    const notJson = await failure('/html');
+    const wrongVersion = await failure('/v2');
+    const tooLarge = await failure('/ok', 10);
+
+    // Assess
+    for (const e of [notJson, wrongVersion, tooLarge]) {
+      expect(e).toBeInstanceOf(GatewayClientError);
+      expect(e?.kind).toBe('protocol');
+    }
+    expect(notJson?.message).toContain('not a version 1 block manifest');
+    expect(wrongVersion?.message).toContain('not a version 1 block manifest');
+    expect(tooLarge?.message).toContain('larger than 10 bytes');
+  });
+
+  it('throws `unreachable` when the storage endpoint is down', async () => {
+    // Prepare
+    const port = await closedPort();
+
+    // Act
+    const err = (await downloadBlockManifest(`http://127.0.0.1:${port}/manifests/x.json`).catch(
+      (e: unknown) => e,
+    )) as GatewayClientError;
+
+    // Assess
+    expect(err.kind).toBe('unreachable');
+    expect(err.message).toContain('cannot download the block manifest');
   });
 });

@@ -9,6 +9,7 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'DELETE /offloads/{id}': 'FnApiCancelOffload',
   'POST /offloads/{id}/upload-complete': 'FnApiCompleteUpload',
   'POST /offloads/{id}/return': 'FnApiStartReturn',
+  'GET /image-cache/{region}/{vmName}': 'FnApiGetImageCache',
 };
 
 describe('HTTP API', () => {

@@ -44,7 +44,7 @@ describe('Lambda functions', () => {
     // Assess
     const expected = [...entryFiles('lambdas/api'), ...entryFiles('lambdas/steps')].sort();
     expect(Object.values(entries).sort()).toEqual(expected);
-    expect(expected).toHaveLength(39);
+    expect(expected).toHaveLength(40);
     for (const [logicalId, entry] of Object.entries(entries)) {
       expect(fileExists(entry), `${logicalId}: ${entry}`).toBe(true);
       expect(logicalId).toMatch(/^Fn(Api|Steps)[A-Z][A-Za-z]+$/);
@@ -59,7 +59,7 @@ describe('Lambda functions', () => {
     const roles = resourcesOfType(template, 'AWS::IAM::Role');
 
     // Act / Assess
-    expect(Object.keys(functions)).toHaveLength(39);
+    expect(Object.keys(functions)).toHaveLength(40);
     for (const [id, fn] of Object.entries(functions)) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs22.x');

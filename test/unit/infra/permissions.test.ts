@@ -39,7 +39,12 @@ describe('function permissions', () => {
 
   it('let the authorizer and the read-only API handlers read the table but not write it or publish events', () => {
     // Prepare
-    const readers = ['FnApiAuthorizerRole', 'FnApiGetOffloadRole', 'FnApiListOffloadsRole'];
+    const readers = [
+      'FnApiAuthorizerRole',
+      'FnApiGetOffloadRole',
+      'FnApiListOffloadsRole',
+      'FnApiGetImageCacheRole',
+    ];
 
     // Act / Assess
     for (const role of readers) {
@@ -49,6 +54,21 @@ describe('function permissions', () => {
     }
     expect(specificActions('FnApiAuthorizerRole')).toEqual([]);
     expect(specificActions('FnApiGetOffloadRole')).toEqual(['s3:GetObject']);
+    expect(specificActions('FnApiGetImageCacheRole')).toEqual(['s3:GetObject']);
+  });
+
+  it('let the image cache route read (presign) block manifests and no other object', () => {
+    // Prepare
+    const { template } = synthesized();
+
+    // Act
+    const s3 = statementsOfRole(template, 'FnApiGetImageCacheRole').filter((s) =>
+      JSON.stringify(s.Action).includes('"s3:'),
+    );
+
+    // Assess
+    expect(s3.map((s) => s.Action)).toEqual(['s3:GetObject']);
+    expect(JSON.stringify(s3[0]?.Resource)).toMatch(/"\/manifests\/\*"/);
   });
 
   it('grant each handler only the cloud actions it performs', () => {
@@ -71,6 +91,8 @@ describe('function permissions', () => {
         'states:SendTaskSuccess',
       ],
       FnApiStartReturnRole: ['states:StartExecution'],
+      // presigns the block manifest's download (manifests/ only)
+      FnApiGetImageCacheRole: ['s3:GetObject'],
       FnApiCancelOffloadRole: [...cleanup, 'secretsmanager:GetSecretValue', 'states:StopExecution'].sort(),
       FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
       FnStepsInspectRole: ['s3:GetObject'],

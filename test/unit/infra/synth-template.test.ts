@@ -26,7 +26,7 @@ describe('synthTemplate', () => {
     expect(resources.JobsTable?.Type).toBe('AWS::DynamoDB::Table');
     expect(resources.OffloadStateMachine?.Type).toBe('AWS::StepFunctions::StateMachine');
     expect(resources.HttpApi?.Type).toBe('AWS::ApiGatewayV2::Api');
-    expect(Object.keys(functionEntries(template))).toHaveLength(39);
+    expect(Object.keys(functionEntries(template))).toHaveLength(40);
     expect(synthDirs().filter((d) => !before.has(d))).toEqual([]);
   });
 
@@ -47,7 +47,7 @@ describe('synthTemplate', () => {
     // Assess
     const entries = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as string[];
     expect(entries).toContain('lambdas/steps/start-import.ts');
-    expect(entries).toHaveLength(39);
+    expect(entries).toHaveLength(40);
   });
 });
 

@@ -1,0 +1,67 @@
+/**
+ * GET /image-cache/{region}/{vmName}: a VM's AWS direct image cache entry as the API shows it (the
+ * entries: shared/store/image-cache.ts; the policy: aws-image-cache.ts). A client hashes its disk's
+ * blocks against the entry's block manifest, fetched through a presigned URL, to know which blocks
+ * a changed re-offload has to move. No internal bookkeeping: neither the manifest's key nor the
+ * retired images.
+ */
+import { z } from 'zod';
+import { ImageCacheEntryNotFoundError } from './errors';
+import type { Gateway } from './gateway';
+import { AwsTargetRequest, CreateOffloadRequest } from './requests';
+import type { ImageCacheEntry } from '../store/image-cache';
+
+/** The path parameters, checked as POST /offloads checks an AWS target's region and the VM name. */
+export const ImageCachePath = z.object({
+  region: AwsTargetRequest.shape.region,
+  vmName: CreateOffloadRequest.shape.vmName,
+});
+export type ImageCachePath = z.infer<typeof ImageCachePath>;
+
+export interface ImageCacheView {
+  vmName: string;
+  region: string;
+  /** The cached EBS snapshot: the parent of the VM's next changed direct offload. */
+  snapshotId: string;
+  /** The AMI registered from it (absent while none is). */
+  amiId?: string;
+  /** Lowercase hex content SHA-256 of the whole disk (zeros included). */
+  diskSha256: string;
+  capacityBytes: number;
+  /** Non-zero 512 KiB blocks of the disk: the manifest's entries. */
+  blocks: number;
+  /** The job that uploaded the snapshot. */
+  jobId: string;
+  updatedAt: string;
+  /**
+   * Presigned GET of the block manifest, JSON
+   * `{version: 1, blockBytes, capacity, blocks: {"<index>": "<base64 SHA-256>"}}`.
+   */
+  manifest: { url: string; expiresAt: string };
+}
+
+export async function viewImageCache(gw: Gateway, entry: ImageCacheEntry): Promise<ImageCacheView> {
+  const expires = gw.config.presignExpiresSeconds;
+  return {
+    vmName: entry.vmName,
+    region: entry.region,
+    snapshotId: entry.snapshotId,
+    ...(entry.amiId ? { amiId: entry.amiId } : {}),
+    diskSha256: entry.diskSha256,
+    capacityBytes: entry.capacityBytes,
+    blocks: entry.blocks,
+    jobId: entry.jobId,
+    updatedAt: entry.updatedAt,
+    manifest: {
+      url: await gw.staging.presignGet(entry.manifestKey, expires),
+      expiresAt: new Date(gw.now().getTime() + expires * 1000).toISOString(),
+    },
+  };
+}
+
+/** The entry of `vmName` in `region`, as the API shows it; ImageCacheEntryNotFoundError without one. */
+export async function getImageCacheView(gw: Gateway, path: ImageCachePath): Promise<ImageCacheView> {
+  const entry = await gw.imageCache.get(path.region, path.vmName);
+  if (!entry) throw new ImageCacheEntryNotFoundError(path.region, path.vmName);
+  return viewImageCache(gw, entry);
+}
