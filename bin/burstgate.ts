@@ -45,6 +45,7 @@ import {
   type MeasuredBase,
   type ReturnOutputFormat,
 } from '../shared/client/returned-image';
+import { prepareIncrementalUpload, type IncrementalUpload } from '../shared/client/incremental';
 import { sha256File } from '../shared/client/sha256';
 import type {
   ClientJobView,
@@ -270,6 +271,11 @@ AWS (--cloud aws):
   --mode direct|import    direct: EBS direct APIs (blocks into a snapshot, an AMI; comes back as
                           the changed blocks); import: VM Import (comes back as an OVA). Default:
                           the gateway decides from the guest OS in the OVF (README)
+  --incremental           upload only the 512 KiB blocks that differ from the VM's image the
+                          gateway cached at its last direct offload (same --name and --region):
+                          the blocks are hashed here against the cached block manifest and sent as
+                          a delta. Implies --mode direct; without a cached image the whole image
+                          goes (and becomes the cached one)
 
 Azure (--cloud azure):
   --location L            Azure region, e.g. westeurope (required)
@@ -288,6 +294,7 @@ ${GATEWAY_HELP}`,
         region: { type: 'string' },
         'instance-type': { type: 'string' },
         mode: { type: 'string' },
+        incremental: { type: 'boolean' },
         location: { type: 'string' },
         'vm-size': { type: 'string' },
         'resource-group': { type: 'string' },
@@ -305,7 +312,16 @@ ${GATEWAY_HELP}`,
         positionals,
         'the image file (burstgate offload <image> --cloud aws|azure)',
       );
-      const target = offloadTarget(values);
+      let target = offloadTarget(values);
+      if (values.incremental) {
+        if (target.cloud !== 'aws' || target.mode === 'import') {
+          throw new UsageError(
+            'offload',
+            '--incremental puts changed blocks on top of the cached EBS snapshot: it needs --cloud aws and --mode direct (or no --mode)',
+          );
+        }
+        target = { ...target, mode: 'direct' };
+      }
       let format: ImageFormatName | undefined;
       if (values.format !== undefined) {
         if (!(IMAGE_FORMATS as readonly string[]).includes(values.format)) {
@@ -349,12 +365,46 @@ ${GATEWAY_HELP}`,
             ? `stopped following ${jobId}; it goes on: \`burstgate status ${jobId} --watch\``
             : `interrupted: job ${jobId} waits for its upload; remove it with \`burstgate cancel ${jobId}\``;
       const live = interruptible(o, interruptedHint);
+      // what is uploaded: the image, or (--incremental) a delta of the blocks that changed
+      let upload = { path: image.path, sizeBytes: image.sizeBytes, format };
+      let disposeDelta: (() => Promise<void>) | undefined;
       try {
+        if (values.incremental && target.cloud === 'aws') {
+          stage = 'compare';
+          const bar = o.bar('compare', 1);
+          let prepared: IncrementalUpload;
+          try {
+            prepared = await prepareIncrementalUpload(client, {
+              imagePath: image.path,
+              region: target.region,
+              vmName,
+              onProgress: (p) => bar.update(p.done, p.total),
+            });
+            bar.finish();
+          } catch (e) {
+            bar.abort();
+            if (isImageError(e))
+              throw new CliError(`cannot compare ${imageArg} with the cached image: ${e.message}`);
+            throw e;
+          }
+          if (prepared.kind === 'whole') {
+            out(`--incremental: ${prepared.reason}; uploading the whole image`);
+          } else {
+            disposeDelta = prepared.dispose;
+            const s = prepared.summary;
+            out(
+              `--incremental: ${s.dataBlocks} changed and ${s.zeroBlocks} zeroed block(s) of 512 KiB against ` +
+                `${prepared.cached.snapshotId} (cached by ${prepared.cached.jobId}); uploading ` +
+                `${formatBytes(prepared.sizeBytes)} instead of ${formatBytes(image.sizeBytes)}`,
+            );
+            upload = { path: prepared.path, sizeBytes: prepared.sizeBytes, format: 'delta' };
+          }
+        }
         let imageSha256: string | undefined;
         if (!values['no-hash']) {
-          const bar = o.bar('sha256', image.sizeBytes);
+          const bar = o.bar('sha256', upload.sizeBytes);
           try {
-            imageSha256 = await sha256File(image.path, {
+            imageSha256 = await sha256File(upload.path, {
               onProgress: (n) => bar.update(n),
               signal: live.signal,
             });
@@ -366,8 +416,8 @@ ${GATEWAY_HELP}`,
         const created = await client.createOffload(
           {
             vmName,
-            imageFormat: format,
-            imageSizeBytes: image.sizeBytes,
+            imageFormat: upload.format,
+            imageSizeBytes: upload.sizeBytes,
             ...(imageSha256 ? { imageSha256 } : {}),
             target,
             ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
@@ -376,13 +426,13 @@ ${GATEWAY_HELP}`,
         );
         jobId = created.jobId;
         out(
-          `${created.jobId}: offloading ${vmName} (${format}, ${formatBytes(image.sizeBytes)}) to ${targetText({ target })}`,
+          `${created.jobId}: offloading ${vmName} (${upload.format}, ${formatBytes(upload.sizeBytes)}) to ${targetText({ target })}`,
         );
         stage = 'upload';
-        const bar = o.bar('upload', image.sizeBytes);
+        const bar = o.bar('upload', upload.sizeBytes);
         let parts;
         try {
-          parts = await uploadImage(image.path, created.upload, {
+          parts = await uploadImage(upload.path, created.upload, {
             concurrency,
             signal: live.signal,
             onProgress: (sent, total) => bar.update(sent, total),
@@ -420,6 +470,7 @@ ${GATEWAY_HELP}`,
         throw new JobOutcome(job.state);
       } finally {
         live.dispose();
+        await disposeDelta?.();
       }
     },
   },

@@ -25,6 +25,8 @@ describe('burstgate demo (npm start)', () => {
     expect(fast.returnedBytes).toBe(2 * 512 * 1024);
     expect(fast.reoffloadOutcome).toBe('incremental');
     expect(fast.reoffloadBytes).toBe(2 * 512 * 1024);
+    // --incremental: the re-offload's upload is a delta of those two blocks (plus 144 + 64 bytes of framing)
+    expect(fast.reoffloadUploadedBytes).toBe(2 * 512 * 1024 + 72 + 72 + 64);
     expect(lines.join('\n')).toMatch(/AWS fast path/);
   });
 });

@@ -1,0 +1,216 @@
+/**
+ * `burstgate offload --incremental` end to end against the embedded gateway: the first offload of a
+ * VM has no cached image and goes whole (and becomes the cache); a changed disk then crosses the
+ * WAN as a delta of its changed 512 KiB blocks only, which the gateway puts on top of the cached
+ * snapshot; unchanged content sends an empty delta and reuses the cached snapshot and AMI. A delta
+ * that does not fit (another base, blocks cut in the middle, no cached image, not AWS direct) is
+ * refused with the reason, before anything is created in the cloud.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_OVA } from '../../infra/local/demo';
+import { GatewayClient } from '../../shared/client/api-client';
+import { followJob } from '../../shared/client/follow';
+import { uploadImage } from '../../shared/client/upload';
+import type { JobView } from '../../shared/domain/view';
+import { convertImage } from '../../shared/images';
+import { writeDelta, type DeltaExtentInput } from '../../shared/images/delta';
+import { EBS_BLOCK } from '../helpers/aws-sim';
+import { cliAgainst } from '../helpers/cli';
+import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const VM = 'incremental-vm';
+
+let tg: TestGateway;
+let client: GatewayClient;
+let work: string;
+let original: Buffer;
+
+beforeAll(async () => {
+  tg = await startTestGateway({ azure: false });
+  client = new GatewayClient({ baseUrl: tg.apiUrl, apiKey: tg.apiKey });
+  work = await mkdtemp(join(tmpdir(), 'bg-incremental-'));
+  await convertImage(SAMPLE_OVA, join(work, 'sample.raw'), 'raw');
+  original = await readFile(join(work, 'sample.raw'));
+}, 120_000);
+afterAll(async () => {
+  await tg?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const cli = (args: string[]) => cliAgainst(tg)(args);
+const callsSince = (from: number, action: string) =>
+  tg.sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
+
+function jobIdIn(stdout: string): string {
+  const m = /^(job-[0-9a-z]{26}):/m.exec(stdout);
+  if (!m?.[1]) throw new Error(`no job id in:\n${stdout}`);
+  return m[1];
+}
+
+/** The first `length` bytes of the job's instance's root volume. */
+async function volumeOf(job: JobView, length: number): Promise<Buffer> {
+  const volume = await tg.sim.readDisk('instance', job.cloud.instanceId!);
+  const bytes = Buffer.alloc(length);
+  for await (const e of volume.extents) {
+    if (e.kind === 'data' && e.offset < length) e.data.copy(bytes, e.offset);
+  }
+  return bytes;
+}
+
+/** Uploads a hand-made delta as VM's offload and follows it to its end. */
+async function offloadDelta(vmName: string, delta: Buffer): Promise<JobView> {
+  const file = join(work, `${randomUUID()}.bgdelta`);
+  await writeFile(file, delta);
+  const created = await client.createOffload(
+    { vmName, imageFormat: 'delta', imageSizeBytes: delta.length, target: AWS_TARGET },
+    randomUUID(),
+  );
+  await client.completeUpload(created.jobId, await uploadImage(file, created.upload));
+  return followJob(client, created.jobId, {
+    until: (j) => ['running', 'failed', 'cancelled'].includes(j.state),
+    intervalMs: 20,
+  });
+}
+
+async function deltaBytes(
+  header: { virtualSize: number; baseCapacity: number; baseSha256: string },
+  extents: DeltaExtentInput[],
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of writeDelta({ ...header, resultSha256: 'ab'.repeat(32) }, extents)) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+describe('burstgate offload --incremental', () => {
+  it('goes whole once, then as the changed blocks only, then as nothing', async () => {
+    // Act 1: no cached image yet
+    const r1 = await cli(['offload', SAMPLE_OVA, '--name', VM, '--incremental']);
+    const first = await client.getOffload(jobIdIn(r1.stdout));
+
+    // Assess 1: the whole OVA, a full snapshot that becomes the VM's cached image
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stdout).toContain('uploading the whole image');
+    expect(first).toMatchObject({ state: 'running', image: { format: 'ova' } });
+    expect(first.target).toMatchObject({ mode: 'direct' });
+    expect(first.cloud.imageCache).toMatchObject({ outcome: 'full' });
+
+    // Prepare 2: the disk changes locally: 600 KiB of new data over two blocks, and a block of data trimmed
+    const changed = Buffer.from(original);
+    const written = 24 * MiB + 8 * KiB; // blocks 48 and 49
+    let trimmed = -1; // a block with data, not the partition table's and not one written to
+    for (let b = 1; b < changed.length / EBS_BLOCK && trimmed < 0; b++) {
+      if (b === 48 || b === 49) continue;
+      if (changed.subarray(b * EBS_BLOCK, (b + 1) * EBS_BLOCK).some((x) => x !== 0)) trimmed = b;
+    }
+    expect(trimmed).toBeGreaterThan(0);
+    changed.fill(0, trimmed * EBS_BLOCK, (trimmed + 1) * EBS_BLOCK);
+    randomBytes(600 * KiB).copy(changed, written);
+    const changedPath = join(work, 'changed.raw');
+    await writeFile(changedPath, changed);
+    const before2 = tg.sim.calls.length;
+
+    // Act 2
+    const r2 = await cli(['offload', changedPath, '--name', VM, '--incremental']);
+    const second = await client.getOffload(jobIdIn(r2.stdout));
+
+    // Assess 2: a 1 MiB delta, a child of the cached snapshot with exactly those three blocks; the
+    // new instance's volume is the changed disk
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stdout).toContain('2 changed and 1 zeroed block(s)');
+    expect(second.state, second.error?.detail).toBe('running');
+    expect(second.image).toMatchObject({
+      format: 'delta',
+      diskSha256: sha256(changed),
+      delta: { extents: 2, dataBytes: 2 * EBS_BLOCK, zeroBytes: EBS_BLOCK, baseSha256: sha256(original) },
+    });
+    expect(second.image.sizeBytes).toBeLessThan(2 * EBS_BLOCK + 4 * KiB);
+    expect(second.cloud.imageCache).toMatchObject({ outcome: 'incremental', fromJobId: first.jobId });
+    expect(callsSince(before2, 'PutSnapshotBlock')).toBe(3);
+    expect(second.bytes.blocksUploaded).toBe(3);
+    expect(sha256(await volumeOf(second, changed.length))).toBe(sha256(changed));
+
+    // Act 3: the same disk again
+    const before3 = tg.sim.calls.length;
+    const r3 = await cli(['offload', changedPath, '--name', VM, '--incremental']);
+    const third = await client.getOffload(jobIdIn(r3.stdout));
+
+    // Assess 3: an empty delta; the cached snapshot (now the second job's) is reused, nothing put
+    expect(r3.code, r3.stderr).toBe(0);
+    expect(r3.stdout).toContain('0 changed and 0 zeroed block(s)');
+    expect(third.state, third.error?.detail).toBe('running');
+    expect(third.image.sizeBytes).toBeLessThan(1024);
+    expect(third.cloud.imageCache).toMatchObject({ outcome: 'reused', fromJobId: second.jobId });
+    expect(callsSince(before3, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(before3, 'StartSnapshot')).toBe(0);
+  });
+
+  it('refuses deltas that do not fit, with the reason, creating nothing in the cloud', async () => {
+    // Prepare: the VM's cached image (from the test above, or made here)
+    let cached = await client.getImageCache(AWS_TARGET.region, VM);
+    if (!cached) {
+      const r = await cli(['offload', SAMPLE_OVA, '--name', VM, '--incremental']);
+      expect(r.code, r.stderr).toBe(0);
+      cached = await client.getImageCache(AWS_TARGET.region, VM);
+    }
+    const base = { virtualSize: cached!.capacityBytes, baseCapacity: cached!.capacityBytes };
+    const block = { kind: 'data' as const, offset: 8 * EBS_BLOCK, data: randomBytes(EBS_BLOCK) };
+    const before = tg.sim.calls.length;
+
+    // Act
+    const otherBase = await offloadDelta(
+      VM,
+      await deltaBytes({ ...base, baseSha256: 'cd'.repeat(32) }, [block]),
+    );
+    const halfBlock = await offloadDelta(
+      VM,
+      await deltaBytes({ ...base, baseSha256: cached!.diskSha256 }, [
+        { kind: 'data', offset: 8 * EBS_BLOCK + 4096, data: randomBytes(4096) },
+      ]),
+    );
+    const noCache = await offloadDelta(
+      'never-offloaded',
+      await deltaBytes({ ...base, baseSha256: cached!.diskSha256 }, [block]),
+    );
+    const azure = await cli([
+      'offload',
+      SAMPLE_OVA,
+      '--cloud',
+      'azure',
+      '--location',
+      'westeurope',
+      '--vm-size',
+      'Standard_D2s_v3',
+      '--incremental',
+    ]);
+    const importMode = await cli(['offload', SAMPLE_OVA, '--mode', 'import', '--incremental']);
+    const toImport = client.createOffload(
+      { vmName: VM, imageFormat: 'delta', imageSizeBytes: 1000, target: { ...AWS_TARGET, mode: 'import' } },
+      randomUUID(),
+    );
+
+    // Assess
+    expect(otherBase.state).toBe('failed');
+    expect(otherBase.error?.detail).toMatch(
+      /delta was made against .* but the cached image of VM "incremental-vm"/,
+    );
+    expect(halfBlock.state).toBe('failed');
+    expect(halfBlock.error?.detail).toContain('does not cover whole 524288-byte blocks');
+    expect(noCache.state).toBe('failed');
+    expect(noCache.error?.detail).toContain('holds no cached image for VM "never-offloaded"');
+    for (const usage of [azure, importMode]) {
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain('--incremental puts changed blocks on top of the cached EBS snapshot');
+    }
+    await expect(toImport).rejects.toMatchObject({ status: 400 });
+    await expect(toImport).rejects.toThrow(/imageFormat: a delta/);
+    expect(callsSince(before, 'StartSnapshot')).toBe(0);
+    expect(callsSince(before, 'PutSnapshotBlock')).toBe(0);
+  });
+});
