@@ -6,7 +6,8 @@
  * SHA-256 comes in the trailer — so a Lambda can stream it into an S3 multipart upload; it is read
  * front to back too, each extent verified as it ends, the whole disk at the end.
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto } from './node-crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
@@ -296,7 +297,7 @@ export class DeltaWriter {
     this.extentEnd = offset + length;
     this.extentLeft = length;
     this.extentLength = length;
-    this.hash = createHash('sha256');
+    this.hash = nodeCrypto().createHash('sha256');
     return this.out(recordHeader(TAG_DATA, offset, length));
   }
 
@@ -376,7 +377,7 @@ export class DeltaWriter {
  * resulting disk's hash without reading the cloud disk whole.
  */
 export class OverlayHasher {
-  private readonly hash = createHash('sha256');
+  private readonly hash = nodeCrypto().createHash('sha256');
   private pos = 0;
 
   constructor(
@@ -640,7 +641,7 @@ export async function readDelta(
           yield { kind: 'zero', offset, length };
           continue;
         }
-        const h = createHash('sha256');
+        const h = nodeCrypto().createHash('sha256');
         for (let done = 0; done < length;) {
           const n = Math.min(chunkSize, length - done);
           const data = await need(n, `the data of the extent at ${offset}`);
@@ -777,7 +778,7 @@ export function applyDelta(
   }
 
   async function* verified(): AsyncGenerator<DiskExtent> {
-    const h = createHash('sha256');
+    const h = nodeCrypto().createHash('sha256');
     for await (const e of normalizeExtents(merged(), capacity, 'delta applied to its base')) {
       if (e.kind === 'data') h.update(e.data);
       else for (let left = e.length; left > 0; left -= MiB) h.update(zeros(Math.min(left, MiB)));
@@ -805,7 +806,7 @@ export async function writeFileAtomically<T>(
   path: string,
   write: (tmpPath: string) => Promise<T>,
 ): Promise<T> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
+  const tmp = join(dirname(path), `.${basename(path)}.${nodeCrypto().randomBytes(6).toString('hex')}.part`);
   try {
     const result = await write(tmp);
     await rename(tmp, path);
