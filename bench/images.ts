@@ -8,9 +8,11 @@
  * (random grains are stored, see looksIncompressible); it has no target.
  *
  * Fairness: each conversion runs in its own process (ours: `bench/convert-one.ts` bundled alone, as a
- * release would ship it) with the same environment, after its output was removed and `sync` ran, so
- * neither tool pays for the other's dirty pages; runs alternate which tool goes first. The table shows
- * the best and the median of N runs and the speed-up on each. NODE_EXTRA_CA_CERTS is removed from the
+ * release would ship it, started with V8's compile cache as Node 22 keeps it — see buildBundle; the
+ * table also shows our best without it) with the same environment, after its output was removed and
+ * `sync` ran, so neither tool pays for the other's dirty pages; runs rotate which tool goes first,
+ * after one untimed warm-up run of each. The table shows the best and the median of N runs and the
+ * speed-up on each. NODE_EXTRA_CA_CERTS is removed from the
  * environment of both: on these machines it makes every Node process parse a 200 KB certificate bundle
  * at start (~90 ms), and a conversion opens no TLS connection.
  *
@@ -106,39 +108,62 @@ function run(cmd: string, args: string[], parsePeak: boolean): Run {
   return { seconds, ...(Number.isFinite(kb) ? { peakRssMiB: kb / 1024 } : {}) };
 }
 
-/** Our side runs as the bundled JavaScript a release would ship, not through the TypeScript loader. */
-async function buildBundle(dir: string): Promise<string> {
-  const outfile = join(dir, 'convert-one.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'bench/convert-one.ts')],
+/**
+ * Our side runs as the bundled JavaScript a release would ship, not through the TypeScript loader:
+ * `convert-one.cjs` (minified CommonJS) started by `convert-one.launch.cjs` (bench/compile-cache.ts),
+ * which keeps V8's compiled code between runs as Node 22's compile cache does. `plain` is the same
+ * bundle started by `node` alone, compiled anew on every start.
+ */
+async function buildBundle(dir: string): Promise<{ cached: string; plain: string }> {
+  const common = {
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
-    // minified as a release would ship it: less to parse at start (~3 ms of a 0.2 s conversion)
+    // minified as a release would ship it: less to parse at start
     minify: true,
-    outfile,
     logLevel: 'error',
-    banner: {
-      js: "import { createRequire as bgCreateRequire } from 'module'; const require = bgCreateRequire(import.meta.url);",
-    },
+  } as const;
+  const plain = join(dir, 'convert-one.cjs');
+  await build({
+    ...common,
+    entryPoints: [join(ROOT, 'bench/convert-one.ts')],
+    outfile: plain,
+    // parallel.ts starts its workers from the bundle's own URL
+    define: { 'import.meta.url': 'bgBundleUrl' },
+    banner: { js: 'var bgBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
-  return outfile;
+  const cached = join(dir, 'convert-one.launch.cjs');
+  await build({ ...common, entryPoints: [join(ROOT, 'bench/compile-cache.ts')], outfile: cached });
+  return { cached, plain };
 }
 
 interface Pair {
   qemu: Run[];
   ours: Run[];
+  /** Ours without the compile cache (the bundle compiled anew at every start). */
+  plain: Run[];
 }
 
-/** N runs of each, alternating which goes first; outputs removed before every run. */
-async function measure(runs: number, output: string, qemu: () => Run, ours: () => Run): Promise<Pair> {
-  const pair: Pair = { qemu: [], ours: [] };
+type Who = keyof Pair;
+
+/**
+ * N runs of each, rotating which goes first; outputs removed before every run. One untimed run of
+ * each first: both tools start with their program in the page cache, and ours with its compile
+ * cache written (a release writes it on its first run).
+ */
+async function measure(runs: number, output: string, tools: Record<Who, () => Run>): Promise<Pair> {
+  const pair: Pair = { qemu: [], ours: [], plain: [] };
+  const order: Who[] = ['qemu', 'ours', 'plain'];
+  for (const who of order) {
+    await rm(output, { force: true });
+    tools[who]();
+  }
   for (let i = 0; i < runs; i++) {
-    const order = i % 2 === 0 ? (['qemu', 'ours'] as const) : (['ours', 'qemu'] as const);
-    for (const who of order) {
+    for (let k = 0; k < order.length; k++) {
+      const who = order[(i + k) % order.length]!;
       await rm(output, { force: true });
-      pair[who].push(who === 'qemu' ? qemu() : ours());
+      pair[who].push(tools[who]());
     }
   }
   return pair;
@@ -173,7 +198,9 @@ async function main(): Promise<void> {
     );
     const bundle = await buildBundle(dir);
     const ours = (input: string, output: string, to: string) => () =>
-      run(process.execPath, [bundle, input, output, to], true);
+      run(process.execPath, [bundle.cached, input, output, to], true);
+    const plain = (input: string, output: string, to: string) => () =>
+      run(process.execPath, [bundle.plain, input, output, to], true);
     const images = [
       {
         name: '1 GiB random',
@@ -214,17 +241,16 @@ async function main(): Promise<void> {
       if (img.kind === 'random') {
         log(`  VMDK-stream → VHD-fixed`);
         const out = join(dir, 'out.vhd');
-        const p = await measure(
-          runs,
-          out,
-          () =>
+        const p = await measure(runs, out, {
+          qemu: () =>
             run(
               'qemu-img',
               ['convert', '-f', 'vmdk', '-O', 'vpc', '-o', 'subformat=fixed', vmdk, out],
               false,
             ),
-          ours(vmdk, out, 'vhd-fixed'),
-        );
+          ours: ours(vmdk, out, 'vhd-fixed'),
+          plain: plain(vmdk, out, 'vhd-fixed'),
+        });
         const same =
           spawnSync('qemu-img', ['compare', '-f', 'vpc', '-F', 'raw', out, img.file]).status === 0 &&
           (await rm(out, { force: true }), true);
@@ -234,10 +260,8 @@ async function main(): Promise<void> {
       log(`  raw → VMDK-stream`);
       const out = join(dir, 'out.vmdk');
       let sizes = '';
-      const p = await measure(
-        runs,
-        out,
-        () => {
+      const p = await measure(runs, out, {
+        qemu: () => {
           const r = run(
             'qemu-img',
             ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', img.file, out],
@@ -246,8 +270,9 @@ async function main(): Promise<void> {
           sizes = `${Math.round(statSync(out).size / MiB)}`;
           return r;
         },
-        ours(img.file, out, 'vmdk-stream'),
-      );
+        ours: ours(img.file, out, 'vmdk-stream'),
+        plain: plain(img.file, out, 'vmdk-stream'),
+      });
       const same = spawnSync('qemu-img', ['compare', '-F', 'raw', out, img.file]).status === 0;
       const oursSize = Math.round((await stat(out)).size / MiB);
       rows.push(
@@ -279,6 +304,7 @@ async function main(): Promise<void> {
         '-',
         '-',
         '-',
+        '-',
         mib(o.peakRssMiB),
         '-',
         '-',
@@ -298,6 +324,7 @@ async function main(): Promise<void> {
     'ours median s',
     'speed-up (best)',
     'speed-up (median)',
+    'ours best s, no compile cache',
     'target',
     'our peak RSS',
     'qemu peak RSS',
@@ -329,6 +356,7 @@ function row(
     fmt(median(p.ours)),
     `${rBest.toFixed(2)}×`,
     `${rMedian.toFixed(2)}×`,
+    `${fmt(best(p.plain))} (${(best(p.qemu) / best(p.plain)).toFixed(2)}×)`,
     target === undefined ? '-' : `≥ ${target}× ${rBest >= target ? 'met' : 'NOT met'}`,
     mib(peak(p.ours)),
     mib(peak(p.qemu)),
