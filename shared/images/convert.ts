@@ -368,7 +368,7 @@ export async function convertImage(
   to: ConvertTarget,
   opts: OpenOptions &
     WriteOptions &
-    Pick<ParallelConvertOptions, 'workers' | 'chunkBytes' | 'directWrites'> = {},
+    Pick<ParallelConvertOptions, 'workers' | 'chunkBytes' | 'directWrites' | 'bufferedWriteBudget'> = {},
 ): Promise<ImageSummary & { outputBytes: number }> {
   const writer = WRITERS[to];
   if (!writer) {

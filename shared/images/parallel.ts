@@ -14,8 +14,7 @@
  * keeps at most two chunks per worker in flight.
  */
 import { createRequire } from 'node:module';
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -30,6 +29,7 @@ import {
   type ImageWorkerReply,
   type OpenedInput,
 } from './parallel-worker';
+import { OutputFileWriter, openDirectOutput, writableFile, type WritePath } from './output-file';
 import type { RandomAccessDisk } from './random-access';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { StreamOptimizedVmdkAssembler, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
@@ -52,10 +52,13 @@ export interface ParallelConvertOptions {
   /** Deflate level of VMDK grains (default 6; grains that look incompressible are stored). */
   compressionLevel?: number;
   /**
-   * Raw and fixed-VHD outputs: write the data with O_DIRECT, around the page cache (default true;
-   * file systems without O_DIRECT are written normally). See openDirectOutput.
+   * Raw and fixed-VHD outputs: let data runs be written with O_DIRECT, around the page cache, when
+   * that is faster (default true; file systems without O_DIRECT are written normally). false: the
+   * page cache only. See output-file.ts.
    */
   directWrites?: boolean;
+  /** Raw and fixed-VHD outputs: bytes written through the page cache at the most (see output-file.ts). */
+  bufferedWriteBudget?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -293,7 +296,7 @@ export async function convertInParallel(
   opts: ParallelConvertOptions = {},
   /** The input already open (see openChunkConverter): used when the chunks run on this thread. */
   opened?: OpenedInput,
-): Promise<{ outputBytes: number; dataBytes: number }> {
+): Promise<{ outputBytes: number; dataBytes: number; written?: Record<WritePath, number> }> {
   const capacity = disk.capacity;
   const compressionLevel = opts.compressionLevel ?? 6;
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
@@ -350,8 +353,13 @@ export async function convertInParallel(
   }
   const trailer = to === 'vhd-fixed' ? buildFixedVhdFooter(size, vhd) : undefined;
   const fh = await open(output, 'w');
-  // Written around the page cache where the file system allows it: see openDirectOutput.
-  let direct = (opts.directWrites ?? true) ? await openDirectOutput(output) : undefined;
+  // Each run goes through the page cache or around it, whichever is faster here: see output-file.ts
+  const direct = (opts.directWrites ?? true) ? await openDirectOutput(output) : undefined;
+  const writer = new OutputFileWriter(
+    writableFile(fh),
+    direct && writableFile(direct),
+    opts.bufferedWriteBudget !== undefined ? { bufferedBudget: opts.bufferedWriteBudget } : {},
+  );
   try {
     // pre-sized: what no chunk writes stays a hole
     await fh.truncate(size + (trailer?.length ?? 0));
@@ -361,63 +369,16 @@ export async function convertInParallel(
       opts,
       async (_chunk, reply, data) => {
         const r = reply.runs!;
-        for (let i = 0; i < r.length; i += 3) {
-          const [at, length, from] = [r[i]!, r[i + 1]!, r[i + 2]!];
-          // slots are page-aligned and runs are whole 64 KiB blocks but for the disk's last one
-          if (direct && at % DIRECT_ALIGN === 0 && length % DIRECT_ALIGN === 0 && from % DIRECT_ALIGN === 0) {
-            if (await writeAll(direct, data, from, length, at).then(() => true, directRefused)) continue;
-            await direct.close().catch(() => undefined);
-            direct = undefined;
-          }
-          await writeAll(fh, data, from, length, at);
-        }
+        // slots are page-aligned and runs are whole 64 KiB blocks but for the disk's last one
+        for (let i = 0; i < r.length; i += 3) await writer.write(data, r[i + 2]!, r[i + 1]!, r[i]!);
       },
       false,
       opened,
     );
     if (trailer) await fh.write(trailer, 0, trailer.length, size);
-    return { outputBytes: size + (trailer?.length ?? 0), dataBytes };
+    return { outputBytes: size + (trailer?.length ?? 0), dataBytes, written: { ...writer.written } };
   } finally {
-    await direct?.close();
+    await writer.close();
     await fh.close();
   }
-}
-
-const DIRECT_ALIGN = 4096;
-
-async function writeAll(
-  fh: FileHandle,
-  data: Buffer,
-  from: number,
-  length: number,
-  at: number,
-): Promise<void> {
-  for (let done = 0; done < length;) {
-    const { bytesWritten } = await fh.write(data, from + done, length - done, at + done);
-    done += bytesWritten;
-  }
-}
-
-/**
- * The output opened a second time with O_DIRECT, or undefined where the file system refuses it
- * (tmpfs). Why: a buffered write makes the kernel allocate and fill a page-cache page per 4 KiB,
- * and on the VMs measured here first-touching those pages made 1 GiB of writes take 0.4 s or
- * 3-3.5 s from one run to the next (sys time); O_DIRECT writes took 0.65-0.95 s every time, with a
- * fifth of the CPU, and do not evict everything else from the page cache on a 100 GiB conversion.
- * Small outputs too: a 2 GiB sparse VMDK → fixed VHD (128 MiB written) took 0.24-0.57 s buffered,
- * 0.23-0.28 s direct.
- * Buffered and direct writes never touch the same page: direct ones are page-aligned whole runs.
- */
-async function openDirectOutput(path: string): Promise<FileHandle | undefined> {
-  try {
-    return await open(path, constants.O_WRONLY | constants.O_DIRECT);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A direct write the file system refused (EINVAL: alignment it wants and JavaScript cannot see): go buffered. */
-function directRefused(err: unknown): false {
-  if ((err as NodeJS.ErrnoException).code === 'EINVAL') return false;
-  throw err;
 }

@@ -100,6 +100,28 @@ describe('chunked conversion (worker threads and on this thread)', () => {
     }
   });
 
+  it('writes the same disk around the page cache (O_DIRECT) and choosing per run', async () => {
+    // Prepare
+    const raw = join(tmp.dir, 'direct.raw');
+    await writeSparseRaw(raw, CAPACITY, patches());
+    for (const to of ['raw', 'vhd-fixed'] as const) {
+      for (const workers of [1, 0]) {
+        for (const bufferedWriteBudget of [0, undefined]) {
+          const out = join(tmp.dir, `direct-${workers}-${bufferedWriteBudget ?? 'auto'}.${to}`);
+          // Act: 4 MiB chunks, so runs are long enough to be timed both ways
+          await convertImage(raw, out, to, {
+            workers,
+            chunkBytes: 4 * MiB,
+            ...(bufferedWriteBudget === undefined ? {} : { bufferedWriteBudget }),
+          });
+          // Assess
+          const what = `${to} with ${workers} workers, page-cache budget ${bufferedWriteBudget ?? 'default'}`;
+          expect(await compareWithRaw(out, to, raw), what).toBe(0);
+        }
+      }
+    }
+  });
+
   it('reports progress per chunk up to the whole disk', async () => {
     // Prepare
     const raw = join(tmp.dir, 'progress.raw');
