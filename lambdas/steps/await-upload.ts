@@ -1,5 +1,5 @@
 /** Offload · AwaitUpload (.waitForTaskToken): stores the task token; releases it at once if the upload already completed. */
-import { awaitUpload } from '../../shared/domain/steps';
+import { awaitUpload } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Return (AWS direct) · CheckReturnSnapshot: is the return snapshot completed yet? */
-import { awsCheckReturnSnapshot } from '../../shared/domain/aws-return-steps';
+import { awsCheckReturnSnapshot } from '../../shared/domain/workflow/aws-return';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

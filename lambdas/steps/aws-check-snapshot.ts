@@ -1,5 +1,5 @@
 /** Offload (AWS direct) · CheckSnapshot: is the completed snapshot sealed yet? */
-import { awsCheckSnapshot } from '../../shared/domain/aws-direct-steps';
+import { awsCheckSnapshot } from '../../shared/domain/workflow/aws-direct';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload (AWS direct) · FinishSnapshot: the block manifest to S3, CompleteSnapshot with the blocks written. */
-import { awsFinishSnapshot, type PutBlocksResult } from '../../shared/domain/aws-direct-steps';
+import { awsFinishSnapshot, type PutBlocksResult } from '../../shared/domain/workflow/aws-direct';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

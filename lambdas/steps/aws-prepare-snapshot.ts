@@ -1,5 +1,5 @@
 /** Offload (AWS direct) · PrepareSnapshot: image cache lookup, StartSnapshot (a child of the cached one when changed), the range plan. */
-import { awsPrepareSnapshot } from '../../shared/domain/aws-direct-steps';
+import { awsPrepareSnapshot } from '../../shared/domain/workflow/aws-direct';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

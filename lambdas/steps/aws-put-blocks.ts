@@ -1,5 +1,5 @@
 /** Offload (AWS direct) · PutBlocks (one Map item): the changed non-zero 512 KiB blocks of one range, from the staged image. */
-import { awsPutBlocks } from '../../shared/domain/aws-direct-steps';
+import { awsPutBlocks } from '../../shared/domain/workflow/aws-direct';
 import type { UploadRange } from '../../shared/images/upload-plan';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';

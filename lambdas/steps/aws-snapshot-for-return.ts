@@ -1,5 +1,5 @@
 /** Return (AWS direct) · SnapshotForReturn: CreateSnapshot of the stopped instance's root volume, recorded on the job. */
-import { awsSnapshotForReturn } from '../../shared/domain/aws-return-steps';
+import { awsSnapshotForReturn } from '../../shared/domain/workflow/aws-return';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

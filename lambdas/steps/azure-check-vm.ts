@@ -1,5 +1,5 @@
 /** Offload/Return (Azure) · CheckVm/CheckDeallocated: is the VM running (or deallocated) yet? */
-import { azureCheckVm } from '../../shared/domain/azure-steps';
+import { azureCheckVm } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

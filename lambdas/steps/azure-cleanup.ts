@@ -2,7 +2,7 @@
  * Return (Azure) · Cleanup: removes the VM, NIC, disk, snapshots and the staged image; keeps the
  * delta. The same domain step as the AWS branch's, in a function of its own (Azure credentials).
  */
-import { cleanupAfterReturn } from '../../shared/domain/steps';
+import { cleanupAfterReturn } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -3,7 +3,7 @@
  * created (VM, NIC, disk, snapshots, the staged image), ends failed. The same domain step as the AWS
  * branch's; a function of its own so only the Azure functions read the Azure credentials.
  */
-import { compensate } from '../../shared/domain/steps';
+import { compensate } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload (Azure) · CreateVm: the network interface, then the VM on the uploaded disk (submitted). */
-import { azureCreateVm } from '../../shared/domain/azure-steps';
+import { azureCreateVm } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

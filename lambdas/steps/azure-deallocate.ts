@@ -1,5 +1,5 @@
 /** Return (Azure) · Deallocate: stop the VM and release its host, so its disk stops changing. */
-import { azureDeallocate } from '../../shared/domain/azure-steps';
+import { azureDeallocate } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

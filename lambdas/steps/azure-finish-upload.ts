@@ -1,5 +1,5 @@
 /** Offload (Azure) · FinishUpload: end the upload (Azure checks the VHD), base snapshot, bytes written. */
-import { azureFinishUpload, type UploadedRange } from '../../shared/domain/azure-steps';
+import { azureFinishUpload, type UploadedRange } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload (Azure) · PrepareUpload: the managed disk for upload, and the ranges the Map state uploads. */
-import { azurePrepareUpload } from '../../shared/domain/azure-steps';
+import { azurePrepareUpload } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Return (Azure) · PublishDelta: the pages changed since the offload, as a delta artifact in S3. */
-import { azurePublishDelta } from '../../shared/domain/azure-steps';
+import { azurePublishDelta } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

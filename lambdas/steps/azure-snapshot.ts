@@ -1,5 +1,5 @@
 /** Return (Azure) · SnapshotForReturn: incremental snapshot of the deallocated VM's disk. */
-import { azureSnapshotForReturn } from '../../shared/domain/azure-steps';
+import { azureSnapshotForReturn } from '../../shared/domain/workflow/azure';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

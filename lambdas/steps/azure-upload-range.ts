@@ -1,5 +1,5 @@
 /** Offload (Azure) · UploadRange (one Map item): page writes of one range of the fixed VHD, from the staged image. */
-import { azureUploadRange } from '../../shared/domain/azure-steps';
+import { azureUploadRange } from '../../shared/domain/workflow/azure';
 import type { UploadRange } from '../../shared/images/upload-plan';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';

@@ -1,5 +1,5 @@
 /** Return · CheckExport: polls the export task; records the exported object when done. */
-import { checkExport } from '../../shared/domain/steps';
+import { checkExport } from '../../shared/domain/workflow/aws-import';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

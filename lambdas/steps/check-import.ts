@@ -1,5 +1,5 @@
 /** Offload · CheckImport: polls the import task; records the AMI and snapshots when done. */
-import { checkImport } from '../../shared/domain/steps';
+import { checkImport } from '../../shared/domain/workflow/aws-import';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload/Return · CheckInstance/CheckStopped: is the instance in the desired state yet? */
-import { checkInstance } from '../../shared/domain/steps';
+import { checkInstance } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

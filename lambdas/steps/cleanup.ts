@@ -1,5 +1,5 @@
 /** Return · Cleanup: terminates the VM, deregisters the AMI, deletes snapshots and the uploaded image. */
-import { cleanupAfterReturn } from '../../shared/domain/steps';
+import { cleanupAfterReturn } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload · Compensate (Catch): records why, removes everything the job created, ends failed. */
-import { compensate } from '../../shared/domain/steps';
+import { compensate } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload · Inspect: manifest, OVF hardware, disk format, partition table, content SHA-256. */
-import { inspectImage } from '../../shared/domain/steps';
+import { inspectImage } from '../../shared/domain/workflow/inspect';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload · LaunchInstance: RunInstances from the imported AMI; the instance is recorded on the job. */
-import { launchInstance } from '../../shared/domain/steps';
+import { launchInstance } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Offload · MarkRunning: the VM runs in the cloud. */
-import { markRunning } from '../../shared/domain/steps';
+import { markRunning } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Return · PublishImage: hashes the exported OVA and its disk content; the download is presigned on GET. */
-import { publishImage } from '../../shared/domain/steps';
+import { publishImage } from '../../shared/domain/workflow/aws-import';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

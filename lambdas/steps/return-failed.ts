@@ -1,5 +1,5 @@
 /** Return · ReturnFailed (Catch): records why; keeps the VM so no bytes are lost. */
-import { returnFailed } from '../../shared/domain/steps';
+import { returnFailed } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

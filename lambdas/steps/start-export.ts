@@ -1,5 +1,5 @@
 /** Return · StartExport: CreateInstanceExportTask to the staging bucket as OVA. */
-import { startExport } from '../../shared/domain/steps';
+import { startExport } from '../../shared/domain/workflow/aws-import';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

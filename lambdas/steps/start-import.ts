@@ -1,5 +1,5 @@
 /** Offload · StartImport: ImportImage from the staging bucket; the import task is recorded on the job. */
-import { startImport } from '../../shared/domain/steps';
+import { startImport } from '../../shared/domain/workflow/aws-import';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

@@ -1,5 +1,5 @@
 /** Return · StopInstance. */
-import { stopInstance } from '../../shared/domain/steps';
+import { stopInstance } from '../../shared/domain/workflow/lifecycle';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 

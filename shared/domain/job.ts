@@ -154,7 +154,7 @@ export interface Job {
     disk?: { offset: number; size: number; format: string };
     /** A delta upload, as inspect found it: where its extent index waits, and what it carries. */
     delta?: {
-      /** S3 key (staging bucket) of the extent index (aws-delta-upload.ts). */
+      /** S3 key (staging bucket) of the extent index (workflow/aws-delta-upload.ts). */
       indexKey: string;
       baseSha256: string;
       baseCapacity: number;

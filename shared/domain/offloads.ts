@@ -2,7 +2,7 @@
  * What the HTTP API does, as plain functions: create an offload (placeOffload), complete its
  * upload, show and list jobs, start the return, cancel. Handlers translate and delegate here.
  */
-import { SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
@@ -10,7 +10,8 @@ import { TERMINAL_STATES, type Job, type JobState, type JobTarget } from './job'
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { recordUnrecordedDirectResources } from './aws-image-cache';
 import { removeJobResources } from './cleanup';
-import { adoptReturnSnapshots } from './aws-return-steps';
+import { executionArn, executionInput, releaseUploadWait } from './executions';
+import { adoptReturnSnapshots } from './workflow/aws-return';
 
 export interface UploadInstructions {
   uploadId: string;
@@ -38,7 +39,7 @@ const EXT: Record<Job['image']['format'], string> = {
 function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
   const target = req.target;
   if (req.imageFormat === 'delta') {
-    // only EBS can take a delta: blocks on top of the cached snapshot (aws-delta-upload.ts)
+    // only EBS can take a delta: blocks on top of the cached snapshot (workflow/aws-delta-upload.ts)
     if (target.cloud !== 'aws' || target.mode === 'import') {
       throw new ValidationError(
         "imageFormat: a delta (burstgate offload --incremental) goes on top of the VM's cached EBS snapshot: " +
@@ -61,20 +62,6 @@ function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
     );
   }
   return { ...target, resourceGroup: target.resourceGroup ?? azure.defaultResourceGroup };
-}
-
-/**
- * What every execution of a job gets: its id, and its cloud, on which the workflows branch (a
- * Choice on `$.target.cloud`). Deterministic, so a repeated StartExecution is idempotent.
- */
-export function executionInput(job: Job): string {
-  // AWS: how the disk went (direct/import) picks how it comes back (changed blocks/export).
-  const mode = job.target.cloud === 'aws' ? job.target.mode : undefined;
-  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud, ...(mode ? { mode } : {}) } });
-}
-
-function executionArn(stateMachineArn: string, name: string): string {
-  return stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
 }
 
 async function uploadInstructions(gw: Gateway, job: Job): Promise<UploadInstructions | undefined> {
@@ -287,23 +274,6 @@ async function completeInS3(
       );
     }
     throw err;
-  }
-}
-
-/** Sends the task token back once both the upload is complete and the execution waits for it. */
-export async function releaseUploadWait(gw: Gateway, job: Job): Promise<void> {
-  const token = job.execution?.uploadTaskToken;
-  if (!token || !job.uploadCompletedAt) return;
-  try {
-    await gw.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: token,
-        output: JSON.stringify({ sizeBytes: job.bytes.uploaded }),
-      }),
-    );
-  } catch (err) {
-    // Both sides may send it (race between the API and the step); the second one is refused, harmlessly.
-    if (!['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes((err as Error).name)) throw err;
   }
 }
 

@@ -16,7 +16,7 @@ import { SAMPLE_OVA } from '../../infra/local/demo';
 import { createGateway, recordResource, type Gateway } from '../../shared/domain/gateway';
 import { newJobId } from '../../shared/domain/ids';
 import type { Job } from '../../shared/domain/job';
-import { inspectImage } from '../../shared/domain/steps';
+import { inspectImage } from '../../shared/domain/workflow/inspect';
 import { openBaseImage } from '../../shared/images';
 import { ebsVolumeSizeGiB } from '../../shared/images/upload-plan';
 import { nonZeroBlocks, uploadSnapshot, waitSnapshot } from './aws-sim';

@@ -21,11 +21,11 @@ import {
   awsCheckReturnSnapshot,
   awsPublishChangedBlocks,
   awsSnapshotForReturn,
-} from '../../../shared/domain/aws-return-steps';
+} from '../../../shared/domain/workflow/aws-return';
 import { createGateway, type Gateway } from '../../../shared/domain/gateway';
 import type { Job } from '../../../shared/domain/job';
 import { cancelOffload } from '../../../shared/domain/offloads';
-import { checkInstance, cleanupAfterReturn, stopInstance } from '../../../shared/domain/steps';
+import { checkInstance, cleanupAfterReturn, stopInstance } from '../../../shared/domain/workflow/lifecycle';
 import { rebuildFromDelta } from '../../../shared/images';
 import { DIRECT_REGION, placeRunningDirectJob } from '../../helpers/aws-direct-job';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';

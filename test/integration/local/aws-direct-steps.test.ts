@@ -16,10 +16,11 @@ import {
   awsPutBlocks,
   awsRegisterImage,
   type PutBlocksResult,
-} from '../../../shared/domain/aws-direct-steps';
+} from '../../../shared/domain/workflow/aws-direct';
 import { createGateway, type Gateway } from '../../../shared/domain/gateway';
 import { newJobId } from '../../../shared/domain/ids';
-import { compensate, inspectImage } from '../../../shared/domain/steps';
+import { compensate } from '../../../shared/domain/workflow/lifecycle';
+import { inspectImage } from '../../../shared/domain/workflow/inspect';
 import { convertImage } from '../../../shared/images';
 import { SAMPLE_OVA } from '../../../infra/local/demo';
 import { nonZeroBlocks } from '../../helpers/aws-sim';

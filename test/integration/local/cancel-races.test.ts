@@ -11,7 +11,8 @@ import { newJobId } from '../../../shared/domain/ids';
 import { targetLocation, type Job, type JobResource, type JobState } from '../../../shared/domain/job';
 import { cancelOffload, completeUpload, startReturn } from '../../../shared/domain/offloads';
 import { removeJobResources } from '../../../shared/domain/cleanup';
-import { inspectImage, startImport } from '../../../shared/domain/steps';
+import { inspectImage } from '../../../shared/domain/workflow/inspect';
+import { startImport } from '../../../shared/domain/workflow/aws-import';
 import type { CloudTarget } from '../../../shared/clouds/cloud-target';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 

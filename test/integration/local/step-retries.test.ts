@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { followJob } from '../../../shared/client/follow';
 import { createGateway } from '../../../shared/domain/gateway';
-import { startExport } from '../../../shared/domain/steps';
+import { startExport } from '../../../shared/domain/workflow/aws-import';
 import { offloadSample, startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let tg: TestGateway;

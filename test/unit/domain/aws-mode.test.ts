@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ebsChunkBytes } from '../../../shared/domain/aws-direct-steps';
-import { MAX_UPLOAD_RANGES } from '../../../shared/domain/azure-steps';
+import { ebsChunkBytes } from '../../../shared/domain/workflow/aws-direct';
+import { MAX_UPLOAD_RANGES } from '../../../shared/domain/workflow/step-kit';
 import { resolveAwsMode } from '../../../shared/domain/aws-mode';
 import { CreateOffloadRequest, parseOrThrow } from '../../../shared/domain/requests';
 import { EBS_BLOCK_BYTES, planRanges } from '../../../shared/images/upload-plan';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { azureOsType, hyperVGeneration } from '../../../shared/domain/azure-steps';
+import { azureOsType, hyperVGeneration } from '../../../shared/domain/workflow/azure';
 import type { Job, VmHardware } from '../../../shared/domain/job';
 
 /** Only the hardware matters to these mappings; the rest of the job is irrelevant to them. */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planBlockRuns, withZeroGaps, type PlannedRun } from '../../../shared/domain/block-runs';
-import { runExtents } from '../../../shared/domain/aws-return-steps';
+import { runExtents } from '../../../shared/domain/workflow/aws-return';
 import type { DeltaExtentInput } from '../../../shared/images/delta';
 
 const B = 512 * 1024;

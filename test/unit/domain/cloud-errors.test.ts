@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCloudError, CloudError } from '../../../shared/clouds/errors';
-import { errorFromWorkflow } from '../../../shared/domain/steps';
+import { errorFromWorkflow } from '../../../shared/domain/workflow/step-kit';
 
 const sdkError = (name: string, status: number) =>
   Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });

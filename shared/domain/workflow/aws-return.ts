@@ -12,16 +12,20 @@
  * blocks (ListSnapshotBlocks) are published as a base-less delta, a full copy, as the Azure return
  * does. Jobs of import mode never come here: the workflow exports them as an OVA.
  */
-import { CloudError } from '../clouds/errors';
-import { isSnapshotGone, type SnapshotBlockPage, type SnapshotBlockRef } from '../clouds/aws/snapshot-blocks';
-import type { DeltaExtentInput } from '../images/delta';
-import { EBS_BLOCK_BYTES } from '../images/upload-plan';
-import { planBlockRuns, type PlannedRun } from './block-runs';
+import { CloudError } from '../../clouds/errors';
+import {
+  isSnapshotGone,
+  type SnapshotBlockPage,
+  type SnapshotBlockRef,
+} from '../../clouds/aws/snapshot-blocks';
+import type { DeltaExtentInput } from '../../images/delta';
+import { EBS_BLOCK_BYTES } from '../../images/upload-plan';
+import { planBlockRuns, type PlannedRun } from '../block-runs';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
-import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
-import type { Job } from './job';
+import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
+import type { Job } from '../job';
 import { openStagedDisk } from './staged-disk';
-import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep } from './steps';
+import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep } from './step-kit';
 
 const GiB = 1024 * 1024 * 1024;
 /** GetSnapshotBlock calls in flight (memory: this many 512 KiB blocks). */

@@ -9,13 +9,13 @@
  * hashing what passes is the result's hash.
  */
 import { createHash } from 'node:crypto';
-import { writeDelta, type DeltaExtentInput } from '../images/delta';
-import { zeros } from '../images/extents';
-import type { RandomAccessDisk } from '../images/random-access';
-import { storeArtifact } from './artifacts';
-import { endStep, recordResource, updateJob, type Gateway } from './gateway';
-import type { Job } from './job';
-import { CANCELLED, askCloud, assertNotCancelled } from './steps';
+import { writeDelta, type DeltaExtentInput } from '../../images/delta';
+import { zeros } from '../../images/extents';
+import type { RandomAccessDisk } from '../../images/random-access';
+import { storeArtifact } from '../artifacts';
+import { endStep, recordResource, updateJob, type Gateway } from '../gateway';
+import type { Job } from '../job';
+import { CANCELLED, askCloud, assertNotCancelled } from './step-kit';
 
 const MiB = 1024 * 1024;
 

@@ -15,14 +15,19 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { readDelta, type DeltaHeader } from '../images/delta';
-import { isAllZero } from '../images/extents';
-import { detectPartitionTable } from '../images/partition';
-import { EBS_BLOCK_BYTES, type BlockManifest, type EbsBlock, type UploadRange } from '../images/upload-plan';
-import type { ImageCacheEntry } from '../store/image-cache';
-import type { Gateway } from './gateway';
-import type { Job, VmHardware } from './job';
-import { rejected } from './steps';
+import { readDelta, type DeltaHeader } from '../../images/delta';
+import { isAllZero } from '../../images/extents';
+import { detectPartitionTable } from '../../images/partition';
+import {
+  EBS_BLOCK_BYTES,
+  type BlockManifest,
+  type EbsBlock,
+  type UploadRange,
+} from '../../images/upload-plan';
+import type { ImageCacheEntry } from '../../store/image-cache';
+import type { Gateway } from '../gateway';
+import type { Job, VmHardware } from '../job';
+import { rejected } from './step-kit';
 
 /** Where a delta's extent index waits for the PutBlocks items (staging/: expires if orphaned). */
 export const deltaIndexKey = (jobId: string): string => `staging/${jobId}/delta-index.json`;

@@ -12,26 +12,24 @@
  * diff against the base snapshot, only the changed pages read, the delta streamed to S3) → Cleanup.
  */
 import { createHash } from 'node:crypto';
-import { azureNames, azureTargetOf, type AzureResourceType } from '../clouds/azure/azure-target';
-import { CloudError } from '../clouds/errors';
-import { isImageError } from '../images/errors';
-import type { DeltaExtentInput } from '../images/delta';
+import { azureNames, azureTargetOf, type AzureResourceType } from '../../clouds/azure/azure-target';
+import { CloudError } from '../../clouds/errors';
+import { isImageError } from '../../images/errors';
+import type { DeltaExtentInput } from '../../images/delta';
 import {
   AZURE_MAX_PAGE_BYTES,
   azurePageWrites,
   azureVhdLayout,
   planRanges,
   type UploadRange,
-} from '../images/upload-plan';
+} from '../../images/upload-plan';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
-import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
-import type { Job, JobResource } from './job';
+import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
+import type { Job, JobResource } from '../job';
 import { openStagedDisk, stagedAllocatedBytes } from './staged-disk';
-import { CANCELLED, askCloud, assertNotCancelled, failStep, rejected } from './steps';
+import { CANCELLED, MAX_UPLOAD_RANGES, askCloud, assertNotCancelled, failStep, rejected } from './step-kit';
 
 const MiB = 1024 * 1024;
-/** At most this many ranges, so the Map state's items and results stay far below Step Functions' 256 KiB. */
-export const MAX_UPLOAD_RANGES = 2000;
 /** Reads of changed pages, and the pieces a delta extent streams in. */
 const READ_BYTES = 4 * MiB;
 

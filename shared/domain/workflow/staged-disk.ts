@@ -3,12 +3,12 @@
  * the #3 readers): an OVA's disk entry in place, without extracting it. Inspect records where the
  * disk lies in the object (`job.image.disk`), so later steps open it without reading the OVA again.
  */
-import type { ImageFormat } from '../images/detect';
-import { subSource } from '../images/ova';
-import { mappedDataBytes, openRandomAccess, type RandomAccessDisk } from '../images/random-access';
-import { checkRange, type ByteSource } from '../images/source';
-import type { Gateway } from './gateway';
-import type { Job } from './job';
+import type { ImageFormat } from '../../images/detect';
+import { subSource } from '../../images/ova';
+import { mappedDataBytes, openRandomAccess, type RandomAccessDisk } from '../../images/random-access';
+import { checkRange, type ByteSource } from '../../images/source';
+import type { Gateway } from '../gateway';
+import type { Job } from '../job';
 
 const MiB = 1024 * 1024;
 /** One ranged GET fetches this much around a small read: readers ask for grains and tables of a few KiB. */

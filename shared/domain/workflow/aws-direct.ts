@@ -17,9 +17,9 @@
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import type { JobRef } from '../clouds/aws/aws-snapshots';
-import { CloudError } from '../clouds/errors';
-import { isImageError } from '../images/errors';
+import type { JobRef } from '../../clouds/aws/aws-snapshots';
+import { CloudError } from '../../clouds/errors';
+import { isImageError } from '../../images/errors';
 import {
   EBS_BLOCK_BYTES,
   EBS_DEFAULT_CHUNK_BYTES,
@@ -30,15 +30,22 @@ import {
   planRanges,
   type BlockManifest,
   type UploadRange,
-} from '../images/upload-plan';
-import { blockManifestKey, rangeManifestKey, readManifest, writeManifest } from './aws-direct-manifest';
+} from '../../images/upload-plan';
+import { blockManifestKey, rangeManifestKey, readManifest, writeManifest } from '../aws-direct-manifest';
 import { deleteDeltaIndex, deltaBaseProblem, deltaRangeChanges, readDeltaIndex } from './aws-delta-upload';
-import { MAX_UPLOAD_RANGES } from './azure-steps';
-import { removeJobResources } from './cleanup';
-import { beginStep, endStep, recordResource, updateJob, type Gateway } from './gateway';
-import type { AwsTarget, Job } from './job';
+import { removeJobResources } from '../cleanup';
+import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
+import type { AwsTarget, Job } from '../job';
 import { openStagedDisk, stagedAllocatedBytes } from './staged-disk';
-import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep, rejected } from './steps';
+import {
+  CANCELLED,
+  MAX_UPLOAD_RANGES,
+  askCloud,
+  assertNotCancelled,
+  failIfWaitedTooLong,
+  failStep,
+  rejected,
+} from './step-kit';
 
 /** PutSnapshotBlock calls one range keeps in flight (4 × 512 KiB of memory). */
 const PUTS_IN_FLIGHT = 4;
