@@ -1,11 +1,32 @@
 /**
  * The one onError of the HTTP API: GatewayErrors become RFC 9457 problem+json with their stable
- * type; anything else is logged and becomes a generic 500 that exposes nothing internal.
+ * type, and so do the store errors a request can meet (a missing job, a reused idempotency key, a
+ * job that kept changing); anything else is logged and becomes a generic 500 that exposes nothing
+ * internal.
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { GatewayError, PROBLEM_BASE } from '../../shared/domain/errors';
+import {
+  ConcurrentUpdateError,
+  GatewayError,
+  IdempotencyConflictError,
+  JobNotFoundError,
+  PROBLEM_BASE,
+} from '../../shared/domain/errors';
+import {
+  IdempotencyKeyConflictError,
+  JobMissingError,
+  JobWriteConflictError,
+} from '../../shared/store/errors';
+
+/** The problem a store error means to the caller of the API; undefined for what is not theirs to see. */
+export function problemOfStoreError(err: unknown): GatewayError | undefined {
+  if (err instanceof JobMissingError) return new JobNotFoundError(err.jobId);
+  if (err instanceof IdempotencyKeyConflictError) return new IdempotencyConflictError(err.key, err.jobId);
+  if (err instanceof JobWriteConflictError) return new ConcurrentUpdateError(err.jobId);
+  return undefined;
+}
 
 export function problemResponse(
   status: number,
@@ -24,7 +45,7 @@ export function problemDetails(opts: {
   if (!opts?.logger) throw new TypeError('problemDetails: option `logger` is required');
   return {
     onError: async (request) => {
-      const err = request.error;
+      const err = problemOfStoreError(request.error) ?? request.error;
       const instance = request.event?.rawPath;
       if (err instanceof GatewayError) {
         if (err.status >= 500) opts.logger.error('request failed', { error: err });

@@ -15,10 +15,10 @@
  * - A compensation also sweeps snapshots and AMIs tagged with the job's id that the job could not
  *   record (a Lambda that died between the cloud's answer and the job write).
  */
-import { JobNotFoundError } from './errors';
 import { markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { JOB_STATES, TERMINAL_STATES, type Job, type JobResource } from './job';
-import { ImageCacheConflictError, type ImageCacheEntry, type RetiredImage } from '../store/image-cache';
+import { ImageCacheConflictError, JobMissingError } from '../store/errors';
+import type { ImageCacheEntry, RetiredImage } from '../store/image-cache';
 import { readManifest } from './aws-direct-manifest';
 
 const ACTIVE_STATES = JOB_STATES.filter((s) => !TERMINAL_STATES.has(s));
@@ -185,7 +185,7 @@ async function removeRetired(gw: Gateway, region: string, r: RetiredImage): Prom
       for (const g of gone) markRemoved(j, g.type, g.id, gw.now());
     });
   } catch (err) {
-    if (!(err instanceof JobNotFoundError)) throw err;
+    if (!(err instanceof JobMissingError)) throw err;
   }
 }
 

@@ -2,8 +2,10 @@
  * The gateway's error family. Each error carries a stable problem `type` slug (part of the API
  * contract: clients switch on it), an HTTP status, a short title and a detail that says what was
  * wrong, where, and what to do. The API's onError middleware turns these into RFC 9457
- * problem+json; anything else becomes a generic 500.
+ * problem+json; anything else becomes a generic 500. A workflow step's StepFailure is one of them
+ * too: it ends up on the job (`job.error`) rather than in an HTTP answer.
  */
+import type { JobError } from './job';
 export const PROBLEM_BASE = 'https://burstgate.dev/problems/';
 
 export interface FieldError {
@@ -106,5 +108,18 @@ export class ConcurrentUpdateError extends GatewayError {
       'The job is being changed by another request',
       `Job ${jobId} was changed concurrently too many times; retry the request.`,
     );
+  }
+}
+
+/**
+ * A step failure the job reports to its user (the workflow's Catch sends it to compensation). Its
+ * `name` is what Step Functions matches on; its problem becomes the job's `error`.
+ */
+export class StepFailure extends GatewayError {
+  constructor(
+    override readonly name: 'ImageRejected' | 'UploadMissing',
+    readonly problem: JobError,
+  ) {
+    super(problem.type, name === 'ImageRejected' ? 422 : 409, problem.title, problem.detail);
   }
 }

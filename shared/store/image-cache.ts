@@ -7,6 +7,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { VmHardware } from '../domain/job';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ImageCacheConflictError } from './errors';
 
 const SK = 'IMAGECACHE';
 
@@ -44,10 +45,6 @@ export interface ImageCacheEntry {
 }
 
 const key = (region: string, vmName: string) => ({ pk: `IMAGECACHE#${region}#${vmName}`, sk: SK });
-
-export class ImageCacheConflictError extends Error {
-  override readonly name = 'ImageCacheConflict';
-}
 
 export class ImageCache {
   constructor(
@@ -87,9 +84,7 @@ export class ImageCache {
         err instanceof ConditionalCheckFailedException ||
         (err as Error).name === 'ConditionalCheckFailedException'
       ) {
-        throw new ImageCacheConflictError(
-          `the image cache entry of ${entry.vmName} in ${entry.region} changed meanwhile`,
-        );
+        throw new ImageCacheConflictError(entry.region, entry.vmName);
       }
       throw err;
     }

@@ -12,11 +12,13 @@ import {
   ScanCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ConcurrentUpdateError, IdempotencyConflictError, JobNotFoundError } from '../domain/errors';
+import { IdempotencyKeyConflictError, JobMissingError, JobWriteConflictError } from './errors';
 import type { Job, JobState } from '../domain/job';
 
 export const BY_STATE_INDEX = 'byState';
 const JOB_SK = 'JOB';
+/** Conditional writes one update tries before it gives up to a job that keeps changing. */
+const UPDATE_ATTEMPTS = 8;
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: JOB_SK });
 /** A new API key: `bg_` + 32 random bytes, base64url. Only its SHA-256 is ever stored. */
@@ -82,7 +84,7 @@ export class JobStore {
 
   async get(jobId: string): Promise<Job> {
     const job = await this.find(jobId);
-    if (!job) throw new JobNotFoundError(jobId);
+    if (!job) throw new JobMissingError(jobId);
     return job;
   }
 
@@ -91,7 +93,7 @@ export class JobStore {
    * edits it (or returns false to write nothing); it may run more than once if another writer won.
    */
   async update(jobId: string, change: (job: Job) => void | false, now: Date = new Date()): Promise<Job> {
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       const current = await this.get(jobId);
       const next = structuredClone(current);
       if (change(next) === false) return current;
@@ -111,7 +113,7 @@ export class JobStore {
         if (!isConditionFailure(err)) throw err;
       }
     }
-    throw new ConcurrentUpdateError(jobId);
+    throw new JobWriteConflictError(jobId, UPDATE_ATTEMPTS);
   }
 
   /** Jobs, newest first; by state through the GSI, else a scan of job items. */
@@ -151,7 +153,7 @@ export class JobStore {
 
   /**
    * Claims an Idempotency-Key for a request body. Returns the existing record when the key was
-   * used before with the same body (a replay), throws IdempotencyConflictError when the body differs,
+   * used before with the same body (a replay), throws IdempotencyKeyConflictError when the body differs,
    * and returns undefined when this call claimed the key for `jobId`.
    */
   async claimIdempotencyKey(
@@ -180,7 +182,7 @@ export class JobStore {
     );
     const existing = out.Item as (IdempotencyRecord & { pk: string }) | undefined;
     if (!existing) throw new Error(`idempotency record ${pk} vanished`);
-    if (existing.bodyHash !== bodyHash) throw new IdempotencyConflictError(key, existing.jobId);
+    if (existing.bodyHash !== bodyHash) throw new IdempotencyKeyConflictError(key, existing.jobId);
     return { jobId: existing.jobId, bodyHash: existing.bodyHash, createdAt: existing.createdAt };
   }
 

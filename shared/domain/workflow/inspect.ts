@@ -18,7 +18,8 @@ import { resolveAwsMode } from '../aws-mode';
 import { beginStep, endStep, updateJob, type Gateway } from '../gateway';
 import type { AwsMode, VmHardware } from '../job';
 import { deltaIndexKey, inspectDelta, type InspectedDelta } from './aws-delta-upload';
-import { StepFailure, assertNotCancelled, failStep, hashing, rejected } from './step-kit';
+import { StepFailure } from '../errors';
+import { assertNotCancelled, failStep, hashing, rejected } from './step-kit';
 
 function hardwareFrom(ova: OvaInspection): VmHardware {
   return {

@@ -8,20 +8,11 @@ import { CloudError } from '../../clouds/errors';
 import type { CloudTarget, CreatedResource } from '../../clouds/cloud-target';
 import { removeJobResources } from '../cleanup';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
+import { StepFailure } from '../errors';
 import type { Job, JobError } from '../job';
 
 /** At most this many upload ranges, so the Map state's items and results stay far below Step Functions' 256 KiB. */
 export const MAX_UPLOAD_RANGES = 2000;
-
-/** A step failure the job reports to its user (the workflow's Catch sends it to compensation). */
-export class StepFailure extends Error {
-  constructor(
-    override readonly name: 'ImageRejected' | 'UploadMissing',
-    readonly problem: JobError,
-  ) {
-    super(problem.detail);
-  }
-}
 
 export const CANCELLED: ReadonlySet<string> = new Set(['cancelling', 'cancelled']);
 

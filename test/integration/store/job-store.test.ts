@@ -1,7 +1,7 @@
 /** The job store against dynalite: optimistic concurrency, idempotency claims, listing by state. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobStore } from '../../../shared/store/job-store';
-import { IdempotencyConflictError, JobNotFoundError } from '../../../shared/domain/errors';
+import { IdempotencyKeyConflictError, JobMissingError } from '../../../shared/store/errors';
 import { newJobId } from '../../../shared/domain/ids';
 import type { Job } from '../../../shared/domain/job';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
@@ -74,7 +74,7 @@ describe('JobStore', () => {
     // Assess
     expect(same.version).toBe(1);
     expect((await store.get(job.jobId)).version).toBe(1);
-    await expect(store.get('job-00000000000000000000000000')).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(store.get('job-00000000000000000000000000')).rejects.toBeInstanceOf(JobMissingError);
     await expect(store.create(job)).rejects.toThrow(/conditional/i);
   });
 
@@ -89,7 +89,7 @@ describe('JobStore', () => {
     // Assess
     expect(first).toBeUndefined();
     expect(replay?.jobId).toBe('job-1');
-    await expect(conflict).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(conflict).rejects.toBeInstanceOf(IdempotencyKeyConflictError);
   });
 
   it('lists jobs by state through the index, newest first', async () => {

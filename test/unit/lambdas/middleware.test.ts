@@ -5,6 +5,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { jsonBody, type JsonEvent } from '../../../lambdas/middleware/json-body';
 import { problemDetails } from '../../../lambdas/middleware/problem-details';
 import { JobNotFoundError } from '../../../shared/domain/errors';
+import {
+  IdempotencyKeyConflictError,
+  ImageCacheConflictError,
+  JobMissingError,
+  JobWriteConflictError,
+} from '../../../shared/store/errors';
 
 const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
@@ -74,6 +80,41 @@ describe('jsonBody + problemDetails', () => {
       type: 'https://burstgate.dev/problems/job-not-found',
       title: 'No such job',
     });
+  });
+
+  it("maps the store's errors to the problems they mean to the caller", async () => {
+    // Prepare
+    const thrown = [
+      new JobMissingError('job-gone'),
+      new IdempotencyKeyConflictError('key-1', 'job-first'),
+      new JobWriteConflictError('job-busy', 8),
+    ];
+    // Act
+    const answers = await Promise.all(
+      thrown.map((err) =>
+        handler(async () => {
+          throw err;
+        })(event('{}'), {} as never),
+      ),
+    );
+    // Assess
+    expect(answers.map((r) => [r.statusCode, problem(r).type])).toEqual([
+      [404, 'https://burstgate.dev/problems/job-not-found'],
+      [409, 'https://burstgate.dev/problems/idempotency-key-reused'],
+      [503, 'https://burstgate.dev/problems/concurrent-update'],
+    ]);
+    expect(String(problem(answers[0]!).detail)).toContain('job-gone');
+    expect(String(problem(answers[1]!).detail)).toContain('job-first');
+  });
+
+  it("keeps a store error that is not the caller's to see behind the generic 500", async () => {
+    // Act
+    const res = await handler(async () => {
+      throw new ImageCacheConflictError('eu-west-1', 'vm-1');
+    })(event('{}'), {} as never);
+    // Assess
+    expect(res.statusCode).toBe(500);
+    expect(problem(res).type).toBe('https://burstgate.dev/problems/internal-error');
   });
 
   it('hides anything unexpected behind a generic 500 with the request id', async () => {

@@ -1,0 +1,59 @@
+/**
+ * The stores' error family: what a read or a conditional write of the jobs table found. These say
+ * what happened to the data, not what an HTTP client should see; the API layer maps them to
+ * problems (lambdas/middleware/problem-details.ts), and the workflow steps let Step Functions see
+ * their names.
+ */
+export type StoreErrorCode =
+  'job-missing' | 'idempotency-key-conflict' | 'job-write-conflict' | 'image-cache-conflict';
+
+export class StoreError extends Error {
+  override readonly name: string = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No job item with this id. */
+export class JobMissingError extends StoreError {
+  override readonly name = 'JobMissing';
+  constructor(readonly jobId: string) {
+    super('job-missing', `no job ${jobId} in the jobs table`);
+  }
+}
+
+/** The idempotency key is recorded for another job with a different request body. */
+export class IdempotencyKeyConflictError extends StoreError {
+  override readonly name = 'IdempotencyKeyConflict';
+  constructor(
+    readonly key: string,
+    readonly jobId: string,
+  ) {
+    super(
+      'idempotency-key-conflict',
+      `idempotency key ${key} was recorded for job ${jobId} with another body`,
+    );
+  }
+}
+
+/** Every attempt of a read-modify-write lost to another writer of the same job. */
+export class JobWriteConflictError extends StoreError {
+  override readonly name = 'JobWriteConflict';
+  constructor(
+    readonly jobId: string,
+    readonly attempts: number,
+  ) {
+    super('job-write-conflict', `job ${jobId} changed under each of ${attempts} conditional writes`);
+  }
+}
+
+/** The image cache entry changed between its read and the conditional write that replaces it. */
+export class ImageCacheConflictError extends StoreError {
+  override readonly name = 'ImageCacheConflict';
+  constructor(region: string, vmName: string) {
+    super('image-cache-conflict', `the image cache entry of ${vmName} in ${region} changed meanwhile`);
+  }
+}
