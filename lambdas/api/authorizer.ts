@@ -1,6 +1,6 @@
 /**
- * HTTP API Lambda authorizer (payload 2.0, simple responses). API keys are stored hashed
- * (SHA-256) in the jobs table; the key in `Authorization: Bearer <key>` is hashed and looked up.
+ * HTTP API Lambda authorizer (payload 2.0, simple responses): translates the request for
+ * authorizeBearer (shared/domain/api-keys.ts) and its answer back.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -8,6 +8,7 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
+import { authorizeBearer } from '../../shared/domain/api-keys';
 import { JobStore } from '../../shared/store/job-store';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 
@@ -18,15 +19,12 @@ export function createHandler(deps: GatewayDeps) {
   return middy<APIGatewayRequestAuthorizerEventV2, Result>()
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .handler(async (event) => {
-      const header = event.identitySource?.[0] ?? event.headers?.authorization ?? '';
-      const match = /^Bearer\s+(\S{16,512})$/i.exec(header.trim());
-      if (!match?.[1]) {
-        deps.logger.info('denied: malformed Authorization header');
+      const answer = await authorizeBearer(store, event.identitySource?.[0] ?? event.headers?.authorization);
+      if (!answer.authorized) {
+        deps.logger.info(`denied: ${answer.reason}`);
         return { isAuthorized: false, context: { keyLabel: '' } };
       }
-      const key = await store.findApiKey(match[1]);
-      if (!key) deps.logger.info('denied: unknown API key');
-      return { isAuthorized: !!key, context: { keyLabel: key?.label ?? '' } };
+      return { isAuthorized: true, context: { keyLabel: answer.keyLabel } };
     }) as unknown as (event: APIGatewayRequestAuthorizerEventV2, context: unknown) => Promise<Result>;
 }
 

@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createGateway, type Gateway } from '../../shared/domain/gateway';
 import type { GatewayDeps } from '../../shared/runtime/deps';
+import { parseStepInput, type StepInput, type StepInputName } from '../../shared/domain/workflow/step-inputs';
 import { jsonBody, type JsonEvent } from './json-body';
 import { problemDetails } from './problem-details';
 
@@ -50,27 +51,28 @@ export function apiHandler(
   ) => Promise<ApiResult>;
 }
 
-export interface StepEvent {
-  jobId: string;
-  [key: string]: unknown;
-}
-
-export function stepHandler<R>(deps: GatewayDeps, fn: (gw: Gateway, event: StepEvent) => Promise<R>) {
+/**
+ * A Step Functions task: the input checked against the step's schema (step-inputs.ts) before the
+ * step runs; a failure keeps its name for the state machine's Retry/Catch and is logged once.
+ */
+export function stepHandler<N extends StepInputName, R>(
+  deps: GatewayDeps,
+  input: N,
+  fn: (gw: Gateway, event: StepInput<N>) => Promise<R>,
+) {
   const gw = createGateway(deps);
-  return middy<StepEvent, R>()
+  return middy<unknown, R>()
     .use(injectLambdaContext(gw.logger, { resetKeys: true }))
     .use(jobIdKey(gw))
     .use({
-      before: async (request) => {
-        if (typeof request.event?.jobId !== 'string') {
-          throw new TypeError('step input must be an object with a string jobId');
-        }
-      },
       onError: async (request) => {
         // Step Functions matches Retry/Catch on this name; log it once with the job id.
         const err = request.error as Error;
         gw.logger.warn('step failed', { errorName: err?.name, errorMessage: err?.message });
       },
     })
-    .handler((event) => fn(gw, event)) as unknown as (event: StepEvent, context: unknown) => Promise<R>;
+    .handler((event) => fn(gw, parseStepInput(input, event))) as unknown as (
+    event: unknown,
+    context: unknown,
+  ) => Promise<R>;
 }

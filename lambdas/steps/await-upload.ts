@@ -4,8 +4,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return stepHandler(deps, async (gw, e) => {
-    if (typeof e.taskToken !== 'string') throw new TypeError('AwaitUpload needs a taskToken');
+  return stepHandler(deps, 'awaitUpload', async (gw, e) => {
     await awaitUpload(gw, e.jobId, e.taskToken);
     return { waiting: true };
   });

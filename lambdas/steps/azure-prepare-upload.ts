@@ -4,7 +4,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return stepHandler(deps, (gw, e) => azurePrepareUpload(gw, e.jobId));
+  return stepHandler(deps, 'job', (gw, e) => azurePrepareUpload(gw, e.jobId));
 }
 
 export const handler = lazyHandler(createHandler);

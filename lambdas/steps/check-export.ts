@@ -4,7 +4,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return stepHandler(deps, (gw, e) => checkExport(gw, e.jobId));
+  return stepHandler(deps, 'job', (gw, e) => checkExport(gw, e.jobId));
 }
 
 export const handler = lazyHandler(createHandler);

@@ -4,11 +4,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return stepHandler(deps, (gw, e) => {
-    if (e.desired !== 'running' && e.desired !== 'stopped')
-      throw new TypeError('desired must be running or stopped');
-    return checkInstance(gw, e.jobId, e.desired);
-  });
+  return stepHandler(deps, 'checkInstance', (gw, e) => checkInstance(gw, e.jobId, e.desired));
 }
 
 export const handler = lazyHandler(createHandler);

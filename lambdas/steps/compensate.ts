@@ -4,9 +4,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { stepHandler } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return stepHandler(deps, (gw, e) =>
-    compensate(gw, e.jobId, e.error as { Error?: string; Cause?: string } | undefined),
-  );
+  return stepHandler(deps, 'failed', (gw, e) => compensate(gw, e.jobId, e.error));
 }
 
 export const handler = lazyHandler(createHandler);
