@@ -1,7 +1,7 @@
 /** Parses a JSON request body into `event.parsedBody`; a malformed or non-JSON body is a 400 that changes nothing. */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { GatewayError, MalformedBodyError } from '../../shared/domain/errors';
+import { GatewayError, MalformedBodyError, PROBLEM_TYPES } from '../../shared/domain/errors';
 
 export type JsonEvent = APIGatewayProxyEventV2 & { parsedBody?: unknown };
 
@@ -27,7 +27,7 @@ export function jsonBody(opts: { required: boolean; maxBytes?: number }): Middle
       if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
         throw new GatewayError(
           'unsupported-media-type',
-          415,
+          PROBLEM_TYPES['unsupported-media-type'],
           'The body must be JSON',
           `Content-Type '${contentType || '(none)'}' is not JSON; send Content-Type: application/json`,
         );
@@ -35,7 +35,7 @@ export function jsonBody(opts: { required: boolean; maxBytes?: number }): Middle
       if (Buffer.byteLength(raw) > maxBytes) {
         throw new GatewayError(
           'body-too-large',
-          413,
+          PROBLEM_TYPES['body-too-large'],
           'The body is too large',
           `the body exceeds ${maxBytes} bytes`,
         );

@@ -5,8 +5,24 @@
  * problem+json; anything else becomes a generic 500. A workflow step's StepFailure is one of them
  * too: it ends up on the job (`job.error`) rather than in an HTTP answer.
  */
-import type { JobError } from './job';
+import type { JobError, JobErrorType } from './job';
 export const PROBLEM_BASE = 'https://burstgate.dev/problems/';
+
+/** Every problem type the HTTP API answers with, and its status (the README lists the same). */
+export const PROBLEM_TYPES = {
+  'validation-failed': 400,
+  'malformed-body': 400,
+  'upload-incomplete': 400,
+  'job-not-found': 404,
+  'image-cache-entry-not-found': 404,
+  'idempotency-key-reused': 409,
+  'invalid-job-state': 409,
+  'body-too-large': 413,
+  'unsupported-media-type': 415,
+  'internal-error': 500,
+  'concurrent-update': 503,
+} as const;
+export type ProblemType = keyof typeof PROBLEM_TYPES;
 
 export interface FieldError {
   path: string;
@@ -16,7 +32,8 @@ export interface FieldError {
 export class GatewayError extends Error {
   override readonly name: string = 'GatewayError';
   constructor(
-    readonly type: string,
+    /** An API problem type, or (StepFailure) why a job failed. */
+    readonly type: ProblemType | JobErrorType,
     readonly status: number,
     readonly title: string,
     detail: string,

@@ -106,9 +106,21 @@ export interface JobStep {
   detail?: string;
 }
 
+/** Why a job failed (`job.error.type`): stable, listed in the README; clients switch on them. */
+export const JOB_ERROR_TYPES = [
+  'image-rejected',
+  'upload-missing',
+  'import-failed',
+  'export-failed',
+  'cloud-rejected',
+  'cloud-timed-out',
+  'workflow-start-failed',
+] as const;
+export type JobErrorType = (typeof JOB_ERROR_TYPES)[number];
+
 export interface JobError {
   /** Stable problem type URI fragment, e.g. `import-failed`. */
-  type: string;
+  type: JobErrorType;
   title: string;
   detail: string;
   /** The step during which it happened. */

@@ -9,7 +9,7 @@ import type { CloudTarget, CreatedResource } from '../../clouds/cloud-target';
 import { removeJobResources } from '../cleanup';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
 import { StepFailure } from '../errors';
-import type { Job, JobError } from '../job';
+import type { Job, JobError, JobErrorType } from '../job';
 
 /** At most this many upload ranges, so the Map state's items and results stay far below Step Functions' 256 KiB. */
 export const MAX_UPLOAD_RANGES = 2000;
@@ -45,10 +45,12 @@ export async function failStep(gw: Gateway, jobId: string, err: StepFailure | Cl
   return err;
 }
 
-const errorType = (name: string) =>
-  ({ ImportFailed: 'import-failed', ExportFailed: 'export-failed', CloudTimedOut: 'cloud-timed-out' })[
-    name
-  ] ?? 'cloud-rejected';
+const ERROR_TYPES: Record<string, JobErrorType> = {
+  ImportFailed: 'import-failed',
+  ExportFailed: 'export-failed',
+  CloudTimedOut: 'cloud-timed-out',
+};
+const errorType = (name: string): JobErrorType => ERROR_TYPES[name] ?? 'cloud-rejected';
 const titleFor = (name: string) =>
   ({
     ImportFailed: 'The cloud rejected the image import',
