@@ -1,6 +1,6 @@
 /**
  * What the AWS simulator tests share beyond the harness itself: the beforeAll/afterAll lifecycle of
- * a `SimEnv` (s3rver from ./s3rver + simulator + EC2Client, see test/integration/sim/aws-fixtures.ts)
+ * a `SimEnv` (s3rver from ./s3rver + simulator + EC2Client, see ./aws-sim-env.ts)
  * and the steps several files take to get an AMI, an instance or an export.
  */
 import { createHash } from 'node:crypto';
@@ -30,14 +30,7 @@ import { afterAll, beforeAll } from 'vitest';
 
 import type { AwsSimulatorOptions } from '../../infra/local/sim/aws';
 import type { DiskStream } from '../../shared/images';
-import {
-  BUCKET,
-  pollUntil,
-  putObject,
-  startSimEnv,
-  waitImport,
-  type SimEnv,
-} from '../integration/sim/aws-fixtures';
+import { BUCKET, pollUntil, putObject, startSimEnv, waitImport, type SimEnv } from './aws-sim-env';
 
 /**
  * Starts a `SimEnv` in beforeAll and closes it in afterAll; call it at the top of a test file. The

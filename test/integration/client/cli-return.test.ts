@@ -24,7 +24,7 @@ import {
   writeStreamToFile,
 } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
-import { startFakeGateway, type AddJobOptions, type FakeGateway } from './fake-gateway';
+import { startFakeGateway, type AddJobOptions, type FakeGateway } from '../../helpers/fake-gateway';
 
 const KEY = 'cli-return-test-key';
 const SAMPLE = join(import.meta.dirname, '..', '..', 'fixtures', 'sample-vm', 'burstgate-sample.ova');

@@ -29,7 +29,14 @@ import {
   writeStreamOptimizedVmdk,
 } from '../../../shared/images';
 import { importRawDisk, useSimEnv, waitExport } from '../../helpers/aws-sim';
-import { BUCKET, EXPORT_BUCKET, gptDisk, putObject, waitImport, waitInstanceState } from './aws-fixtures';
+import {
+  BUCKET,
+  EXPORT_BUCKET,
+  gptDisk,
+  putObject,
+  waitImport,
+  waitInstanceState,
+} from '../../helpers/aws-sim-env';
 
 const run = promisify(execFile);
 

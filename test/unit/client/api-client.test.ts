@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../../shared/client/api-client';
 import { GatewayClientError } from '../../../shared/client/errors';
 import type { CreateOffloadRequest } from '../../../shared/client/types';
-import { closedPort, sendJson, startServer, type Handler, type TestServer } from './http-server';
-import { jobView } from './job-fixture';
+import { closedPort, sendJson, startServer, type Handler, type TestServer } from '../../helpers/http-server';
+import { jobView } from '../../helpers/job-view';
 
 const KEY = 'test-key-123';
 let server: TestServer | undefined;
