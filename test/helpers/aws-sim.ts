@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll } from 'vitest';
 
-import type { AwsSimulatorOptions } from '../../infra/local/sim/aws';
+import type { AwsSimulator, AwsSimulatorOptions } from '../../infra/local/sim/aws';
 import type { DiskStream } from '../../shared/images';
 import { BUCKET, pollUntil, putObject, startSimEnv, waitImport, type SimEnv } from './aws-sim-env';
 
@@ -91,6 +91,11 @@ export async function importRawDisk(env: SimEnv, key: string, disk: Buffer): Pro
   if (task.Status !== 'completed')
     throw new Error(`import of ${key} ended ${task.Status}: ${task.StatusMessage}`);
   return task;
+}
+
+/** How many `action` calls the simulator answered without an error since its `from`-th call. */
+export function callsSince(sim: AwsSimulator, from: number, action: string): number {
+  return sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
 }
 
 /** Runs one instance of `imageId`; returns its id (the instance is still pending). */

@@ -18,7 +18,7 @@ import { writeOva } from '../../../shared/images/ova';
 import {
   collect,
   pseudoRandom,
-  qemuImg,
+  qemuOk,
   qemuStreamOptimized,
   sha256,
   writeStreamToFile,
@@ -161,12 +161,6 @@ const out = (name: string): string => join(tmp.dir, name);
 async function leftovers(path: string): Promise<string[]> {
   const name = basename(path);
   return (await readdir(tmp.dir)).filter((f) => f.startsWith(name) || f.startsWith(`.${name}`));
-}
-
-async function qemuOk(...args: string[]): Promise<string> {
-  const r = await qemuImg(...args);
-  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
 }
 
 describe('burstgate return: a delta applied to the offloaded image', () => {

@@ -37,6 +37,7 @@ import {
   waitImport,
   waitInstanceState,
 } from '../../helpers/aws-sim-env';
+import { collect } from '../../helpers/bytes';
 
 const run = promisify(execFile);
 
@@ -50,12 +51,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
 
 async function importObject(key: string, format?: string) {
   const started = await env.ec2.send(
