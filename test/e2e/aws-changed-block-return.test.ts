@@ -7,7 +7,7 @@
  * 512 KiB blocks. The result is compared with the simulator's volume by qemu-img; only the changed
  * blocks were read from EBS; nothing is left in the simulator but what the image cache keeps.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { DIRECT_REGION, placeRunningDirectJob } from '../helpers/aws-direct-job'
 import { cliAgainst } from '../helpers/cli';
 import { startTestGateway, type TestGateway } from '../helpers/embedded';
 import { qemuImg, writeDiskToSparseFile } from '../helpers/images/fixtures';
+import { sha256 } from '../helpers/bytes';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -40,8 +41,6 @@ afterAll(async () => {
   await tg?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const cli = (args: string[]) => cliAgainst(tg)(args);
 

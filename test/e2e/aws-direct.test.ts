@@ -17,7 +17,7 @@ import { DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand
 import { convertImage, writeOva } from '../../shared/images';
 import { diskFromBuffer } from '../../shared/images/extents';
 import { SAMPLE_OVA } from '../../infra/local/demo';
-import { EBS_BLOCK, blockOf, nonZeroBlocks } from '../helpers/aws-sim';
+import { blockOf, callsSince, EBS_BLOCK, nonZeroBlocks } from '../helpers/aws-sim';
 import { collect } from '../helpers/images/fixtures';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
 
@@ -59,11 +59,6 @@ async function offload(
 
 const settle = (jobId: string): Promise<JobView> =>
   followJob(client, jobId, { until: (j) => SETTLED.includes(j.state), intervalMs: 20 });
-
-/** EBS/EC2 calls the simulator answered (without error) since `from`, by action. */
-function callsSince(from: number, action: string): number {
-  return gw.sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
-}
 
 /**
  * Where the instance's root volume differs from `expected` followed by zeros (undefined: equal).
@@ -124,16 +119,16 @@ describe('AWS direct offload over HTTP', () => {
     expect(first.resources.map((r) => r.type).sort()).toEqual(
       ['ami', 'instance', 'multipart-upload', 's3-object', 's3-object', 'snapshot'].sort(),
     );
-    expect(callsSince(before, 'ImportImage')).toBe(0);
+    expect(callsSince(gw.sim, before, 'ImportImage')).toBe(0);
     expect(first.cloud.imageCache).toEqual({ outcome: 'full' });
     expect(first.cloud.baseSnapshotId).toMatch(/^snap-/);
     expect(first.cloud.amiId).toMatch(/^ami-/);
     // exactly the non-zero blocks moved, once each
     expect(first.bytes.blocksUploaded).toBe(dataBlocks.length);
     expect(first.bytes.ebsBytesWritten).toBe(dataBlocks.length * EBS_BLOCK);
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(dataBlocks.length);
-    expect(callsSince(before, 'StartSnapshot')).toBe(1);
-    expect(callsSince(before, 'RegisterImage')).toBe(1);
+    expect(callsSince(gw.sim, before, 'PutSnapshotBlock')).toBe(dataBlocks.length);
+    expect(callsSince(gw.sim, before, 'StartSnapshot')).toBe(1);
+    expect(callsSince(gw.sim, before, 'RegisterImage')).toBe(1);
     // the instance's root volume holds the image's disk, bit for bit
     expect(await instanceDiskMismatch(first.cloud.instanceId!, sampleDisk)).toBeUndefined();
     // the image cache took the snapshot, AMI and manifest
@@ -168,7 +163,7 @@ describe('AWS direct offload over HTTP', () => {
       fromJobId: first.jobId,
     });
     expect(changedJob.bytes.blocksUploaded).toBe(3);
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(3);
+    expect(callsSince(gw.sim, before, 'PutSnapshotBlock')).toBe(3);
     expect(changedJob.bytes.blocksSkipped).toBe(data.length - 2);
     expect(changedJob.cloud.baseSnapshotId).not.toBe(first.cloud.baseSnapshotId);
     expect(await instanceDiskMismatch(changedJob.cloud.instanceId!, changedDisk)).toBeUndefined();
@@ -193,9 +188,9 @@ describe('AWS direct offload over HTTP', () => {
     });
     expect(again.cloud.amiId).toBe(changedJob.cloud.amiId);
     expect(again.bytes.blocksUploaded).toBe(0);
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(0);
-    expect(callsSince(before, 'StartSnapshot')).toBe(0);
-    expect(callsSince(before, 'RegisterImage')).toBe(0);
+    expect(callsSince(gw.sim, before, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(gw.sim, before, 'StartSnapshot')).toBe(0);
+    expect(callsSince(gw.sim, before, 'RegisterImage')).toBe(0);
     expect(again.steps.map((s) => s.name)).toEqual(['upload', 'inspect', 'snapshot-upload', 'launch']);
     expect(await instanceDiskMismatch(again.cloud.instanceId!, changedDisk)).toBeUndefined();
     expect(
@@ -351,7 +346,7 @@ describe('an incremental re-offload of a dense disk', () => {
       outcome: 'incremental',
       snapshotId: baseJob.cloud.baseSnapshotId,
     });
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(3);
+    expect(callsSince(gw.sim, before, 'PutSnapshotBlock')).toBe(3);
     expect(job.bytes.blocksUploaded).toBe(3);
     expect(job.bytes.ebsBytesWritten).toBe(3 * EBS_BLOCK);
     expect(job.bytes.blocksSkipped).toBe(nonZeroBlocks(changed).length - 3);
@@ -421,8 +416,8 @@ describe('the AWS mode when the request names none', () => {
       snapshotId: ubuntuJob.cloud.baseSnapshotId,
     });
     expect(again.cloud.amiId).not.toBe(ubuntuJob.cloud.amiId);
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(0);
-    expect(callsSince(before, 'RegisterImage')).toBe(1);
+    expect(callsSince(gw.sim, before, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(gw.sim, before, 'RegisterImage')).toBe(1);
     expect(again.resources.find((r) => r.id === again.cloud.amiId)).toMatchObject({
       retained: true,
       imageCache: true,

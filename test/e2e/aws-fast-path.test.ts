@@ -5,7 +5,7 @@
  * brings back only the changed 512 KiB blocks and rebuilds the disk bit-identical, and offloading
  * that changed disk again moves only the blocks that differ from the image cache's snapshot.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,10 @@ import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
 import { convertImage } from '../../shared/images';
-import { EBS_BLOCK } from '../helpers/aws-sim';
+import { callsSince, EBS_BLOCK } from '../helpers/aws-sim';
 import { cliAgainst } from '../helpers/cli';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { sha256 } from '../helpers/bytes';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -41,8 +42,6 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
 const cli = (args: string[]) => cliAgainst(tg)(args);
 
 async function offloadDirect(file: string, imageFormat: 'ova' | 'raw'): Promise<JobView> {
@@ -58,8 +57,6 @@ async function offloadDirect(file: string, imageFormat: 'ova' | 'raw'): Promise<
 }
 
 /** EBS/EC2 calls the simulator answered without error since `from`, by action. */
-const callsSince = (from: number, action: string) =>
-  tg.sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
 
 describe('AWS fast path: direct offload, changed-block return, incremental re-offload', () => {
   it('moves only changed blocks each way and brings the disk back bit-identical', async () => {
@@ -102,7 +99,7 @@ describe('AWS fast path: direct offload, changed-block return, incremental re-of
     // Assess 2: a child of the cached snapshot with only the changed blocks; its instance holds the changed disk
     expect(second.state, second.error?.detail).toBe('running');
     expect(second.cloud.imageCache).toMatchObject({ outcome: 'incremental', fromJobId: first.jobId });
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(changedBlocks);
+    expect(callsSince(tg.sim, before, 'PutSnapshotBlock')).toBe(changedBlocks);
     expect(second.bytes.blocksUploaded).toBe(changedBlocks);
     expect(second.bytes.ebsBytesWritten! / original.length).toBeLessThanOrEqual(0.02);
     const volume = await tg.sim.readDisk('instance', second.cloud.instanceId!);

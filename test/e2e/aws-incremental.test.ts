@@ -6,7 +6,7 @@
  * that does not fit (another base, blocks cut in the middle, no cached image, not AWS direct) is
  * refused with the reason, before anything is created in the cloud.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,10 @@ import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
 import { convertImage } from '../../shared/images';
 import { writeDelta, type DeltaExtentInput } from '../../shared/images/delta';
-import { EBS_BLOCK } from '../helpers/aws-sim';
+import { callsSince, EBS_BLOCK } from '../helpers/aws-sim';
 import { cliAgainst } from '../helpers/cli';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { sha256 } from '../helpers/bytes';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -43,10 +44,7 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const cli = (args: string[]) => cliAgainst(tg)(args);
-const callsSince = (from: number, action: string) =>
-  tg.sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
 
 function jobIdIn(stdout: string): string {
   const m = /^(job-[0-9a-z]{26}):/m.exec(stdout);
@@ -132,7 +130,7 @@ describe('burstgate offload --incremental', () => {
     });
     expect(second.image.sizeBytes).toBeLessThan(2 * EBS_BLOCK + 4 * KiB);
     expect(second.cloud.imageCache).toMatchObject({ outcome: 'incremental', fromJobId: first.jobId });
-    expect(callsSince(before2, 'PutSnapshotBlock')).toBe(3);
+    expect(callsSince(tg.sim, before2, 'PutSnapshotBlock')).toBe(3);
     expect(second.bytes.blocksUploaded).toBe(3);
     expect(sha256(await volumeOf(second, changed.length))).toBe(sha256(changed));
 
@@ -147,8 +145,8 @@ describe('burstgate offload --incremental', () => {
     expect(third.state, third.error?.detail).toBe('running');
     expect(third.image.sizeBytes).toBeLessThan(1024);
     expect(third.cloud.imageCache).toMatchObject({ outcome: 'reused', fromJobId: second.jobId });
-    expect(callsSince(before3, 'PutSnapshotBlock')).toBe(0);
-    expect(callsSince(before3, 'StartSnapshot')).toBe(0);
+    expect(callsSince(tg.sim, before3, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(tg.sim, before3, 'StartSnapshot')).toBe(0);
   });
 
   it('refuses deltas that do not fit, with the reason, creating nothing in the cloud', async () => {
@@ -210,7 +208,7 @@ describe('burstgate offload --incremental', () => {
     }
     await expect(toImport).rejects.toMatchObject({ status: 400 });
     await expect(toImport).rejects.toThrow(/imageFormat: a delta/);
-    expect(callsSince(before, 'StartSnapshot')).toBe(0);
-    expect(callsSince(before, 'PutSnapshotBlock')).toBe(0);
+    expect(callsSince(tg.sim, before, 'StartSnapshot')).toBe(0);
+    expect(callsSince(tg.sim, before, 'PutSnapshotBlock')).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
  * Azure is gone. Without the base snapshot, the return falls back to a full copy of the disk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { parseAzureResourceId } from '../../shared/clouds/azure/azure-target';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { AZURE_TARGET, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
 import { createReadStream } from 'node:fs';
+import { sha256 } from '../helpers/bytes';
 
 const MiB = 1024 * 1024;
 /** Per-file overhead of a delta: header and trailer 72 bytes each, 64 bytes per extent (record + SHA-256). */
@@ -47,8 +48,6 @@ const settle = (jobId: string, states: string[]): Promise<ClientJobView> =>
     until: (j) => states.includes(j.state),
     intervalMs: 20,
   }) as Promise<ClientJobView>;
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** The guest's writes: three ranges, one across a 4 MiB boundary, one inside the filesystem. */
 function guestWrites(): Array<[number, Buffer]> {

@@ -5,24 +5,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { followJob } from '../../shared/client/follow';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { liveSimResources, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 let gw: TestGateway | undefined;
 afterEach(async () => {
   await gw?.close();
   gw = undefined;
 });
-
-/** The simulator's live resources, once terminations and deletions under way have finished (bounded wait). */
-async function liveSimResources(g: TestGateway): Promise<unknown[]> {
-  let live: unknown[] = [];
-  for (let i = 0; i < 100; i++) {
-    live = Object.values(g.sim.resources()).flat();
-    if (live.length === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return live;
-}
 
 describe('cancel leaves nothing behind', () => {
   it('removes the AMI and snapshots of an import that completed before CheckImport saw it', async () => {

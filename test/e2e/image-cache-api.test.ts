@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../shared/client/api-client';
-import { GatewayClientError } from '../../shared/client/errors';
 import { followJob } from '../../shared/client/follow';
 import type { ImageCacheView, JobView } from '../../shared/client/types';
 import { openBaseImage } from '../../shared/images';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { nonZeroBlocks } from '../helpers/aws-sim';
 import { AWS_TARGET, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { caught } from '../helpers/client-errors';
 
 const DIRECT = { ...AWS_TARGET, mode: 'direct' as const };
 const REGION = AWS_TARGET.region;
@@ -42,16 +42,6 @@ afterAll(async () => {
 /** A GET of the route with a raw path (encoded by the caller) and these headers. */
 function getRaw(path: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${gw.apiUrl}/image-cache/${path}`, { headers });
-}
-
-async function caught(p: Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayClientError);
-    return err as GatewayClientError;
-  }
-  throw new Error('expected a GatewayClientError');
 }
 
 describe('GET /image-cache/{region}/{vmName}', () => {

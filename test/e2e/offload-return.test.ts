@@ -18,7 +18,7 @@ import { followJob } from '../../shared/client/follow';
 import { downloadImage } from '../../shared/client/download';
 import type { JobView } from '../../shared/domain/view';
 import { SAMPLE_OVA } from '../../infra/local/demo';
-import { startTestGateway, type TestGateway } from '../helpers/embedded';
+import { liveSimResources, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 const TERMINAL = ['running', 'failed', 'cancelled', 'returned', 'return-failed'];
 const target = { cloud: 'aws' as const, region: 'us-east-1', instanceType: 't3.medium' };
@@ -58,17 +58,6 @@ async function offload(
 const settle = (jobId: string, states = TERMINAL): Promise<JobView> =>
   followJob(client, jobId, { until: (j) => states.includes(j.state), intervalMs: 20 });
 
-/** The simulator's live resources, once terminations in progress have finished (bounded wait). */
-async function liveSimResources(): Promise<unknown[]> {
-  let live: unknown[] = [];
-  for (let i = 0; i < 100; i++) {
-    live = Object.values(gw.sim.resources()).flat();
-    if (live.length === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return live;
-}
-
 describe('offload → return over HTTP', () => {
   it('takes the sample VM to simulated AWS and brings it back bit-identical, leaving nothing behind', async () => {
     // Prepare: a scheduler's callback endpoint that records what it is told
@@ -107,7 +96,7 @@ describe('offload → return over HTTP', () => {
     await downloadImage(returned.download!.url, out, { expectedSha256: returned.download!.sha256 });
     const back = await inspectOva(createReadStream(out));
     expect(back.disks[0]!.contentSha256).toBe(sampleDiskSha256);
-    expect(await liveSimResources()).toEqual([]);
+    expect(await liveSimResources(gw)).toEqual([]);
     const kept = returned.resources.filter((r) => !r.removedAt);
     expect(kept).toHaveLength(1);
     expect(kept[0]).toMatchObject({ type: 's3-object', retained: true });
@@ -146,7 +135,7 @@ describe('offload → return over HTTP', () => {
     expect(job.error).toMatchObject({ type: 'import-failed' });
     expect(job.error?.detail).toContain('ClientError: Disk validation failed');
     expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
-    expect(await liveSimResources()).toEqual([]);
+    expect(await liveSimResources(gw)).toEqual([]);
   });
 
   it('retries throttled and failing (5xx) cloud calls to success', async () => {
@@ -365,6 +354,6 @@ describe('bad input changes nothing', () => {
     // Assess
     expect(job.state).toBe('cancelled');
     expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
-    expect(await liveSimResources()).toEqual([]);
+    expect(await liveSimResources(gw)).toEqual([]);
   });
 });

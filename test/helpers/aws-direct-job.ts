@@ -21,7 +21,7 @@ import { openBaseImage } from '../../shared/images';
 import { ebsVolumeSizeGiB } from '../../shared/images/upload-plan';
 import { nonZeroBlocks, uploadSnapshot, waitSnapshot } from './aws-sim';
 import type { TestGateway } from './embedded';
-import { pollUntil } from '../integration/sim/aws-fixtures';
+import { pollUntil } from './aws-sim-env';
 
 export const DIRECT_REGION = 'us-east-1';
 

@@ -1,6 +1,6 @@
 /**
  * What the AWS simulator tests share beyond the harness itself: the beforeAll/afterAll lifecycle of
- * a `SimEnv` (s3rver from ./s3rver + simulator + EC2Client, see test/integration/sim/aws-fixtures.ts)
+ * a `SimEnv` (s3rver from ./s3rver + simulator + EC2Client, see ./aws-sim-env.ts)
  * and the steps several files take to get an AMI, an instance or an export.
  */
 import { createHash } from 'node:crypto';
@@ -28,16 +28,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll } from 'vitest';
 
-import type { AwsSimulatorOptions } from '../../infra/local/sim/aws';
+import type { AwsSimulator, AwsSimulatorOptions } from '../../infra/local/sim/aws';
 import type { DiskStream } from '../../shared/images';
-import {
-  BUCKET,
-  pollUntil,
-  putObject,
-  startSimEnv,
-  waitImport,
-  type SimEnv,
-} from '../integration/sim/aws-fixtures';
+import { BUCKET, pollUntil, putObject, startSimEnv, waitImport, type SimEnv } from './aws-sim-env';
 
 /**
  * Starts a `SimEnv` in beforeAll and closes it in afterAll; call it at the top of a test file. The
@@ -98,6 +91,11 @@ export async function importRawDisk(env: SimEnv, key: string, disk: Buffer): Pro
   if (task.Status !== 'completed')
     throw new Error(`import of ${key} ended ${task.Status}: ${task.StatusMessage}`);
   return task;
+}
+
+/** How many `action` calls the simulator answered without an error since its `from`-th call. */
+export function callsSince(sim: AwsSimulator, from: number, action: string): number {
+  return sim.calls.slice(from).filter((c) => c.action === action && !c.error).length;
 }
 
 /** Runs one instance of `imageId`; returns its id (the instance is still pending). */

@@ -71,3 +71,14 @@ export async function offloadSample(
   await client.completeUpload(created.jobId, await uploadImage(image, created.upload));
   return { client, created: { jobId: created.jobId } };
 }
+
+/** The simulator's live resources, once terminations and deletions under way have finished (bounded wait). */
+export async function liveSimResources(gateway: TestGateway): Promise<unknown[]> {
+  let live: unknown[] = [];
+  for (let i = 0; i < 100; i++) {
+    live = Object.values(gateway.sim.resources()).flat();
+    if (live.length === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return live;
+}

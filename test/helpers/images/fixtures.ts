@@ -23,6 +23,13 @@ export async function qemuImg(...args: string[]): Promise<{ stdout: string; stde
   }
 }
 
+/** qemu-img that must succeed: its stdout, or an error carrying its exit code and stderr. */
+export async function qemuOk(...args: string[]): Promise<string> {
+  const r = await qemuImg(...args);
+  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
 export async function makeTmpDir(
   prefix = 'bg-images-',
 ): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -55,6 +62,16 @@ export function rawDisk(capacity: number, patches: Patch[]): Buffer {
   const buf = Buffer.alloc(capacity);
   for (const p of patches) p.data.copy(buf, p.offset);
   return buf;
+}
+
+/** `count` patches of 1 byte to 200 KiB at offsets spread over `capacity`, the same for one seed. */
+export function randomPatches(seed: number, capacity: number, count: number): Patch[] {
+  const r = pseudoRandom(count * 8, seed);
+  return Array.from({ length: count }, (_, i) => {
+    const offset = r.readUInt32LE(i * 8) % capacity;
+    const length = Math.min(capacity - offset, 1 + (r.readUInt32LE(i * 8 + 4) % (200 * 1024)));
+    return { offset, data: pseudoRandom(length, seed * 1000 + i) };
+  });
 }
 
 /** Writes a sparse raw file: only patches are written, the rest is a hole. */
@@ -104,15 +121,7 @@ export async function* chunked(buf: Buffer, size: number): AsyncGenerator<Buffer
   for (let off = 0; off < buf.length; off += size) yield buf.subarray(off, Math.min(buf.length, off + size));
 }
 
-export async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of chunks) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-export function sha256(buf: Buffer): string {
-  return createHash('sha256').update(buf).digest('hex');
-}
+export { collect, sha256 } from '../bytes';
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');

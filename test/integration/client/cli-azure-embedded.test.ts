@@ -5,7 +5,7 @@
  * full-copy fallback (the base snapshot deleted in Azure): `burstgate return` without --base.
  * Everything through `main(argv, io)`, as a user would type it; results checked with qemu-img.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { cliAgainst } from '../../helpers/cli';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 import { qemuImg } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
+import { sha256 } from '../../helpers/bytes';
 
 const MiB = 1024 * 1024;
 const tmp = useTmpDir('bg-cli-azure-');
@@ -35,8 +36,6 @@ beforeAll(async () => {
 afterAll(() => gw?.close());
 
 const cli = (args: string[]) => cliAgainst(gw)(args);
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** Offloads the sample VM to Azure with the CLI; returns the job id once it runs. */
 async function offloadToAzure(vmName: string): Promise<string> {

@@ -18,13 +18,13 @@ import { writeOva } from '../../../shared/images/ova';
 import {
   collect,
   pseudoRandom,
-  qemuImg,
+  qemuOk,
   qemuStreamOptimized,
   sha256,
   writeStreamToFile,
 } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
-import { startFakeGateway, type AddJobOptions, type FakeGateway } from './fake-gateway';
+import { startFakeGateway, type AddJobOptions, type FakeGateway } from '../../helpers/fake-gateway';
 
 const KEY = 'cli-return-test-key';
 const SAMPLE = join(import.meta.dirname, '..', '..', 'fixtures', 'sample-vm', 'burstgate-sample.ova');
@@ -161,12 +161,6 @@ const out = (name: string): string => join(tmp.dir, name);
 async function leftovers(path: string): Promise<string[]> {
   const name = basename(path);
   return (await readdir(tmp.dir)).filter((f) => f.startsWith(name) || f.startsWith(`.${name}`));
-}
-
-async function qemuOk(...args: string[]): Promise<string> {
-  const r = await qemuImg(...args);
-  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
 }
 
 describe('burstgate return: a delta applied to the offloaded image', () => {

@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort } from '../../unit/client/http-server';
+import { closedPort } from '../../helpers/http-server';
 import { runCli } from '../../helpers/cli';
-import { startFakeGateway, type FakeGateway, type FakeGatewayOptions } from './fake-gateway';
+import { startFakeGateway, type FakeGateway, type FakeGatewayOptions } from '../../helpers/fake-gateway';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SAMPLE = join(ROOT, 'test', 'fixtures', 'sample-vm', 'burstgate-sample.ova');

@@ -10,7 +10,7 @@ import { GatewayClientError } from '../../../shared/client/errors';
 import { fetchReturnedImage } from '../../../shared/client/returned-image';
 import type { JobDownload } from '../../../shared/client/types';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
-import { startServer, type TestServer } from '../../unit/client/http-server';
+import { startServer, type TestServer } from '../../helpers/http-server';
 
 const tmp = useTmpDir('bg-returned-image-');
 let server: TestServer | undefined;

@@ -29,6 +29,7 @@ import { checkInstance, cleanupAfterReturn, stopInstance } from '../../../shared
 import { rebuildFromDelta } from '../../../shared/images';
 import { DIRECT_REGION, placeRunningDirectJob } from '../../helpers/aws-direct-job';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
+import { sha256 } from '../../helpers/bytes';
 
 const MiB = 1024 * 1024;
 const BLOCK = 512 * 1024;
@@ -43,8 +44,6 @@ afterAll(async () => {
   await tg?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function until<T>(step: () => Promise<T & { done: boolean }>): Promise<T> {
   for (let i = 0; i < 2000; i++) {

@@ -18,7 +18,7 @@ import {
   useSimEnv,
   waitSnapshot,
 } from '../../helpers/aws-sim';
-import { describeInstance, FAST, waitInstanceState } from './aws-fixtures';
+import { describeInstance, FAST, waitInstanceState } from '../../helpers/aws-sim-env';
 
 const env = useSimEnv();
 // one Timeout minute lasts 3 ms here, so a 10-minute Timeout runs out in 30 ms

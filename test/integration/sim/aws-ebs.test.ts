@@ -34,7 +34,7 @@ import {
   useSimEnv,
   waitSnapshot,
 } from '../../helpers/aws-sim';
-import { describeInstance, gptDisk, waitInstanceState } from './aws-fixtures';
+import { describeInstance, gptDisk, waitInstanceState } from '../../helpers/aws-sim-env';
 
 const env = useSimEnv();
 let ebs: EBSClient;

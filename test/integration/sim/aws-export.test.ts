@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk, rawToDisk } from '../../../shared/images/extents';
 import { importRawDisk, runInstance, useSimEnv, waitExport } from '../../helpers/aws-sim';
-import { EXPORT_BUCKET, gptDisk, pollUntil, waitInstanceState } from './aws-fixtures';
+import { EXPORT_BUCKET, gptDisk, pollUntil, waitInstanceState } from '../../helpers/aws-sim-env';
 
 // exports stay active for at least 150 ms, so a cancel issued right away finds them active
 const env = useSimEnv({ timing: { phaseMs: 20, exportMs: 150 } });

@@ -29,7 +29,15 @@ import {
   writeStreamOptimizedVmdk,
 } from '../../../shared/images';
 import { importRawDisk, useSimEnv, waitExport } from '../../helpers/aws-sim';
-import { BUCKET, EXPORT_BUCKET, gptDisk, putObject, waitImport, waitInstanceState } from './aws-fixtures';
+import {
+  BUCKET,
+  EXPORT_BUCKET,
+  gptDisk,
+  putObject,
+  waitImport,
+  waitInstanceState,
+} from '../../helpers/aws-sim-env';
+import { collect } from '../../helpers/bytes';
 
 const run = promisify(execFile);
 
@@ -43,12 +51,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
 
 async function importObject(key: string, format?: string) {
   const started = await env.ec2.send(

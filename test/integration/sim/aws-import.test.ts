@@ -11,7 +11,15 @@ import { describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
 import { NO_RESOURCES, useSimEnv } from '../../helpers/aws-sim';
-import { BUCKET, describeTask, gptDisk, mbrDisk, pollUntil, putObject, waitImport } from './aws-fixtures';
+import {
+  BUCKET,
+  describeTask,
+  gptDisk,
+  mbrDisk,
+  pollUntil,
+  putObject,
+  waitImport,
+} from '../../helpers/aws-sim-env';
 
 const env = useSimEnv();
 

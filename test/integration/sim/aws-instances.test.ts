@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
 import { importRawDisk, runInstance, useSimEnv } from '../../helpers/aws-sim';
-import { describeInstance, gptDisk, waitInstanceState } from './aws-fixtures';
+import { describeInstance, gptDisk, waitInstanceState } from '../../helpers/aws-sim-env';
 
 // a slower boot leaves room to act on a pending instance
 const env = useSimEnv({ timing: { phaseMs: 20, instanceStartMs: 250, terminatedVisibleMs: 60_000 } });

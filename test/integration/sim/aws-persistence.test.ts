@@ -24,7 +24,7 @@ import {
   putObject,
   waitImport,
   waitInstanceState,
-} from './aws-fixtures';
+} from '../../helpers/aws-sim-env';
 
 const env = useSimEnv();
 

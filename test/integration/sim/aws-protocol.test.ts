@@ -3,7 +3,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 
 import { useSimEnv } from '../../helpers/aws-sim';
-import { ec2Client } from './aws-fixtures';
+import { ec2Client } from '../../helpers/aws-sim-env';
 
 const env = useSimEnv();
 

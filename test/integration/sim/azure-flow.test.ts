@@ -23,7 +23,7 @@ import {
   networkFor,
   uploadVhd,
   waitPowerState,
-} from './azure-fixtures';
+} from '../../helpers/azure-sim-steps';
 
 const env = useAzureSim();
 

@@ -17,7 +17,7 @@ import {
   incrementalSnapshot,
   MiB,
   uploadedDisk,
-} from './azure-fixtures';
+} from '../../helpers/azure-sim-steps';
 
 const env = useAzureSim();
 const persisted = useAzureSim({ persist: true });

@@ -16,7 +16,7 @@ import {
   networkFor,
   uploadedDisk,
   uploadWithoutRevoke,
-} from './azure-fixtures';
+} from '../../helpers/azure-sim-steps';
 
 const env = useAzureSim();
 const SIZE = 20 * MiB + 512;

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../../shared/client/api-client';
-import { GatewayClientError } from '../../../shared/client/errors';
 import type { CreateOffloadRequest } from '../../../shared/client/types';
-import { closedPort, sendJson, startServer, type Handler, type TestServer } from './http-server';
-import { jobView } from './job-fixture';
+import { closedPort, sendJson, startServer, type Handler, type TestServer } from '../../helpers/http-server';
+import { jobView } from '../../helpers/job-view';
+import { caught } from '../../helpers/client-errors';
 
 const KEY = 'test-key-123';
 let server: TestServer | undefined;
@@ -15,16 +15,6 @@ afterEach(async () => {
 async function serve(handler: Handler): Promise<GatewayClient> {
   server = await startServer(handler);
   return new GatewayClient({ baseUrl: server.url, apiKey: KEY });
-}
-
-async function caught(p: Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayClientError);
-    return err as GatewayClientError;
-  }
-  throw new Error('expected a GatewayClientError');
 }
 
 /** A minimal offload request for a 1-byte raw image. */

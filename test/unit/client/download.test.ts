@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { downloadBlockManifest, downloadImage } from '../../../shared/client/download';
 import { GatewayClientError } from '../../../shared/client/errors';
-import { closedPort, startServer, type TestServer } from './http-server';
+import { closedPort, startServer, type TestServer } from '../../helpers/http-server';
 
 const image = Buffer.alloc(300_000, 0);
 for (let i = 0; i < image.length; i += 97) image[i] = i & 0xff;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GatewayClientError } from '../../../shared/client/errors';
 import { followJob, type JobSource } from '../../../shared/client/follow';
 import type { JobState, JobView } from '../../../shared/client/types';
-import { jobView } from './job-fixture';
+import { jobView } from '../../helpers/job-view';
 
 /** Answers each poll with the next item: a state, or an error to throw. */
 function script(items: Array<JobState | Error>): JobSource & { polls: number } {

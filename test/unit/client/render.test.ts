@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { downloadLines, renderJob, renderJobTable, targetText } from '../../../shared/client/render';
 import type { ClientJobView, JobDownload, JobTarget } from '../../../shared/client/types';
-import { jobView } from './job-fixture';
+import { jobView } from '../../helpers/job-view';
 
 const AZURE: JobTarget = { cloud: 'azure', location: 'westeurope', vmSize: 'Standard_D2s_v3' };
 const DELTA: JobDownload = {

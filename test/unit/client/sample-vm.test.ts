@@ -4,20 +4,18 @@
  * with the reference tools: qemu-img (Debian qemu-utils) and debugfs (e2fsprogs).
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../../helpers/bytes';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const DIR = join(ROOT, 'test', 'fixtures', 'sample-vm');
 const OVA = join(DIR, 'burstgate-sample.ova');
 const MiB = 1024 * 1024;
 const SECTOR = 512;
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 function tool(cmd: string, args: string[]): string {
   const PATH = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;

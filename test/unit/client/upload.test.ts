@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClientError } from '../../../shared/client/errors';
 import { planParts, uploadImage } from '../../../shared/client/upload';
 import type { UploadInstructions } from '../../../shared/client/types';
-import { closedPort, startServer, type TestServer } from './http-server';
+import { closedPort, startServer, type TestServer } from '../../helpers/http-server';
 
 let dir: string;
 beforeAll(() => {

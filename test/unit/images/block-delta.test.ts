@@ -3,7 +3,7 @@
  * The delta must rebuild the local disk from the base, carry only whole 512 KiB blocks that differ,
  * and refuse what a child snapshot cannot be.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import {
   ebsBlocks,
   type BlockManifest,
 } from '../../../shared/images/upload-plan';
+import { sha256 } from '../../helpers/bytes';
 
 const B = EBS_BLOCK_BYTES;
 let dir: string;
@@ -27,8 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function manifestOf(path: string): Promise<BlockManifest> {
   const base = await openBaseImage(path);

@@ -11,6 +11,7 @@ import {
   join,
   pseudoRandom,
   qemuImg,
+  qemuOk,
   sha256,
   writeSparseRaw,
   writeStreamToFile,
@@ -51,11 +52,6 @@ function resultBuffer(): Buffer {
   return b;
 }
 
-async function qemuOk(...args: string[]): Promise<void> {
-  const r = await qemuImg(...args);
-  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr}`);
-}
-
 async function deltaFile(name: string, header: { baseSha256?: string; baseCapacity?: number } = {}) {
   const result = resultBuffer();
   const path = join(tmp.dir, name);
@@ -78,7 +74,7 @@ async function filesStartingWith(prefix: string): Promise<string[]> {
 }
 
 describe('rebuildFromDelta over every base format', () => {
-  const formats: Array<{ name: string; make: (raw: string, out: string) => Promise<void> }> = [
+  const formats: Array<{ name: string; make: (raw: string, out: string) => Promise<unknown> }> = [
     { name: 'raw', make: (raw, out) => qemuOk('convert', '-f', 'raw', '-O', 'raw', raw, out) },
     { name: 'qcow2', make: (raw, out) => qemuOk('convert', '-f', 'raw', '-O', 'qcow2', raw, out) },
     {

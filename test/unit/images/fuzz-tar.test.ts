@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bufferSource } from '../../../shared/images/source';
 import { indexTar, readTar, writeTar } from '../../../shared/images/tar';
 import { RUNS, mutations, mutate, imageErrorsOnly, chunks, fuzz } from '../../helpers/images/fuzz';
+import { collect } from '../../helpers/bytes';
 
 /** Recomputes the checksum of every block that still says "ustar", so mutations get past it. */
 function fixChecksums(b: Buffer): Buffer {
@@ -38,11 +39,6 @@ const HOT = [
 
 let seeds: Buffer[] = [];
 beforeAll(async () => {
-  const collect = async (it: AsyncIterable<Buffer>) => {
-    const parts: Buffer[] = [];
-    for await (const c of it) parts.push(c);
-    return Buffer.concat(parts);
-  };
   seeds = [
     // ustar: descriptor, a small body spanning two blocks, an empty file
     await collect(

@@ -17,7 +17,7 @@ import {
   collect,
   join,
   pseudoRandom,
-  qemuImg,
+  qemuOk,
   rawDisk,
   sha256,
   sha256File,
@@ -30,12 +30,6 @@ import { useTmpDir } from '../../helpers/images/tmp-dir';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const tmp = useTmpDir();
-
-async function qemuOk(...args: string[]): Promise<string> {
-  const r = await qemuImg(...args);
-  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 /** qemu-img's own reading of an image, as a raw file (its size is qemu's idea of the virtual size). */
 async function qemuRaw(fmt: string, path: string): Promise<string> {

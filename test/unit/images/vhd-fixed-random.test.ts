@@ -9,7 +9,7 @@ import {
   collect,
   join,
   pseudoRandom,
-  qemuImg,
+  qemuOk,
   rawDisk,
   sha256,
   writeSparseRaw,
@@ -19,12 +19,6 @@ import { useTmpDir } from '../../helpers/images/tmp-dir';
 
 const MiB = 1024 * 1024;
 const tmp = useTmpDir();
-
-async function qemuOk(...args: string[]): Promise<string> {
-  const r = await qemuImg(...args);
-  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 describe('fixed VHD, roundToMiB (Azure)', () => {
   it.each([3 * MiB + 1000, 5 * MiB - 512, 2 * MiB])(

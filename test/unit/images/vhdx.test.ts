@@ -9,7 +9,7 @@ import { crc32c, openVhdx, vhdxChecksum, vhdxOpener, VHDX_GUIDS } from '../../..
 import {
   join,
   pseudoRandom,
-  qemuImg,
+  qemuOk,
   rawDisk,
   sha256,
   writeSparseRaw,
@@ -20,12 +20,6 @@ import { useTmpDir } from '../../helpers/images/tmp-dir';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const tmp = useTmpDir();
-
-async function qemuOk(...args: string[]): Promise<string> {
-  const r = await qemuImg(...args);
-  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 async function qemuVhdx(name: string, capacity: number, patches: Patch[], opts: string): Promise<string> {
   const raw = join(tmp.dir, `${name}.raw`);

@@ -20,6 +20,7 @@ import {
   join,
   pseudoRandom,
   qemuImg,
+  randomPatches,
   rawDisk,
   sha256,
   writeSparseRaw,
@@ -31,15 +32,6 @@ const tmp = useTmpDir('bg-vmdk-flat-');
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
-
-function randomPatches(seed: number, capacity: number, count: number): Patch[] {
-  const r = pseudoRandom(count * 8, seed);
-  return Array.from({ length: count }, (_, i) => {
-    const offset = r.readUInt32LE(i * 8) % capacity;
-    const length = Math.min(capacity - offset, 1 + (r.readUInt32LE(i * 8 + 4) % (200 * KiB)));
-    return { offset, data: pseudoRandom(length, seed * 1000 + i) };
-  });
-}
 
 async function expectReadsLike(
   disk: RandomAccessDisk,

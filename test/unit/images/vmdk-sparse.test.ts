@@ -17,6 +17,7 @@ import {
   join,
   pseudoRandom,
   qemuImg,
+  randomPatches,
   rawDisk,
   sha256,
   writeSparseRaw,
@@ -27,18 +28,6 @@ import { useTmpDir } from '../../helpers/images/tmp-dir';
 const tmp = useTmpDir('bg-vmdk-sparse-');
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** Deterministic random patches: `count` runs of random data (some of them whole grains of zeros). */
-function randomPatches(seed: number, capacity: number, count: number): Patch[] {
-  const r = pseudoRandom(count * 8, seed);
-  const patches: Patch[] = [];
-  for (let i = 0; i < count; i++) {
-    const offset = r.readUInt32LE(i * 8) % capacity;
-    const length = Math.min(capacity - offset, 1 + (r.readUInt32LE(i * 8 + 4) % (200 * KiB)));
-    patches.push({ offset, data: pseudoRandom(length, seed * 1000 + i) });
-  }
-  return patches;
-}
 
 const cases: Array<{ name: string; capacity: number; patches: Patch[] }> = [
   // 40 MiB + 7 sectors: two grain tables, last grain partial

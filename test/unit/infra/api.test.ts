@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resourcesOfType, synthesized } from './fixture';
+import { resourcesOfType, synthesized } from '../../helpers/synth';
 
 /** Route key → handler function logical id. */
 const EXPECTED_ROUTES: Record<string, string> = {

@@ -7,7 +7,7 @@ import {
   FEATURE_FLAGS,
   stateMachineDefinition,
 } from '../../../infra/synth-template';
-import { resourcesOfType } from './fixture';
+import { resourcesOfType } from '../../helpers/synth';
 
 function stackWith(context: Record<string, unknown>): Template {
   const app = new App({

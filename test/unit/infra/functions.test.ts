@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { functionEntries } from '../../../infra/synth-template';
 import { ENV } from '../../../shared/runtime/deps';
-import { ROOT, fileExists, resourcesOfType, synthesized } from './fixture';
+import { ROOT, fileExists, resourcesOfType, synthesized } from '../../helpers/synth';
 
 const STREAMING_STEPS = [
   'lambdas/steps/inspect.ts',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionsOfRole, resourcesOfType, statementsOfRole, synthesized } from './fixture';
+import { actionsOfRole, resourcesOfType, statementsOfRole, synthesized } from '../../helpers/synth';
 
 const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'];
 const TABLE_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { VMIE_CANONICAL_ID_DEFAULT, VMIE_CANONICAL_IDS } from '../../../infra/constructs/storage';
-import { resourcesOfType, synthesized } from './fixture';
+import { resourcesOfType, synthesized } from '../../helpers/synth';
 
 describe('staging bucket', () => {
   it('is encrypted with SSE-S3, blocks all public access, and logs access to the log bucket', () => {

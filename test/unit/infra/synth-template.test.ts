@@ -9,7 +9,7 @@ import {
   stateMachineDefinition,
   synthTemplate,
 } from '../../../infra/synth-template';
-import { ROOT } from './fixture';
+import { ROOT } from '../../helpers/synth';
 
 const synthDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('burstgate-synth-'));
 

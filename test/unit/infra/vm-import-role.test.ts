@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resourcesOfType, statementsOfRole, synthesized } from './fixture';
+import { resourcesOfType, statementsOfRole, synthesized } from '../../helpers/synth';
 
 describe('vmimport service role', () => {
   it('is named vmimport and trusts vmie.amazonaws.com only with the external id vmimport', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stateMachineDefinition } from '../../../infra/synth-template';
-import { synthesized } from './fixture';
+import { synthesized } from '../../helpers/synth';
 
 type State = Record<string, unknown> & { Type: string };
 interface Definition {

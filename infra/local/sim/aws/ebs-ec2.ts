@@ -17,7 +17,7 @@ import {
   snapshotBlockMap,
   UNSNAPSHOTTED,
 } from './ebs-blocks';
-import { snapshotState } from './ebs';
+import { snapshotState } from './ebs-snapshots';
 import { assertWellFormed, newId } from './ids';
 import { snapshotXml } from './images';
 import type { ImageRec, InstanceRec, SnapshotRec } from './model';

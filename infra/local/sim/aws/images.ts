@@ -8,7 +8,7 @@ import {
   type Handler,
   type SimContext,
 } from './context';
-import { forgetPending, snapshotState } from './ebs';
+import { forgetPending, snapshotState } from './ebs-snapshots';
 import { assertWellFormed } from './ids';
 import type { ImageRec, SnapshotRec } from './model';
 import { Ec2Error, qBool, qFilters, qStrList, qTags, requireStr, type XmlObject } from './protocol';

@@ -18,7 +18,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DiskStream } from '../../../../shared/images';
 import type { Handler, SimContext } from './context';
 import { DiskStore } from './disks';
-import { EbsError, handleEbs, isEbsPath, snapshotState, tickSnapshots } from './ebs';
+import { handleEbs, isEbsPath } from './ebs';
+import { EbsError } from './ebs-http';
+import { snapshotState, tickSnapshots } from './ebs-snapshots';
 import { createSnapshot, registerImage, writeInstanceDisk } from './ebs-ec2';
 import {
   cancelExportTask,

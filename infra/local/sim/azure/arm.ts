@@ -3,7 +3,7 @@
  * (`Disks_GrantAccess`, …) and its handler, and answers the long-running-operation status (Azure-
  * AsyncOperation) and result (Location) URLs.
  */
-import * as compute from './compute';
+import * as disks from './disks';
 import {
   COMPUTE,
   isoTime,
@@ -15,6 +15,8 @@ import {
 } from './context';
 import { armError } from './errors';
 import * as network from './network';
+import * as snapshots from './snapshots';
+import * as vms from './virtual-machines';
 
 export interface ArmRoute {
   action: string;
@@ -42,38 +44,38 @@ const TYPES: Record<string, TypeTable> = {
   disks: {
     prefix: 'Disks',
     ns: COMPUTE,
-    put: compute.putDisk,
-    get: compute.getDisk,
-    delete: compute.deleteDisk,
-    list: compute.listDisks,
+    put: disks.putDisk,
+    get: disks.getDisk,
+    delete: disks.deleteDisk,
+    list: disks.listDisks,
     actions: {
-      begingetaccess: { action: 'Disks_GrantAccess', run: compute.grantDiskAccess },
-      endgetaccess: { action: 'Disks_RevokeAccess', run: compute.revokeDiskAccess },
+      begingetaccess: { action: 'Disks_GrantAccess', run: disks.grantDiskAccess },
+      endgetaccess: { action: 'Disks_RevokeAccess', run: disks.revokeDiskAccess },
     },
   },
   snapshots: {
     prefix: 'Snapshots',
     ns: COMPUTE,
-    put: compute.putSnapshot,
-    get: compute.getSnapshot,
-    delete: compute.deleteSnapshot,
-    list: compute.listSnapshots,
+    put: snapshots.putSnapshot,
+    get: snapshots.getSnapshot,
+    delete: snapshots.deleteSnapshot,
+    list: snapshots.listSnapshots,
     actions: {
-      begingetaccess: { action: 'Snapshots_GrantAccess', run: compute.grantSnapshotAccess },
-      endgetaccess: { action: 'Snapshots_RevokeAccess', run: compute.revokeSnapshotAccess },
+      begingetaccess: { action: 'Snapshots_GrantAccess', run: snapshots.grantSnapshotAccess },
+      endgetaccess: { action: 'Snapshots_RevokeAccess', run: snapshots.revokeSnapshotAccess },
     },
   },
   virtualmachines: {
     prefix: 'VirtualMachines',
     ns: COMPUTE,
-    put: compute.putVm,
-    get: compute.getVm,
-    delete: compute.deleteVm,
-    list: compute.listVms,
+    put: vms.putVm,
+    get: vms.getVm,
+    delete: vms.deleteVm,
+    list: vms.listVms,
     actions: {
-      deallocate: { action: 'VirtualMachines_Deallocate', run: compute.deallocateVm },
-      start: { action: 'VirtualMachines_Start', run: compute.startVm },
-      instanceview: { action: 'VirtualMachines_InstanceView', run: compute.getVmInstanceView, method: 'GET' },
+      deallocate: { action: 'VirtualMachines_Deallocate', run: vms.deallocateVm },
+      start: { action: 'VirtualMachines_Start', run: vms.startVm },
+      instanceview: { action: 'VirtualMachines_InstanceView', run: vms.getVmInstanceView, method: 'GET' },
     },
   },
   virtualnetworks: {

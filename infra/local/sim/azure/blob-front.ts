@@ -7,7 +7,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 
-import { sasSignature, SAS_BLOB_NAME } from './compute';
+import { sasSignature, SAS_BLOB_NAME } from './disk-access';
 import type { ArmContext } from './context';
 import { blobError } from './errors';
 import { type AccessRec, type DiskRec, type SnapshotRec } from './model';

@@ -130,6 +130,15 @@ export function requireParam(value: unknown, name: string): void {
     throw armError('InvalidParameter', `Required parameter '${name}' is missing (null).`, 400);
 }
 
+/** An optional enum-valued parameter: absent, or one of `allowed`. */
+export function checkEnum(value: string | undefined, name: string, allowed: string[]): void {
+  if (value !== undefined && !allowed.includes(value))
+    throw armError(
+      'InvalidParameter',
+      `The value '${value}' of parameter '${name}' is not valid. Allowed values are ${allowed.map((a) => `'${a}'`).join(', ')}.`,
+    );
+}
+
 /** The location every PUT of a tracked resource must name. */
 export function requireLocation(body: unknown): string {
   const location = str(body, 'location');

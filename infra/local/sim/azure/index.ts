@@ -29,7 +29,7 @@ import {
   recordPageWrite,
   resolveSas,
 } from './blob-front';
-import { tickVms } from './compute';
+import { tickVms } from './virtual-machines';
 import type { ArmContext, ArmRequest } from './context';
 import { armError, AzureSimError, AzureSimUsageError, blobError } from './errors';
 import { emptyState, key, resolveTiming, type AzureSimState, type AzureSimTiming } from './model';

@@ -1,8 +1,8 @@
 /**
  * What ARM does alike for every resource type the simulator keeps (disks, snapshots, VMs, virtual
  * networks, NICs): find a resource by group and name, GET and list it, answer PUT and DELETE with a
- * long-running operation. Each handler in compute.ts and network.ts names its ResourceKind and adds
- * only the rules of its own type.
+ * long-running operation. Each handler in disks.ts, snapshots.ts, virtual-machines.ts and network.ts
+ * names its ResourceKind and adds only the rules of its own type.
  */
 import { armError } from './errors';
 import {

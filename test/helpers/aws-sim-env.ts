@@ -13,8 +13,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
-import { startAwsSimulator, type AwsSimulator, type AwsSimulatorOptions } from '../../../infra/local/sim/aws';
-import { startS3rver, type S3rverHandle } from '../../helpers/s3rver';
+import { startAwsSimulator, type AwsSimulator, type AwsSimulatorOptions } from '../../infra/local/sim/aws';
+import { startS3rver, type S3rverHandle } from './s3rver';
 
 export const BUCKET = 'staging';
 export const EXPORT_BUCKET = 'exports';

@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { createGatewayApp } from '../../../infra/synth-template';
-import type { GatewayStack } from '../../../infra/gateway-stack';
+import { createGatewayApp } from '../../infra/synth-template';
+import type { GatewayStack } from '../../infra/gateway-stack';
 
-export const ROOT = join(import.meta.dirname, '..', '..', '..');
+export const ROOT = join(import.meta.dirname, '..', '..');
 
 let cached: { stack: GatewayStack; template: Template } | undefined;
 

@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
-import type { JobState } from '../../../shared/domain/job';
-import type { ClientJobView, JobDownload, JobTarget } from '../../../shared/client/types';
+import type { JobState } from '../../shared/domain/job';
+import type { ClientJobView, JobDownload, JobTarget } from '../../shared/client/types';
 
 type JobView = ClientJobView;
 

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 
 import type { PageBlobClient } from '@azure/storage-blob';
 
-import { diskFromBuffer, writeFixedVhd } from '../../../shared/images';
-import type { AzureSimEnv } from '../../helpers/azure-sim';
-import { FAST_POLL, LOCATION, RG } from '../../helpers/azure-sim';
+import { diskFromBuffer, writeFixedVhd } from '../../shared/images';
+import type { AzureSimEnv } from './azure-sim';
+import { FAST_POLL, LOCATION, RG } from './azure-sim';
 
 export const MiB = 1024 * 1024;
 

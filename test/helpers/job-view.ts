@@ -1,5 +1,5 @@
 /** A job view as the gateway shows it, for client tests. */
-import type { JobView } from '../../../shared/client/types';
+import type { JobView } from '../../shared/client/types';
 
 export function jobView(overrides: Partial<JobView> = {}): JobView {
   return {
