@@ -44,9 +44,9 @@ export function packageVersion(): string {
 /**
  * Imports a module of the embedded deployment (`up`, `demo`) from the TypeScript sources, e.g.
  * `infra/local/demo.ts`. The embedded deployment hosts the Lambda handlers by their entry files
- * (lambdas/**\/*.ts, as the CDK stack names them), so it runs from the sources even when the CLI
- * runs from the bundle: then tsx is registered first, and everything the deployment loads (its own
- * modules, the handlers, shared/) is one module graph compiled by tsx.
+ * (the .ts files under lambdas/ that the CDK stack names), so it runs from the sources even when
+ * the CLI runs from the bundle: then tsx is registered first, and everything the deployment loads
+ * (its own modules, the handlers, shared/) is one module graph compiled by tsx.
  */
 export async function importFromSources<T>(relativePath: string): Promise<T> {
   if (!import.meta.url.endsWith('.ts')) {
