@@ -1,3 +1,4 @@
+#!/usr/bin/env -S npx tsx
 /**
  * burstgate — the one CLI: the embedded gateway (`up`, `demo`), the on-prem client (`offload`,
  * `status`, `list`, `return`, `cancel`), disk images (`image`) and API keys (`api-key`). This file

@@ -6,13 +6,15 @@
  *
  *   npx tsx scripts/build.ts [--outdir DIR]     (default dist/)
  */
-import { chmod } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const NODE_HASHBANG = '#!/usr/bin/env node';
 
 /** The bundle's entry, relative to the output folder. */
 export const CLI_BUNDLE = 'burstgate.js';
@@ -38,12 +40,16 @@ export async function buildCli(opts: { outdir?: string } = {}): Promise<BuildRes
     packages: 'external',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
-    banner: { js: '#!/usr/bin/env node' },
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
   });
   const entry = join(outdir, CLI_BUNDLE);
+  // esbuild keeps the source's hashbang (tsx, for running bin/burstgate.ts itself); the bundle runs
+  // on node. One line for one line, so the source map stays right.
+  const code = await readFile(entry, 'utf8');
+  if (!code.startsWith('#!')) throw new Error(`${entry} does not start with bin/burstgate.ts's hashbang`);
+  await writeFile(entry, `${NODE_HASHBANG}${code.slice(code.indexOf('\n'))}`);
   await chmod(entry, 0o755);
   const files = Object.keys(result.metafile.outputs).map((f) => relative(outdir, resolve(ROOT, f)));
   return { entry, files };
