@@ -95,6 +95,7 @@ export interface OffloadOptions {
 
 export interface OffloadResult {
   jobId: string;
+  /** What was uploaded (a delta's temporary file is removed by the time the workflow ends). */
   upload: OffloadUpload;
   parts: number;
   /** Where following stopped (running, failed, cancelled); absent with `follow: false`. */
