@@ -13,14 +13,14 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { inspectOva, openBaseImage, rebuildFromDelta } from '../../shared/images';
+import { inspectOva, openBaseImage } from '../../shared/images';
 import { GatewayClient } from '../../shared/client/api-client';
-import { prepareIncrementalUpload } from '../../shared/client/incremental';
-import { uploadImage } from '../../shared/client/upload';
 import { followJob } from '../../shared/client/follow';
-import { downloadImage } from '../../shared/client/download';
+import { offloadImage, type Comparison } from '../../shared/client/offload-workflow';
+import type { FetchedReturnedImage, ReturnOutputFormat } from '../../shared/client/returned-image';
+import { returnJob } from '../../shared/client/return-workflow';
 import type { CreateOffloadRequest, JobView } from '../../shared/client/types';
 import { startEmbedded, type Embedded } from './embedded';
 
@@ -84,38 +84,55 @@ interface DemoContext {
   log: Log;
 }
 
-/** Offload → running, following the job; returns the running job and how long it took after the upload. */
+/**
+ * Offload → running (the client's offload workflow, as `burstgate offload` runs it); returns the
+ * running job, how long it took after the upload, and with `incremental` what the comparison found.
+ */
 async function offloadUntilRunning(
   ctx: DemoContext,
   target: CreateOffloadRequest['target'],
-  image = ctx.image,
-  imageFormat: CreateOffloadRequest['imageFormat'] = 'ova',
-): Promise<{ job: JobView; toRunningMs: number }> {
-  const { client, log } = ctx;
+  opts: { image?: string; imageFormat?: CreateOffloadRequest['imageFormat']; incremental?: boolean } = {},
+): Promise<{ job: JobView; toRunningMs: number; comparison?: Comparison }> {
+  const { log } = ctx;
   const tag = tagOf(target);
+  const image = opts.image ?? ctx.image;
   const size = (await stat(image)).size;
-  const created = await client.createOffload(
-    { vmName: ctx.vmName, imageFormat, imageSizeBytes: size, target },
-    randomUUID(),
-  );
-  const jobId = created.jobId;
-  log(`[${tag}] offload ${jobId}: uploading ${fmtBytes(size)} in ${created.upload.parts.length} part(s)`);
-  const parts = await uploadImage(image, created.upload);
-  const uploaded = Date.now();
-  await client.completeUpload(jobId, parts);
-  const running = await followJob(client, jobId, {
-    until: (j) => ['running', 'failed', 'cancelled'].includes(j.state),
+  let uploaded = Date.now();
+  let comparison: Comparison | undefined;
+  const onState = stateLogger(ctx, tag);
+  const { job: running } = await offloadImage(ctx.client, {
+    image: { path: image, sizeBytes: size },
+    format: opts.imageFormat ?? 'ova',
+    vmName: ctx.vmName,
+    target,
+    incremental: opts.incremental ?? false,
+    hash: false,
     intervalMs: 50,
-    onUpdate: stateLogger(ctx, tag),
+    onEvent: (e) => {
+      if (e.type === 'compared') {
+        comparison = e.comparison;
+        log(
+          e.comparison.kind === 'delta'
+            ? `[${tag}] incremental: ${e.comparison.summary.dataBlocks} block(s) differ from the cached snapshot; ` +
+                `uploading a ${fmtBytes(e.comparison.sizeBytes)} delta instead of the ${fmtBytes(size)} image`
+            : `[${tag}] incremental: ${e.comparison.reason}; uploading the whole image`,
+        );
+      }
+      if (e.type === 'created') {
+        log(`[${tag}] offload ${e.jobId}: uploading ${fmtBytes(e.upload.sizeBytes)} in ${e.parts} part(s)`);
+      }
+      if (e.type === 'stage' && e.stage === 'complete') uploaded = Date.now();
+      if (e.type === 'job') onState(e.job, e.previous);
+    },
   });
-  if (running.state !== 'running')
-    throw new Error(`the ${tag} offload ended ${running.state}: ${running.error?.detail}`);
+  if (running?.state !== 'running')
+    throw new Error(`the ${tag} offload ended ${running?.state}: ${running?.error?.detail}`);
   log(
     target.cloud === 'aws'
       ? `[${tag}] running as ${running.cloud.instanceId} from ${running.cloud.amiId}`
       : `[${tag}] running as ${running.cloud.virtualMachineId}`,
   );
-  return { job: running, toRunningMs: Date.now() - uploaded };
+  return { job: running, toRunningMs: Date.now() - uploaded, ...(comparison ? { comparison } : {}) };
 }
 
 const tagOf = (target: CreateOffloadRequest['target']) =>
@@ -127,28 +144,29 @@ function stateLogger(ctx: DemoContext, tag: string) {
   };
 }
 
-/** Running → returned, following the job; returns the returned job. */
-async function returnUntilReturned(ctx: DemoContext, running: JobView): Promise<JobView> {
-  const tag = tagOf(running.target);
-  await ctx.client.startReturn(running.jobId);
-  const returned = await followJob(ctx.client, running.jobId, {
-    until: (j) => ['returned', 'return-failed', 'failed', 'cancelled'].includes(j.state),
-    intervalMs: 50,
-    onUpdate: stateLogger(ctx, tag),
-  });
-  if (returned.state !== 'returned' || !returned.download) {
-    throw new Error(`the ${tag} return ended ${returned.state}: ${returned.error?.detail}`);
-  }
-  return returned;
-}
-
-/** Offload → running → return. */
-async function roundTrip(
+/**
+ * Running → returned → the image in `out` (the client's return workflow, as `burstgate return`
+ * runs it: a delta is rebuilt onto `base`, and the result checked against the gateway's hash).
+ */
+async function returnUntilFetched(
   ctx: DemoContext,
-  target: CreateOffloadRequest['target'],
-): Promise<{ job: JobView; toRunningMs: number }> {
-  const { job, toRunningMs } = await offloadUntilRunning(ctx, target);
-  return { job: await returnUntilReturned(ctx, job), toRunningMs };
+  running: JobView,
+  fetch: { out: string; to: ReturnOutputFormat; base?: string },
+): Promise<{ job: JobView; image: FetchedReturnedImage }> {
+  const tag = tagOf(running.target);
+  const onState = stateLogger(ctx, tag);
+  const result = await returnJob(ctx.client, {
+    jobId: running.jobId,
+    ...fetch,
+    intervalMs: 50,
+    onEvent: (e) => {
+      if (e.type === 'job') onState(e.job, e.previous);
+    },
+  });
+  if (!result.returned) {
+    throw new Error(`the ${tag} return ended ${result.job.state}: ${result.job.error?.detail}`);
+  }
+  return { job: result.job, image: result.image };
 }
 
 /** Waits (bounded) for the simulator to hold none of the job's resources; returns how many are left. */
@@ -227,29 +245,22 @@ async function awsDirectTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: J
   ctx.log(`[aws-direct] the guest changed ${fmtBytes(guestChangedBytes)} of its disk`);
   const expected = await changedDiskSha256(ctx.image, writes);
 
-  const returned = await returnUntilReturned(ctx, running);
-  const download = returned.download!;
-  const delta = join(ctx.stateDir, 'returned-aws-direct.bgdelta');
-  await downloadImage(download.url, delta, { expectedSha256: download.sha256 });
   const back = join(ctx.stateDir, 'returned-aws-direct.vmdk');
-  const rebuilt = await rebuildFromDelta({ base: ctx.image, delta, out: back, to: 'vmdk-stream' });
+  const { job: returned, image: rebuilt } = await returnUntilFetched(ctx, running, {
+    out: back,
+    to: 'vmdk-stream',
+    base: ctx.image,
+  });
 
   // The VM goes out again as it came back, incrementally (`burstgate offload --incremental`): only
   // the blocks that differ from the cached snapshot cross the WAN and go into EBS.
-  if (target.cloud !== 'aws') throw new Error('the fast path targets AWS');
-  const incremental = await prepareIncrementalUpload(ctx.client, {
-    imagePath: back,
-    region: target.region,
-    vmName: ctx.vmName,
+  const { job: again, comparison } = await offloadUntilRunning(ctx, target, {
+    image: back,
+    incremental: true,
   });
-  if (incremental.kind !== 'delta') throw new Error(`no incremental re-offload: ${incremental.reason}`);
-  ctx.log(
-    `[aws-direct] re-offload: ${incremental.summary.dataBlocks} block(s) differ from the cached snapshot; ` +
-      `uploading a ${fmtBytes(incremental.sizeBytes)} delta instead of the ${fmtBytes((await stat(back)).size)} image`,
-  );
-  const { job: again } = await offloadUntilRunning(ctx, target, incremental.path, 'delta').finally(() =>
-    incremental.dispose(),
-  );
+  if (comparison?.kind !== 'delta') {
+    throw new Error(`no incremental re-offload: ${comparison?.reason ?? 'nothing was compared'}`);
+  }
   await ctx.client.cancel(again.jobId);
   const cancelled = await followJob(ctx.client, again.jobId, {
     until: (j) => ['cancelled', 'failed'].includes(j.state),
@@ -262,11 +273,11 @@ async function awsDirectTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: J
     trip: {
       cloud: 'aws-direct',
       jobId: returned.jobId,
-      ok: rebuilt.sha256 === expected.sha256 && leftovers === 0 && cancelled.state === 'cancelled',
+      ok: rebuilt.diskSha256 === expected.sha256 && leftovers === 0 && cancelled.state === 'cancelled',
       originalDiskSha256: expected.sha256,
-      returnedDiskSha256: rebuilt.sha256,
+      returnedDiskSha256: rebuilt.diskSha256 ?? '',
       leftovers,
-      downloadedBytes: download.sizeBytes,
+      downloadedBytes: rebuilt.downloadedBytes,
       toRunningMs,
       fastPath: {
         diskBytes: expected.capacity,
@@ -283,14 +294,10 @@ async function awsDirectTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: J
 }
 
 async function awsTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView }> {
-  const { job, toRunningMs } = await roundTrip(ctx, {
-    cloud: 'aws',
-    region: 'us-east-1',
-    instanceType: 't3.medium',
-  });
-  const download = job.download!;
+  const target = { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' } as const;
+  const { job: running, toRunningMs } = await offloadUntilRunning(ctx, target);
   const out = join(ctx.stateDir, 'returned-aws.ova');
-  await downloadImage(download.url, out, { expectedSha256: download.sha256 });
+  const { job, image } = await returnUntilFetched(ctx, running, { out, to: 'ova' });
   // Check the content ourselves rather than trusting the gateway's word for it.
   const back = await inspectOva(createReadStream(out));
   const returnedDiskSha256 = back.disks[0]?.contentSha256 ?? '';
@@ -304,27 +311,20 @@ async function awsTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView
       originalDiskSha256: ctx.originalDiskSha256,
       returnedDiskSha256,
       leftovers,
-      downloadedBytes: download.sizeBytes,
+      downloadedBytes: image.downloadedBytes,
       toRunningMs,
     },
   };
 }
 
 async function azureTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobView }> {
-  const { job, toRunningMs } = await roundTrip(ctx, {
-    cloud: 'azure',
-    location: 'westeurope',
-    vmSize: 'Standard_D2s_v5',
-  });
-  const download = job.download!;
-  const delta = join(ctx.stateDir, 'returned-azure.bgdelta');
-  await downloadImage(download.url, delta, { expectedSha256: download.sha256 });
+  const target = { cloud: 'azure', location: 'westeurope', vmSize: 'Standard_D2s_v5' } as const;
+  const { job: running, toRunningMs } = await offloadUntilRunning(ctx, target);
   // What `burstgate return --base` does: the delta applied to the offloaded OVA, the result hashed.
-  const rebuilt = await rebuildFromDelta({
-    base: ctx.image,
-    delta,
+  const { job, image: rebuilt } = await returnUntilFetched(ctx, running, {
     out: join(ctx.stateDir, 'returned-azure.vmdk'),
     to: 'vmdk-stream',
+    base: ctx.image,
   });
   const sim = ctx.gateway.azureSim!;
   const leftovers = await leftoversOf(() => {
@@ -338,11 +338,11 @@ async function azureTrip(ctx: DemoContext): Promise<{ trip: DemoTrip; job: JobVi
     trip: {
       cloud: 'azure',
       jobId: job.jobId,
-      ok: rebuilt.sha256 === ctx.originalDiskSha256 && leftovers === 0,
+      ok: rebuilt.diskSha256 === ctx.originalDiskSha256 && leftovers === 0,
       originalDiskSha256: ctx.originalDiskSha256,
-      returnedDiskSha256: rebuilt.sha256,
+      returnedDiskSha256: rebuilt.diskSha256 ?? '',
       leftovers,
-      downloadedBytes: download.sizeBytes,
+      downloadedBytes: rebuilt.downloadedBytes,
       toRunningMs,
     },
   };

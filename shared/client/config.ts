@@ -5,12 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { GatewayClientError } from './errors';
 
 export const DEFAULT_STATE_DIR = '.burstgate';
-
-export class ClientConfigError extends Error {
-  override readonly name = 'ClientConfigError';
-}
 
 export interface GatewaySettings {
   baseUrl: string;
@@ -34,7 +31,7 @@ async function readTrimmed(path: string): Promise<string | undefined> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new ClientConfigError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new GatewayClientError('config', `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -53,7 +50,8 @@ export async function resolveGateway(opts: ResolveGatewayOptions = {}): Promise<
     urlFrom = urlFile;
   }
   if (!baseUrl) {
-    throw new ClientConfigError(
+    throw new GatewayClientError(
+      'config',
       `no gateway URL: pass --gateway URL, set BURSTGATE_GATEWAY, or start the embedded gateway with \`burstgate up\` ` +
         `(it writes ${urlFile})`,
     );
@@ -68,7 +66,8 @@ export async function resolveGateway(opts: ResolveGatewayOptions = {}): Promise<
     keyFrom = keyFile;
   }
   if (!apiKey) {
-    throw new ClientConfigError(
+    throw new GatewayClientError(
+      'config',
       `no API key for ${baseUrl}: pass --api-key KEY, set BURSTGATE_API_KEY, or use the embedded gateway's ${keyFile}`,
     );
   }

@@ -1,7 +1,8 @@
 /**
- * The one error family of the on-prem client. `kind` says what went wrong in a way a caller can
- * switch on; `message` says what happened and what to do about it, in one line, so a CLI can
- * print it as is.
+ * The one error family of the on-prem client, from the gateway's answers to the local files it is
+ * given. `kind` says what went wrong in a way a caller can switch on; `message` says what happened
+ * (and, usually, what to do about it) in one line, so a CLI can print it as is; `hint`, when set,
+ * is the what-to-do for a second line.
  */
 
 /** An RFC 9457 problem as the gateway sends it (`application/problem+json`). */
@@ -37,12 +38,20 @@ export type GatewayClientErrorKind =
   /** The base image given for a delta is not the disk that was offloaded (its content SHA-256 differs). */
   | 'wrong-base'
   /** A job did not reach the awaited state in the time allowed (it goes on regardless). */
-  | 'timeout';
+  | 'timeout'
+  /** No gateway URL or API key was given or found, or a file holding one cannot be read. */
+  | 'config'
+  /** A local image the command was given cannot be used: missing, a directory, unreadable, empty. */
+  | 'image-file'
+  /** Where a returned image is to be written cannot be: no such folder, not writable, taken. */
+  | 'output-file';
 
 export interface GatewayClientErrorInit {
   status?: number;
   problem?: ProblemDetails;
   url?: string;
+  /** What to do about it, when the message only says what happened. */
+  hint?: string;
   cause?: unknown;
 }
 
@@ -53,6 +62,8 @@ export class GatewayClientError extends Error {
   readonly problem?: ProblemDetails;
   /** The URL that was being requested (presigned query strings removed). */
   readonly url?: string;
+  /** What to do about it (a CLI prints it on a line of its own). */
+  readonly hint?: string;
 
   constructor(kind: GatewayClientErrorKind, message: string, init: GatewayClientErrorInit = {}) {
     super(message, init.cause !== undefined ? { cause: init.cause } : undefined);
@@ -60,6 +71,7 @@ export class GatewayClientError extends Error {
     if (init.status !== undefined) this.status = init.status;
     if (init.problem !== undefined) this.problem = init.problem;
     if (init.url !== undefined) this.url = init.url;
+    if (init.hint !== undefined) this.hint = init.hint;
   }
 
   /** The stable problem slug (`job-not-found`, `validation-failed`, ...) when kind is `problem`. */

@@ -1,6 +1,6 @@
-/** The on-prem client: API client, presigned upload/download, job following, progress, returned images (delta apply). */
+/** The on-prem client: API client, presigned upload/download, job following, progress, returned images (delta apply), and the offload and return workflows built from them. */
 export { GatewayClient, type GatewayClientOptions } from './api-client';
-export { ClientConfigError, DEFAULT_STATE_DIR, resolveGateway, type GatewaySettings } from './config';
+export { DEFAULT_STATE_DIR, resolveGateway, type GatewaySettings } from './config';
 export {
   MAX_BLOCK_MANIFEST_BYTES,
   downloadBlockManifest,
@@ -11,7 +11,23 @@ export {
 } from './download';
 export { GatewayClientError, type GatewayClientErrorKind, type ProblemDetails } from './errors';
 export { followJob, type FollowOptions, type JobSource } from './follow';
-export { checkImageFile, formatFromExtension, ImageFileError, vmNameFromPath } from './image-file';
+export {
+  checkBaseFile,
+  checkImageFile,
+  checkOutputFile,
+  formatFromExtension,
+  vmNameFromPath,
+} from './image-file';
+export {
+  offloadImage,
+  type Comparison,
+  type OffloadClient,
+  type OffloadEvent,
+  type OffloadOptions,
+  type OffloadResult,
+  type OffloadStage,
+  type OffloadUpload,
+} from './offload-workflow';
 export { ProgressBar, formatBytes } from './progress';
 export { renderJob, renderJobTable, targetText } from './render';
 export {
@@ -26,6 +42,15 @@ export {
   type MeasuredBase,
   type ReturnOutputFormat,
 } from './returned-image';
+export {
+  returnJob,
+  type ReturnClient,
+  type ReturnEvent,
+  type ReturnOptions,
+  type ReturnPhase,
+  type ReturnResult,
+  type ReturnStage,
+} from './return-workflow';
 export { sha256File } from './sha256';
 export type * from './types';
 export { uploadImage, planParts, type UploadOptions } from './upload';

@@ -1,0 +1,345 @@
+/** `burstgate offload <image>`: flags → offloadImage (shared/client) → progress bars and lines. */
+import { extname } from 'node:path';
+import { GatewayClientError } from '../../shared/client/errors';
+import {
+  IMAGE_FORMATS,
+  checkImageFile,
+  formatFromExtension,
+  vmNameFromPath,
+} from '../../shared/client/image-file';
+import { offloadImage, type OffloadEvent, type OffloadStage } from '../../shared/client/offload-workflow';
+import { formatBytes, type ProgressBar } from '../../shared/client/progress';
+import { errorLines, formatDuration, targetText } from '../../shared/client/render';
+import type { ClientJobView, ImageFormatName, JobTarget } from '../../shared/client/types';
+import { isImageError } from '../../shared/images/errors';
+import {
+  GATEWAY_HELP,
+  GATEWAY_OPTIONS,
+  clientFrom,
+  intervalMs,
+  onePositional,
+  parse,
+  positiveInt,
+} from '../support/args';
+import { printUsage, type Command } from '../support/command';
+import { CliError, JobOutcome, UsageError } from '../support/errors';
+import { clock, interruptible, jobPrinter, type Output } from '../support/output';
+
+export const command: Command = {
+  usage: `Usage: burstgate offload <image> [--cloud aws|azure] [options]
+
+Creates an offload job, uploads the image (multipart, with progress), completes the upload and
+follows the job until it is running (or failed).
+
+  <image>                 .ova, .vmdk (streamOptimized), .vhd (fixed or dynamic), .vhdx, or raw (.img/.raw)
+  --cloud aws|azure       target cloud (default aws; --to CLOUD is the older spelling)
+  --name NAME             VM name (default: the file name)
+  --format F              image format if the extension does not say: ${IMAGE_FORMATS.join(', ')}
+  --callback-url URL      the gateway calls it on every state change
+  --concurrency N         parts uploaded at once (default 4)
+  --no-hash               do not send the file's SHA-256 (saves reading the file twice)
+  --no-follow             return once the upload is complete
+  --interval S            seconds between status polls (default 2)
+
+AWS (--cloud aws):
+  --region R              target region (default us-east-1)
+  --instance-type T       EC2 instance type (default t3.medium)
+  --mode direct|import    direct: EBS direct APIs (blocks into a snapshot, an AMI; comes back as
+                          the changed blocks); import: VM Import (comes back as an OVA). Default:
+                          the gateway decides from the guest OS in the OVF (README)
+  --incremental           upload only the 512 KiB blocks that differ from the VM's image the
+                          gateway cached at its last direct offload (same --name and --region):
+                          the blocks are hashed here against the cached block manifest and sent as
+                          a delta. Implies --mode direct; without a cached image the whole image
+                          goes (and becomes the cached one)
+
+Azure (--cloud azure):
+  --location L            Azure region, e.g. westeurope (required)
+  --vm-size S             VM size, e.g. Standard_D2s_v3 (required)
+  --resource-group G      resource group for the job's resources (default: the gateway's)
+
+Keep the image: an Azure VM, and an AWS VM offloaded by the direct path, come back as a delta (what
+changed), which \`burstgate return --base <image>\` applies to it.
+${GATEWAY_HELP}`,
+
+  async run(args, o) {
+    const { values, positionals } = parse('offload', args, {
+      ...GATEWAY_OPTIONS,
+      cloud: { type: 'string' },
+      to: { type: 'string' },
+      region: { type: 'string' },
+      'instance-type': { type: 'string' },
+      mode: { type: 'string' },
+      incremental: { type: 'boolean' },
+      location: { type: 'string' },
+      'vm-size': { type: 'string' },
+      'resource-group': { type: 'string' },
+      name: { type: 'string' },
+      format: { type: 'string' },
+      'callback-url': { type: 'string' },
+      concurrency: { type: 'string' },
+      'no-hash': { type: 'boolean' },
+      'no-follow': { type: 'boolean' },
+      interval: { type: 'string' },
+    });
+    if (values.help) return printUsage(o, command);
+    const imageArg = onePositional(
+      'offload',
+      positionals,
+      'the image file (burstgate offload <image> --cloud aws|azure)',
+    );
+    let target = offloadTarget(values);
+    if (values.incremental) {
+      if (target.cloud !== 'aws' || target.mode === 'import') {
+        throw new UsageError(
+          'offload',
+          '--incremental puts changed blocks on top of the cached EBS snapshot: it needs --cloud aws and --mode direct (or no --mode)',
+        );
+      }
+      target = { ...target, mode: 'direct' };
+    }
+    const format = imageFormat(imageArg, values.format);
+    const concurrency = positiveInt('offload', 'concurrency', values.concurrency, 4);
+    const interval = intervalMs('offload', values.interval);
+
+    const image = await checkImageFile(imageArg).catch((e: unknown) => {
+      if (e instanceof GatewayClientError && e.kind === 'image-file') {
+        throw new CliError(`cannot offload ${e.message}`);
+      }
+      throw e;
+    });
+    const client = await clientFrom(o, values);
+    const vmName = values.name ?? vmNameFromPath(image.path);
+    const view = new OffloadView(o, imageArg, image.sizeBytes);
+    const live = interruptible(o, () => view.interruptedHint());
+    try {
+      const result = await offloadImage(client, {
+        image,
+        format,
+        vmName,
+        target,
+        ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
+        incremental: values.incremental === true,
+        hash: !values['no-hash'],
+        concurrency,
+        follow: !values['no-follow'],
+        intervalMs: interval,
+        signal: live.signal,
+        onEvent: (e) => view.show(e),
+      });
+      const job = result.job;
+      if (!job) {
+        o.out(`follow it with: burstgate status ${result.jobId} --watch`);
+        return 0;
+      }
+      if (job.state === 'running') {
+        o.out(`${job.jobId} is running in ${targetText(job)}: ${cloudSummary(job)}`);
+        o.out(`bring it home with: ${returnHint(job.jobId, target, imageArg, vmName)}`);
+        return 0;
+      }
+      for (const l of job.error ? errorLines(job.error) : [`the offload ended ${job.state}`]) o.err(l);
+      throw new JobOutcome(job.state);
+    } catch (e) {
+      throw view.failed(e);
+    } finally {
+      live.dispose();
+    }
+  },
+};
+
+/** What the offload shows as its events come: a bar per stage on stderr, lines on stdout. */
+class OffloadView {
+  private stage: OffloadStage | undefined;
+  private jobId: string | undefined;
+  private bar: ProgressBar | undefined;
+  /** Bytes of what is uploaded: the image, or the delta of changed blocks. */
+  private uploadBytes: number;
+  private readonly printJob: ReturnType<typeof jobPrinter>;
+
+  constructor(
+    private readonly o: Output,
+    private readonly imageArg: string,
+    private readonly imageBytes: number,
+  ) {
+    this.uploadBytes = imageBytes;
+    this.printJob = jobPrinter(o);
+  }
+
+  show(e: OffloadEvent): void {
+    const { o } = this;
+    switch (e.type) {
+      case 'stage':
+        // the hash bar only ever shows progress; the others end with a summary line
+        if (this.stage === 'hash') this.bar?.abort();
+        else this.bar?.finish();
+        this.bar = undefined;
+        this.stage = e.stage;
+        if (e.stage === 'compare') this.bar = o.bar('compare', 1);
+        if (e.stage === 'hash') this.bar = o.bar('sha256', this.uploadBytes);
+        if (e.stage === 'upload') this.bar = o.bar('upload', this.uploadBytes);
+        return;
+      case 'progress':
+        this.bar?.update(e.done, e.total);
+        return;
+      case 'compared': {
+        this.bar?.finish();
+        this.bar = undefined;
+        const c = e.comparison;
+        if (c.kind === 'whole') {
+          o.out(`--incremental: ${c.reason}; uploading the whole image`);
+          return;
+        }
+        const s = c.summary;
+        this.uploadBytes = c.sizeBytes;
+        o.out(
+          `--incremental: ${s.dataBlocks} changed and ${s.zeroBlocks} zeroed block(s) of 512 KiB against ` +
+            `${c.cached.snapshotId} (cached by ${c.cached.jobId}); uploading ` +
+            `${formatBytes(c.sizeBytes)} instead of ${formatBytes(this.imageBytes)}`,
+        );
+        return;
+      }
+      case 'created':
+        this.jobId = e.jobId;
+        o.out(
+          `${e.jobId}: offloading ${e.vmName} (${e.upload.format}, ${formatBytes(e.upload.sizeBytes)}) to ${targetText(e)}`,
+        );
+        return;
+      case 'uploaded':
+        o.out(`${clock()}  upload complete (${e.parts} part(s))`);
+        return;
+      case 'job':
+        this.printJob(e.job, e.previous);
+        return;
+    }
+  }
+
+  /** Ctrl-C: what is left where. */
+  interruptedHint(): string {
+    const id = this.jobId;
+    if (id === undefined) return 'interrupted: nothing was created on the gateway';
+    if (this.stage === 'follow')
+      return `stopped following ${id}; it goes on: \`burstgate status ${id} --watch\``;
+    return `interrupted: job ${id} waits for its upload; remove it with \`burstgate cancel ${id}\``;
+  }
+
+  /** The error to report for `e`, said in terms of the stage it stopped. */
+  failed(e: unknown): unknown {
+    this.bar?.abort();
+    this.bar = undefined;
+    if (this.stage === 'compare' && isImageError(e)) {
+      return new CliError(`cannot compare ${this.imageArg} with the cached image: ${e.message}`);
+    }
+    if (this.stage === 'upload' && e instanceof GatewayClientError && this.jobId !== undefined) {
+      return new CliError(
+        e.message,
+        `job ${this.jobId} waits for its upload; remove it with \`burstgate cancel ${this.jobId}\``,
+      );
+    }
+    return e;
+  }
+}
+
+function imageFormat(imageArg: string, flag: string | undefined): ImageFormatName {
+  if (flag !== undefined) {
+    if (!(IMAGE_FORMATS as readonly string[]).includes(flag)) {
+      throw new UsageError('offload', `--format must be one of ${IMAGE_FORMATS.join(', ')}, not '${flag}'`);
+    }
+    return flag as ImageFormatName;
+  }
+  const format = formatFromExtension(imageArg);
+  if (!format) {
+    throw new UsageError(
+      'offload',
+      `cannot tell the format of '${imageArg}' from its extension (.ova, .vmdk, .vhd, .vhdx, .img, .raw): pass --format`,
+    );
+  }
+  return format;
+}
+
+/**
+ * The cloud ids worth a glance: EC2's instance and AMI, Azure's VM and managed disk (by name: the
+ * last segment of their ARM ids; `status` shows the full ids), else whatever ids the cloud reports.
+ */
+function cloudSummary(job: ClientJobView): string {
+  const c = job.cloud as Record<string, unknown>;
+  const armName = (id: unknown): string => String(id).split('/').pop() ?? String(id);
+  const known = [
+    c.instanceId && `instance ${String(c.instanceId)}`,
+    c.amiId && `AMI ${String(c.amiId)}`,
+    c.virtualMachineId && `VM ${armName(c.virtualMachineId)}`,
+    c.diskId && `disk ${armName(c.diskId)}`,
+  ];
+  const any = Object.entries(c)
+    .filter(([, v]) => typeof v === 'string' && v !== '')
+    .map(([k, v]) => `${k} ${String(v)}`);
+  const bits = known.some(Boolean) ? known.filter(Boolean) : any;
+  const took = job.steps.reduce((n, s) => n + s.durationMs, 0);
+  return `${bits.join(', ') || 'no cloud id reported'} (steps took ${formatDuration(took)})`;
+}
+
+const CLOUDS = ['aws', 'azure'] as const;
+const AWS_FLAGS = ['region', 'instance-type', 'mode'] as const;
+const AWS_MODES = ['direct', 'import'] as const;
+const AZURE_FLAGS = ['location', 'vm-size', 'resource-group'] as const;
+const AZURE_EXAMPLE = '--cloud azure --location westeurope --vm-size Standard_D2s_v3';
+
+/** The create request's target from the flags; a flag of the other cloud is a usage error. */
+function offloadTarget(values: {
+  cloud?: string;
+  to?: string;
+  region?: string;
+  'instance-type'?: string;
+  mode?: string;
+  location?: string;
+  'vm-size'?: string;
+  'resource-group'?: string;
+}): JobTarget {
+  if (values.cloud !== undefined && values.to !== undefined && values.cloud !== values.to) {
+    throw new UsageError(
+      'offload',
+      `--cloud ${values.cloud} and --to ${values.to} disagree: pass only --cloud`,
+    );
+  }
+  const cloud = values.cloud ?? values.to ?? 'aws';
+  if (!(CLOUDS as readonly string[]).includes(cloud)) {
+    throw new UsageError('offload', `--cloud must be one of ${CLOUDS.join(', ')}, not '${cloud}'`);
+  }
+  const misplaced = (flags: readonly string[], other: string, instead: string): void => {
+    const wrong = flags.find((f) => values[f as keyof typeof values] !== undefined);
+    if (wrong)
+      throw new UsageError('offload', `--${wrong} is for --cloud ${other}; for ${cloud} use ${instead}`);
+  };
+  if (cloud === 'aws') {
+    misplaced(AZURE_FLAGS, 'azure', '--region, --instance-type and --mode');
+    const mode = values.mode;
+    if (mode !== undefined && !(AWS_MODES as readonly string[]).includes(mode)) {
+      throw new UsageError('offload', `--mode must be one of ${AWS_MODES.join(', ')}, not '${mode}'`);
+    }
+    return {
+      cloud: 'aws',
+      region: values.region ?? 'us-east-1',
+      instanceType: values['instance-type'] ?? 't3.medium',
+      ...(mode !== undefined ? { mode: mode as (typeof AWS_MODES)[number] } : {}),
+    };
+  }
+  misplaced(AWS_FLAGS, 'aws', '--location and --vm-size');
+  const missing = (flag: string, what: string): UsageError =>
+    new UsageError('offload', `missing --${flag} (${what}) for --cloud azure, e.g. ${AZURE_EXAMPLE}`);
+  if (values.location === undefined) throw missing('location', 'the Azure region');
+  if (values['vm-size'] === undefined) throw missing('vm-size', 'the Azure VM size');
+  return {
+    cloud: 'azure',
+    location: values.location,
+    vmSize: values['vm-size'],
+    ...(values['resource-group'] !== undefined ? { resourceGroup: values['resource-group'] } : {}),
+  };
+}
+
+/**
+ * The `return` command to print once an offload runs. An Azure VM comes back as a delta applied to
+ * the offloaded image, so the hint names it as --base and an output that is not the base itself.
+ */
+function returnHint(jobId: string, target: JobTarget, image: string, vmName: string): string {
+  if (target.cloud === 'aws') return `burstgate return ${jobId} --out ${vmName}.ova`;
+  return `burstgate return ${jobId} --base ${image} --out ${vmName}-returned${extname(image).toLowerCase() === '.ova' ? '.ova' : '.vmdk'}`;
+}
