@@ -15,7 +15,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import type { Command } from './support/command';
-import { UsageError, report } from './support/errors';
+import { UsageError } from './support/errors';
+import { report } from './support/report';
 import { Output, type Io } from './support/output';
 import { packageVersion } from './support/package';
 

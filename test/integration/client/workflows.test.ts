@@ -18,7 +18,7 @@ import type { JobState, JobTarget, JobView } from '../../../shared/client/types'
 import { writeDelta, type DeltaExtentInput } from '../../../shared/images/delta';
 import { collect, pseudoRandom, rawDisk, sha256 } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
-import { startFakeGateway, type FakeGateway } from './fake-gateway';
+import { startFakeGateway, type FakeGateway } from '../../helpers/fake-gateway';
 
 const KEY = 'workflow-test-key';
 const SAMPLE = join(import.meta.dirname, '..', '..', 'fixtures', 'sample-vm', 'burstgate-sample.ova');
