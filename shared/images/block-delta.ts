@@ -8,7 +8,7 @@
  * manifest itself: the first hashes the blocks (and the whole disk), the second reads the changed
  * ones into the delta.
  */
-import { nodeCrypto } from './node-crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -87,7 +87,7 @@ export async function writeBlockDelta(
   }
 
   // Pass 1: the local blocks' hashes, and the whole disk's (zeros between the non-zero blocks).
-  const whole = nodeCrypto().createHash('sha256');
+  const whole = createHash('sha256');
   let hashedTo = 0;
   const hashZerosTo = (end: number) => {
     for (; hashedTo < end; hashedTo += Math.min(ZERO_HASH_CHUNK, end - hashedTo)) {

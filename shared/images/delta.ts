@@ -6,8 +6,7 @@
  * SHA-256 comes in the trailer — so a Lambda can stream it into an S3 multipart upload; it is read
  * front to back too, each extent verified as it ends, the whole disk at the end.
  */
-import type { Hash } from 'node:crypto';
-import { nodeCrypto } from './node-crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
@@ -297,7 +296,7 @@ export class DeltaWriter {
     this.extentEnd = offset + length;
     this.extentLeft = length;
     this.extentLength = length;
-    this.hash = nodeCrypto().createHash('sha256');
+    this.hash = createHash('sha256');
     return this.out(recordHeader(TAG_DATA, offset, length));
   }
 
@@ -377,7 +376,7 @@ export class DeltaWriter {
  * resulting disk's hash without reading the cloud disk whole.
  */
 export class OverlayHasher {
-  private readonly hash = nodeCrypto().createHash('sha256');
+  private readonly hash = createHash('sha256');
   private pos = 0;
 
   constructor(
@@ -641,7 +640,7 @@ export async function readDelta(
           yield { kind: 'zero', offset, length };
           continue;
         }
-        const h = nodeCrypto().createHash('sha256');
+        const h = createHash('sha256');
         for (let done = 0; done < length;) {
           const n = Math.min(chunkSize, length - done);
           const data = await need(n, `the data of the extent at ${offset}`);
@@ -778,7 +777,7 @@ export function applyDelta(
   }
 
   async function* verified(): AsyncGenerator<DiskExtent> {
-    const h = nodeCrypto().createHash('sha256');
+    const h = createHash('sha256');
     for await (const e of normalizeExtents(merged(), capacity, 'delta applied to its base')) {
       if (e.kind === 'data') h.update(e.data);
       else for (let left = e.length; left > 0; left -= MiB) h.update(zeros(Math.min(left, MiB)));
@@ -806,7 +805,7 @@ export async function writeFileAtomically<T>(
   path: string,
   write: (tmpPath: string) => Promise<T>,
 ): Promise<T> {
-  const tmp = join(dirname(path), `.${basename(path)}.${nodeCrypto().randomBytes(6).toString('hex')}.part`);
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
   try {
     const result = await write(tmp);
     await rename(tmp, path);

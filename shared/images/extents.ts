@@ -1,4 +1,4 @@
-import { nodeCrypto } from './node-crypto';
+import { createHash } from 'node:crypto';
 import { ImageError } from './errors';
 
 export type DiskExtent =
@@ -221,7 +221,7 @@ export async function* diskToRaw(
 export async function hashDisk(
   disk: DiskStream,
 ): Promise<{ sha256: string; capacity: number; dataBytes: number }> {
-  const h = nodeCrypto().createHash('sha256');
+  const h = createHash('sha256');
   let dataBytes = 0;
   let pos = 0;
   for await (const e of disk.extents) {
@@ -255,7 +255,7 @@ export function tapDisk(
   disk: DiskStream;
   result: () => { sha256: string; dataBytes: number; head: Buffer; consumedBytes: number; done: boolean };
 } {
-  const h = nodeCrypto().createHash('sha256');
+  const h = createHash('sha256');
   let dataBytes = 0;
   let consumed = 0;
   let done = false;
