@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { writeDelta, type DeltaExtentInput } from '../images/delta';
 import { zeros } from '../images/extents';
-import type { RandomAccessDisk } from '../images/random-access';
+import type { RandomAccessDisk } from '../images/random-access-disk';
 import { storeArtifact } from './artifacts';
 import { endStep, recordResource, updateJob, type Gateway } from './gateway';
 import type { Job } from './job';

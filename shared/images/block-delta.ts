@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { writeDelta, type DeltaExtentInput } from './delta';
 import { ImageError } from './errors';
 import { zeros } from './extents';
-import type { RandomAccessDisk } from './random-access';
+import type { RandomAccessDisk } from './random-access-disk';
 import { EBS_BLOCK_BYTES, blockRuns, ebsBlockCount, ebsBlocks, type BlockManifest } from './upload-plan';
 
 /** Longest extent written (a run of changed blocks is cut here): bounds what a reader holds per extent. */

@@ -20,7 +20,8 @@ import { ImageError } from './errors';
 import { normalizeExtents, splitZeroBlocks, zeros, type DiskExtent, type DiskStream } from './extents';
 import { listOvaEntries, subSource, writeOva } from './ova';
 import { parseOvf, type OvfHardware } from './ovf';
-import { openRandomAccess, type RandomAccessDisk } from './random-access';
+import { openRandomAccess } from './random-access';
+import type { RandomAccessDisk } from './random-access-disk';
 import { fileSource, type ByteSource } from './source';
 import { resolveInDirectory } from './vmdk-flat';
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ImageError } from './errors';
 import { isAllZero } from './extents';
-import type { RandomAccessDisk } from './random-access';
+import type { RandomAccessDisk } from './random-access-disk';
 import { buildFixedVhdFooter, type FixedVhdOptions } from './vhd';
 
 const SECTOR = 512;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
 import { diskToRaw, normalizeExtents, rawToDisk, zeros, type DiskExtent, type DiskStream } from './extents';
-import type { RandomAccessOpener } from './random-access';
+import type { RandomAccessOpener } from './random-access-disk';
 import { readSourceInto, type ByteSource } from './source';
 
 const FOOTER = 512;

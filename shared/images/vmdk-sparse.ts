@@ -12,7 +12,12 @@ import type { ImageFormat } from './detect';
 import { ImageError } from './errors';
 import { inflateGrainInto } from './grain-inflate';
 import { isAllZero, normalizeExtents, type DiskStream } from './extents';
-import type { MappedRange, OpenRandomAccessOptions, RandomAccessDisk } from './random-access';
+import {
+  checkDiskRange,
+  type MappedRange,
+  type OpenRandomAccessOptions,
+  type RandomAccessDisk,
+} from './random-access-disk';
 import { readSourceInto, type ByteSource } from './source';
 import {
   checkVmdkGrainAndCapacity,
@@ -69,10 +74,6 @@ const DEFAULTS = {
   maxDescriptorBytes: 64 * 1024,
   grainTableCache: 64,
 } satisfies Required<SparseVmdkLimits>;
-
-/** BG_IMAGE_INVALID_ARGUMENT unless [offset, offset+length) lies in [0, capacity). */
-import { checkDiskRange } from './block-table';
-export { checkDiskRange };
 
 /** Appends a range to a list, merging it with the previous one when both are of one kind. */
 function pushRange(out: MappedRange[], offset: number, length: number, zero: boolean): void {

@@ -10,7 +10,7 @@ import {
   writeDelta,
 } from '../../../shared/images/delta';
 import { hashDisk } from '../../../shared/images/extents';
-import { openRaw } from '../../../shared/images/random-access';
+import { openRaw } from '../../../shared/images/raw';
 import { bufferSource } from '../../../shared/images/source';
 import { collect, pseudoRandom, sha256 } from '../../helpers/images/fixtures';
 import { RUNS, chunks, fuzz, imageErrorsOnly, mutate, mutations } from '../../helpers/images/fuzz';

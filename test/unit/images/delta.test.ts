@@ -16,7 +16,8 @@ import {
   type DeltaPiece,
 } from '../../../shared/images/delta';
 import { diskToRaw, hashDisk } from '../../../shared/images/extents';
-import { openRaw, type RandomAccessDisk } from '../../../shared/images/random-access';
+import { openRaw } from '../../../shared/images/raw';
+import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { bufferSource } from '../../../shared/images/source';
 import { chunked, collect, pseudoRandom, sha256 } from '../../helpers/images/fixtures';
 
