@@ -29,7 +29,7 @@ import { readAheadFileSource, type OpenedInput } from './parallel-worker';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { writeDynamicVhdTo } from './vhd-dynamic';
 import { writeQcow2File } from './qcow2-writer';
-import { writeMonolithicSparseVmdk } from './vmdk-sparse';
+import { writeMonolithicSparseVmdk } from './vmdk-sparse-writer';
 import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
 
 /** Output formats of `convertImage`. */

@@ -19,6 +19,7 @@ export * from './convert';
 export * from './vhd-dynamic';
 export * from './vhdx';
 export * from './vmdk-sparse';
+export * from './vmdk-sparse-writer';
 export * from './vmdk-flat';
 export * from './raw-writer';
 export * from './qcow2';

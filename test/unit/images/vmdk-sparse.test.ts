@@ -12,7 +12,8 @@ import { bufferSource, fileSource } from '../../../shared/images/source';
 import { openRandomAccess } from '../../../shared/images/random-access';
 import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { FLAG_COMPRESSED, FLAG_ZERO_GRAIN_GTE, GD_AT_END, SECTOR } from '../../../shared/images/vmdk-format';
-import { openSparseVmdk, writeMonolithicSparseVmdk } from '../../../shared/images/vmdk-sparse';
+import { openSparseVmdk } from '../../../shared/images/vmdk-sparse';
+import { writeMonolithicSparseVmdk } from '../../../shared/images/vmdk-sparse-writer';
 import { writeStreamOptimizedVmdk } from '../../../shared/images/vmdk-stream-writer';
 import {
   join,
