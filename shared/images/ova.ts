@@ -17,16 +17,9 @@ import {
   type ManifestAlgorithm,
   type ManifestEntry,
 } from './manifest';
-import {
-  buildOvf,
-  parseOvf,
-  STREAM_OPTIMIZED_FORMAT_URI,
-  type OvfController,
-  type OvfHardware,
-  type OvfNic,
-  type OvfOsType,
-  type OvfProfile,
-} from './ovf';
+import { buildOvf, STREAM_OPTIMIZED_FORMAT_URI } from './ovf-build';
+import { parseOvf } from './ovf-parse';
+import type { OvfController, OvfHardware, OvfNic, OvfOsType, OvfProfile } from './ovf-profile';
 import { checkRange, type ByteSource } from './source';
 import { detectPartitionTable, type PartitionTable } from './partition';
 import {

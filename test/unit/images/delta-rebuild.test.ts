@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { rebuildFromDelta, writeDelta, type DeltaExtentInput } from '../../../shared/images/delta';
 import { diskFromBuffer } from '../../../shared/images/extents';
 import { writeOva } from '../../../shared/images/ova';
-import { parseOvf } from '../../../shared/images/ovf';
+import { parseOvf } from '../../../shared/images/ovf-parse';
 import { readTar } from '../../../shared/images/tar';
 import {
   chunked,
