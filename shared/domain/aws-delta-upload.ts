@@ -15,7 +15,8 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { readDelta, type DeltaHeader } from '../images/delta';
+import { readDelta } from '../images/delta-reader';
+import type { DeltaHeader } from '../images/delta-format';
 import { isAllZero } from '../images/extents';
 import { detectPartitionTable } from '../images/partition';
 import { EBS_BLOCK_BYTES, type BlockManifest, type EbsBlock, type UploadRange } from '../images/upload-plan';

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { writeDelta, type DeltaExtentInput } from './delta';
+import { writeDelta, type DeltaExtentInput } from './delta-writer';
 import { ImageError } from './errors';
 import { zeros } from './extents';
 import type { RandomAccessDisk } from './random-access-disk';
