@@ -1,7 +1,7 @@
 /**
  * An incremental upload (#5, `burstgate offload --incremental`): a local disk compared with the
  * block manifest of the snapshot the cloud already holds (512 KiB blocks → SHA-256), written as a
- * delta file (delta.ts) that carries only the blocks that differ. Every extent covers whole blocks
+ * delta file (delta-writer.ts) that carries only the blocks that differ. Every extent covers whole blocks
  * (the disk's last block may be cut at the capacity), so whoever applies it to the snapshot never
  * needs the base's bytes: a data extent's blocks replace the snapshot's, a zero extent's blocks
  * become zeros. Two passes over the local disk, never a whole block table in memory beyond the
