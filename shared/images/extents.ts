@@ -127,9 +127,9 @@ export function* splitZeroBlocks(
 /**
  * A DiskStream over a random-access disk (or the range [offset, offset+length) of it, whose
  * extents then start at 0, as every DiskStream's do — add `offset` back for disk positions).
- * Mapped-zero ranges are emitted
- * without reading; data ranges are read in chunks of at most `chunkSize` and zero-detected in
- * 64 KiB blocks, so zero ranges never reach a writer as data. Bounded memory: one chunk.
+ * Mapped-zero ranges are emitted without reading; data ranges are read in chunks of at most
+ * `chunkSize` and zero-detected in 64 KiB blocks, so zero ranges never reach a writer as data.
+ * Bounded memory: one chunk.
  */
 export function streamFrom(
   disk: RandomAccessDisk,
