@@ -8,7 +8,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBaseImage } from '../images/delta';
+import { openBaseImage } from '../images/base-image';
 import { writeBlockDelta, type BlockDeltaProgress, type BlockDeltaSummary } from '../images/block-delta';
 import { parseBlockManifest } from '../images/upload-plan';
 import { GatewayClientError } from './errors';

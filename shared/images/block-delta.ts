@@ -1,21 +1,21 @@
 /**
  * An incremental upload (#5, `burstgate offload --incremental`): a local disk compared with the
  * block manifest of the snapshot the cloud already holds (512 KiB blocks → SHA-256), written as a
- * delta file (delta.ts) that carries only the blocks that differ. Every extent covers whole blocks
+ * delta file (delta-writer.ts) that carries only the blocks that differ. Every extent covers whole blocks
  * (the disk's last block may be cut at the capacity), so whoever applies it to the snapshot never
  * needs the base's bytes: a data extent's blocks replace the snapshot's, a zero extent's blocks
  * become zeros. Two passes over the local disk, never a whole block table in memory beyond the
  * manifest itself: the first hashes the blocks (and the whole disk), the second reads the changed
  * ones into the delta.
  */
-import { nodeCrypto } from './node-crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { writeDelta, type DeltaExtentInput } from './delta';
+import { writeDelta, type DeltaExtentInput } from './delta-writer';
 import { ImageError } from './errors';
 import { zeros } from './extents';
-import type { RandomAccessDisk } from './random-access';
+import type { RandomAccessDisk } from './random-access-disk';
 import { EBS_BLOCK_BYTES, blockRuns, ebsBlockCount, ebsBlocks, type BlockManifest } from './upload-plan';
 
 /** Longest extent written (a run of changed blocks is cut here): bounds what a reader holds per extent. */
@@ -87,7 +87,7 @@ export async function writeBlockDelta(
   }
 
   // Pass 1: the local blocks' hashes, and the whole disk's (zeros between the non-zero blocks).
-  const whole = nodeCrypto().createHash('sha256');
+  const whole = createHash('sha256');
   let hashedTo = 0;
   const hashZerosTo = (end: number) => {
     for (; hashedTo < end; hashedTo += Math.min(ZERO_HASH_CHUNK, end - hashedTo)) {

@@ -1,27 +1,9 @@
 /**
- * Shared pieces of the random-access readers: range checks, and the disk laid out in blocks
- * through a table that dynamic VHD and VHDX have in common. No imports of format modules here,
- * so those modules and random-access.ts can both use it without an import cycle.
+ * The disk laid out in fixed-size blocks through a block table, which dynamic VHD and VHDX have in
+ * common. Imports no format module, so both can use it without an import cycle.
  */
-import { ImageError } from './errors';
 import type { ImageFormat } from './detect';
-import type { MappedRange, RandomAccessDisk } from './random-access';
-
-/** Throws BG_IMAGE_INVALID_ARGUMENT unless [offset, offset+length) lies within the disk. */
-export function checkDiskRange(name: string, capacity: number, offset: number, length: number): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    !Number.isSafeInteger(length) ||
-    offset < 0 ||
-    length < 0 ||
-    offset + length > capacity
-  ) {
-    throw new ImageError(
-      'BG_IMAGE_INVALID_ARGUMENT',
-      `${name}: invalid range of ${length} bytes at ${offset} (the disk has ${capacity} bytes)`,
-    );
-  }
-}
+import { checkDiskRange, type MappedRange, type RandomAccessDisk } from './random-access-disk';
 
 /**
  * A disk laid out in fixed-size blocks through a block table (dynamic VHD, VHDX): `table[i]` is

@@ -8,7 +8,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { ImageError } from './errors';
-import { tapDisk, type DiskExtent, type DiskStream } from './extents';
+import { streamFrom, tapDisk, type DiskExtent, type DiskStream } from './extents';
 import { detectImageFormat, type ImageFormat } from './detect';
 import { inspectOva, type OvaInspection } from './ova';
 import { openDiskImage } from './open';
@@ -22,13 +22,14 @@ import {
   type ParallelConvertOptions,
   type ParallelTarget,
 } from './parallel';
-import { mappedDataBytes, openRandomAccess, streamFrom } from './random-access';
+import { mappedDataBytes } from './random-access-disk';
+import { openRandomAccess } from './random-access';
 import { fileSource, type ByteSource } from './source';
 import { readAheadFileSource, type OpenedInput } from './parallel-worker';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { writeDynamicVhdTo } from './vhd-dynamic';
 import { writeQcow2File } from './qcow2-writer';
-import { writeMonolithicSparseVmdk } from './vmdk-sparse';
+import { writeMonolithicSparseVmdk } from './vmdk-sparse-writer';
 import { writeStreamOptimizedVmdk } from './vmdk-stream-writer';
 
 /** Output formats of `convertImage`. */

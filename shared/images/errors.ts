@@ -1,7 +1,9 @@
 /**
  * One error family for the disk-image module. Every failure that is the input's fault (a truncated
  * file, a hostile header, a manifest that does not match) is an ImageError with a stable code, so
- * callers can map it to a user-facing answer without parsing messages.
+ * callers can map it to a user-facing answer without parsing messages. README.md ("Error codes")
+ * says what each code means and what the user should do; a unit test keeps that list and this
+ * union equal to the codes the source throws.
  */
 export type ImageErrorCode =
   | 'BG_IMAGE_TRUNCATED'

@@ -1,5 +1,6 @@
-import { nodeCrypto } from './node-crypto';
+import { createHash } from 'node:crypto';
 import { ImageError } from './errors';
+import type { RandomAccessDisk } from './random-access-disk';
 
 export type DiskExtent =
   /** `offset` is in bytes into the virtual disk. */
@@ -123,6 +124,35 @@ export function* splitZeroBlocks(
   if (zeroStart >= 0) yield { kind: 'zero', offset: base + zeroStart, length: buf.length - zeroStart };
 }
 
+/**
+ * A DiskStream over a random-access disk (or the range [offset, offset+length) of it, whose
+ * extents then start at 0, as every DiskStream's do — add `offset` back for disk positions).
+ * Mapped-zero ranges are emitted without reading; data ranges are read in chunks of at most
+ * `chunkSize` and zero-detected in 64 KiB blocks, so zero ranges never reach a writer as data.
+ * Bounded memory: one chunk.
+ */
+export function streamFrom(
+  disk: RandomAccessDisk,
+  opts: { offset?: number; length?: number; chunkSize?: number } = {},
+): DiskStream {
+  const start = opts.offset ?? 0;
+  const length = opts.length ?? disk.capacity - start;
+  const chunkSize = opts.chunkSize ?? 4 * 1024 * 1024;
+  async function* extents(): AsyncGenerator<DiskExtent> {
+    for await (const r of disk.map(start, length)) {
+      if (r.zero) {
+        yield { kind: 'zero', offset: r.offset - start, length: r.length };
+        continue;
+      }
+      for (let off = r.offset; off < r.offset + r.length; off += chunkSize) {
+        const n = Math.min(chunkSize, r.offset + r.length - off);
+        yield* splitZeroBlocks(await disk.read(off, n), off - start);
+      }
+    }
+  }
+  return { capacity: length, extents: extents() };
+}
+
 /** A DiskStream over an in-memory buffer; zero-detects in 64 KiB blocks (blockSize option). */
 export function diskFromBuffer(buf: Buffer, opts: ZeroDetectOptions = {}): DiskStream {
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -221,7 +251,7 @@ export async function* diskToRaw(
 export async function hashDisk(
   disk: DiskStream,
 ): Promise<{ sha256: string; capacity: number; dataBytes: number }> {
-  const h = nodeCrypto().createHash('sha256');
+  const h = createHash('sha256');
   let dataBytes = 0;
   let pos = 0;
   for await (const e of disk.extents) {
@@ -255,7 +285,7 @@ export function tapDisk(
   disk: DiskStream;
   result: () => { sha256: string; dataBytes: number; head: Buffer; consumedBytes: number; done: boolean };
 } {
-  const h = nodeCrypto().createHash('sha256');
+  const h = createHash('sha256');
   let dataBytes = 0;
   let consumed = 0;
   let done = false;

@@ -1,5 +1,4 @@
-import type { Hash } from 'node:crypto';
-import { nodeCrypto } from './node-crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,16 +17,9 @@ import {
   type ManifestAlgorithm,
   type ManifestEntry,
 } from './manifest';
-import {
-  buildOvf,
-  parseOvf,
-  STREAM_OPTIMIZED_FORMAT_URI,
-  type OvfController,
-  type OvfHardware,
-  type OvfNic,
-  type OvfOsType,
-  type OvfProfile,
-} from './ovf';
+import { buildOvf, STREAM_OPTIMIZED_FORMAT_URI } from './ovf-build';
+import { parseOvf } from './ovf-parse';
+import type { OvfController, OvfHardware, OvfNic, OvfOsType, OvfProfile } from './ovf-profile';
 import { checkRange, type ByteSource } from './source';
 import { detectPartitionTable, type PartitionTable } from './partition';
 import {
@@ -97,7 +89,7 @@ function hashingBody(
   bytes: () => number;
 } {
   const hashes = new Map<ManifestAlgorithm, Hash>();
-  for (const a of algorithms) hashes.set(a, nodeCrypto().createHash(nodeHashName(a)));
+  for (const a of algorithms) hashes.set(a, createHash(nodeHashName(a)));
   const it = body[Symbol.asyncIterator]();
   let bytes = 0;
   let finished = false;
@@ -478,8 +470,8 @@ export function writeOva(opts: WriteOvaOptions): AsyncIterable<Buffer> {
         capacity: number;
       }> = [];
       for (const d of opts.disks) {
-        const path = join(dir, `${nodeCrypto().randomBytes(6).toString('hex')}.vmdk`);
-        const h = nodeCrypto().createHash('sha256');
+        const path = join(dir, `${randomBytes(6).toString('hex')}.vmdk`);
+        const h = createHash('sha256');
         const fh = await open(path, 'w');
         try {
           for await (const chunk of writeStreamOptimizedVmdk(d.disk, {
@@ -517,7 +509,7 @@ export function writeOva(opts: WriteOvaOptions): AsyncIterable<Buffer> {
           {
             algorithm: 'SHA256',
             file: ovfName,
-            digest: nodeCrypto().createHash('sha256').update(ovf).digest('hex'),
+            digest: createHash('sha256').update(ovf).digest('hex'),
           },
           ...staged.map((s) => ({ algorithm: 'SHA256' as const, file: s.fileName, digest: s.sha256 })),
         ]),

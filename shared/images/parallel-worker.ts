@@ -15,7 +15,8 @@ import { alignedBuffer } from './aligned';
 import type { ImageFormat } from './detect';
 import { isImageError } from './errors';
 import { isAllZero } from './extents';
-import { openRandomAccess, readDiskInto, type RandomAccessDisk } from './random-access';
+import { openRandomAccess } from './random-access';
+import { readDiskInto, type RandomAccessDisk } from './random-access-disk';
 import { checkRange, type ByteSource } from './source';
 import { compressGrain, grainRecord, grainRecordSize, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
 

@@ -30,7 +30,7 @@ import {
   type OpenedInput,
 } from './parallel-worker';
 import { OutputFileWriter, openDirectOutput, writableFile, type WritePath } from './output-file';
-import type { RandomAccessDisk } from './random-access';
+import type { RandomAccessDisk } from './random-access-disk';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { StreamOptimizedVmdkAssembler, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
 

@@ -9,7 +9,7 @@
 import { promisify } from 'node:util';
 import { constants as zlibConstants, inflateRaw, type ZlibOptions } from 'node:zlib';
 import { ImageError } from './errors';
-import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access';
+import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access-disk';
 import { readSourceInto, type ByteSource } from './source';
 
 const inflateRawP = promisify<Buffer, ZlibOptions, Buffer>(inflateRaw);

@@ -4,10 +4,10 @@
  * yields only the writes the cloud needs — never a zero page or block, since page blobs and EBS
  * snapshots start zeroed — reading only what the format maps as data (S3 ranged GETs underneath).
  */
-import { nodeCrypto } from './node-crypto';
+import { createHash } from 'node:crypto';
 import { ImageError } from './errors';
 import { isAllZero } from './extents';
-import type { RandomAccessDisk } from './random-access';
+import type { RandomAccessDisk } from './random-access-disk';
 import { buildFixedVhdFooter, type FixedVhdOptions } from './vhd';
 
 const SECTOR = 512;
@@ -262,7 +262,7 @@ export interface EbsBlockOptions {
 }
 
 function sha256Base64(data: Buffer): string {
-  return nodeCrypto().createHash('sha256').update(data).digest('base64');
+  return createHash('sha256').update(data).digest('base64');
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { ImageError } from './errors';
 import { zeros, type DiskStream } from './extents';
-import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access';
+import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access-disk';
 import { blockTableDisk } from './block-table';
 import type { ByteSource } from './source';
 import { buildVhdFooter, parseVhdFooter, type FixedVhdOptions, type VhdFooter } from './vhd';

@@ -1,8 +1,8 @@
-import { nodeCrypto } from './node-crypto';
+import { randomBytes } from 'node:crypto';
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
 import { diskToRaw, normalizeExtents, rawToDisk, zeros, type DiskExtent, type DiskStream } from './extents';
-import type { RandomAccessOpener } from './random-access';
+import type { RandomAccessOpener } from './random-access-disk';
 import { readSourceInto, type ByteSource } from './source';
 
 const FOOTER = 512;
@@ -118,7 +118,7 @@ export function buildVhdFooter(
   f.writeUInt8(g.heads, 58);
   f.writeUInt8(g.sectorsPerTrack, 59);
   f.writeUInt32BE(diskType, 60);
-  (opts.uniqueId ?? nodeCrypto().randomBytes(16)).copy(f, 68, 0, 16);
+  (opts.uniqueId ?? randomBytes(16)).copy(f, 68, 0, 16);
   f.writeUInt32BE(checksumOf(f), 64);
   return f;
 }

@@ -9,7 +9,7 @@
  * unreplayed log are refused with typed errors. Memory: the BAT (8 bytes per block, limited).
  */
 import { ImageError } from './errors';
-import type { RandomAccessDisk, RandomAccessOpener } from './random-access';
+import type { RandomAccessDisk, RandomAccessOpener } from './random-access-disk';
 import { blockTableDisk } from './block-table';
 import type { ByteSource } from './source';
 

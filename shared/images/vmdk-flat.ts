@@ -7,16 +7,10 @@
  */
 import { isAbsolute, join, sep } from 'node:path';
 import { ImageError, isImageError } from './errors';
-import type { MappedRange, RandomAccessDisk } from './random-access';
+import { checkDiskRange, type MappedRange, type RandomAccessDisk } from './random-access-disk';
 import { fileSource, type ByteSource } from './source';
-import { SECTOR, parseVmdkDescriptor, type VmdkDescriptor } from './vmdk-format';
-import {
-  checkDiskRange,
-  openSparseVmdkExtent,
-  refuseDifferencing,
-  type SparseVmdkDisk,
-  type VmdkRandomAccessOptions,
-} from './vmdk-sparse';
+import { parseVmdkDescriptor, refuseDifferencing, SECTOR, type VmdkDescriptor } from './vmdk-format';
+import { openSparseVmdkExtent, type SparseVmdkDisk, type VmdkRandomAccessOptions } from './vmdk-sparse';
 
 export interface DescriptorVmdkExtent {
   type: 'FLAT' | 'VMFS' | 'SPARSE' | 'ZERO';

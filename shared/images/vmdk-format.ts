@@ -249,3 +249,21 @@ export function checkVmdkGrainAndCapacity(
     );
   }
 }
+
+/** The parent named by a descriptor of a differencing disk; undefined for a standalone disk. */
+export function vmdkParentOf(desc: VmdkDescriptor): string | undefined {
+  const hint = desc.fields.parentFileNameHint;
+  if (desc.parentCid === undefined || desc.parentCid === 'ffffffff' || hint === undefined) return undefined;
+  return hint;
+}
+
+/** BG_VMDK_DIFFERENCING naming the parent when the descriptor is a differencing disk's. */
+export function refuseDifferencing(desc: VmdkDescriptor, name: string): void {
+  const parent = vmdkParentOf(desc);
+  if (parent !== undefined) {
+    throw new ImageError(
+      'BG_VMDK_DIFFERENCING',
+      `${name}: unsupported: differencing disk (a snapshot delta), parent "${parent}" (parentCID ${desc.parentCid}); convert the chain into one disk first, e.g. "qemu-img convert -O vmdk ${name} flat.vmdk", or consolidate the snapshots`,
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import { nodeCrypto } from './node-crypto';
+import { randomBytes } from 'node:crypto';
 import { deflate, deflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { ImageError } from './errors';
@@ -161,7 +161,7 @@ export class StreamOptimizedVmdkAssembler {
     this.gd = Buffer.alloc(Math.ceil(numGrains / GTES_PER_GT) * 4);
     this.descriptor = Buffer.from(
       formatVmdkDescriptor({
-        cid: opts.cid ?? nodeCrypto().randomBytes(4).readUInt32LE(0),
+        cid: opts.cid ?? randomBytes(4).readUInt32LE(0),
         capacitySectors,
         fileName: (opts.fileName ?? 'disk.vmdk').replace(/"/g, ''),
         adapterType,

@@ -17,7 +17,7 @@ import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
 import { convertImage } from '../../shared/images';
-import { writeDelta, type DeltaExtentInput } from '../../shared/images/delta';
+import { writeDelta, type DeltaExtentInput } from '../../shared/images/delta-writer';
 import { callsSince, EBS_BLOCK } from '../helpers/aws-sim';
 import { cliAgainst } from '../helpers/cli';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';

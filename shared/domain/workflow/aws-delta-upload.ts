@@ -1,6 +1,6 @@
 /**
  * Incremental uploads of the AWS direct path (`burstgate offload --incremental`): instead of the
- * VM's image, the client uploads a delta (shared/images/delta.ts, written by block-delta.ts) of the
+ * VM's image, the client uploads a delta (the format of shared/images/delta-format.ts, written by block-delta.ts) of the
  * 512 KiB blocks that differ from the VM's cached snapshot. Only those cross the WAN; the gateway
  * puts them into a child of the cached snapshot.
  *
@@ -15,7 +15,8 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { readDelta, type DeltaHeader } from '../../images/delta';
+import { readDelta } from '../../images/delta-reader';
+import type { DeltaHeader } from '../../images/delta-format';
 import { isAllZero } from '../../images/extents';
 import { detectPartitionTable } from '../../images/partition';
 import {

@@ -18,7 +18,7 @@ import {
   type SnapshotBlockPage,
   type SnapshotBlockRef,
 } from '../../clouds/aws/snapshot-blocks';
-import type { DeltaExtentInput } from '../../images/delta';
+import type { DeltaExtentInput } from '../../images/delta-writer';
 import { EBS_BLOCK_BYTES } from '../../images/upload-plan';
 import { planBlockRuns, type PlannedRun } from '../block-runs';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';

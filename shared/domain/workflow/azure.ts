@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { azureNames, azureTargetOf, type AzureResourceType } from '../../clouds/azure/azure-target';
 import { CloudError } from '../../clouds/errors';
 import { isImageError } from '../../images/errors';
-import type { DeltaExtentInput } from '../../images/delta';
+import type { DeltaExtentInput } from '../../images/delta-writer';
 import {
   AZURE_MAX_PAGE_BYTES,
   azurePageWrites,

@@ -9,9 +9,9 @@
  * hashing what passes is the result's hash.
  */
 import { createHash } from 'node:crypto';
-import { writeDelta, type DeltaExtentInput } from '../../images/delta';
+import { writeDelta, type DeltaExtentInput } from '../../images/delta-writer';
 import { zeros } from '../../images/extents';
-import type { RandomAccessDisk } from '../../images/random-access';
+import type { RandomAccessDisk } from '../../images/random-access-disk';
 import { storeArtifact } from '../artifacts';
 import { endStep, recordResource, updateJob, type Gateway } from '../gateway';
 import type { Job } from '../job';

@@ -5,7 +5,8 @@
  */
 import type { ImageFormat } from '../../images/detect';
 import { subSource } from '../../images/ova';
-import { mappedDataBytes, openRandomAccess, type RandomAccessDisk } from '../../images/random-access';
+import { mappedDataBytes, type RandomAccessDisk } from '../../images/random-access-disk';
+import { openRandomAccess } from '../../images/random-access';
 import { checkRange, type ByteSource } from '../../images/source';
 import type { Gateway } from '../gateway';
 import type { Job } from '../job';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../../shared/client/api-client';
 import { parseAzureResourceId } from '../../../shared/clouds/azure/azure-target';
 import { gatewayAzureClients } from '../../helpers/azure-sim';
-import { openBaseImage } from '../../../shared/images/delta';
+import { openBaseImage } from '../../../shared/images/base-image';
 import { SAMPLE_OVA } from '../../../infra/local/demo';
 import { cliAgainst } from '../../helpers/cli';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';

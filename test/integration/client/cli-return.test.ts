@@ -12,7 +12,7 @@ import { main } from '../../../bin/burstgate';
 import { formatBytes } from '../../../shared/client/progress';
 import type { JobTarget } from '../../../shared/client/types';
 import { describeImage } from '../../../shared/images/convert';
-import { writeDelta, type DeltaExtentInput } from '../../../shared/images/delta';
+import { writeDelta, type DeltaExtentInput } from '../../../shared/images/delta-writer';
 import { diskFromBuffer } from '../../../shared/images/extents';
 import { writeOva } from '../../../shared/images/ova';
 import {

@@ -15,7 +15,7 @@ import { checkBaseFile, checkImageFile, checkOutputFile } from '../../../shared/
 import { offloadImage, type OffloadEvent } from '../../../shared/client/offload-workflow';
 import { returnJob, type ReturnClient, type ReturnEvent } from '../../../shared/client/return-workflow';
 import type { JobState, JobTarget, JobView } from '../../../shared/client/types';
-import { writeDelta, type DeltaExtentInput } from '../../../shared/images/delta';
+import { writeDelta, type DeltaExtentInput } from '../../../shared/images/delta-writer';
 import { collect, pseudoRandom, rawDisk, sha256 } from '../../helpers/images/fixtures';
 import { useTmpDir } from '../../helpers/images/tmp-dir';
 import { startFakeGateway, type FakeGateway } from '../../helpers/fake-gateway';

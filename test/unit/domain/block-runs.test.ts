@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { planBlockRuns, withZeroGaps, type PlannedRun } from '../../../shared/domain/block-runs';
 import { runExtents } from '../../../shared/domain/workflow/aws-return';
-import type { DeltaExtentInput } from '../../../shared/images/delta';
+import type { DeltaExtentInput } from '../../../shared/images/delta-writer';
 
 const B = 512 * 1024;
 const refs = (...indices: number[]) => indices.map((index) => ({ index, token: `t${index}` }));

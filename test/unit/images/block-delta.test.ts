@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBlockDelta } from '../../../shared/images/block-delta';
-import { openBaseImage, readDelta, rebuildFromDelta } from '../../../shared/images/delta';
+import { openBaseImage } from '../../../shared/images/base-image';
+import { readDelta } from '../../../shared/images/delta-reader';
+import { rebuildFromDelta } from '../../../shared/images/delta-rebuild';
 import {
   EBS_BLOCK_BYTES,
   blockManifest,

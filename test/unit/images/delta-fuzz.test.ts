@@ -1,16 +1,12 @@
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  applyDelta,
-  checkDeltaBase,
-  DELTA_HEADER_BYTES,
-  DELTA_RECORD_BYTES,
-  readDelta,
-  writeDelta,
-} from '../../../shared/images/delta';
+import { applyDelta, checkDeltaBase } from '../../../shared/images/delta-apply';
+import { DELTA_HEADER_BYTES, DELTA_RECORD_BYTES } from '../../../shared/images/delta-format';
+import { readDelta } from '../../../shared/images/delta-reader';
+import { writeDelta } from '../../../shared/images/delta-writer';
 import { hashDisk } from '../../../shared/images/extents';
-import { openRaw } from '../../../shared/images/random-access';
+import { openRaw } from '../../../shared/images/raw';
 import { bufferSource } from '../../../shared/images/source';
 import { collect, pseudoRandom, sha256 } from '../../helpers/images/fixtures';
 import { RUNS, chunks, fuzz, imageErrorsOnly, mutate, mutations } from '../../helpers/images/fuzz';

@@ -1,9 +1,10 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { rebuildFromDelta, writeDelta, type DeltaExtentInput } from '../../../shared/images/delta';
+import { rebuildFromDelta } from '../../../shared/images/delta-rebuild';
+import { writeDelta, type DeltaExtentInput } from '../../../shared/images/delta-writer';
 import { diskFromBuffer } from '../../../shared/images/extents';
 import { writeOva } from '../../../shared/images/ova';
-import { parseOvf } from '../../../shared/images/ovf';
+import { parseOvf } from '../../../shared/images/ovf-parse';
 import { readTar } from '../../../shared/images/tar';
 import {
   chunked,

@@ -1,22 +1,18 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { applyDelta, checkDeltaBase } from '../../../shared/images/delta-apply';
 import {
-  applyDelta,
-  checkDeltaBase,
   DELTA_HEADER_BYTES,
   DELTA_RECORD_BYTES,
   DELTA_TRAILER_BYTES,
-  DeltaWriter,
-  OverlayHasher,
-  readDelta,
-  verifyDelta,
-  writeDelta,
-  type DeltaExtentInput,
-  type DeltaPiece,
-} from '../../../shared/images/delta';
+} from '../../../shared/images/delta-format';
+import { DeltaWriter, writeDelta, type DeltaExtentInput } from '../../../shared/images/delta-writer';
+import { OverlayHasher } from '../../../shared/images/overlay-hasher';
+import { readDelta, verifyDelta, type DeltaPiece } from '../../../shared/images/delta-reader';
 import { diskToRaw, hashDisk } from '../../../shared/images/extents';
-import { openRaw, type RandomAccessDisk } from '../../../shared/images/random-access';
+import { openRaw } from '../../../shared/images/raw';
+import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { bufferSource } from '../../../shared/images/source';
 import { chunked, collect, pseudoRandom, sha256 } from '../../helpers/images/fixtures';
 

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildOvf, parseOvf } from '../../../shared/images/ovf';
+import { buildOvf } from '../../../shared/images/ovf-build';
+import { parseOvf } from '../../../shared/images/ovf-parse';
 import { RUNS, mutations, mutate, imageErrorsOnly, fuzz } from '../../helpers/images/fuzz';
 
 void mutations;

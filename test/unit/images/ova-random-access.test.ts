@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
 import { formatManifest } from '../../../shared/images/manifest';
 import { inspectOva, listOvaEntries, subSource, writeOva } from '../../../shared/images/ova';
-import { STREAM_OPTIMIZED_FORMAT_URI } from '../../../shared/images/ovf';
+import { STREAM_OPTIMIZED_FORMAT_URI } from '../../../shared/images/ovf-build';
 import { bufferSource, type ByteSource } from '../../../shared/images/source';
 import { readTar, writeTar } from '../../../shared/images/tar';
 import { VmdkStreamReader } from '../../../shared/images/vmdk-stream-reader';

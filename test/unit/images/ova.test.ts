@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { diskFromBuffer, type DiskStream } from '../../../shared/images/extents';
 import { formatManifest } from '../../../shared/images/manifest';
 import { inspectOva, writeOva } from '../../../shared/images/ova';
-import { buildOvf } from '../../../shared/images/ovf';
+import { buildOvf } from '../../../shared/images/ovf-build';
 import { readTar, writeTar, type TarWriteEntry } from '../../../shared/images/tar';
 import { writeStreamOptimizedVmdk } from '../../../shared/images/vmdk-stream-writer';
 import {

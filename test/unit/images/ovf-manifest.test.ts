@@ -1,7 +1,8 @@
 import { XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { formatManifest, parseManifest } from '../../../shared/images/manifest';
-import { buildOvf, parseAllocationUnits, parseOvf } from '../../../shared/images/ovf';
+import { buildOvf } from '../../../shared/images/ovf-build';
+import { parseAllocationUnits, parseOvf } from '../../../shared/images/ovf-parse';
 
 describe('manifest', () => {
   it('parses both the "SHA256(name)= hex" and the "SHA1 (name) = hex" forms', () => {

@@ -4,13 +4,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import {
-  buildOvf,
-  parseOvf,
-  STREAM_OPTIMIZED_FORMAT_URI,
-  type OvfController,
-  type OvfProfile,
-} from '../../../shared/images/ovf';
+import { buildOvf, STREAM_OPTIMIZED_FORMAT_URI } from '../../../shared/images/ovf-build';
+import { parseOvf } from '../../../shared/images/ovf-parse';
+import type { OvfController, OvfProfile } from '../../../shared/images/ovf-profile';
 
 const realWorld = join(__dirname, '../../../../shared/fixtures/real-world');
 const present = existsSync(realWorld);

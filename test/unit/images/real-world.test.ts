@@ -12,7 +12,7 @@ import { detectImageFormat } from '../../../shared/images/detect';
 import { hashDisk } from '../../../shared/images/extents';
 import { parseManifest } from '../../../shared/images/manifest';
 import { inspectOva } from '../../../shared/images/ova';
-import { parseOvf } from '../../../shared/images/ovf';
+import { parseOvf } from '../../../shared/images/ovf-parse';
 import { writeTar } from '../../../shared/images/tar';
 import { VmdkStreamReader } from '../../../shared/images/vmdk-stream-reader';
 import {

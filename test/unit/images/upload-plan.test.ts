@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WRITERS, writeDiskToFile } from '../../../shared/images/convert';
-import { openRandomAccess, streamFrom, type RandomAccessDisk } from '../../../shared/images/random-access';
+import { openRandomAccess } from '../../../shared/images/random-access';
+import { streamFrom } from '../../../shared/images/extents';
+import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { bufferSource, fileSource, type ByteSource } from '../../../shared/images/source';
 import {
   AZURE_MAX_PAGE_BYTES,

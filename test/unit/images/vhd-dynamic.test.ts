@@ -2,8 +2,7 @@ import { open as openFile, readFile, stat } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ImageError, isImageError } from '../../../shared/images/errors';
-import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
-import { streamFrom } from '../../../shared/images/random-access';
+import { diskFromBuffer, hashDisk, streamFrom } from '../../../shared/images/extents';
 import { bufferSource, fileSource } from '../../../shared/images/source';
 import { buildVhdFooter } from '../../../shared/images/vhd';
 import {

@@ -1,8 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isImageError } from '../../../shared/images/errors';
-import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
-import { streamFrom } from '../../../shared/images/random-access';
+import { diskFromBuffer, hashDisk, streamFrom } from '../../../shared/images/extents';
 import { bufferSource, fileSource } from '../../../shared/images/source';
 import { openFixedVhd, parseVhdFooter, vhdGeometry, writeFixedVhd } from '../../../shared/images/vhd';
 import {

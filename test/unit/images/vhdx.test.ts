@@ -2,8 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ImageError, isImageError } from '../../../shared/images/errors';
-import { hashDisk } from '../../../shared/images/extents';
-import { streamFrom } from '../../../shared/images/random-access';
+import { hashDisk, streamFrom } from '../../../shared/images/extents';
 import { bufferSource, fileSource } from '../../../shared/images/source';
 import { crc32c, openVhdx, vhdxChecksum, vhdxOpener, VHDX_GUIDS } from '../../../shared/images/vhdx';
 import {

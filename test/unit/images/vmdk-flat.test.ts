@@ -6,9 +6,10 @@
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isImageError, type ImageErrorCode } from '../../../shared/images/errors';
-import { hashDisk } from '../../../shared/images/extents';
+import { hashDisk, streamFrom } from '../../../shared/images/extents';
 import { writeRawSparse } from '../../../shared/images/raw-writer';
-import { openRandomAccess, streamFrom, type RandomAccessDisk } from '../../../shared/images/random-access';
+import { openRandomAccess } from '../../../shared/images/random-access';
+import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { bufferSource, fileSource, type ByteSource } from '../../../shared/images/source';
 import { SECTOR } from '../../../shared/images/vmdk-format';
 import {

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isImageError } from '../../../shared/images/errors';
-import { diskFromBuffer, hashDisk } from '../../../shared/images/extents';
-import { streamFrom, type RandomAccessDisk } from '../../../shared/images/random-access';
+import { diskFromBuffer, hashDisk, streamFrom } from '../../../shared/images/extents';
+import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { bufferSource, type ByteSource } from '../../../shared/images/source';
 import {
   FLAG_NEWLINE_TEST,

@@ -7,11 +7,13 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isImageError, type ImageErrorCode } from '../../../shared/images/errors';
-import { diskFromBuffer, hashDisk, type DiskExtent } from '../../../shared/images/extents';
+import { diskFromBuffer, hashDisk, streamFrom, type DiskExtent } from '../../../shared/images/extents';
 import { bufferSource, fileSource } from '../../../shared/images/source';
-import { openRandomAccess, streamFrom, type RandomAccessDisk } from '../../../shared/images/random-access';
+import { openRandomAccess } from '../../../shared/images/random-access';
+import type { RandomAccessDisk } from '../../../shared/images/random-access-disk';
 import { FLAG_COMPRESSED, FLAG_ZERO_GRAIN_GTE, GD_AT_END, SECTOR } from '../../../shared/images/vmdk-format';
-import { openSparseVmdk, writeMonolithicSparseVmdk } from '../../../shared/images/vmdk-sparse';
+import { openSparseVmdk } from '../../../shared/images/vmdk-sparse';
+import { writeMonolithicSparseVmdk } from '../../../shared/images/vmdk-sparse-writer';
 import { writeStreamOptimizedVmdk } from '../../../shared/images/vmdk-stream-writer';
 import {
   join,
