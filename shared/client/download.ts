@@ -15,7 +15,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GatewayClientError, describeCause, isNetworkError, redactUrl } from './errors';
 import { readText, s3ErrorSummary, transfer } from './http-transfer';
-import { parseBlockManifest, type BlockManifest } from '../images/upload-plan';
+import { parseBlockManifest, type BlockManifest } from '../clouds/aws/ebs-blocks';
 
 export interface DownloadOptions {
   /** Lowercase hex SHA-256 the file must have; without it the file is kept unverified. */

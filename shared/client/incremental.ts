@@ -9,8 +9,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBaseImage } from '../images/base-image';
-import { writeBlockDelta, type BlockDeltaProgress, type BlockDeltaSummary } from '../images/block-delta';
-import { parseBlockManifest } from '../images/upload-plan';
+import { writeBlockDelta, type BlockDeltaProgress, type BlockDeltaSummary } from '../clouds/aws/block-delta';
+import { parseBlockManifest } from '../clouds/aws/ebs-blocks';
 import { GatewayClientError } from './errors';
 
 /** What the gateway says of a VM's cached image (GET /image-cache/{region}/{vmName}). */

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { followJob } from './follow';
-import type { BlockDeltaSummary } from '../images/block-delta';
+import type { BlockDeltaSummary } from '../clouds/aws/block-delta';
 import { prepareIncrementalUpload, type CachedImage, type ImageCacheClient } from './incremental';
 import { sha256File } from './sha256';
 import type {

@@ -13,7 +13,7 @@ import type {
 import type { JobView } from '../domain/view';
 import type { ImageCacheView } from '../domain/image-cache-view';
 import type { UploadInstructions } from '../domain/offloads';
-import type { BlockManifest } from '../images/upload-plan';
+import type { BlockManifest } from '../clouds/aws/ebs-blocks';
 
 export type {
   AwsTarget,

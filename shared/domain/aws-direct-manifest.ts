@@ -4,7 +4,7 @@
  * holds about 60 bytes per non-zero 512 KiB block of the disk.
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { parseBlockManifest, type BlockManifest } from '../images/upload-plan';
+import { parseBlockManifest, type BlockManifest } from '../clouds/aws/ebs-blocks';
 import type { Gateway } from './gateway';
 
 /** Key prefix of the block manifests the image cache keeps (no lifecycle expiry, unlike staging/). */

@@ -35,4 +35,3 @@ export * from './overlay-hasher';
 export * from './base-image';
 export * from './parallel';
 export * from './upload-plan';
-export * from './block-delta';

@@ -18,7 +18,7 @@ import {
   type AzureEndpoints,
   type AzureServicePrincipal,
 } from '../clouds/azure/clients';
-import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../images/upload-plan';
+import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../clouds/aws/ebs-blocks';
 import { ENV } from './env-names';
 
 const MiB = 1024 * 1024;

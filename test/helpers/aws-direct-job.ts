@@ -18,7 +18,7 @@ import { newJobId } from '../../shared/domain/ids';
 import type { Job } from '../../shared/domain/job';
 import { inspectImage } from '../../shared/domain/workflow/inspect';
 import { openBaseImage } from '../../shared/images';
-import { ebsVolumeSizeGiB } from '../../shared/images/upload-plan';
+import { ebsVolumeSizeGiB } from '../../shared/clouds/aws/ebs-blocks';
 import { nonZeroBlocks, uploadSnapshot, waitSnapshot } from './aws-sim';
 import type { TestGateway } from './embedded';
 import { pollUntil } from './aws-sim-env';

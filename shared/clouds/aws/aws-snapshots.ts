@@ -16,8 +16,8 @@ import {
   type EC2Client,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import type { EbsBlock } from '../../images/upload-plan';
-import { EBS_BLOCK_BYTES } from '../../images/upload-plan';
+import type { EbsBlock } from './ebs-blocks';
+import { EBS_BLOCK_BYTES } from './ebs-blocks';
 import { CloudError, classifyCloudError } from '../errors';
 
 export interface AwsSnapshotsOptions {

@@ -17,7 +17,7 @@ import type { AzureClients } from './clients';
 import { classifyAzureError, isAzureGone } from './errors';
 import { CloudError } from '../errors';
 import type { AzureTarget as AzureJobTarget, Job, JobResource } from '../../domain/job';
-import type { PageWrite } from '../../images/upload-plan';
+import type { PageWrite } from './page-plan';
 import { buildFixedVhdFooter } from '../../images/vhd';
 
 export interface AzureTargetOptions {

@@ -19,12 +19,8 @@ import { readDelta } from '../../images/delta-reader';
 import type { DeltaHeader } from '../../images/delta-format';
 import { isAllZero } from '../../images/extents';
 import { detectPartitionTable } from '../../images/partition';
-import {
-  EBS_BLOCK_BYTES,
-  type BlockManifest,
-  type EbsBlock,
-  type UploadRange,
-} from '../../images/upload-plan';
+import { EBS_BLOCK_BYTES, type BlockManifest, type EbsBlock } from '../../clouds/aws/ebs-blocks';
+import { type UploadRange } from '../../images/upload-plan';
 import type { ImageCacheEntry } from '../../store/image-cache';
 import type { Gateway } from '../gateway';
 import type { Job, VmHardware } from '../job';

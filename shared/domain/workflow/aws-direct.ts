@@ -27,10 +27,9 @@ import {
   ebsBlocks,
   ebsVolumeSizeGiB,
   mergeBlockManifests,
-  planRanges,
   type BlockManifest,
-  type UploadRange,
-} from '../../images/upload-plan';
+} from '../../clouds/aws/ebs-blocks';
+import { planRanges, type UploadRange } from '../../images/upload-plan';
 import { blockManifestKey, rangeManifestKey, readManifest, writeManifest } from '../aws-direct-manifest';
 import { deleteDeltaIndex, deltaBaseProblem, deltaRangeChanges, readDeltaIndex } from './aws-delta-upload';
 import { removeJobResources } from '../cleanup';

@@ -19,8 +19,8 @@ import {
   type SnapshotBlockRef,
 } from '../../clouds/aws/snapshot-blocks';
 import type { DeltaExtentInput } from '../../images/delta-writer';
-import { EBS_BLOCK_BYTES } from '../../images/upload-plan';
-import { planBlockRuns, type PlannedRun } from '../block-runs';
+import { EBS_BLOCK_BYTES } from '../../clouds/aws/ebs-blocks';
+import { planBlockRuns, type PlannedRun } from '../../clouds/aws/block-runs';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
 import type { Job } from '../job';

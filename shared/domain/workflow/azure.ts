@@ -16,13 +16,8 @@ import { azureNames, azureTargetOf, type AzureResourceType } from '../../clouds/
 import { CloudError } from '../../clouds/errors';
 import { isImageError } from '../../images/errors';
 import type { DeltaExtentInput } from '../../images/delta-writer';
-import {
-  AZURE_MAX_PAGE_BYTES,
-  azurePageWrites,
-  azureVhdLayout,
-  planRanges,
-  type UploadRange,
-} from '../../images/upload-plan';
+import { AZURE_MAX_PAGE_BYTES, azurePageWrites, azureVhdLayout } from '../../clouds/azure/page-plan';
+import { planRanges, type UploadRange } from '../../images/upload-plan';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
 import type { Job, JobResource } from '../job';

@@ -3,7 +3,8 @@ import { ebsChunkBytes } from '../../../shared/domain/workflow/aws-direct';
 import { MAX_UPLOAD_RANGES } from '../../../shared/domain/workflow/step-kit';
 import { resolveAwsMode } from '../../../shared/domain/aws-mode';
 import { CreateOffloadRequest, parseOrThrow } from '../../../shared/domain/requests';
-import { EBS_BLOCK_BYTES, planRanges } from '../../../shared/images/upload-plan';
+import { EBS_BLOCK_BYTES } from '../../../shared/clouds/aws/ebs-blocks';
+import { planRanges } from '../../../shared/images/upload-plan';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -12,11 +12,12 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { writeDelta, type DeltaExtentInput } from './delta-writer';
-import { ImageError } from './errors';
-import { zeros } from './extents';
-import type { RandomAccessDisk } from './random-access-disk';
-import { EBS_BLOCK_BYTES, blockRuns, ebsBlockCount, ebsBlocks, type BlockManifest } from './upload-plan';
+import { writeDelta, type DeltaExtentInput } from '../../images/delta-writer';
+import { ImageError } from '../../images/errors';
+import { zeros } from '../../images/extents';
+import type { RandomAccessDisk } from '../../images/random-access-disk';
+import { blockRuns } from './block-runs';
+import { EBS_BLOCK_BYTES, ebsBlockCount, ebsBlocks, type BlockManifest } from './ebs-blocks';
 
 /** Longest extent written (a run of changed blocks is cut here): bounds what a reader holds per extent. */
 export const BLOCK_DELTA_MAX_RUN_BYTES = 8 * 1024 * 1024;

@@ -4,7 +4,7 @@
  * number of block reads in flight.
  */
 import { describe, expect, it } from 'vitest';
-import { planBlockRuns, withZeroGaps, type PlannedRun } from '../../../shared/domain/block-runs';
+import { planBlockRuns, withZeroGaps, type PlannedRun } from '../../../shared/clouds/aws/block-runs';
 import { runExtents } from '../../../shared/domain/workflow/aws-return';
 import type { DeltaExtentInput } from '../../../shared/images/delta-writer';
 

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeBlockDelta } from '../../../shared/images/block-delta';
+import { writeBlockDelta } from '../../../shared/clouds/aws/block-delta';
 import { openBaseImage } from '../../../shared/images/base-image';
 import { readDelta } from '../../../shared/images/delta-reader';
 import { rebuildFromDelta } from '../../../shared/images/delta-rebuild';
@@ -18,7 +18,7 @@ import {
   blockManifest,
   ebsBlocks,
   type BlockManifest,
-} from '../../../shared/images/upload-plan';
+} from '../../../shared/clouds/aws/ebs-blocks';
 import { sha256 } from '../../helpers/bytes';
 
 const B = EBS_BLOCK_BYTES;

@@ -10,18 +10,20 @@ import {
   AZURE_MAX_PAGE_BYTES,
   azurePageWrites,
   azureVhdLayout,
+  type PageWrite,
+} from '../../../shared/clouds/azure/page-plan';
+import {
   blockManifest,
-  blockRuns,
   changedBlocks,
   ebsBlockCount,
   ebsBlocks,
   ebsVolumeSizeGiB,
   mergeBlockManifests,
   parseBlockManifest,
-  planRanges,
   type EbsBlock,
-  type PageWrite,
-} from '../../../shared/images/upload-plan';
+} from '../../../shared/clouds/aws/ebs-blocks';
+import { blockRuns } from '../../../shared/clouds/aws/block-runs';
+import { planRanges } from '../../../shared/images/upload-plan';
 import { parseVhdFooter } from '../../../shared/images/vhd';
 import {
   join,
