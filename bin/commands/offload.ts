@@ -134,7 +134,7 @@ ${GATEWAY_HELP}`,
       }
       if (job.state === 'running') {
         o.out(`${job.jobId} is running in ${targetText(job)}: ${cloudSummary(job)}`);
-        o.out(`bring it home with: ${returnHint(job.jobId, target, imageArg, vmName)}`);
+        o.out(`bring it home with: ${returnHint(job.jobId, job.target, imageArg, vmName)}`);
         return 0;
       }
       for (const l of job.error ? errorLines(job.error) : [`the offload ended ${job.state}`]) o.err(l);
@@ -339,7 +339,9 @@ function offloadTarget(values: {
  * The `return` command to print once an offload runs. An Azure VM comes back as a delta applied to
  * the offloaded image, so the hint names it as --base and an output that is not the base itself.
  */
-function returnHint(jobId: string, target: JobTarget, image: string, vmName: string): string {
-  if (target.cloud === 'aws') return `burstgate return ${jobId} --out ${vmName}.ova`;
+/** How to bring the VM home: an AWS import comes back whole (an OVA), anything else as a delta onto the image. */
+export function returnHint(jobId: string, target: JobTarget, image: string, vmName: string): string {
+  if (target.cloud === 'aws' && target.mode !== 'direct')
+    return `burstgate return ${jobId} --out ${vmName}.ova`;
   return `burstgate return ${jobId} --base ${image} --out ${vmName}-returned${extname(image).toLowerCase() === '.ova' ? '.ova' : '.vmdk'}`;
 }

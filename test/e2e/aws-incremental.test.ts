@@ -98,6 +98,10 @@ describe('burstgate offload --incremental', () => {
     expect(first).toMatchObject({ state: 'running', image: { format: 'ova' } });
     expect(first.target).toMatchObject({ mode: 'direct' });
     expect(first.cloud.imageCache).toMatchObject({ outcome: 'full' });
+    // a direct job comes back as a delta of its changed blocks: the hint names the base image
+    expect(r1.stdout).toContain(
+      `bring it home with: burstgate return ${first.jobId} --base ${SAMPLE_OVA} --out ${VM}-returned.ova`,
+    );
 
     // Prepare 2: the disk changes locally: 600 KiB of new data over two blocks, and a block of data trimmed
     const changed = Buffer.from(original);

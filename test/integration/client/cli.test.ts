@@ -353,7 +353,10 @@ describe('burstgate CLI: offload and return against a fake gateway', () => {
     expect(r.stdout).toContain(
       `${jobId} is running in aws eu-west-1 t3.medium: instance i-0123456789, AMI ami-0abc`,
     );
-    expect(r.stdout).toContain(`bring it home with: burstgate return ${jobId} --out burstgate-sample.ova`);
+    // a direct job comes back as a delta of the changed blocks: the hint names the offloaded image as --base
+    expect(r.stdout).toContain(
+      `bring it home with: burstgate return ${jobId} --base ${SAMPLE} --out burstgate-sample-returned.ova`,
+    );
     expect(r.stderr).toMatch(/upload {2}190\.0 KiB in/); // the progress summary (stderr, not a TTY)
   });
 
