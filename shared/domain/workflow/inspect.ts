@@ -50,12 +50,17 @@ export async function inspectImage(
   });
   const size = await gw.staging.size(job.image.key);
   if (size === undefined) {
-    throw new StepFailure('UploadMissing', {
-      type: 'upload-missing',
-      title: 'The uploaded image is missing',
-      detail: `s3://${job.image.bucket}/${job.image.key} does not exist; the upload was not completed`,
-      step: 'inspect',
-    });
+    // Recorded here: Compensate keeps a recorded error, but would make `cloud-rejected` of this name.
+    throw await failStep(
+      gw,
+      jobId,
+      new StepFailure('UploadMissing', {
+        type: 'upload-missing',
+        title: 'The uploaded image is missing',
+        detail: `s3://${job.image.bucket}/${job.image.key} does not exist; the upload was not completed`,
+        step: 'inspect',
+      }),
+    );
   }
   const { body } = await gw.staging.read(job.image.key);
   const file = hashing(body);
