@@ -9,7 +9,12 @@
 import { promisify } from 'node:util';
 import { constants as zlibConstants, inflateRaw, type ZlibOptions } from 'node:zlib';
 import { ImageError } from './errors';
-import type { MappedRange, RandomAccessDisk, RandomAccessOpener } from './random-access-disk';
+import {
+  checkDiskRange,
+  type MappedRange,
+  type RandomAccessDisk,
+  type RandomAccessOpener,
+} from './random-access-disk';
 import { readSourceInto, type ByteSource } from './source';
 
 const inflateRawP = promisify<Buffer, ZlibOptions, Buffer>(inflateRaw);
@@ -428,23 +433,8 @@ export async function openQcow2Disk(src: ByteSource, opts: Qcow2ReaderOptions = 
     return data;
   }
 
-  function checkArgs(offset: number, length: number, what: string): void {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > capacity
-    ) {
-      throw new ImageError(
-        'BG_IMAGE_INVALID_ARGUMENT',
-        `${name}: invalid ${what} of ${length} bytes at ${offset} (the virtual size is ${capacity} bytes)`,
-      );
-    }
-  }
-
   async function* map(offset = 0, length = capacity - offset): AsyncGenerator<MappedRange> {
-    checkArgs(offset, length, 'map');
+    checkDiskRange(`${name} map`, capacity, offset, length);
     const end = offset + length;
     let runStart = offset;
     let runZero: boolean | undefined;
@@ -480,7 +470,7 @@ export async function openQcow2Disk(src: ByteSource, opts: Qcow2ReaderOptions = 
 
   async function readInto(offset: number, out: Buffer): Promise<void> {
     const length = out.length;
-    checkArgs(offset, length, 'read');
+    checkDiskRange(`${name} read`, capacity, offset, length);
     const end = offset + length;
     // A run of standard clusters contiguous both in the disk and in the file: one source read.
     let runVirt = 0;

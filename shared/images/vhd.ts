@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
 import { diskToRaw, normalizeExtents, rawToDisk, zeros, type DiskExtent, type DiskStream } from './extents';
-import type { RandomAccessOpener } from './random-access-disk';
+import { checkDiskRange, type RandomAccessOpener } from './random-access-disk';
 import { readSourceInto, type ByteSource } from './source';
 
 const FOOTER = 512;
@@ -294,33 +294,20 @@ export const openFixedVhd: RandomAccessOpener = async (src: ByteSource) => {
       `${src.name}: the VHD footer says the disk is ${f.currentSize} bytes but the file holds ${capacity} bytes before its footer`,
     );
   }
-  const check = (offset: number, length: number): void => {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > capacity
-    ) {
-      throw new ImageError(
-        'BG_IMAGE_INVALID_ARGUMENT',
-        `${src.name}: range ${offset}+${length} is outside the disk of ${capacity} bytes`,
-      );
-    }
-  };
+
   return {
     format: 'vhd-fixed',
     capacity,
     map: async function* (offset = 0, length = capacity - offset) {
-      check(offset, length);
+      checkDiskRange(src.name, capacity, offset, length);
       if (length > 0) yield { offset, length, zero: false };
     },
     read: async (offset, length) => {
-      check(offset, length);
+      checkDiskRange(src.name, capacity, offset, length);
       return src.read(offset, length);
     },
     readInto: async (offset, target) => {
-      check(offset, target.length);
+      checkDiskRange(src.name, capacity, offset, target.length);
       await readSourceInto(src, offset, target);
     },
   };
