@@ -29,7 +29,7 @@ import {
   type ImageWorkerReply,
   type OpenedInput,
 } from './parallel-worker';
-import { OutputFileWriter, openDirectOutput, writableFile, type WritePath } from './output-file';
+import { OutputFileWriter, openDirectOutput, type WritePath } from './output-file';
 import type { RandomAccessDisk } from './random-access';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { StreamOptimizedVmdkAssembler, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
@@ -52,13 +52,11 @@ export interface ParallelConvertOptions {
   /** Deflate level of VMDK grains (default 6; grains that look incompressible are stored). */
   compressionLevel?: number;
   /**
-   * Raw and fixed-VHD outputs: let data runs be written with O_DIRECT, around the page cache, when
-   * that is faster (default true; file systems without O_DIRECT are written normally). false: the
-   * page cache only. See output-file.ts.
+   * Raw and fixed-VHD outputs: write long aligned runs with O_DIRECT, around the page cache (default
+   * true; file systems without O_DIRECT are written through it). false: the page cache only. See
+   * output-file.ts.
    */
   directWrites?: boolean;
-  /** Raw and fixed-VHD outputs: bytes written through the page cache at the most (see output-file.ts). */
-  bufferedWriteBudget?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -353,13 +351,9 @@ export async function convertInParallel(
   }
   const trailer = to === 'vhd-fixed' ? buildFixedVhdFooter(size, vhd) : undefined;
   const fh = await open(output, 'w');
-  // Each run goes through the page cache or around it, whichever is faster here: see output-file.ts
+  // long aligned runs around the page cache, the rest through it: see output-file.ts
   const direct = (opts.directWrites ?? true) ? await openDirectOutput(output) : undefined;
-  const writer = new OutputFileWriter(
-    writableFile(fh),
-    direct && writableFile(direct),
-    opts.bufferedWriteBudget !== undefined ? { bufferedBudget: opts.bufferedWriteBudget } : {},
-  );
+  const writer = new OutputFileWriter(fh, direct);
   try {
     // pre-sized: what no chunk writes stays a hole
     await fh.truncate(size + (trailer?.length ?? 0));
