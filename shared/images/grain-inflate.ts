@@ -4,9 +4,10 @@
  *
  * This module used to reuse one zlib stream per thread through the stream's internal native
  * handle (`_handle.writeSync`, as Node's own sync path drives it), inflating straight into the
- * caller's buffer. `npm run bench:images` (VMDK-stream → VHD-fixed, medians of 5) put that at
- * 1.17× on 1 GiB random (1.65 s against 1.93 s) and 1.25× on 2 GiB sparse (0.56 s against 0.70 s):
- * under the 1.3× that an internal API has to show to be kept (README.md, "I/O policy").
+ * caller's buffer. The built CLI, VMDK-stream → VHD-fixed, medians of 7 interleaved runs: 1.13×
+ * on 1 GiB random (1.55 s against 1.75 s with `inflateSync`), 1.27× on 2 GiB sparse (0.33 s
+ * against 0.42 s); `npm run bench:images` runs apart gave 1.17× and 1.25×. Under the 1.3× an
+ * internal API has to show to be kept (README.md, "I/O policy").
  */
 import { inflateSync } from 'node:zlib';
 

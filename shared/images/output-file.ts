@@ -11,9 +11,9 @@
  * Why O_DIRECT for the long runs: on the VMs measured here a buffered write's cost depends on
  * whether the page-cache pages the kernel hands out are backed by the host yet, which changes from
  * one run to the next (`dd` of 1 GiB in 4 MiB writes: 0.20-1.95 s through the page cache, median
- * 1.15 s; 0.47-0.58 s with O_DIRECT). `npm run bench:images`, VMDK-stream → VHD-fixed, medians of 5
- * (qemu-img's in the same runs in brackets): 1.75 s (1.57) with O_DIRECT against 3.75 s (2.40)
- * through the page cache on 1 GiB random, 0.72 s (0.34) against 0.88 s (0.22) on 2 GiB sparse.
+ * 1.15 s; 0.47-0.58 s with O_DIRECT). The built CLI, VMDK-stream → VHD-fixed, medians of 7
+ * interleaved runs: 1.66 s with O_DIRECT against 3.10 s through the page cache on 1 GiB random,
+ * 0.41 s against 0.43 s on 2 GiB sparse.
  * Why not for short runs: O_DIRECT waits for the device on every write (`dd` of 128 MiB in 64 KiB
  * O_DIRECT writes: 0.24-0.31 s, in 4 MiB ones 0.08-0.22 s), while the page cache only copies.
  *
