@@ -65,6 +65,8 @@ export function defaultWorkerCount(): number {
 }
 
 const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** What `onDone` is given for a chunk that left nothing in its slot (the slot is already reused). */
+const NO_DATA = Buffer.alloc(0);
 /** Output slots when chunks are converted on the main thread: one being filled, two being written. */
 const IN_THREAD_SLOTS = 3;
 /** Below this virtual size `convertImage` streams the disk in one pass instead of converting chunks. */
@@ -208,6 +210,15 @@ async function runWorkers(
         failed = true;
         reject(err);
       };
+      /** Passes a finished chunk to onDone and gives its slot back. */
+      const emit = async (h: { chunk: Chunk; reply: Extract<ImageWorkerReply, { type: 'done' }> }) => {
+        const slot = h.chunk.slot;
+        await onDone(h.chunk, h.reply, slot === undefined ? NO_DATA : slotBuffer(slot));
+        emitted++;
+        doneBytes += h.chunk.length;
+        if (slot !== undefined) freeSlots.push(slot);
+        opts.onProgress?.(doneBytes, capacity);
+      };
       const feed = (w: Worker) => {
         // in-order mode: do not run more than `limit` chunks per worker ahead of what was written
         while (!failed && next < chunks.length && inFlight.get(w)! < limit && freeSlots.length > 0) {
@@ -234,26 +245,25 @@ async function runWorkers(
           const chunk = chunks[m.id]!;
           dataBytes += m.dataBytes;
           held.set(m.id, { chunk, reply: m });
+          if ((m.grains?.length ?? 0) === 0 && (m.runs?.length ?? 0) === 0) {
+            // nothing in its slot to write (a hole): the slot goes back now, so a worker crossing
+            // holes does not wait for the chunks before it to be written
+            freeSlots.push(chunk.slot!);
+            chunk.slot = undefined;
+            for (const other of workers) feed(other);
+          }
           // onDone runs one at a time, in disk order when asked (the VMDK assembler needs that)
           chain = chain
             .then(async () => {
               if (!inOrder) {
                 const h = held.get(m.id)!;
                 held.delete(m.id);
-                await onDone(h.chunk, h.reply, slotBuffer(h.chunk.slot!));
-                emitted++;
-                doneBytes += h.chunk.length;
-                freeSlots.push(h.chunk.slot!);
-                opts.onProgress?.(doneBytes, capacity);
+                await emit(h);
               } else {
                 while (held.has(emitted)) {
                   const h = held.get(emitted)!;
                   held.delete(emitted);
-                  await onDone(h.chunk, h.reply, slotBuffer(h.chunk.slot!));
-                  emitted++;
-                  doneBytes += h.chunk.length;
-                  freeSlots.push(h.chunk.slot!);
-                  opts.onProgress?.(doneBytes, capacity);
+                  await emit(h);
                 }
               }
               for (const other of workers) feed(other);

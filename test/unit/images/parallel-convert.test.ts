@@ -118,6 +118,27 @@ describe('chunked conversion (worker threads and on this thread)', () => {
     }
   });
 
+  it('keeps disk order when a worker runs ahead across holes while another converts data', async () => {
+    // Prepare: data chunks far apart, long holes between them (the slots of hole chunks are reused
+    // before the chunks ahead of them are written)
+    const capacity = 48 * MiB;
+    const raw = join(tmp.dir, 'holes.raw');
+    await writeSparseRaw(raw, capacity, [
+      { offset: 0, data: pseudoRandom(3 * MiB, 11) },
+      { offset: 17 * MiB + 4096, data: pseudoRandom(MiB, 12) },
+      { offset: 18 * MiB, data: Buffer.from('text\n'.repeat(200000)) },
+      { offset: capacity - 70000, data: pseudoRandom(70000, 13) },
+    ]);
+    for (const to of TARGETS) {
+      const out = join(tmp.dir, `holes.${to}`);
+      // Act
+      await convertImage(raw, out, to, { workers: 2, chunkBytes: MiB });
+      // Assess
+      expect(await compareWithRaw(out, to, raw), to).toBe(0);
+      if (to === 'vmdk-stream') expect((await qemuImg('check', out)).code, to).toBe(0);
+    }
+  });
+
   it('reports progress per chunk up to the whole disk', async () => {
     // Prepare
     const raw = join(tmp.dir, 'progress.raw');
