@@ -135,7 +135,7 @@ export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
  * through the cache makes the kernel allocate, zero and cache a page per 4 KiB, while an O_DIRECT
  * read of a hole just fills the buffer. This is what stands in for SEEK_DATA, which Node does not
  * offer (qemu-img skips holes with it). Kept for its gain in `npm run bench:images` (README.md,
- * "I/O policy"): 16 GiB sparse raw → VMDK-stream, 2.51 s against 4.09 s (medians). O_DIRECT needs
+ * "I/O policy"): 16 GiB sparse raw → VMDK-stream, 2.54 s against 5.91 s (medians). O_DIRECT needs
  * the buffer, offset and length aligned to the device's block: reads that are not (or a file system
  * that refuses O_DIRECT, like tmpfs) use the ordinary descriptor.
  */
