@@ -1,10 +1,11 @@
 /**
- * Page-aligned buffers for bulk file I/O. The kernel's copies to and from user memory (pread,
- * pwrite) run several times slower when the user buffer starts 8 or 16 bytes past a page boundary —
- * where glibc puts every large malloc, and so every large Node Buffer (measured here: 16 GiB read in
- * 4 MiB preads, 2.6 s per 4 GiB into a Buffer.allocUnsafeSlow, 0.6–0.85 s into a page-aligned one;
- * qemu-img aligns its buffers too). JavaScript cannot see an address, but WebAssembly memory is
- * always page-aligned, so that is where these buffers live.
+ * Page-aligned buffers for bulk file I/O. O_DIRECT (README.md, "I/O policy") needs the memory
+ * aligned to the device's block, and a large Node Buffer starts where glibc's malloc puts it, 16
+ * bytes past a page: an O_DIRECT read or write into one fails with EINVAL. Buffered copies into
+ * page-aligned memory are faster too (measured here: 16 GiB read in 4 MiB preads, 2.6 s per 4 GiB
+ * into a Buffer.allocUnsafeSlow, 0.6–0.85 s into a page-aligned one; qemu-img aligns its buffers
+ * too). JavaScript cannot see an address, but WebAssembly memory is always page-aligned, so that is
+ * where these buffers live.
  */
 const WASM_PAGE = 64 * 1024;
 

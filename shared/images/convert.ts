@@ -369,7 +369,7 @@ export async function convertImage(
   to: ConvertTarget,
   opts: OpenOptions &
     WriteOptions &
-    Pick<ParallelConvertOptions, 'workers' | 'chunkBytes' | 'directWrites' | 'bufferedWriteBudget'> = {},
+    Pick<ParallelConvertOptions, 'workers' | 'chunkBytes' | 'directWrites'> = {},
 ): Promise<ImageSummary & { outputBytes: number }> {
   const writer = WRITERS[to];
   if (!writer) {

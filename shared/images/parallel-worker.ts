@@ -133,9 +133,10 @@ export function readAheadFileSource(path: string, window = WINDOW): ByteSource {
 
 /**
  * Big reads (a 4 MiB piece of a raw disk) go around the page cache when they can: reading a hole
- * through the cache makes the kernel allocate and zero a page per 4 KiB (measured here: 14.3 s per
- * 4 GiB of holes), while an O_DIRECT read of a hole just fills the buffer (0.15 s). This is what
- * stands in for SEEK_DATA, which Node does not offer (qemu-img skips holes with it). O_DIRECT needs
+ * through the cache makes the kernel allocate, zero and cache a page per 4 KiB, while an O_DIRECT
+ * read of a hole just fills the buffer. This is what stands in for SEEK_DATA, which Node does not
+ * offer (qemu-img skips holes with it). Kept for its gain in `npm run bench:images` (README.md,
+ * "I/O policy"): 16 GiB sparse raw → VMDK-stream, 2.54 s against 5.91 s (medians). O_DIRECT needs
  * the buffer, offset and length aligned to the device's block: reads that are not (or a file system
  * that refuses O_DIRECT, like tmpfs) use the ordinary descriptor.
  */

@@ -29,7 +29,7 @@ import {
   type ImageWorkerReply,
   type OpenedInput,
 } from './parallel-worker';
-import { OutputFileWriter, openDirectOutput, writableFile, type WritePath } from './output-file';
+import { OutputFileWriter, openDirectOutput, type WritePath } from './output-file';
 import type { RandomAccessDisk } from './random-access-disk';
 import { buildFixedVhdFooter, fixedVhdCapacity } from './vhd';
 import { StreamOptimizedVmdkAssembler, VMDK_WRITER_GRAIN_BYTES } from './vmdk-stream-writer';
@@ -52,13 +52,11 @@ export interface ParallelConvertOptions {
   /** Deflate level of VMDK grains (default 6; grains that look incompressible are stored). */
   compressionLevel?: number;
   /**
-   * Raw and fixed-VHD outputs: let data runs be written with O_DIRECT, around the page cache, when
-   * that is faster (default true; file systems without O_DIRECT are written normally). false: the
-   * page cache only. See output-file.ts.
+   * Raw and fixed-VHD outputs: write long aligned runs with O_DIRECT, around the page cache (default
+   * true; file systems without O_DIRECT are written through it). false: the page cache only. See
+   * output-file.ts.
    */
   directWrites?: boolean;
-  /** Raw and fixed-VHD outputs: bytes written through the page cache at the most (see output-file.ts). */
-  bufferedWriteBudget?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -67,6 +65,8 @@ export function defaultWorkerCount(): number {
 }
 
 const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** What `onDone` is given for a chunk that left nothing in its slot (the slot is already reused). */
+const NO_DATA = Buffer.alloc(0);
 /** Output slots when chunks are converted on the main thread: one being filled, two being written. */
 const IN_THREAD_SLOTS = 3;
 /** Below this virtual size `convertImage` streams the disk in one pass instead of converting chunks. */
@@ -210,6 +210,15 @@ async function runWorkers(
         failed = true;
         reject(err);
       };
+      /** Passes a finished chunk to onDone and gives its slot back. */
+      const emit = async (h: { chunk: Chunk; reply: Extract<ImageWorkerReply, { type: 'done' }> }) => {
+        const slot = h.chunk.slot;
+        await onDone(h.chunk, h.reply, slot === undefined ? NO_DATA : slotBuffer(slot));
+        emitted++;
+        doneBytes += h.chunk.length;
+        if (slot !== undefined) freeSlots.push(slot);
+        opts.onProgress?.(doneBytes, capacity);
+      };
       const feed = (w: Worker) => {
         // in-order mode: do not run more than `limit` chunks per worker ahead of what was written
         while (!failed && next < chunks.length && inFlight.get(w)! < limit && freeSlots.length > 0) {
@@ -236,26 +245,25 @@ async function runWorkers(
           const chunk = chunks[m.id]!;
           dataBytes += m.dataBytes;
           held.set(m.id, { chunk, reply: m });
+          if ((m.grains?.length ?? 0) === 0 && (m.runs?.length ?? 0) === 0) {
+            // nothing in its slot to write (a hole): the slot goes back now, so a worker crossing
+            // holes does not wait for the chunks before it to be written
+            freeSlots.push(chunk.slot!);
+            chunk.slot = undefined;
+            for (const other of workers) feed(other);
+          }
           // onDone runs one at a time, in disk order when asked (the VMDK assembler needs that)
           chain = chain
             .then(async () => {
               if (!inOrder) {
                 const h = held.get(m.id)!;
                 held.delete(m.id);
-                await onDone(h.chunk, h.reply, slotBuffer(h.chunk.slot!));
-                emitted++;
-                doneBytes += h.chunk.length;
-                freeSlots.push(h.chunk.slot!);
-                opts.onProgress?.(doneBytes, capacity);
+                await emit(h);
               } else {
                 while (held.has(emitted)) {
                   const h = held.get(emitted)!;
                   held.delete(emitted);
-                  await onDone(h.chunk, h.reply, slotBuffer(h.chunk.slot!));
-                  emitted++;
-                  doneBytes += h.chunk.length;
-                  freeSlots.push(h.chunk.slot!);
-                  opts.onProgress?.(doneBytes, capacity);
+                  await emit(h);
                 }
               }
               for (const other of workers) feed(other);
@@ -353,13 +361,9 @@ export async function convertInParallel(
   }
   const trailer = to === 'vhd-fixed' ? buildFixedVhdFooter(size, vhd) : undefined;
   const fh = await open(output, 'w');
-  // Each run goes through the page cache or around it, whichever is faster here: see output-file.ts
+  // long aligned runs around the page cache, the rest through it: see output-file.ts
   const direct = (opts.directWrites ?? true) ? await openDirectOutput(output) : undefined;
-  const writer = new OutputFileWriter(
-    writableFile(fh),
-    direct && writableFile(direct),
-    opts.bufferedWriteBudget !== undefined ? { bufferedBudget: opts.bufferedWriteBudget } : {},
-  );
+  const writer = new OutputFileWriter(fh, direct);
   try {
     // pre-sized: what no chunk writes stays a hole
     await fh.truncate(size + (trailer?.length ?? 0));

@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { deflateSync } from 'node:zlib';
-import { inflateGrainCopy, inflateGrainInto } from '../../../shared/images/grain-inflate';
+import { inflateGrainInto } from '../../../shared/images/grain-inflate';
 import { pseudoRandom } from '../../helpers/images/fixtures';
 
 const G = 64 * 1024;
 const text = Buffer.from('burstgate grain of compressible text\n'.repeat(2000)).subarray(0, G);
 
-describe.each([
-  ['inflateGrainInto (one reused zlib stream per thread)', inflateGrainInto],
-  ['inflateGrainCopy (the public-API fallback)', inflateGrainCopy],
-])('%s', (_name, inflateGrainInto) => {
+describe('inflateGrainInto', () => {
   it('inflates random, text and zero grains at every level into the given buffer, again and again', () => {
     for (const data of [pseudoRandom(G, 1), text, Buffer.alloc(G)]) {
       for (const level of [0, 1, 6, 9]) {
