@@ -262,13 +262,21 @@ async function bytesOf(body: unknown): Promise<Buffer> {
   throw new Error(`fake S3: a Body of type ${typeof body} is not supported`);
 }
 
-/** A GetObject body: a Node stream (what the SDK gives in Node) with the SDK's mixin. */
-function responseBody(bytes: Buffer): Readable & { transformToByteArray(): Promise<Uint8Array> } {
+/**
+ * A streamed body as the SDK hands it out in Node (GetObject's Body, GetSnapshotBlock's BlockData):
+ * a Node stream with the SDK's `transformToByteArray` mixin.
+ */
+export function responseBody(bytes: Buffer): Readable & {
+  transformToByteArray(): Promise<Uint8Array>;
+  transformToString(encoding?: BufferEncoding): Promise<string>;
+} {
   const pieces: Buffer[] = [];
   for (let off = 0; off < bytes.length; off += 64 * 1024) pieces.push(bytes.subarray(off, off + 64 * 1024));
   const stream = Readable.from(pieces, { objectMode: false });
   return Object.assign(stream, {
     transformToByteArray: async () => new Uint8Array(await bytesOf(stream)),
+    transformToString: async (encoding: BufferEncoding = 'utf8') =>
+      (await bytesOf(stream)).toString(encoding),
   });
 }
 
