@@ -52,6 +52,8 @@ export class FakeSnapshots {
   pageSize = 10_000;
   /** Blocks GetSnapshotBlock sends with a checksum that does not match their bytes (`id/index`). */
   readonly damaged = new Set<string>();
+  /** Runs before GetSnapshotBlock answers (a cancel landing during the read, ...). */
+  onBlockRead?: (snapshotId: string, index: number) => Promise<void> | void;
   private next = 1;
 
   constructor(private readonly fake: FakeDeps) {}
@@ -252,8 +254,9 @@ export class FakeSnapshots {
         ...more,
       };
     });
-    this.fake.ebs.on(GetSnapshotBlockCommand, (input) => {
+    this.fake.ebs.on(GetSnapshotBlockCommand, async (input) => {
       const s = known(input.SnapshotId);
+      await this.onBlockRead?.(s.id, input.BlockIndex ?? -1);
       const index = input.BlockIndex ?? -1;
       const data = s.blocks.get(index);
       if (!data || input.BlockToken !== this.token(s.id, index))
