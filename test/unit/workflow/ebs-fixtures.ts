@@ -29,6 +29,14 @@ const sha256Base64 = (data: Buffer) => createHash('sha256').update(data).digest(
  * of that seed, the others zero; an MBR in the first sector (block 0 is never zero), so inspect
  * accepts it for an EC2 boot disk.
  */
+const seeded = new Map<number, Buffer>();
+/** A block of pseudo-random bytes, made once per seed (making one takes milliseconds). */
+const seededBlock = (seed: number): Buffer => {
+  let block = seeded.get(seed);
+  if (!block) seeded.set(seed, (block = pseudoRandom(EBS_BLOCK, seed)));
+  return block;
+};
+
 export function blocksDisk(
   count: number,
   seeds: Record<number, number>,
@@ -37,7 +45,7 @@ export function blocksDisk(
   const disk = Buffer.alloc(capacity);
   for (const [index, seed] of Object.entries(seeds)) {
     const at = Number(index) * EBS_BLOCK;
-    pseudoRandom(EBS_BLOCK, seed).copy(disk, at, 0, Math.min(EBS_BLOCK, capacity - at));
+    seededBlock(seed).copy(disk, at, 0, Math.min(EBS_BLOCK, capacity - at));
   }
   disk.fill(0, 446, 512);
   disk[446 + 4] = 0x83;
