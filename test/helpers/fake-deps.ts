@@ -6,7 +6,7 @@
  *   stores write (`attribute_not_exists(x)`, `attribute_exists(x)`, `x = :v`, joined by AND);
  * - S3: one bucket of real bytes (objects, ranged GETs, multipart uploads);
  * - Step Functions and EventBridge: every call recorded, answered as AWS would;
- * - EC2 and EBS: scripted. A test says what each command it expects answers; a command nobody
+ * - EC2, EBS and the Azure SDK clients (fake-azure.ts): scripted. A test says what each command it expects answers; a command nobody
  *   scripted throws and is remembered, and `assertNoUnscriptedCalls` fails the test, so a test
  *   can never pass because a step failed on a call the test did not foresee.
  *
@@ -47,7 +47,8 @@ import {
   ScanCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { GatewayConfig, GatewayDeps } from '../../shared/runtime/deps';
+import type { AzureConfig, GatewayConfig, GatewayDeps } from '../../shared/runtime/deps';
+import { FakeAzure } from './fake-azure';
 
 // ---------------------------------------------------------------- commands and scripted answers
 
@@ -262,13 +263,21 @@ async function bytesOf(body: unknown): Promise<Buffer> {
   throw new Error(`fake S3: a Body of type ${typeof body} is not supported`);
 }
 
-/** A GetObject body: a Node stream (what the SDK gives in Node) with the SDK's mixin. */
-function responseBody(bytes: Buffer): Readable & { transformToByteArray(): Promise<Uint8Array> } {
+/**
+ * A streamed body as the SDK hands it out in Node (GetObject's Body, GetSnapshotBlock's BlockData):
+ * a Node stream with the SDK's `transformToByteArray` mixin.
+ */
+export function responseBody(bytes: Buffer): Readable & {
+  transformToByteArray(): Promise<Uint8Array>;
+  transformToString(encoding?: BufferEncoding): Promise<string>;
+} {
   const pieces: Buffer[] = [];
   for (let off = 0; off < bytes.length; off += 64 * 1024) pieces.push(bytes.subarray(off, off + 64 * 1024));
   const stream = Readable.from(pieces, { objectMode: false });
   return Object.assign(stream, {
     transformToByteArray: async () => new Uint8Array(await bytesOf(stream)),
+    transformToString: async (encoding: BufferEncoding = 'utf8') =>
+      (await bytesOf(stream)).toString(encoding),
   });
 }
 
@@ -453,6 +462,8 @@ export interface FakeDeps {
   ec2: ScriptedService;
   /** The EBS direct APIs of every region. */
   ebs: ScriptedService;
+  /** The Azure SDK clients (used when the config has `azure`, see FAKE_AZURE_CONFIG). */
+  azure: FakeAzure;
   sfn: ScriptedService;
   events: ScriptedService;
   clock: FakeClock;
@@ -475,6 +486,15 @@ export const FAKE_CONFIG: GatewayConfig = {
   maxImportWaitMs: 6 * 3600 * 1000,
 };
 
+/** An Azure configuration for `fakeDeps({ config: { azure: FAKE_AZURE_CONFIG } })`: no pauses between polls. */
+export const FAKE_AZURE_CONFIG: AzureConfig = {
+  defaultResourceGroup: 'burstgate-rg',
+  lroPollIntervalMs: 0,
+  uploadChunkBytes: 4 * 1024 * 1024,
+  sasDurationSeconds: 3600,
+  maxVmWaitMs: 30 * 60 * 1000,
+};
+
 /** A client object whose `send` goes to a fake (the steps call nothing else on an SDK client). */
 const client = <T>(send: (command: SentCommand) => Promise<unknown>): T =>
   ({ send, destroy: () => undefined }) as unknown as T;
@@ -485,6 +505,7 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
   const bucket = new FakeBucket(config.stagingBucket);
   const ec2 = new ScriptedService('EC2');
   const ebs = new ScriptedService('EBS');
+  const azure = new FakeAzure();
   const sfn = fakeStepFunctions();
   const events = fakeEventBridge();
   const clock = new FakeClock(opts.start ?? new Date('2025-01-06T09:00:00.000Z'));
@@ -513,6 +534,7 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
     },
     sfn: client<SFNClient>((c) => sfn.send(c, config.region)),
     events: client<EventBridgeClient>((c) => events.send(c, config.region)),
+    azureClients: async () => azure.clients,
     logger: recordingLogger(logs),
     now: () => clock.now(),
   };
@@ -522,6 +544,7 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
     bucket,
     ec2,
     ebs,
+    azure,
     sfn,
     events,
     clock,
@@ -534,7 +557,10 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
         }),
       ),
     assertNoUnscriptedCalls: () => {
-      const missing = [ec2, ebs, sfn, events].flatMap((s) => s.unscripted.map((u) => `${s.service}: ${u}`));
+      const missing = [
+        ...[ec2, ebs, sfn, events].flatMap((s) => s.unscripted.map((u) => `${s.service}: ${u}`)),
+        ...azure.unscripted.map((u) => `Azure: ${u}`),
+      ];
       if (missing.length > 0) {
         throw new Error(`the step sent commands the test did not script:\n  ${missing.join('\n  ')}`);
       }

@@ -360,6 +360,24 @@ export async function awsFinishSnapshot(
   if (!snapshotId) throw new CloudError('CloudRejected', `job ${jobId} has no snapshot to complete`);
   const capacity = capacityOf(job);
   const sorted = [...results].sort((a, b) => a.index - b.index);
+  // One result per planned range, or the manifest would miss blocks the snapshot holds (and a later
+  // child of it would keep them where the disk has zeros): a state machine bug, not sealed over.
+  const chunkBytes =
+    job.cloud.uploadChunkBytes ??
+    ebsChunkBytes(gw.config.ebsUploadChunkBytes ?? EBS_DEFAULT_CHUNK_BYTES, capacity);
+  const planned = planRanges(capacity, chunkBytes, EBS_BLOCK_BYTES).length;
+  if (sorted.length !== planned || sorted.some((r, i) => r.index !== i)) {
+    throw await failStep(
+      gw,
+      jobId,
+      new CloudError(
+        'CloudRejected',
+        `FinishSnapshot got the results of range(s) [${sorted.map((r) => r.index).join(', ')}] but the plan has ` +
+          `${planned} ranges (0 to ${planned - 1}); snapshot ${snapshotId} was not completed`,
+        'IncompleteUpload',
+      ),
+    );
+  }
   const manifestKey = blockManifestKey(jobId);
   // A retry after the manifest was stored finds the parts deleted: it reads the manifest instead.
   let manifest = job.cloud.blockManifestKey

@@ -3,11 +3,13 @@
  * test pass by accident.
  */
 import { describe, expect, it } from 'vitest';
+import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { createGateway } from '../../../shared/domain/gateway';
-import { fakeDeps } from '../../helpers/fake-deps';
+import { FAKE_AZURE_CONFIG, fakeDeps } from '../../helpers/fake-deps';
+import { EBS_BLOCK, fakeSnapshots } from '../../helpers/fake-snapshots';
 import { placeJob, stepTest } from './fixtures';
 
 describe('fake DynamoDB', () => {
@@ -83,5 +85,45 @@ describe('scripted EC2', () => {
     // Assess
     expect((err as Error).name).toBe('UnscriptedFakeCall');
     expect(() => fake.assertNoUnscriptedCalls()).toThrow(/DescribeInstancesCommand in eu-west-1/);
+  });
+});
+
+describe('scripted EBS snapshots', () => {
+  it('gives a repeated StartSnapshot its first snapshot, and refuses a block whose checksum is not its SHA-256', async () => {
+    // Prepare
+    const fake = fakeDeps();
+    fakeSnapshots(fake).startable().acceptsBlocks();
+    const ebs = fake.deps.ebsFor('us-east-1');
+    const start = () => ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ClientToken: 'job-1-offload' }));
+    // Act
+    const [first, again] = [await start(), await start()];
+    const refused = await ebs
+      .send(
+        new PutSnapshotBlockCommand({
+          SnapshotId: first.SnapshotId,
+          BlockIndex: 0,
+          BlockData: Buffer.alloc(EBS_BLOCK, 1),
+          DataLength: EBS_BLOCK,
+          Checksum: Buffer.alloc(32).toString('base64'),
+          ChecksumAlgorithm: 'SHA256',
+        }),
+      )
+      .catch((e: Error) => e);
+    // Assess
+    expect(again.SnapshotId).toBe(first.SnapshotId);
+    expect(refused).toMatchObject({ name: 'ValidationException' });
+  });
+});
+
+describe('scripted Azure', () => {
+  it('throws on an unscripted operation and remembers it for assertNoUnscriptedCalls', async () => {
+    // Prepare
+    const fake = fakeDeps({ config: { azure: FAKE_AZURE_CONFIG } });
+    const clients = await fake.deps.azureClients!();
+    // Act
+    const err = await clients.compute.disks.get('rg', 'disk-1').catch((e: Error) => e);
+    // Assess
+    expect((err as Error).name).toBe('UnscriptedFakeCall');
+    expect(() => fake.assertNoUnscriptedCalls()).toThrow(/Azure: disks.get\("rg", "disk-1"\)/);
   });
 });
