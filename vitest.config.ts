@@ -7,6 +7,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two test files at a time: most integration and e2e files spend their time waiting on emulators
+    // and child processes, so on a 2-core machine a second file fills the idle core (vitest's default
+    // here would be one).
+    maxWorkers: 2,
     reporters: ['default'],
   },
 });
