@@ -26,7 +26,7 @@ type S3rverCtor = new (options: Record<string, unknown>) => S3rverInstance;
 
 const require = createRequire(import.meta.url);
 
-/** Client settings that s3rver needs; see DESIGN.md (embedded deployment). */
+/** Client settings s3rver needs: path-style URLs, and checksums only when required (otherwise it stores streamed bodies with their aws-chunked framing). */
 export function s3rverClient(endpoint: string): S3Client {
   return new S3Client({
     endpoint,
