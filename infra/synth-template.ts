@@ -74,8 +74,9 @@ export type CfnTemplate = Record<string, unknown>;
  * (fast: no esbuild; the Lambda entry files must still exist). Synthesizes into a temporary
  * directory that is removed afterwards; the CLI's `cdk.out` is never touched.
  */
-export function synthTemplate(opts: { bundling?: boolean } = {}): CfnTemplate {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'burstgate-synth-'));
+export function synthTemplate(opts: { bundling?: boolean; tmpRoot?: string } = {}): CfnTemplate {
+  // tmpRoot: where the temporary directory goes (default the system's), so a caller can check it is gone
+  const outdir = fs.mkdtempSync(path.join(opts.tmpRoot ?? os.tmpdir(), 'burstgate-synth-'));
   try {
     const { app, stack } = createGatewayApp({
       bundling: opts.bundling ?? false,

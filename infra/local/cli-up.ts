@@ -33,7 +33,9 @@ export async function runUp(opts: RunUpOptions = {}): Promise<void> {
     log,
   });
   const urlFile = path.join(stateDir, 'api-url');
-  let dispose = () => {};
+  // Listening for Ctrl-C before saying it is up: whoever reads "Ctrl-C stops it" may press it at
+  // once, and a SIGINT that finds no listener ends the process without stopping anything.
+  const { stopped, dispose } = untilStopped(opts.signal);
   try {
     await writeFile(urlFile, `${gateway.apiUrl}\n`);
     print(`burstgate is up (embedded deployment, nothing leaves this machine)`);
@@ -55,7 +57,7 @@ export async function runUp(opts: RunUpOptions = {}): Promise<void> {
     print(`  try        curl -H "Authorization: Bearer ${gateway.apiKey}" ${gateway.apiUrl}/offloads`);
     print(`Ctrl-C stops it.`);
     await opts.onReady?.(gateway);
-    dispose = await untilStopped(opts.signal);
+    await stopped;
     print('stopping…');
   } finally {
     await rm(urlFile, { force: true });
@@ -66,30 +68,34 @@ export async function runUp(opts: RunUpOptions = {}): Promise<void> {
 }
 
 /**
- * Resolves on SIGINT, SIGTERM or abort with a function that removes the handlers it leaves behind:
- * while stopping, a second signal exits at once.
+ * Listens for SIGINT, SIGTERM or abort: `stopped` resolves on the first; while stopping, a second
+ * signal exits at once. `dispose` removes every listener it added.
  */
-function untilStopped(signal?: AbortSignal): Promise<() => void> {
+function untilStopped(signal?: AbortSignal): { stopped: Promise<void>; dispose: () => void } {
   const force = () => process.exit(130);
-  const dispose = () => {
-    process.off('SIGINT', force);
-    process.off('SIGTERM', force);
-  };
-  return new Promise((resolve) => {
-    const stop = () => {
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       signal?.removeEventListener('abort', stop);
       process.once('SIGINT', force);
       process.once('SIGTERM', force);
-      resolve(dispose);
+      resolve();
     };
-    if (signal?.aborted) {
-      resolve(dispose);
-      return;
+  });
+  const dispose = () => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) {
+      process.off(s, stop);
+      process.off(s, force);
     }
+    signal?.removeEventListener('abort', stop);
+  };
+  if (signal?.aborted) stop();
+  else {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     signal?.addEventListener('abort', stop);
-  });
+  }
+  return { stopped, dispose };
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   functionEntries,
@@ -11,15 +12,15 @@ import {
 } from '../../../infra/synth-template';
 import { ROOT } from '../../helpers/synth';
 
-const synthDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('burstgate-synth-'));
-
 describe('synthTemplate', () => {
   it('returns the stack template and leaves no synth directory behind', () => {
-    // Prepare
-    const before = new Set(synthDirs());
+    // Prepare: a folder of its own, so another test file synthesizing meanwhile does not count
+    const root = mkdtempSync(join(tmpdir(), 'bg-synth-root-'));
 
     // Act
-    const template = synthTemplate();
+    const template = synthTemplate({ tmpRoot: root });
+    const left = readdirSync(root);
+    rmSync(root, { recursive: true, force: true });
 
     // Assess
     const resources = template.Resources as Record<string, { Type: string }>;
@@ -27,7 +28,7 @@ describe('synthTemplate', () => {
     expect(resources.OffloadStateMachine?.Type).toBe('AWS::StepFunctions::StateMachine');
     expect(resources.HttpApi?.Type).toBe('AWS::ApiGatewayV2::Api');
     expect(Object.keys(functionEntries(template))).toHaveLength(40);
-    expect(synthDirs().filter((d) => !before.has(d))).toEqual([]);
+    expect(left).toEqual([]);
   });
 
   it('is importable from plain tsx (the embedded deployment runs there)', () => {
