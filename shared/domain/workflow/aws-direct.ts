@@ -357,14 +357,14 @@ export async function awsFinishSnapshot(
   assertNotCancelled(job);
   const region = awsTargetOf(job).region;
   const snapshotId = job.cloud.baseSnapshotId;
-  if (!snapshotId) throw new CloudError('CloudRejected', `job ${jobId} has no snapshot to complete`);
+  const chunkBytes = job.cloud.uploadChunkBytes; // PrepareSnapshot records both
+  if (!snapshotId || !chunkBytes) {
+    throw new CloudError('CloudRejected', `job ${jobId} has no snapshot or upload plan to complete`);
+  }
   const capacity = capacityOf(job);
   const sorted = [...results].sort((a, b) => a.index - b.index);
   // One result per planned range, or the manifest would miss blocks the snapshot holds (and a later
   // child of it would keep them where the disk has zeros): a state machine bug, not sealed over.
-  const chunkBytes =
-    job.cloud.uploadChunkBytes ??
-    ebsChunkBytes(gw.config.ebsUploadChunkBytes ?? EBS_DEFAULT_CHUNK_BYTES, capacity);
   const planned = planRanges(capacity, chunkBytes, EBS_BLOCK_BYTES).length;
   if (sorted.length !== planned || sorted.some((r, i) => r.index !== i)) {
     throw await failStep(
@@ -389,7 +389,7 @@ export async function awsFinishSnapshot(
   if (!manifest) {
     const parts: BlockManifest[] = [];
     for (const r of sorted) parts.push(await readManifest(gw, rangeManifestKey(jobId, r.index)));
-    manifest = parts.length > 0 ? mergeBlockManifests(parts) : blockManifest(capacity, []);
+    manifest = mergeBlockManifests(parts); // one part per planned range: never none
     await updateJob(gw, jobId, (j) => {
       assertNotCancelled(j);
       recordResource(j, { type: 's3-object', id: manifestKey, location: gw.staging.bucket }, gw.now());
