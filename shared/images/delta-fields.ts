@@ -4,17 +4,13 @@
  * (not in the library's index).
  */
 import { crc32 } from 'node:zlib';
-import { ImageError } from './errors';
+import { invalidArgument } from './errors';
 
 export const TAG_DATA = 'DATA';
 export const TAG_ZERO = 'ZERO';
 export const TAG_TAIL = 'TAIL';
 
 const HEX64 = /^[0-9a-f]{64}$/;
-
-export function invalidArgument(message: string): ImageError {
-  return new ImageError('BG_IMAGE_INVALID_ARGUMENT', message);
-}
 
 export function checkSize(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {

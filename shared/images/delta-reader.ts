@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { ByteReader } from './byte-reader';
 import { ImageError } from './errors';
-import { crcOk, invalidArgument, readU64, TAG_DATA, TAG_TAIL, TAG_ZERO } from './delta-fields';
+import { crcOk, readU64, TAG_DATA, TAG_TAIL, TAG_ZERO } from './delta-fields';
+import { invalidArgument } from './errors';
 import {
   DEFAULT_DELTA_LIMITS,
   DELTA_HASH_BYTES,

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { openBaseImage, type OpenedBase } from './base-image';
 import { WRITERS, withImageFile, type ConvertTarget } from './convert';
 import { applyDelta, checkDeltaBase } from './delta-apply';
-import { invalidArgument } from './delta-fields';
+import { invalidArgument } from './errors';
 import type { DeltaLimits } from './delta-format';
 import { readDelta, verifyDelta } from './delta-reader';
 import type { ImageFormat } from './detect';

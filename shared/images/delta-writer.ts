@@ -4,17 +4,8 @@
  * upload, a file), computing the result's SHA-256 on the way when given the base.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { ImageError } from './errors';
-import {
-  checkHex,
-  checkSize,
-  invalidArgument,
-  sealCrc,
-  TAG_DATA,
-  TAG_TAIL,
-  TAG_ZERO,
-  writeU64,
-} from './delta-fields';
+import { ImageError, invalidArgument } from './errors';
+import { checkHex, checkSize, sealCrc, TAG_DATA, TAG_TAIL, TAG_ZERO, writeU64 } from './delta-fields';
 import {
   DEFAULT_DELTA_LIMITS,
   DELTA_RECORD_BYTES,

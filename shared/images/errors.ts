@@ -80,3 +80,8 @@ export class ImageError extends Error {
 export function isImageError(err: unknown, code?: ImageErrorCode): err is ImageError {
   return err instanceof ImageError && (code === undefined || err.code === code);
 }
+
+/** A caller's mistake in an argument or a call (not the image's fault): BG_IMAGE_INVALID_ARGUMENT. */
+export function invalidArgument(message: string): ImageError {
+  return new ImageError('BG_IMAGE_INVALID_ARGUMENT', message);
+}

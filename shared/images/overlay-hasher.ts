@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { checkSize, invalidArgument } from './delta-fields';
+import { checkSize } from './delta-fields';
+import { invalidArgument } from './errors';
 import { zeros } from './extents';
 import type { RandomAccessDisk } from './random-access-disk';
 

@@ -3,12 +3,7 @@
  * clouds' own plans build on it — EBS blocks (shared/clouds/aws/ebs-blocks.ts) and Azure page writes
  * (shared/clouds/azure/page-plan.ts).
  */
-import { ImageError } from './errors';
-
-/** A caller's mistake in an argument (not the image's): BG_IMAGE_INVALID_ARGUMENT. */
-export function invalidArgument(message: string): ImageError {
-  return new ImageError('BG_IMAGE_INVALID_ARGUMENT', message);
-}
+import { invalidArgument } from './errors';
 
 export function checkCount(value: number, what: string, min = 0): void {
   if (!Number.isSafeInteger(value) || value < min) {
@@ -47,14 +42,4 @@ export function planRanges(totalBytes: number, chunkBytes: number, alignment: nu
     else ranges.push({ index: ranges.length, offset, length });
   }
   return ranges;
-}
-
-export function checkUploadRange(range: UploadRange, total: number, what: string): void {
-  checkCount(range.offset, `${what} range offset`);
-  checkCount(range.length, `${what} range length`);
-  if (range.offset + range.length > total) {
-    throw invalidArgument(
-      `${what}: range ${range.offset}+${range.length} runs past the end (${total} bytes)`,
-    );
-  }
 }

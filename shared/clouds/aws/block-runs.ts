@@ -6,7 +6,7 @@
  * at the disk's size: a snapshot's volume is whole GiB while the disk may be smaller. Pure: no
  * cloud, no I/O.
  */
-import { invalidArgument } from '../../images/upload-plan';
+import { invalidArgument } from '../../images/errors';
 import { EBS_BLOCK_BYTES, ebsBlockCount } from './ebs-blocks';
 
 export interface BlockRef {

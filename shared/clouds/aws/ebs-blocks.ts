@@ -4,10 +4,11 @@
  * → SHA-256) that say what a snapshot holds, so two disks can be compared block by block.
  */
 import { createHash } from 'node:crypto';
-import { ImageError } from '../../images/errors';
+import { ImageError, invalidArgument } from '../../images/errors';
 import { isAllZero } from '../../images/extents';
 import type { RandomAccessDisk } from '../../images/random-access-disk';
-import { checkCount, checkUploadRange, invalidArgument, type UploadRange } from '../../images/upload-plan';
+import { checkDiskRange } from '../../images/random-access-disk';
+import { checkCount, type UploadRange } from '../../images/upload-plan';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -66,7 +67,7 @@ export async function* ebsBlocks(
   const readBytes = opts.readBytes ?? 4 * MiB;
   checkCount(blockBytes, 'ebsBlocks blockBytes', 1);
   checkCount(readBytes, 'ebsBlocks readBytes', 1);
-  checkUploadRange(range, disk.capacity, 'ebsBlocks');
+  checkDiskRange('ebsBlocks', disk.capacity, range.offset, range.length);
   const end = range.offset + range.length;
   if (range.offset % blockBytes !== 0 || (end % blockBytes !== 0 && end !== disk.capacity)) {
     throw new ImageError(

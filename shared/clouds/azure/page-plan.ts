@@ -3,10 +3,11 @@
  * whole number of MiB, then the footer), cut into ranges whose writes never hold a zero page —
  * a page blob starts zeroed — and read only where the format maps data (S3 ranged GETs underneath).
  */
-import { ImageError } from '../../images/errors';
+import { ImageError, invalidArgument } from '../../images/errors';
 import { isAllZero } from '../../images/extents';
 import type { RandomAccessDisk } from '../../images/random-access-disk';
-import { checkCount, checkUploadRange, invalidArgument, type UploadRange } from '../../images/upload-plan';
+import { checkDiskRange } from '../../images/random-access-disk';
+import { checkCount, type UploadRange } from '../../images/upload-plan';
 import { buildFixedVhdFooter, type FixedVhdOptions } from '../../images/vhd';
 
 const SECTOR = 512;
@@ -119,7 +120,7 @@ export async function* azurePageWrites(
   if (!Number.isSafeInteger(readBytes) || readBytes <= 0 || readBytes % SECTOR !== 0) {
     throw invalidArgument(`azurePageWrites: readBytes must be a positive multiple of 512, got ${readBytes}`);
   }
-  checkUploadRange(range, layout.fileSize, 'azurePageWrites');
+  checkDiskRange('azurePageWrites', layout.fileSize, range.offset, range.length);
   if (range.offset % SECTOR !== 0 || range.length % SECTOR !== 0) {
     throw new ImageError(
       'BG_IMAGE_UNALIGNED',
