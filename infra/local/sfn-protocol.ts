@@ -26,6 +26,18 @@ export interface SfnOperations {
   listStateMachines(): StateMachineInfo[];
 }
 
+const seconds = (d: Date | undefined) => (d ? d.getTime() / 1000 : undefined);
+
+/** What DescribeExecution and ListExecutions both say of an execution. */
+const executionSummary = (r: ExecutionRecord) => ({
+  executionArn: r.executionArn,
+  stateMachineArn: r.stateMachineArn,
+  name: r.name,
+  status: r.status,
+  startDate: seconds(r.startDate),
+  stopDate: seconds(r.stopDate),
+});
+
 /** The node:http request listener of the service's endpoint. */
 export function sfnRequestListener(
   service: SfnOperations,
@@ -65,7 +77,6 @@ async function handleHttp(
 }
 
 function dispatch(service: SfnOperations, op: string, body: Record<string, unknown>): unknown {
-  const seconds = (d: Date | undefined) => (d ? d.getTime() / 1000 : undefined);
   switch (op) {
     case 'StartExecution': {
       const out = service.startExecution(body);
@@ -74,12 +85,7 @@ function dispatch(service: SfnOperations, op: string, body: Record<string, unkno
     case 'DescribeExecution': {
       const r = service.describeExecution(body.executionArn);
       return {
-        executionArn: r.executionArn,
-        stateMachineArn: r.stateMachineArn,
-        name: r.name,
-        status: r.status,
-        startDate: seconds(r.startDate),
-        stopDate: seconds(r.stopDate),
+        ...executionSummary(r),
         input: r.input,
         inputDetails: { included: true },
         ...(r.output !== undefined ? { output: r.output, outputDetails: { included: true } } : {}),
@@ -114,14 +120,7 @@ function dispatch(service: SfnOperations, op: string, body: Record<string, unkno
       const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? body.maxResults : 100;
       const page = all.slice(start, start + max);
       return {
-        executions: page.map((r) => ({
-          executionArn: r.executionArn,
-          stateMachineArn: r.stateMachineArn,
-          name: r.name,
-          status: r.status,
-          startDate: seconds(r.startDate),
-          stopDate: seconds(r.stopDate),
-        })),
+        executions: page.map(executionSummary),
         ...(start + max < all.length ? { nextToken: String(start + max) } : {}),
       };
     }

@@ -30,16 +30,6 @@ import {
 import { sfnRequestListener, type SfnOperations } from './sfn-protocol';
 import { TaskTokens } from './sfn-task-tokens';
 
-export {
-  SfnApiError,
-  TaskFailedError,
-  type ExecutionRecord,
-  type ExecutionStatus,
-  type PendingTask,
-  type StateMachineInfo,
-  type StepFunctionsOptions,
-} from './sfn-model';
-
 interface Running {
   record: ExecutionRecord;
   finished: boolean;
