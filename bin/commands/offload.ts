@@ -336,10 +336,10 @@ function offloadTarget(values: {
 }
 
 /**
- * The `return` command to print once an offload runs. An Azure VM comes back as a delta applied to
- * the offloaded image, so the hint names it as --base and an output that is not the base itself.
+ * The `return` command to print once an offload runs. An AWS import comes back whole (an OVA);
+ * an AWS direct or Azure VM as a delta applied to the offloaded image, so the hint names it as
+ * --base and an output that is not the base itself.
  */
-/** How to bring the VM home: an AWS import comes back whole (an OVA), anything else as a delta onto the image. */
 export function returnHint(jobId: string, target: JobTarget, image: string, vmName: string): string {
   if (target.cloud === 'aws' && target.mode !== 'direct')
     return `burstgate return ${jobId} --out ${vmName}.ova`;

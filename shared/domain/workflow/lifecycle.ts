@@ -8,6 +8,7 @@ import { isAwsDirect, recordUnrecordedDirectResources, rememberDirectImage } fro
 import { removeJobResources } from '../cleanup';
 import { releaseUploadWait } from '../executions';
 import { beginStep, endStep, updateJob, type Gateway } from '../gateway';
+import type { Job } from '../job';
 import { CANCELLED, askCloud, assertNotCancelled, createOnce, errorFromWorkflow, failStep } from './step-kit';
 
 // ---------------------------------------------------------------- offload
@@ -84,11 +85,7 @@ export async function compensate(
   error?: { Error?: string; Cause?: string },
 ): Promise<void> {
   const now = gw.now();
-  await updateJob(gw, jobId, (j) => {
-    if (CANCELLED.has(j.state)) return false; // the cancel path owns the job now
-    j.error ??= errorFromWorkflow(error, j.activeStep?.name);
-    if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
-  });
+  await updateJob(gw, jobId, (j) => recordWorkflowFailure(j, error, now));
   // AWS direct: a snapshot or AMI whose creation the job could not record is removed too.
   await recordUnrecordedDirectResources(gw, jobId);
   await removeJobResources(gw, jobId, { includeRetained: true });
@@ -135,9 +132,21 @@ export async function returnFailed(
 ): Promise<void> {
   const now = gw.now();
   await updateJob(gw, jobId, (j) => {
-    if (CANCELLED.has(j.state)) return false;
-    j.error ??= errorFromWorkflow(error, j.activeStep?.name);
-    if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
+    if (recordWorkflowFailure(j, error, now) === false) return false;
     j.state = 'return-failed';
   });
+}
+
+/**
+ * A Catch path's first write: the workflow's error on the job (unless a step recorded a better one)
+ * and the active step ended failed. False, writing nothing, when a cancel owns the job.
+ */
+function recordWorkflowFailure(
+  j: Job,
+  error: { Error?: string; Cause?: string } | undefined,
+  now: Date,
+): false | void {
+  if (CANCELLED.has(j.state)) return false;
+  j.error ??= errorFromWorkflow(error, j.activeStep?.name);
+  if (j.activeStep) endStep(j, 'failed', now, j.error.detail);
 }
