@@ -16,15 +16,13 @@
  *   record (a Lambda that died between the cloud's answer and the job write).
  */
 import { markRemoved, recordResource, updateJob, type Gateway } from './gateway';
-import { JOB_STATES, TERMINAL_STATES, type Job, type JobResource } from './job';
+import { JOB_STATES, TERMINAL_STATES, isAwsDirect, type Job, type JobResource } from './job';
 import { ImageCacheConflictError, JobMissingError } from '../store/errors';
 import type { ImageCacheEntry, RetiredImage } from '../store/image-cache';
 import { readManifest } from './aws-direct-manifest';
 
 const ACTIVE_STATES = JOB_STATES.filter((s) => !TERMINAL_STATES.has(s));
 const WRITE_ATTEMPTS = 5;
-
-export const isAwsDirect = (job: Job): boolean => job.target.cloud === 'aws' && job.target.mode === 'direct';
 
 /** Marks the job's records of these ids as owned by the image cache. */
 function handToCache(job: Job, ids: ReadonlySet<string>): void {

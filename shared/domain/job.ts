@@ -57,6 +57,13 @@ export interface AzureTarget {
 }
 export type JobTarget = AwsTarget | AzureTarget;
 
+/**
+ * An AWS job whose disk went by the EBS direct APIs: it keeps an image cache entry, and it comes
+ * back as changed blocks rather than by export.
+ */
+export const isAwsDirect = (job: Pick<Job, 'target'>): boolean =>
+  job.target.cloud === 'aws' && job.target.mode === 'direct';
+
 /** Where a target's resources live: the AWS region or the Azure location. */
 export function targetLocation(target: JobTarget): string {
   return target.cloud === 'aws' ? target.region : target.location;

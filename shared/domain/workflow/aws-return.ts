@@ -23,7 +23,7 @@ import { EBS_BLOCK_BYTES } from '../../clouds/aws/ebs-blocks';
 import { planBlockRuns, type PlannedRun } from '../../clouds/aws/block-runs';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
-import type { Job } from '../job';
+import { isAwsDirect, type Job } from '../job';
 import { openStagedDisk } from './staged-disk';
 import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep } from './step-kit';
 
@@ -37,11 +37,6 @@ function regionOf(job: Job): string {
   if (job.target.cloud !== 'aws')
     throw new CloudError('CloudRejected', `job ${job.jobId} does not target AWS`);
   return job.target.region;
-}
-
-/** Does this job come back as changed blocks (direct mode with a base snapshot) rather than by export? */
-export function returnsChangedBlocks(job: Job): boolean {
-  return job.target.cloud === 'aws' && job.target.mode === 'direct';
 }
 
 /**
@@ -95,7 +90,7 @@ export async function awsSnapshotForReturn(
  */
 export async function adoptReturnSnapshots(gw: Gateway, jobId: string): Promise<void> {
   const job = await gw.store.get(jobId);
-  if (!returnsChangedBlocks(job)) return;
+  if (!isAwsDirect(job)) return;
   const found = await gw.awsSnapshotReader.returnSnapshotsOf(job);
   const untracked = found.filter((s) => !job.resources.some((r) => r.type === 'snapshot' && r.id === s.id));
   if (untracked.length === 0) return;

@@ -4,11 +4,11 @@
  * a failed return.
  */
 import { CloudError } from '../../clouds/errors';
-import { isAwsDirect, recordUnrecordedDirectResources, rememberDirectImage } from '../aws-image-cache';
+import { recordUnrecordedDirectResources, rememberDirectImage } from '../aws-image-cache';
 import { removeJobResources } from '../cleanup';
 import { releaseUploadWait } from '../executions';
 import { beginStep, endStep, updateJob, type Gateway } from '../gateway';
-import type { Job } from '../job';
+import { isAwsDirect, type Job } from '../job';
 import { CANCELLED, askCloud, assertNotCancelled, createOnce, errorFromWorkflow, failStep } from './step-kit';
 
 // ---------------------------------------------------------------- offload
