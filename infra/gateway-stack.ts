@@ -8,10 +8,13 @@ import { GatewayFunctions } from './constructs/functions';
 import {
   OFFLOAD_STATE_MACHINE_NAME,
   RETURN_STATE_MACHINE_NAME,
+  SCHEDULE_GROUP_NAME,
+  TIMER_STATE_MACHINE_NAME,
   VMIMPORT_ROLE_NAME,
 } from './constructs/names';
 import { grantGatewayPermissions } from './constructs/permissions';
 import { Storage } from './constructs/storage';
+import { GatewayTimers } from './constructs/timers';
 import { VmImportRole } from './constructs/vm-import-role';
 import { DEFAULT_AZURE_UPLOAD_CONCURRENCY, Workflows } from './constructs/workflows';
 
@@ -51,6 +54,7 @@ export class GatewayStack extends Stack {
   readonly events: GatewayEvents;
   readonly vmImport: VmImportRole;
   readonly functions: GatewayFunctions;
+  readonly timers: GatewayTimers;
   readonly workflows: Workflows;
   readonly api: GatewayApi;
 
@@ -82,6 +86,8 @@ export class GatewayStack extends Stack {
       });
     const offloadStateMachineArn = stateMachineArn(OFFLOAD_STATE_MACHINE_NAME);
     const returnStateMachineArn = stateMachineArn(RETURN_STATE_MACHINE_NAME);
+    const timerStateMachineArn = stateMachineArn(TIMER_STATE_MACHINE_NAME);
+    this.timers = new GatewayTimers(this, 'Timers', { timerStateMachineArn });
 
     const azure = this.azureSettings();
     const direct = this.awsDirectSettings();
@@ -95,7 +101,26 @@ export class GatewayStack extends Stack {
       vmImportRoleName: VMIMPORT_ROLE_NAME,
       azure,
       ...(direct.uploadChunkBytes !== undefined ? { ebsUploadChunkBytes: direct.uploadChunkBytes } : {}),
+      timers: {
+        groupName: SCHEDULE_GROUP_NAME,
+        roleArn: this.timers.role.roleArn,
+        stateMachineArn: timerStateMachineArn,
+      },
     });
+    // Who arms a lease (creates and replaces timers), and who only clears them.
+    const { api, steps } = this.functions;
+    for (const fn of [api.createOffload, api.updateOffload, steps.markRunning]) this.timers.grantSet(fn);
+    for (const fn of [
+      api.startReturn,
+      api.cancelOffload,
+      steps.fireTimer,
+      steps.compensate,
+      steps.azureCompensate,
+      steps.cleanup,
+      steps.azureCleanup,
+    ]) {
+      this.timers.grantClear(fn);
+    }
 
     grantGatewayPermissions({
       functions: this.functions,
@@ -122,6 +147,7 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
     new CfnOutput(this, 'OffloadStateMachineArn', { value: this.workflows.offload.stateMachineArn });
     new CfnOutput(this, 'ReturnStateMachineArn', { value: this.workflows.return.stateMachineArn });
+    new CfnOutput(this, 'TimerStateMachineArn', { value: this.workflows.timer.stateMachineArn });
   }
 
   /**

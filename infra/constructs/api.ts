@@ -26,6 +26,7 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.GET, path: '/offloads', handler: 'listOffloads' },
   { method: apigwv2.HttpMethod.GET, path: '/offloads/{id}', handler: 'getOffload' },
   { method: apigwv2.HttpMethod.DELETE, path: '/offloads/{id}', handler: 'cancelOffload' },
+  { method: apigwv2.HttpMethod.PATCH, path: '/offloads/{id}', handler: 'updateOffload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/upload-complete', handler: 'completeUpload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/return', handler: 'startReturn' },
   { method: apigwv2.HttpMethod.GET, path: '/image-cache/{region}/{vmName}', handler: 'getImageCache' },

@@ -50,6 +50,7 @@ export const API_FUNCTIONS = {
   listOffloads: api('list-offloads', 'GET /offloads'),
   startReturn: api('start-return', 'POST /offloads/{id}/return'),
   cancelOffload: api('cancel-offload', 'DELETE /offloads/{id}'),
+  updateOffload: api('update-offload', 'PATCH /offloads/{id} (the lease)'),
   getImageCache: api('get-image-cache', 'GET /image-cache/{region}/{vmName}'),
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -113,6 +114,8 @@ export const STEP_FUNCTIONS = {
   ),
   awsCheckSnapshot: step('aws-check-snapshot', 'Offload (AWS direct): poll the snapshot until completed'),
   awsRegisterImage: step('aws-register-image', 'Offload (AWS direct): register the AMI from the snapshot'),
+  // A lease ending may cancel a job (in any cloud): as long as a cancel may take.
+  fireTimer: waitingStep('fire-timer', 'Timer: a lease warning, or the return (or cancel) a lease starts'),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** The functions that call Azure: only these get the service principal's secret (ARN and read access). */
@@ -128,6 +131,8 @@ export const AZURE_CREDENTIAL_FUNCTIONS = {
     'azureSnapshot',
     'azurePublishDelta',
     'azureCleanup',
+    // A lease that ends with a cancel removes whatever the job created, in Azure too.
+    'fireTimer',
   ] as const satisfies ReadonlyArray<keyof typeof STEP_FUNCTIONS>,
   // Cancelling removes whatever the job created, in Azure too.
   api: ['cancelOffload'] as const satisfies ReadonlyArray<keyof typeof API_FUNCTIONS>,
@@ -156,6 +161,8 @@ export interface GatewayFunctionsProps {
   };
   /** AWS direct: disk bytes per PutBlocks range (Map item); absent: the functions' default (1 GiB). */
   readonly ebsUploadChunkBytes?: number;
+  /** The timers: Scheduler's group, the role it assumes, the timer state machine (ARN built from its name). */
+  readonly timers: { groupName: string; roleArn: string; stateMachineArn: string };
 }
 
 /** `create-offload` → `CreateOffload`. */
@@ -187,6 +194,9 @@ export class GatewayFunctions extends Construct {
       ...(props.ebsUploadChunkBytes !== undefined
         ? { [ENV_NAMES.ebsUploadChunkBytes]: String(props.ebsUploadChunkBytes) }
         : {}),
+      [ENV_NAMES.scheduleGroupName]: props.timers.groupName,
+      [ENV_NAMES.schedulerRoleArn]: props.timers.roleArn,
+      [ENV_NAMES.timerStateMachineArn]: props.timers.stateMachineArn,
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       NODE_OPTIONS: '--enable-source-maps',
     };

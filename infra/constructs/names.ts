@@ -11,6 +11,11 @@ export const STACK_NAME = 'BurstgateStack';
 /** State machine names. Fixed so API functions can build the ARNs without referencing the machines. */
 export const OFFLOAD_STATE_MACHINE_NAME = 'burstgate-offload';
 export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
+/** The timer workflow EventBridge Scheduler starts (lease warnings, lease-driven returns). */
+export const TIMER_STATE_MACHINE_NAME = 'burstgate-timer';
+
+/** The EventBridge Scheduler group of the gateway's timers. */
+export const SCHEDULE_GROUP_NAME = 'burstgate';
 
 /** The custom EventBridge bus; jobs publish `Job State Changed` events with source `burstgate`. */
 export const EVENT_BUS_NAME = 'burstgate';

@@ -181,32 +181,37 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   });
   ackManifests(api.getImageCache);
 
-  allow(api.startReturn, {
-    sid: 'StartReturn',
-    actions: ['states:StartExecution'],
-    resources: [props.returnStateMachineArn],
-  });
-
-  allow(api.cancelOffload, {
-    sid: 'StopWorkflows',
-    actions: ['states:StopExecution'],
-    resources: [props.offloadExecutionsArn, props.returnExecutionsArn],
-  });
-  for (const name of [OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME]) {
-    acknowledgeWildcard(
-      api.cancelOffload,
-      `Resource::arn:${NAG_PARTITION}:states:${NAG_REGION}:${NAG_ACCOUNT}:execution:${name}:*`,
-      `Cancelling stops the job's running execution; execution names are only known at run time, so the grant covers the executions of the ${name} state machine only.`,
-    );
+  // A lease's timer (steps.fireTimer) starts the return or cancels, as the API would.
+  for (const fn of [api.startReturn, steps.fireTimer]) {
+    allow(fn, {
+      sid: 'StartReturn',
+      actions: ['states:StartExecution'],
+      resources: [props.returnStateMachineArn],
+    });
   }
-  grantCleanup(api.cancelOffload);
-  // Cancelling also removes the returned image, which the return path keeps on purpose.
-  allow(api.cancelOffload, {
-    sid: 'RemoveReturnedImage',
-    actions: ['s3:DeleteObject'],
-    resources: [returnsObjects],
-  });
-  ackReturns(api.cancelOffload);
+
+  for (const fn of [api.cancelOffload, steps.fireTimer]) {
+    allow(fn, {
+      sid: 'StopWorkflows',
+      actions: ['states:StopExecution'],
+      resources: [props.offloadExecutionsArn, props.returnExecutionsArn],
+    });
+    for (const name of [OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME]) {
+      acknowledgeWildcard(
+        fn,
+        `Resource::arn:${NAG_PARTITION}:states:${NAG_REGION}:${NAG_ACCOUNT}:execution:${name}:*`,
+        `Cancelling stops the job's running execution; execution names are only known at run time, so the grant covers the executions of the ${name} state machine only.`,
+      );
+    }
+    grantCleanup(fn);
+    // Cancelling also removes the returned image, which the return path keeps on purpose.
+    allow(fn, {
+      sid: 'RemoveReturnedImage',
+      actions: ['s3:DeleteObject'],
+      resources: [returnsObjects],
+    });
+    ackReturns(fn);
+  }
 
   // ---- offload steps -------------------------------------------------------------------------
   // awaitUpload stores the task token; if the client completed the upload first, it releases itself.

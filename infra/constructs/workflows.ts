@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import type { StepFunctionName } from './functions';
 import type { GatewayFunction } from './gateway-function';
 import { acknowledgeWildcard, fixLogicalId, getAttFinding } from './nag';
-import { OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME } from './names';
+import { OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME, TIMER_STATE_MACHINE_NAME } from './names';
 
 /** Errors every Task retries: our handlers' transient cloud errors and Lambda's own. */
 export const RETRY_ERRORS = [
@@ -73,6 +73,7 @@ const directMode = sfn.Condition.and(
 export class Workflows extends Construct {
   readonly offload: sfn.StateMachine;
   readonly return: sfn.StateMachine;
+  readonly timer: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -82,6 +83,24 @@ export class Workflows extends Construct {
       props.ebsUploadConcurrency ?? DEFAULT_EBS_UPLOAD_CONCURRENCY,
     );
     this.return = this.buildReturn(props.steps);
+    this.timer = this.buildTimer(props.steps);
+  }
+
+  /**
+   * The timer workflow: EventBridge Scheduler starts it when one of the gateway's one-time timers
+   * comes due (shared/timers/job-timers.ts); its one step carries the timer out. No Wait state
+   * and no polling: the waiting is Scheduler's.
+   */
+  private buildTimer(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
+    const scope = new Construct(this, 'TimerStates');
+    const fire = invoke(scope, 'FireTimer', steps.fireTimer, '$.fired', {
+      timer: sfn.JsonPath.stringAt('$.timer'),
+      dueAt: sfn.JsonPath.stringAt('$.dueAt'),
+      planned: sfn.JsonPath.stringAt('$.planned'),
+      scheduledTime: sfn.JsonPath.stringAt('$.scheduledTime'),
+    });
+    fire.next(new sfn.Succeed(scope, 'Fired'));
+    return this.stateMachine('Timer', TIMER_STATE_MACHINE_NAME, fire, [steps.fireTimer]);
   }
 
   private buildOffload(
@@ -386,7 +405,7 @@ export class Workflows extends Construct {
   }
 
   private stateMachine(
-    id: 'Offload' | 'Return',
+    id: 'Offload' | 'Return' | 'Timer',
     stateMachineName: string,
     start: sfn.IChainable,
     invoked: GatewayFunction[],

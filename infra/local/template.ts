@@ -22,6 +22,7 @@ import {
 export const ENTRY_METADATA_KEY = 'burstgate:entry';
 export const OFFLOAD_STATE_MACHINE_NAME = 'burstgate-offload';
 export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
+export const TIMER_STATE_MACHINE_NAME = 'burstgate-timer';
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
@@ -80,7 +81,7 @@ export interface TemplateTable {
 
 export interface LocalTemplate {
   functions: Map<string, TemplateFunction>;
-  stateMachines: { offload: TemplateStateMachine; return: TemplateStateMachine };
+  stateMachines: { offload: TemplateStateMachine; return: TemplateStateMachine; timer: TemplateStateMachine };
   routes: TemplateRoute[];
   table: TemplateTable;
 }
@@ -408,7 +409,11 @@ function readStateMachines(
     }
     return sm;
   };
-  return { offload: pick(OFFLOAD_STATE_MACHINE_NAME), return: pick(RETURN_STATE_MACHINE_NAME) };
+  return {
+    offload: pick(OFFLOAD_STATE_MACHINE_NAME),
+    return: pick(RETURN_STATE_MACHINE_NAME),
+    timer: pick(TIMER_STATE_MACHINE_NAME),
+  };
 }
 
 function refId(value: unknown): string | undefined {

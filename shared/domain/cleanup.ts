@@ -6,6 +6,7 @@
  */
 import type { Job, JobResource } from './job';
 import { markRemoved, updateJob, type Gateway } from './gateway';
+import { clearJobTimers } from './leases';
 
 const ORDER: JobResource['type'][] = [
   'instance',
@@ -38,6 +39,8 @@ export async function removeJobResources(
   jobId: string,
   opts: RemovalOptions = {},
 ): Promise<Job> {
+  // The job's timers go with its resources: a job cleaned up has no lease left to carry out.
+  if (!opts.types) await clearJobTimers(gw, jobId);
   let job = await gw.store.get(jobId);
   const pending = job.resources
     // What the image cache owns is the cache's to remove (shared/domain/aws-image-cache.ts), never a job's.

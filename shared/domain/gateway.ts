@@ -16,7 +16,20 @@ import type { GatewayConfig, GatewayDeps } from '../runtime/deps';
 import { ImageCache } from '../store/image-cache';
 import { JobStore } from '../store/job-store';
 import { StagingBucket } from '../store/staging';
+import { SchedulerTimers, type JobTimers } from '../timers/job-timers';
 import type { Job, JobResource, JobState, JobTarget } from './job';
+
+/**
+ * Events besides state changes, each with its EventBridge detail-type; the callback gets
+ * `type: "burstgate.<kind>"`. The README lists them with their detail.
+ */
+export const JOB_EVENTS = {
+  'lease-expiring': 'Lease Expiring',
+  'return-started-by-lease': 'Return Started By Lease',
+  'deadline-met': 'Deadline Met',
+  'deadline-missed': 'Deadline Missed',
+} as const;
+export type JobEventKind = keyof typeof JOB_EVENTS;
 
 export interface Gateway {
   config: GatewayConfig;
@@ -38,6 +51,10 @@ export interface Gateway {
   /** The AWS direct path's image cache (items in the jobs table). */
   imageCache: ImageCache;
   publish(job: Job, from: JobState | undefined): Promise<void>;
+  /** Sends one of JOB_EVENTS (EventBridge and the job's callback); failures are logged, never thrown. */
+  announce(job: Job, kind: JobEventKind, detail: Record<string, unknown>): Promise<void>;
+  /** One-time timers (EventBridge Scheduler): lease warnings, lease-driven returns, launch times. */
+  timers: JobTimers;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -78,8 +95,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       return azure;
     },
-    publish: async (job, from) => {
-      const detail = {
+    timers: new SchedulerTimers({ client: deps.scheduler, ...deps.config.timers }),
+    publish: (job, from) =>
+      send(deps, job, 'Job State Changed', 'job-state-changed', {
         jobId: job.jobId,
         vmName: job.vmName,
         from: from ?? null,
@@ -87,40 +105,58 @@ export function createGateway(deps: GatewayDeps): Gateway {
         target: job.target,
         at: job.updatedAt,
         ...(job.error ? { error: job.error } : {}),
-      };
-      // An event per state change; a lost event or callback must not fail the job, so errors are logged.
-      try {
-        await deps.events.send(
-          new PutEventsCommand({
-            Entries: [
-              {
-                EventBusName: deps.config.eventBusName,
-                Source: 'burstgate',
-                DetailType: 'Job State Changed',
-                Resources: [],
-                Detail: JSON.stringify(detail),
-              },
-            ],
-          }),
-        );
-      } catch (err) {
-        deps.logger.warn('could not publish the job state change event', {
-          jobId: job.jobId,
-          error: err as Error,
-        });
-      }
-      if (job.callbackUrl) await notifyCallback(deps.logger, job.callbackUrl, detail);
-    },
+      }),
+    announce: (job, kind, detail) =>
+      send(deps, job, JOB_EVENTS[kind], kind, {
+        jobId: job.jobId,
+        vmName: job.vmName,
+        state: job.state,
+        at: deps.now().toISOString(),
+        ...detail,
+      }),
   };
 }
 
-/** POSTs the state change to the job's callbackUrl: once, 5 s at most, failures logged. */
-async function notifyCallback(logger: Logger, url: string, detail: { jobId: string }): Promise<void> {
+/** An event on the bus and to the job's callback; a lost event or callback must not fail the job, so errors are logged. */
+async function send(
+  deps: GatewayDeps,
+  job: Job,
+  detailType: string,
+  kind: string,
+  detail: { jobId: string } & Record<string, unknown>,
+): Promise<void> {
+  try {
+    await deps.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: deps.config.eventBusName,
+            Source: 'burstgate',
+            DetailType: detailType,
+            Resources: [],
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
+  } catch (err) {
+    deps.logger.warn(`could not publish the ${detailType} event`, { jobId: job.jobId, error: err as Error });
+  }
+  if (job.callbackUrl) await notifyCallback(deps.logger, job.callbackUrl, `burstgate.${kind}`, detail);
+}
+
+/** POSTs an event to the job's callbackUrl: once, 5 s at most, failures logged. */
+async function notifyCallback(
+  logger: Logger,
+  url: string,
+  type: string,
+  detail: { jobId: string },
+): Promise<void> {
   try {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'burstgate' },
-      body: JSON.stringify({ type: 'burstgate.job-state-changed', ...detail }),
+      body: JSON.stringify({ type, ...detail }),
       redirect: 'manual',
       signal: AbortSignal.timeout(5000),
     });

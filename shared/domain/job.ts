@@ -144,6 +144,35 @@ export interface VmHardware {
   nics: Array<{ name: string; network?: string; adapterType?: string }>;
 }
 
+/**
+ * How long the VM may stay in the cloud, and what happens then. Every job has one: the request's,
+ * or the deployment's default (`defaultLeaseSeconds` from the planned launch), so no VM runs
+ * forever by mistake. The README's "Leases and deadlines" section is the contract.
+ */
+export interface JobLease {
+  /** When the lease ends: `onExpiry` happens then (if the return has not started earlier). */
+  expiresAt: string;
+  /** `return`: bring the VM home. `cancel`: remove everything, bring nothing home. */
+  onExpiry: 'return' | 'cancel';
+  /** When the VM must be home (returned image published); the return starts early enough, by estimate. */
+  returnBy?: string;
+  /** `request`: set by POST /offloads or PATCH; `default`: the deployment's default lease. */
+  source: 'request' | 'default';
+}
+
+/** The timer a lease sets: when the gateway will start the return (or cancel) on its own, and why. */
+export interface ReturnPlan {
+  startAt: string;
+  /** `lease-expires`: at expiresAt. `return-by`: returnBy minus the estimated return duration. */
+  reason: 'lease-expires' | 'return-by';
+  /** What happens at startAt (the lease's onExpiry, or `return` for a return-by start). */
+  action: 'return' | 'cancel';
+  /** Estimated seconds from the start of the return to the image published (return-by plans). */
+  estimateSeconds?: number;
+  /** How the estimate was made, in words (earlier returns of this VM, or the first-return model). */
+  basis?: string;
+}
+
 export interface Job {
   jobId: string;
   vmName: string;
@@ -274,4 +303,18 @@ export interface Job {
     matchesOriginal: boolean;
   };
   error?: JobError;
+  lease?: JobLease;
+  /** Derived from the lease whenever it or the estimate changes; absent once the return has started. */
+  returnPlan?: ReturnPlan;
+  /** The `expiresAt` the lease-expiring event was sent for (each lease value warns once). */
+  leaseWarnedFor?: string;
+  /** When the latest return started, and what started it. */
+  returnStartedAt?: string;
+  returnStartedBy?: 'api' | 'lease';
+  /** Who cancelled the job: a DELETE, or a lease that ended with `onExpiry: "cancel"` (or before the VM ran). */
+  cancelledBy?: 'api' | 'lease';
+  /** When the returned image was published and the cloud side cleaned up. */
+  returnedAt?: string;
+  /** Set when a job with a `returnBy` came home: was it in time? */
+  deadline?: { returnBy: string; returnedAt: string; met: boolean; marginSeconds: number };
 }

@@ -11,6 +11,7 @@ import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { recordUnrecordedDirectResources } from './aws-image-cache';
 import { removeJobResources } from './cleanup';
 import { executionArn, executionInput, releaseUploadWait } from './executions';
+import { armLease, clearJobTimers, leaseFor, planFor } from './leases';
 import { adoptReturnSnapshots } from './workflow/aws-return';
 
 export interface UploadInstructions {
@@ -89,6 +90,7 @@ export async function placeOffload(
 ): Promise<PlacedOffload> {
   const now = gw.now();
   const target = resolveTarget(gw, req);
+  const lease = leaseFor(gw, req.lease, { plannedLaunch: now, path: 'lease' });
   const proposedId = newJobId(now);
   const prior = await gw.store.claimIdempotencyKey(idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;
@@ -125,7 +127,9 @@ export async function placeOffload(
     bytes: { uploaded: 0 },
     cloud: {},
     activeStep: { name: 'upload', startedAt: now.toISOString() },
+    lease,
   };
+  await assertPlanInFuture(gw, job);
   recordResource(job, { type: 'multipart-upload', id: uploadId, location: gw.staging.bucket }, now);
   try {
     await gw.store.create(job);
@@ -167,10 +171,25 @@ async function startOffloadExecution(gw: Gateway, job: Job, replayed: boolean): 
       throw err;
     }
   }
-  const updated = await updateJob(gw, job.jobId, (j) => {
+  const started = await updateJob(gw, job.jobId, (j) => {
     j.execution = { ...j.execution, offloadArn: arn };
   });
+  const updated = await armLease(gw, started);
   return { job: updated, upload: await uploadInstructions(gw, updated), replayed };
+}
+
+/**
+ * A new job's plan must lie ahead: a returnBy so near that the estimated return would have to
+ * start before the VM is even up is refused, with the figure that makes it so.
+ */
+async function assertPlanInFuture(gw: Gateway, job: Job): Promise<void> {
+  if (!job.lease?.returnBy) return;
+  const plan = await planFor(gw, job, job.lease);
+  if (plan.reason !== 'return-by' || Date.parse(plan.startAt) > gw.now().getTime()) return;
+  throw new ValidationError(
+    `lease.returnBy: ${job.lease.returnBy} is too soon: the return is estimated at ${plan.estimateSeconds} s (${plan.basis}), so it would have to start at ${plan.startAt}, before now; set returnBy later than ${new Date(gw.now().getTime() + (plan.estimateSeconds ?? 0) * 1000).toISOString()}`,
+    [{ path: 'lease.returnBy', message: 'earlier than now + the estimated return' }],
+  );
 }
 
 /** POST /offloads/{id}/upload-complete: completes the multipart upload and releases the execution. */
@@ -277,13 +296,19 @@ async function completeInS3(
   }
 }
 
-/** POST /offloads/{id}/return */
-export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
-  const allowed: JobState[] = ['running', 'return-failed'];
+/** States a return may start from. */
+export const RETURNABLE_STATES: readonly JobState[] = ['running', 'return-failed'];
+
+/** POST /offloads/{id}/return (`by: 'api'`), or the lease's plan (`by: 'lease'`). */
+export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease' = 'api'): Promise<Job> {
+  const allowed = RETURNABLE_STATES;
   let attempt = 0;
   const job = await updateJob(gw, jobId, (j) => {
     if (!allowed.includes(j.state)) throw new InvalidJobStateError(jobId, j.state, 'return', allowed);
     attempt = (j.execution?.returnAttempts ?? 0) + 1;
+    j.returnStartedAt = gw.now().toISOString();
+    j.returnStartedBy = by;
+    delete j.returnPlan;
     j.execution = { ...j.execution, returnAttempts: attempt };
     j.state = 'returning';
     delete j.error;
@@ -317,17 +342,22 @@ export async function startReturn(gw: Gateway, jobId: string): Promise<Job> {
     });
     throw err;
   }
-  return updateJob(gw, jobId, (j) => {
+  const started = await updateJob(gw, jobId, (j) => {
     j.execution = { ...j.execution, returnArn: executionArn(gw.config.returnStateMachineArn, name) };
   });
+  // The return is under way: the lease has nothing left to do.
+  await clearJobTimers(gw, jobId);
+  return started;
 }
 
-/** DELETE /offloads/{id}: stops the running execution and removes everything the job created. */
-export async function cancelOffload(gw: Gateway, jobId: string): Promise<Job> {
+/** DELETE /offloads/{id} (`by: 'api'`), or the lease's end (`by: 'lease'`): stops the execution and removes everything the job created. */
+export async function cancelOffload(gw: Gateway, jobId: string, by: 'api' | 'lease' = 'api'): Promise<Job> {
   const before = await gw.store.get(jobId);
   if (before.state === 'cancelled') return before;
   const job = await updateJob(gw, jobId, (j) => {
     j.state = 'cancelling';
+    j.cancelledBy = by;
+    delete j.returnPlan;
   });
   for (const arn of [job.execution?.offloadArn, job.execution?.returnArn]) {
     if (!arn || TERMINAL_STATES.has(before.state)) continue;

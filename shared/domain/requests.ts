@@ -41,6 +41,26 @@ export const AzureTargetRequest = z
   })
   .strict();
 
+/** An instant with its offset (`2027-10-22T18:00:00+02:00`, `...Z`): never a local time without a zone. */
+const Instant = z.iso.datetime({
+  offset: true,
+  error: 'an ISO-8601 date-time with an offset, e.g. 2027-10-22T18:00:00Z',
+});
+
+/** A lease as requested (POST /offloads `lease`, PATCH /offloads/{id} `lease`); absent members keep their value. */
+export const LeaseRequest = z
+  .object({
+    expiresAt: Instant.optional(),
+    onExpiry: z.enum(['return', 'cancel']).optional(),
+    /** When the VM must be home; `null` (PATCH) removes the deadline. */
+    returnBy: Instant.nullable().optional(),
+  })
+  .strict();
+export type LeaseRequest = z.infer<typeof LeaseRequest>;
+
+export const UpdateOffloadRequest = z.object({ lease: LeaseRequest }).strict();
+export type UpdateOffloadRequest = z.infer<typeof UpdateOffloadRequest>;
+
 export const CreateOffloadRequest = z
   .object({
     vmName: z
@@ -61,6 +81,7 @@ export const CreateOffloadRequest = z
       error: (issue) => (issue.code === 'invalid_union' ? 'cloud must be "aws" or "azure"' : undefined),
     }),
     callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+    lease: LeaseRequest.optional(),
   })
   .strict();
 export type CreateOffloadRequest = z.infer<typeof CreateOffloadRequest>;

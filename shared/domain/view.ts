@@ -21,6 +21,16 @@ export interface JobView {
   bytes: Job['bytes'];
   cloud: Job['cloud'];
   error?: Job['error'];
+  /** How long the VM may stay, and what happens then (README: Leases and deadlines). */
+  lease?: Job['lease'];
+  /** When the gateway will start the return (or cancel) on its own; absent once the return started. */
+  returnPlan?: Job['returnPlan'];
+  returnStartedAt?: string;
+  returnStartedBy?: Job['returnStartedBy'];
+  returnedAt?: string;
+  /** A job with a returnBy, once home: whether it was in time, and by how many seconds (negative: late). */
+  deadline?: Job['deadline'];
+  cancelledBy?: Job['cancelledBy'];
   download?: {
     /** Presigned GET; the file is named `<vmName>.ova` or `<vmName>.bgdelta`. */
     url: string;
@@ -61,6 +71,13 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
     bytes: job.bytes,
     cloud: job.cloud,
     ...(job.error ? { error: job.error } : {}),
+    ...(job.lease ? { lease: job.lease } : {}),
+    ...(job.returnPlan ? { returnPlan: job.returnPlan } : {}),
+    ...(job.returnStartedAt ? { returnStartedAt: job.returnStartedAt } : {}),
+    ...(job.returnStartedBy ? { returnStartedBy: job.returnStartedBy } : {}),
+    ...(job.returnedAt ? { returnedAt: job.returnedAt } : {}),
+    ...(job.deadline ? { deadline: job.deadline } : {}),
+    ...(job.cancelledBy ? { cancelledBy: job.cancelledBy } : {}),
     links: {
       self: `/offloads/${job.jobId}`,
       ...(job.state === 'awaiting-upload'

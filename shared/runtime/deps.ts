@@ -10,6 +10,7 @@ import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import {
   createAzureClients,
@@ -75,7 +76,27 @@ export interface GatewayConfig {
    */
   ebsUploadChunkBytes?: number;
   azure?: AzureConfig;
+  /** The gateway's timers (leases, launch times): EventBridge Scheduler schedules that start the timer workflow. */
+  timers: TimersConfig;
+  /** Lease of a job whose request sets none, in seconds from its planned launch (default 7 days). */
+  defaultLeaseSeconds: number;
+  /** How long before a lease ends the `lease-expiring` event goes out (default 1 hour). */
+  leaseWarningSeconds: number;
 }
+
+export interface TimersConfig {
+  /** The EventBridge Scheduler schedule group the stack creates. */
+  groupName: string;
+  /** The role Scheduler assumes to start the timer workflow. */
+  roleArn: string;
+  /** The timer state machine (one Lambda: shared/domain/timers.ts). */
+  stateMachineArn: string;
+}
+
+export const LEASE_DEFAULTS = {
+  defaultLeaseSeconds: 7 * 24 * 3600,
+  leaseWarningSeconds: 3600,
+} as const;
 
 export interface Endpoints {
   s3?: string;
@@ -85,6 +106,7 @@ export interface Endpoints {
   ebs?: string;
   sfn?: string;
   events?: string;
+  scheduler?: string;
 }
 
 export interface GatewayDeps {
@@ -97,6 +119,7 @@ export interface GatewayDeps {
   ebsFor(region: string): EBSClient;
   sfn: SFNClient;
   events: EventBridgeClient;
+  scheduler: SchedulerClient;
   /** The Azure SDK clients, created on first use (the service principal may have to be fetched). */
   azureClients?: () => Promise<AzureClients>;
   logger: Logger;
@@ -154,6 +177,10 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     ...common,
     ...(endpoints.events ? { endpoint: endpoints.events } : {}),
   });
+  const scheduler = new SchedulerClient({
+    ...common,
+    ...(endpoints.scheduler ? { endpoint: endpoints.scheduler } : {}),
+  });
   const logger = opts.logger ?? new Logger({ serviceName: 'burstgate' });
   const azure = config.azure;
   let azureClients: Promise<AzureClients> | undefined;
@@ -165,6 +192,7 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     ebsFor,
     sfn,
     events,
+    scheduler,
     ...(azure
       ? {
           azureClients: () => {
@@ -237,6 +265,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     presignExpiresSeconds: Number(env.BURSTGATE_PRESIGN_EXPIRES_SECONDS ?? 3600),
     maxImportWaitMs: Number(env.BURSTGATE_MAX_IMPORT_WAIT_MS ?? 6 * 3600 * 1000),
     ebsUploadChunkBytes: ebsChunkFromEnv(env),
+    timers: {
+      groupName: required(env, ENV.scheduleGroupName),
+      roleArn: required(env, ENV.schedulerRoleArn),
+      stateMachineArn: required(env, ENV.timerStateMachineArn),
+    },
+    defaultLeaseSeconds: positive(env, ENV.defaultLeaseSeconds, LEASE_DEFAULTS.defaultLeaseSeconds),
+    leaseWarningSeconds: positive(env, ENV.leaseWarningSeconds, LEASE_DEFAULTS.leaseWarningSeconds),
     ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
   };
 }

@@ -18,4 +18,11 @@ export const ENV = {
   azureLroPollMs: 'AZURE_LRO_POLL_MS',
   /** AWS direct: bytes of disk per PutBlocks Lambda (a multiple of 512 KiB). */
   ebsUploadChunkBytes: 'EBS_UPLOAD_CHUNK_BYTES',
+  /** Timers: the EventBridge Scheduler group, the role it assumes, the timer state machine. */
+  scheduleGroupName: 'SCHEDULE_GROUP_NAME',
+  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
+  timerStateMachineArn: 'TIMER_STATE_MACHINE_ARN',
+  /** Leases: the default (seconds from the planned launch) and the lease-expiring lead (seconds). */
+  defaultLeaseSeconds: 'DEFAULT_LEASE_SECONDS',
+  leaseWarningSeconds: 'LEASE_WARNING_SECONDS',
 } as const;

@@ -21,6 +21,12 @@ import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  UpdateScheduleCommand,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
+import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -407,6 +413,18 @@ function fakeStepFunctions(): ScriptedService {
     .on(StopExecutionCommand, () => ({ stopDate: new Date(0) }));
 }
 
+/** EventBridge Scheduler: accepts the gateway's timers (a test reads them back with inputsOf). */
+function fakeScheduler(): ScriptedService {
+  return new ScriptedService('Scheduler')
+    .on(CreateScheduleCommand, (input) => ({
+      ScheduleArn: `arn:aws:scheduler:us-east-1:000000000000:schedule/${input.GroupName}/${input.Name}`,
+    }))
+    .on(UpdateScheduleCommand, (input) => ({
+      ScheduleArn: `arn:aws:scheduler:us-east-1:000000000000:schedule/${input.GroupName}/${input.Name}`,
+    }))
+    .on(DeleteScheduleCommand, () => ({}));
+}
+
 function fakeEventBridge(): ScriptedService {
   return new ScriptedService('EventBridge').on(PutEventsCommand, (input) => ({
     FailedEntryCount: 0,
@@ -466,6 +484,7 @@ export interface FakeDeps {
   azure: FakeAzure;
   sfn: ScriptedService;
   events: ScriptedService;
+  scheduler: ScriptedService;
   clock: FakeClock;
   logs: LogEntry[];
   /** The state changes published on the event bus, in order. */
@@ -484,6 +503,13 @@ export const FAKE_CONFIG: GatewayConfig = {
   region: 'us-east-1',
   presignExpiresSeconds: 3600,
   maxImportWaitMs: 6 * 3600 * 1000,
+  timers: {
+    groupName: 'burstgate',
+    roleArn: 'arn:aws:iam::000000000000:role/burstgate-scheduler',
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-timer',
+  },
+  defaultLeaseSeconds: 7 * 24 * 3600,
+  leaseWarningSeconds: 3600,
 };
 
 /** An Azure configuration for `fakeDeps({ config: { azure: FAKE_AZURE_CONFIG } })`: no pauses between polls. */
@@ -508,6 +534,7 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
   const azure = new FakeAzure();
   const sfn = fakeStepFunctions();
   const events = fakeEventBridge();
+  const scheduler = fakeScheduler();
   const clock = new FakeClock(opts.start ?? new Date('2025-01-06T09:00:00.000Z'));
   const logs: LogEntry[] = [];
   const ec2Clients = new Map<string, EC2Client>();
@@ -534,6 +561,7 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
     },
     sfn: client<SFNClient>((c) => sfn.send(c, config.region)),
     events: client<EventBridgeClient>((c) => events.send(c, config.region)),
+    scheduler: client<SchedulerClient>((c) => scheduler.send(c, config.region)),
     azureClients: async () => azure.clients,
     logger: recordingLogger(logs),
     now: () => clock.now(),
@@ -547,18 +575,21 @@ export function fakeDeps(opts: { config?: Partial<GatewayConfig>; start?: Date }
     azure,
     sfn,
     events,
+    scheduler,
     clock,
     logs,
     stateChanges: () =>
       events.inputsOf(PutEventsCommand).flatMap((input) =>
-        (input.Entries ?? []).map((e) => {
-          const d = JSON.parse(e.Detail ?? '{}') as { jobId: string; from: string | null; to: string };
-          return { jobId: d.jobId, from: d.from, to: d.to };
-        }),
+        (input.Entries ?? [])
+          .filter((e) => e.DetailType === 'Job State Changed')
+          .map((e) => {
+            const d = JSON.parse(e.Detail ?? '{}') as { jobId: string; from: string | null; to: string };
+            return { jobId: d.jobId, from: d.from, to: d.to };
+          }),
       ),
     assertNoUnscriptedCalls: () => {
       const missing = [
-        ...[ec2, ebs, sfn, events].flatMap((s) => s.unscripted.map((u) => `${s.service}: ${u}`)),
+        ...[ec2, ebs, sfn, events, scheduler].flatMap((s) => s.unscripted.map((u) => `${s.service}: ${u}`)),
         ...azure.unscripted.map((u) => `Azure: ${u}`),
       ];
       if (missing.length > 0) {

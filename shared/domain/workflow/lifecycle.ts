@@ -9,6 +9,7 @@ import { removeJobResources } from '../cleanup';
 import { releaseUploadWait } from '../executions';
 import { beginStep, endStep, updateJob, type Gateway } from '../gateway';
 import { isAwsDirect, type Job } from '../job';
+import { armLease, deadlineOutcome } from '../leases';
 import { CANCELLED, askCloud, assertNotCancelled, createOnce, errorFromWorkflow, failStep } from './step-kit';
 
 // ---------------------------------------------------------------- offload
@@ -71,11 +72,13 @@ export async function markRunning(gw: Gateway, jobId: string): Promise<void> {
       });
     }
   }
-  await updateJob(gw, jobId, (j) => {
+  const running = await updateJob(gw, jobId, (j) => {
     assertNotCancelled(j);
     j.state = 'running';
     endStep(j, 'succeeded', gw.now(), `${j.cloud.instanceId ?? j.cloud.virtualMachineId} running`);
   });
+  // The disk's size is known now: a returnBy plan is made again with the better estimate.
+  await armLease(gw, running);
 }
 
 /** Catch path of the offload: record why, remove everything created, end `failed`. */
@@ -117,10 +120,21 @@ export async function cleanupAfterReturn(gw: Gateway, jobId: string): Promise<{ 
   });
   const job = await removeJobResources(gw, jobId);
   const removed = job.resources.filter((r) => r.removedAt).length;
-  await updateJob(gw, jobId, (j) => {
+  const now = gw.now();
+  const returned = await updateJob(gw, jobId, (j) => {
     j.state = 'returned';
-    endStep(j, 'succeeded', gw.now(), `${removed} resource(s) removed`);
+    endStep(j, 'succeeded', now, `${removed} resource(s) removed`);
+    j.returnedAt = now.toISOString();
+    const deadline = deadlineOutcome(j, now);
+    if (deadline) j.deadline = deadline;
   });
+  if (returned.deadline) {
+    await gw.announce(returned, returned.deadline.met ? 'deadline-met' : 'deadline-missed', {
+      deadline: returned.deadline,
+      ...(returned.returnStartedAt ? { returnStartedAt: returned.returnStartedAt } : {}),
+      ...(returned.returnStartedBy ? { returnStartedBy: returned.returnStartedBy } : {}),
+    });
+  }
   return { removed };
 }
 

@@ -5,6 +5,7 @@
  * names the step and every wrong field rather than letting a step guess.
  */
 import { z } from 'zod';
+import { TIMER_KINDS } from '../../timers/job-timers';
 
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -36,6 +37,14 @@ export const STEP_INPUTS = {
   /** FinishUpload: the UploadRange Map state's results. */
   finishUpload: job.extend({
     uploaded: z.array(z.object({ index: count, bytesWritten: count, pages: count })),
+  }),
+  /** FireTimer: what an EventBridge Scheduler timer carries (shared/timers/job-timers.ts TimerPayload). */
+  timer: job.extend({
+    timer: z.enum(TIMER_KINDS),
+    dueAt: z.iso.datetime(),
+    planned: z.iso.datetime(),
+    /** Scheduler's `<aws.scheduler.scheduled-time>`: the occurrence the timer fired for. */
+    scheduledTime: z.string().optional(),
   }),
 } as const;
 

