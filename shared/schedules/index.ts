@@ -1,0 +1,15 @@
+export {
+  MAX_EXPRESSION_LENGTH,
+  MAX_OCCURRENCES,
+  assertTimeZone,
+  parseScheduleExpression,
+  type ParsedSchedule,
+  type ScheduleBounds,
+  type ScheduleKind,
+} from './schedule-expression';
+export {
+  ScheduleExpressionError,
+  isScheduleExpressionError,
+  type ScheduleErrorCode,
+  type ScheduleErrorWhere,
+} from './errors';
