@@ -61,9 +61,17 @@ module.exports = {
       name: 'adapters-know-only-the-job-model',
       severity: 'error',
       comment:
-        'Cloud adapters and stores sit below the domain: of shared/domain they may use only the job model (job.ts).',
-      from: { path: '^shared/(clouds|store)/' },
+        'Cloud adapters, stores and timers sit below the domain: of shared/domain they may use only the job model (job.ts).',
+      from: { path: '^shared/(clouds|store|timers)/' },
       to: { path: '^shared/domain/', pathNot: '^shared/domain/job\\.ts$' },
+    },
+    {
+      name: 'schedules-is-a-leaf',
+      severity: 'error',
+      comment:
+        'shared/schedules (AWS schedule expressions, occurrences in a time zone) is pure: Node and croner, nothing else of the project, no SDK.',
+      from: { path: '^shared/schedules/' },
+      to: { path: ['^shared/(?!schedules/)', '^(lambdas|infra|bin|bench|scripts)/', SDK] },
     },
     {
       name: 'client-stays-on-prem',

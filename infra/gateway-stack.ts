@@ -109,11 +109,18 @@ export class GatewayStack extends Stack {
     });
     // Who arms a lease (creates and replaces timers), and who only clears them.
     const { api, steps } = this.functions;
-    for (const fn of [api.createOffload, api.updateOffload, steps.markRunning]) this.timers.grantSet(fn);
+    for (const fn of [
+      api.createOffload,
+      api.updateOffload,
+      api.launchOffload,
+      steps.markRunning,
+      steps.fireTimer,
+    ]) {
+      this.timers.grantSet(fn);
+    }
     for (const fn of [
       api.startReturn,
       api.cancelOffload,
-      steps.fireTimer,
       steps.compensate,
       steps.azureCompensate,
       steps.cleanup,

@@ -29,6 +29,7 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.PATCH, path: '/offloads/{id}', handler: 'updateOffload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/upload-complete', handler: 'completeUpload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/return', handler: 'startReturn' },
+  { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/launch', handler: 'launchOffload' },
   { method: apigwv2.HttpMethod.GET, path: '/image-cache/{region}/{vmName}', handler: 'getImageCache' },
 ];
 

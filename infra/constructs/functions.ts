@@ -51,12 +51,14 @@ export const API_FUNCTIONS = {
   startReturn: api('start-return', 'POST /offloads/{id}/return'),
   cancelOffload: api('cancel-offload', 'DELETE /offloads/{id}'),
   updateOffload: api('update-offload', 'PATCH /offloads/{id} (the lease)'),
+  launchOffload: api('launch-offload', 'POST /offloads/{id}/launch (a held or timed launch)'),
   getImageCache: api('get-image-cache', 'GET /image-cache/{region}/{vmName}'),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** Step Functions task handlers (lambdas/steps). */
 export const STEP_FUNCTIONS = {
   awaitUpload: step('await-upload', 'Offload: store the upload task token, wait for the client'),
+  awaitLaunch: step('await-launch', 'Offload: staged; store the launch task token, wait for the launch'),
   inspect: step('inspect', 'Offload: read and verify the uploaded image', true),
   startImport: step('start-import', 'Offload: start the VM Import task'),
   checkImport: step('check-import', 'Offload: poll the VM Import task'),

@@ -214,13 +214,16 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   }
 
   // ---- offload steps -------------------------------------------------------------------------
-  // awaitUpload stores the task token; if the client completed the upload first, it releases itself.
-  allow(steps.awaitUpload, {
-    sid: 'ReleaseOwnWait',
-    actions: ['states:SendTaskSuccess'],
-    resources: ['*'],
-  });
-  acknowledgeWildcard(steps.awaitUpload, 'Resource::*', REASON_SEND_TASK);
+  // awaitUpload and awaitLaunch store their task token; if the release came first, they release
+  // themselves. The launch is released by POST …/launch or by the launch timer (fireTimer).
+  for (const fn of [steps.awaitUpload, steps.awaitLaunch, api.launchOffload, steps.fireTimer]) {
+    allow(fn, {
+      sid: 'ReleaseWait',
+      actions: ['states:SendTaskSuccess'],
+      resources: ['*'],
+    });
+    acknowledgeWildcard(fn, 'Resource::*', REASON_SEND_TASK);
+  }
 
   allow(steps.inspect, stagingStatement('ReadUploadedImage', ['s3:GetObject']));
   ackStaging(steps.inspect);

@@ -137,12 +137,36 @@ export class Workflows extends Construct {
     awaitUpload.addRetry(RETRY);
     guarded(awaitUpload);
 
+    // A held or timed launch (`$.launch` in the input) waits here once the image is staged.
+    const awaitLaunch = (id: string) => {
+      const task = new tasks.LambdaInvoke(scope, id, {
+        lambdaFunction: steps.awaitLaunch.fn,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({
+          jobId: sfn.JsonPath.stringAt('$.jobId'),
+          taskToken: sfn.JsonPath.taskToken,
+        }),
+        resultPath: '$.launched',
+        // The lease ends the wait long before this (a lease is at most 366 days).
+        taskTimeout: sfn.Timeout.duration(Duration.days(367)),
+        retryOnServiceExceptions: false,
+      });
+      task.addRetry(RETRY);
+      return task;
+    };
+    const launchWaits = sfn.Condition.isPresent('$.launch');
+
     const inspect = guarded(invoke(scope, 'Inspect', steps.inspect, '$.inspect'));
     const startImport = guarded(invoke(scope, 'StartImport', steps.startImport, '$.import'));
     const waitForImport = wait(scope, 'WaitForImport');
     const checkImport = guarded(invoke(scope, 'CheckImport', steps.checkImport, '$.importStatus'));
     const importDone = new sfn.Choice(scope, 'ImportDone');
-    const launchInstance = guarded(invoke(scope, 'LaunchInstance', steps.launchInstance, '$.launch'));
+    const launchInstance = guarded(invoke(scope, 'LaunchInstance', steps.launchInstance, '$.instance'));
+    const awsAwaitLaunch = guarded(awaitLaunch('AwaitLaunch'));
+    const launchGate = new sfn.Choice(scope, 'LaunchWhen')
+      .when(launchWaits, awsAwaitLaunch)
+      .otherwise(launchInstance);
+    awsAwaitLaunch.next(launchInstance);
     const waitForInstance = wait(scope, 'WaitForInstance');
     const checkInstance = guarded(
       invoke(scope, 'CheckInstance', steps.checkInstance, '$.instanceStatus', { desired: 'running' }),
@@ -183,6 +207,11 @@ export class Workflows extends Construct {
       }),
     );
     const createVm = azureGuarded(invoke(scope, 'AzureCreateVm', steps.azureCreateVm, '$.azureVm'));
+    const azureAwaitLaunch = azureGuarded(awaitLaunch('AzureAwaitLaunch'));
+    const azureLaunchGate = new sfn.Choice(scope, 'AzureLaunchWhen')
+      .when(launchWaits, azureAwaitLaunch)
+      .otherwise(createVm);
+    azureAwaitLaunch.next(createVm);
     const waitForAzureVm = wait(scope, 'WaitForAzureVm');
     const checkAzureVm = azureGuarded(
       invoke(scope, 'AzureCheckVm', steps.azureCheckVm, '$.vmStatus', { desired: 'running' }),
@@ -230,7 +259,7 @@ export class Workflows extends Construct {
     snapshotDone
       .when(sfn.Condition.booleanEquals('$.snapshotStatus.done', true), registerImage)
       .otherwise(waitForSnapshot);
-    registerImage.next(launchInstance);
+    registerImage.next(launchGate);
 
     // Inspect resolves the AWS mode (the request's, or the guest's: shared/domain/aws-mode.ts).
     const offloadCloud = new sfn.Choice(scope, 'OffloadCloud')
@@ -245,7 +274,7 @@ export class Workflows extends Construct {
       .otherwise(startImport);
     prepareUpload.next(uploadRanges);
     uploadRanges.next(finishUpload);
-    finishUpload.next(createVm);
+    finishUpload.next(azureLaunchGate);
     createVm.next(waitForAzureVm);
     waitForAzureVm.next(checkAzureVm);
     checkAzureVm.next(azureVmRunning);
@@ -260,7 +289,7 @@ export class Workflows extends Construct {
     waitForImport.next(checkImport);
     checkImport.next(importDone);
     importDone
-      .when(sfn.Condition.booleanEquals('$.importStatus.done', true), launchInstance)
+      .when(sfn.Condition.booleanEquals('$.importStatus.done', true), launchGate)
       .otherwise(waitForImport);
     launchInstance.next(waitForInstance);
     waitForInstance.next(checkInstance);
@@ -272,6 +301,7 @@ export class Workflows extends Construct {
 
     return this.stateMachine('Offload', OFFLOAD_STATE_MACHINE_NAME, awaitUpload, [
       steps.awaitUpload,
+      steps.awaitLaunch,
       steps.inspect,
       steps.startImport,
       steps.checkImport,

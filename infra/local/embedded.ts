@@ -4,11 +4,12 @@
  *
  *   S3 → s3rver · DynamoDB → dynalite (LevelDB on disk) · EC2/VM Import → the AWS simulator ·
  *   Step Functions → aws-local-stepfunctions behind the SFN JSON protocol · EventBridge → a
- *   PutEvents recorder · API Gateway → a payload-2.0 HTTP server with the Lambda authorizer.
+ *   PutEvents recorder · EventBridge Scheduler → a local Scheduler on a movable clock (scheduler.ts)
+ *   · API Gateway → a payload-2.0 HTTP server with the Lambda authorizer.
  *
  *   Azure Resource Manager, Entra ID and the disks' blob endpoint → the Azure simulator (+ Azurite).
  *
- * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, azure-sim/, step-functions/, events.jsonl, api-key):
+ * State lives under `stateDir` (s3/, dynamodb/, aws-sim/, azure-sim/, step-functions/, scheduler/, events.jsonl, api-key):
  * a restart with the same directory keeps jobs, objects, simulated cloud resources, execution
  * records and the API key. Executions that were running when the process stopped are not resumed
  * (they end ABORTED).
@@ -28,11 +29,22 @@ import {
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createDeps, type Endpoints, type GatewayConfig, type GatewayDeps } from '../../shared/runtime/deps';
+import { CreateScheduleGroupCommand } from '@aws-sdk/client-scheduler';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  LEASE_DEFAULTS,
+  createDeps,
+  type Endpoints,
+  type GatewayConfig,
+  type GatewayDeps,
+} from '../../shared/runtime/deps';
+import { LocalClock } from './clock';
+import { startScheduler, type LocalScheduler } from './scheduler';
 import {
   LOCAL_BUCKET_NAME,
   LOCAL_CREDENTIALS,
   LOCAL_EVENT_BUS_NAME,
+  LOCAL_ACCOUNT_ID,
   LOCAL_REGION,
   LOCAL_TABLE_NAME,
   localStateMachineArn,
@@ -55,6 +67,7 @@ import { startStepFunctions, type LocalStepFunctions } from './step-functions';
 import {
   OFFLOAD_STATE_MACHINE_NAME,
   RETURN_STATE_MACHINE_NAME,
+  TIMER_STATE_MACHINE_NAME,
   readTemplate,
   tableCreateInput,
   type LocalTemplate,
@@ -67,6 +80,7 @@ export interface EmbeddedPorts {
   ec2?: number;
   sfn?: number;
   events?: number;
+  scheduler?: number;
 }
 
 export interface EmbeddedOptions {
@@ -94,6 +108,13 @@ export interface EmbeddedOptions {
   template?: Record<string, unknown>;
   /** Import every entry module at start, so a broken one fails the start rather than a workflow. Default true. */
   preload?: boolean;
+  /**
+   * The deployment's clock: the handlers' `now()` and the Scheduler's. Tests pass one and move it
+   * (a week of leases in a second); default: one at the real time.
+   */
+  clock?: LocalClock;
+  /** Lease settings (default LEASE_DEFAULTS: 7 days, warned 1 hour ahead). */
+  leases?: Partial<Pick<GatewayConfig, 'defaultLeaseSeconds' | 'leaseWarningSeconds'>>;
 }
 
 export interface Embedded {
@@ -108,6 +129,10 @@ export interface Embedded {
   azureSim?: AzureSimulator;
   stepFunctions: LocalStepFunctions;
   events: LocalEvents;
+  /** EventBridge Scheduler: the gateway's timers fire here. */
+  scheduler: LocalScheduler;
+  /** The clock every handler and the Scheduler read; move it to make timers come due. */
+  clock: LocalClock;
   lambdas: LambdaHost;
   httpApi: LocalHttpApi;
   endpoints: Required<Endpoints>;
@@ -139,7 +164,14 @@ export const EMBEDDED_AZURE = {
   maxVmWaitMs: 600_000,
 };
 
-export function localConfig(azure?: GatewayConfig['azure']): GatewayConfig {
+/** The role the gateway's timers name; the local Scheduler accepts any ARN-shaped role. */
+export const LOCAL_SCHEDULER_ROLE_ARN = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/burstgate-scheduler`;
+export const LOCAL_SCHEDULE_GROUP = 'burstgate';
+
+export function localConfig(
+  azure?: GatewayConfig['azure'],
+  leases: Partial<Pick<GatewayConfig, 'defaultLeaseSeconds' | 'leaseWarningSeconds'>> = {},
+): GatewayConfig {
   return {
     jobsTable: LOCAL_TABLE_NAME,
     stagingBucket: LOCAL_BUCKET_NAME,
@@ -153,6 +185,13 @@ export function localConfig(azure?: GatewayConfig['azure']): GatewayConfig {
     // 16 MiB of disk per PutBlocks Lambda: the sample VM's 64 MiB disk goes up in four parallel ranges.
     ebsUploadChunkBytes: 16 * 1024 * 1024,
     ...(azure ? { azure } : {}),
+    timers: {
+      groupName: LOCAL_SCHEDULE_GROUP,
+      roleArn: LOCAL_SCHEDULER_ROLE_ARN,
+      stateMachineArn: localStateMachineArn(TIMER_STATE_MACHINE_NAME),
+    },
+    ...LEASE_DEFAULTS,
+    ...leases,
   };
 }
 
@@ -208,6 +247,15 @@ async function ensureApiKey(deps: GatewayDeps, stateDir: string): Promise<string
   const store = new JobStore(deps.ddb, LOCAL_TABLE_NAME);
   if (!(await store.findApiKey(apiKey))) await store.putApiKey(apiKey, 'local', deps.now());
   return apiKey;
+}
+
+/** The stack's schedule group (TimerScheduleGroup), made once like the table. */
+async function ensureScheduleGroup(deps: GatewayDeps): Promise<void> {
+  try {
+    await deps.scheduler.send(new CreateScheduleGroupCommand({ Name: deps.config.timers.groupName }));
+  } catch (err) {
+    if ((err as Error).name !== 'ConflictException') throw err;
+  }
 }
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
@@ -298,7 +346,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     // Step Functions invokes the functions of the host created below.
     const hostRef: { current?: LambdaHost } = {};
     const stepFunctions = await startStepFunctions({
-      stateMachines: [template.stateMachines.offload, template.stateMachines.return],
+      stateMachines: [
+        template.stateMachines.offload,
+        template.stateMachines.return,
+        template.stateMachines.timer,
+      ],
       invokeFunction: (ref, payload) => {
         if (!hostRef.current) return Promise.reject(new Error('the Lambda host is not ready'));
         return hostRef.current.invoke(ref, payload);
@@ -313,6 +365,26 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     });
     closers.push(() => stepFunctions.close());
 
+    // EventBridge Scheduler: starts its targets through the Step Functions API, as the service does.
+    const clock = opts.clock ?? new LocalClock();
+    const schedulerSfn = new SFNClient({
+      region: LOCAL_REGION,
+      endpoint: stepFunctions.url,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    closers.push(async () => schedulerSfn.destroy());
+    const scheduler = await startScheduler({
+      stateDir,
+      clock,
+      startExecution: async (stateMachineArn, name, input) => {
+        const out = await schedulerSfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
+        return { executionArn: out.executionArn ?? '' };
+      },
+      ...(ports.scheduler !== undefined ? { port: ports.scheduler } : {}),
+      ...(log ? { log: (line: string) => log(`scheduler: ${line}`) } : {}),
+    });
+    closers.push(() => scheduler.close());
+
     const endpoints: Required<Endpoints> = {
       s3: s3Url,
       dynamodb: dynamoUrl,
@@ -320,9 +392,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       ebs: sim.url,
       sfn: stepFunctions.url,
       events: events.url,
+      scheduler: scheduler.url,
     };
     const deps = createDeps({
-      config: localConfig(azureSim ? azureConfigFor(azureSim, opts.azureSettings) : undefined),
+      now: () => clock.now(),
+      config: localConfig(azureSim ? azureConfigFor(azureSim, opts.azureSettings) : undefined, opts.leases),
       endpoints,
       credentials: { ...LOCAL_CREDENTIALS },
       logger: new Logger({
@@ -354,6 +428,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       (deps.ddb.config.requestHandler as { destroy?: () => void }).destroy?.();
       deps.sfn.destroy();
       deps.events.destroy();
+      deps.scheduler.destroy();
       for (const client of ec2Clients) client.destroy();
       for (const client of ebsClients) client.destroy();
     });
@@ -369,6 +444,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       tableClient.destroy();
     }
     const apiKey = await ensureApiKey(deps, stateDir);
+    await ensureScheduleGroup(deps);
 
     const host = new LambdaHost({
       deps,
@@ -388,6 +464,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       await Promise.race([host.drain(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
     });
     closers.push(() => stepFunctions.close());
+    // ...and before those, no timer may start new executions.
+    closers.push(() => scheduler.close());
 
     const httpApi = await startHttpApi({
       routes: template.routes,
@@ -412,6 +490,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       ...(azureSim ? { azureSim } : {}),
       stepFunctions,
       events,
+      scheduler,
+      clock,
       lambdas: host,
       httpApi,
       endpoints,

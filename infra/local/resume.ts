@@ -15,6 +15,7 @@ const OFFLOAD_STATES: ReadonlySet<JobState> = new Set([
   'awaiting-upload',
   'inspecting',
   'importing',
+  'staged',
   'launching',
 ]);
 

@@ -14,7 +14,12 @@ import type { Job } from './job';
 export function executionInput(job: Job): string {
   // AWS: how the disk went (direct/import) picks how it comes back (changed blocks/export).
   const mode = job.target.cloud === 'aws' ? job.target.mode : undefined;
-  return JSON.stringify({ jobId: job.jobId, target: { cloud: job.target.cloud, ...(mode ? { mode } : {}) } });
+  return JSON.stringify({
+    jobId: job.jobId,
+    target: { cloud: job.target.cloud, ...(mode ? { mode } : {}) },
+    // A held or timed launch waits in AwaitLaunch once staged (a Choice on `$.launch`).
+    ...(job.launch ? { launch: job.launch.mode } : {}),
+  });
 }
 
 export function executionArn(stateMachineArn: string, name: string): string {

@@ -7,6 +7,7 @@ export const JOB_STATES = [
   'awaiting-upload', // created; waiting for the client to upload the image (multipart, presigned)
   'inspecting', // upload complete; manifest, OVF and disk format are being checked
   'importing', // ImportImage running
+  'staged', // the image is in the cloud, ready to launch; waiting for the launch time or POST …/launch
   'launching', // RunInstances issued, waiting for `running`
   'running', // the VM runs in the cloud
   'returning', // stop → export (AWS import mode) or snapshot + changed blocks (AWS direct, Azure) → publish → clean up
@@ -173,6 +174,18 @@ export interface ReturnPlan {
   basis?: string;
 }
 
+/**
+ * When a staged VM launches (absent: as soon as its image is in). `at`: at that instant (a timer
+ * releases it); `hold`: when POST /offloads/{id}/launch says so.
+ */
+export interface JobLaunch {
+  mode: 'at' | 'hold';
+  at?: string;
+  /** When the launch was released, and by what (the API, or the timer of `at`). */
+  releasedAt?: string;
+  releasedBy?: 'api' | 'timer';
+}
+
 export interface Job {
   jobId: string;
   vmName: string;
@@ -287,6 +300,8 @@ export interface Job {
     /** Times the embedded deployment restarted an interrupted workflow. */
     resumes?: number;
     uploadTaskToken?: string;
+    /** AwaitLaunch's task token (a held or timed launch waits in the `staged` state). */
+    launchTaskToken?: string;
   };
   /** Set when the image has come home. */
   returned?: {
@@ -304,6 +319,7 @@ export interface Job {
   };
   error?: JobError;
   lease?: JobLease;
+  launch?: JobLaunch;
   /** Derived from the lease whenever it or the estimate changes; absent once the return has started. */
   returnPlan?: ReturnPlan;
   /** The `expiresAt` the lease-expiring event was sent for (each lease value warns once). */

@@ -1,6 +1,6 @@
 /**
- * What happens when a lease's timer fires (the timer workflow's one step), and the lease change
- * of PATCH /offloads/{id}. Planning and arming are shared/domain/leases.ts.
+ * What happens when one of a job's timers fires (the timer workflow's one step: a lease warning,
+ * the lease's return or cancel, a timed launch), and the lease change of PATCH /offloads/{id}. Planning and arming are shared/domain/leases.ts.
  *
  * A timer that no longer matches its job (the lease changed, the return started, the job ended)
  * does nothing: Scheduler may deliver a timer that was replaced a moment before, or twice.
@@ -8,6 +8,7 @@
 import { InvalidJobStateError } from './errors';
 import { updateJob, type Gateway } from './gateway';
 import type { Job } from './job';
+import { PRE_LAUNCH_STATES, releaseLaunch } from './launch-gate';
 import { LEASED_STATES, armLease, leaseFor, warnLeaseExpiring } from './leases';
 import { RETURNABLE_STATES, cancelOffload, startReturn } from './offloads';
 import type { UpdateOffloadRequest } from './requests';
@@ -15,6 +16,7 @@ import type { TimerPayload } from '../timers/job-timers';
 
 export type TimerOutcome =
   | 'warned'
+  | 'launched'
   | 'return-started'
   | 'cancelled'
   /** The job moved on, or the timer was replaced: nothing to do. */
@@ -22,6 +24,7 @@ export type TimerOutcome =
 
 /** The timer workflow's step: carries out a lease timer if it still stands. */
 export async function fireTimer(gw: Gateway, payload: TimerPayload): Promise<{ outcome: TimerOutcome }> {
+  if (payload.timer === 'launch') return fireLaunch(gw, payload);
   const job = await gw.store.find(payload.jobId);
   const plan = job?.returnPlan;
   if (!job || !plan || !LEASED_STATES.has(job.state) || plan.startAt !== payload.planned) {
@@ -32,8 +35,23 @@ export async function fireTimer(gw: Gateway, payload: TimerPayload): Promise<{ o
     await warnLeaseExpiring(gw, job);
     return { outcome: 'warned' };
   }
-  if (payload.timer === 'lease-due') return carryOutPlan(gw, job);
-  return { outcome: 'stale' };
+  return carryOutPlan(gw, job);
+}
+
+/** The `launch` timer: releases a timed launch that is still waiting for this time. */
+async function fireLaunch(gw: Gateway, payload: TimerPayload): Promise<{ outcome: TimerOutcome }> {
+  const job = await gw.store.find(payload.jobId);
+  const launch = job?.launch;
+  if (!job || launch?.mode !== 'at' || launch.at !== payload.planned || launch.releasedAt) {
+    gw.logger.info('launch timer no longer matches its job; nothing to do', {
+      ...payload,
+      state: job?.state,
+    });
+    return { outcome: 'stale' };
+  }
+  if (!PRE_LAUNCH_STATES.includes(job.state)) return { outcome: 'stale' };
+  await releaseLaunch(gw, job.jobId, 'timer');
+  return { outcome: 'launched' };
 }
 
 /**

@@ -29,6 +29,7 @@ export const LEASED_STATES: ReadonlySet<JobState> = new Set<JobState>([
   'awaiting-upload',
   'inspecting',
   'importing',
+  'staged',
   'launching',
   'running',
   'return-failed',
@@ -132,6 +133,7 @@ export async function warnLeaseExpiring(gw: Gateway, job: Job): Promise<Job> {
   if (!plan || job.leaseWarnedFor === plan.startAt) return job;
   let first = false;
   const saved = await updateJob(gw, job.jobId, (j) => {
+    first = false; // the store may run this again on a concurrent write: only the last run counts
     if (!j.returnPlan || j.leaseWarnedFor === j.returnPlan.startAt) return false;
     j.leaseWarnedFor = j.returnPlan.startAt;
     first = true;

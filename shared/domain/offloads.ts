@@ -11,6 +11,7 @@ import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { recordUnrecordedDirectResources } from './aws-image-cache';
 import { removeJobResources } from './cleanup';
 import { executionArn, executionInput, releaseUploadWait } from './executions';
+import { armLaunchTimer, launchFor } from './launch-gate';
 import { armLease, clearJobTimers, leaseFor, planFor } from './leases';
 import { adoptReturnSnapshots } from './workflow/aws-return';
 
@@ -90,7 +91,10 @@ export async function placeOffload(
 ): Promise<PlacedOffload> {
   const now = gw.now();
   const target = resolveTarget(gw, req);
-  const lease = leaseFor(gw, req.lease, { plannedLaunch: now, path: 'lease' });
+  const launch = launchFor(gw, req.launch);
+  // The default lease counts from the planned launch (a held one: from its release).
+  const plannedLaunch = launch?.at ? new Date(launch.at) : now;
+  const lease = leaseFor(gw, req.lease, { plannedLaunch, path: 'lease' });
   const proposedId = newJobId(now);
   const prior = await gw.store.claimIdempotencyKey(idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;
@@ -128,6 +132,7 @@ export async function placeOffload(
     cloud: {},
     activeStep: { name: 'upload', startedAt: now.toISOString() },
     lease,
+    ...(launch ? { launch } : {}),
   };
   await assertPlanInFuture(gw, job);
   recordResource(job, { type: 'multipart-upload', id: uploadId, location: gw.staging.bucket }, now);
@@ -174,6 +179,7 @@ async function startOffloadExecution(gw: Gateway, job: Job, replayed: boolean): 
   const started = await updateJob(gw, job.jobId, (j) => {
     j.execution = { ...j.execution, offloadArn: arn };
   });
+  await armLaunchTimer(gw, started);
   const updated = await armLease(gw, started);
   return { job: updated, upload: await uploadInstructions(gw, updated), replayed };
 }

@@ -82,6 +82,8 @@ export const CreateOffloadRequest = z
     }),
     callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
     lease: LeaseRequest.optional(),
+    /** When the staged VM launches: at an instant, or on POST /offloads/{id}/launch ("hold"). Absent: at once. */
+    launch: z.union([z.literal('hold'), z.object({ at: Instant }).strict()]).optional(),
   })
   .strict();
 export type CreateOffloadRequest = z.infer<typeof CreateOffloadRequest>;

@@ -1,6 +1,7 @@
 /** The job as the API shows it: no internal bookkeeping (task tokens, versions), plus a fresh download URL. */
 import type { Gateway } from './gateway';
 import type { Job } from './job';
+import { PRE_LAUNCH_STATES } from './launch-gate';
 
 export interface JobView {
   jobId: string;
@@ -31,6 +32,8 @@ export interface JobView {
   /** A job with a returnBy, once home: whether it was in time, and by how many seconds (negative: late). */
   deadline?: Job['deadline'];
   cancelledBy?: Job['cancelledBy'];
+  /** A held or timed launch: when, and whether (and by what) it was released. */
+  launch?: Job['launch'];
   download?: {
     /** Presigned GET; the file is named `<vmName>.ova` or `<vmName>.bgdelta`. */
     url: string;
@@ -49,7 +52,7 @@ export interface JobView {
     baseDiskSha256?: string;
     matchesOriginal: boolean;
   };
-  links: { self: string; uploadComplete?: string; return?: string };
+  links: { self: string; uploadComplete?: string; return?: string; launch?: string };
 }
 
 export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
@@ -78,10 +81,14 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
     ...(job.returnedAt ? { returnedAt: job.returnedAt } : {}),
     ...(job.deadline ? { deadline: job.deadline } : {}),
     ...(job.cancelledBy ? { cancelledBy: job.cancelledBy } : {}),
+    ...(job.launch ? { launch: job.launch } : {}),
     links: {
       self: `/offloads/${job.jobId}`,
       ...(job.state === 'awaiting-upload'
         ? { uploadComplete: `/offloads/${job.jobId}/upload-complete` }
+        : {}),
+      ...(job.launch && !job.launch.releasedAt && PRE_LAUNCH_STATES.includes(job.state)
+        ? { launch: `/offloads/${job.jobId}/launch` }
         : {}),
       ...(job.state === 'running' || job.state === 'return-failed'
         ? { return: `/offloads/${job.jobId}/return` }

@@ -22,6 +22,8 @@ export const STEP_INPUTS = {
   /** Most steps need nothing but the job. */
   job,
   awaitUpload: job.extend({ taskToken: z.string().min(1) }),
+  /** AwaitLaunch, AzureAwaitLaunch: the task token a held or timed launch waits with. */
+  awaitLaunch: job.extend({ taskToken: z.string().min(1) }),
   checkInstance: job.extend({ desired: z.enum(['running', 'stopped']) }),
   azureCheckVm: job.extend({ desired: z.enum(['running', 'deallocated']) }),
   /** Compensate, AzureCompensate, ReturnFailed. */

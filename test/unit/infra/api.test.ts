@@ -10,6 +10,7 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'PATCH /offloads/{id}': 'FnApiUpdateOffload',
   'POST /offloads/{id}/upload-complete': 'FnApiCompleteUpload',
   'POST /offloads/{id}/return': 'FnApiStartReturn',
+  'POST /offloads/{id}/launch': 'FnApiLaunchOffload',
   'GET /image-cache/{region}/{vmName}': 'FnApiGetImageCache',
 };
 

@@ -95,6 +95,9 @@ describe('function permissions', () => {
       ],
       // changes the lease: sets its timers
       FnApiUpdateOffloadRole: ['iam:PassRole', ...setTimers],
+      // releases a held launch (AwaitLaunch's task token); a held default lease starts then
+      FnApiLaunchOffloadRole: ['iam:PassRole', ...setTimers, 'states:SendTaskSuccess'],
+      FnStepsAwaitLaunchRole: ['states:SendTaskSuccess'],
       FnApiCompleteUploadRole: [
         's3:ListMultipartUploadParts',
         's3:PutObject',
@@ -113,8 +116,10 @@ describe('function permissions', () => {
       // a lease's timer: warns, starts the return, or cancels
       FnStepsFireTimerRole: [
         ...cleanup,
-        ...clearTimers,
+        'iam:PassRole',
+        ...setTimers,
         'secretsmanager:GetSecretValue',
+        'states:SendTaskSuccess',
         'states:StartExecution',
         'states:StopExecution',
       ].sort(),

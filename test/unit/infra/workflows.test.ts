@@ -103,6 +103,8 @@ describe('offload state machine', () => {
         'WaitForImport',
         'CheckImport',
         'ImportDone',
+        'LaunchWhen',
+        'AwaitLaunch',
         'LaunchInstance',
         'WaitForInstance',
         'CheckInstance',
@@ -115,6 +117,8 @@ describe('offload state machine', () => {
         'AzurePrepareUpload',
         'AzureUploadRanges',
         'AzureFinishUpload',
+        'AzureLaunchWhen',
+        'AzureAwaitLaunch',
         'AzureCreateVm',
         'WaitForAzureVm',
         'AzureCheckVm',
@@ -157,10 +161,23 @@ describe('offload state machine', () => {
     expect(s.WaitForSnapshot).toEqual({ Type: 'Wait', Seconds: 15, Next: 'AwsCheckSnapshot' });
     expect(s.AwsCheckSnapshot?.Next).toBe('SnapshotCompleted');
     expectChoice(s.SnapshotCompleted, '$.snapshotStatus.done', 'AwsRegisterImage', 'WaitForSnapshot');
-    expect(s.AwsRegisterImage?.Next).toBe('LaunchInstance');
+    expect(s.AwsRegisterImage?.Next).toBe('LaunchWhen');
+    // A held or timed launch (`launch` in the execution input) waits in AwaitLaunch once staged
+    expect(s.LaunchWhen).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.launch', IsPresent: true, Next: 'AwaitLaunch' }],
+      Default: 'LaunchInstance',
+    });
+    expect(s.AwaitLaunch?.Next).toBe('LaunchInstance');
+    expect(s.AzureLaunchWhen).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.launch', IsPresent: true, Next: 'AzureAwaitLaunch' }],
+      Default: 'AzureCreateVm',
+    });
+    expect(s.AzureAwaitLaunch?.Next).toBe('AzureCreateVm');
     expect(s.AzurePrepareUpload?.Next).toBe('AzureUploadRanges');
     expect(s.AzureUploadRanges?.Next).toBe('AzureFinishUpload');
-    expect(s.AzureFinishUpload?.Next).toBe('AzureCreateVm');
+    expect(s.AzureFinishUpload?.Next).toBe('AzureLaunchWhen');
     expect(s.AzureCreateVm?.Next).toBe('WaitForAzureVm');
     expect(s.WaitForAzureVm).toEqual({ Type: 'Wait', Seconds: 15, Next: 'AzureCheckVm' });
     expect(s.AzureCheckVm?.Next).toBe('AzureVmRunning');
@@ -171,7 +188,7 @@ describe('offload state machine', () => {
     expect(s.StartImport?.Next).toBe('WaitForImport');
     expect(s.WaitForImport).toEqual({ Type: 'Wait', Seconds: 30, Next: 'CheckImport' });
     expect(s.CheckImport?.Next).toBe('ImportDone');
-    expectChoice(s.ImportDone, '$.importStatus.done', 'LaunchInstance', 'WaitForImport');
+    expectChoice(s.ImportDone, '$.importStatus.done', 'LaunchWhen', 'WaitForImport');
     expect(s.LaunchInstance?.Next).toBe('WaitForInstance');
     expect(s.WaitForInstance).toEqual({ Type: 'Wait', Seconds: 10, Next: 'CheckInstance' });
     expect(s.CheckInstance?.Next).toBe('InstanceRunning');
@@ -203,6 +220,26 @@ describe('offload state machine', () => {
     });
   });
 
+  it('waits for a held or timed launch with a task token, bounded only by the longest lease', () => {
+    // Prepare
+    const s = definition('OffloadStateMachine').States;
+
+    // Act / Assess
+    for (const name of ['AwaitLaunch', 'AzureAwaitLaunch']) {
+      expect(s[name], name).toMatchObject({
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        Parameters: {
+          FunctionName: fnArn('FnStepsAwaitLaunch'),
+          Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' },
+        },
+        ResultPath: '$.launched',
+        TimeoutSeconds: 367 * 86400,
+        Retry: RETRY,
+      });
+    }
+  });
+
   it('invokes each step function by ARN with the jobId and the specified result paths', () => {
     // Prepare
     const s = definition('OffloadStateMachine').States;
@@ -211,7 +248,7 @@ describe('offload state machine', () => {
     expectTask(s.Inspect, 'FnStepsInspect', '$.inspect');
     expectTask(s.StartImport, 'FnStepsStartImport', '$.import');
     expectTask(s.CheckImport, 'FnStepsCheckImport', '$.importStatus');
-    expectTask(s.LaunchInstance, 'FnStepsLaunchInstance', '$.launch');
+    expectTask(s.LaunchInstance, 'FnStepsLaunchInstance', '$.instance');
     expectTask(s.CheckInstance, 'FnStepsCheckInstance', '$.instanceStatus', { desired: 'running' });
     expectTask(s.MarkRunning, 'FnStepsMarkRunning', null);
     expectTask(s.Compensate, 'FnStepsCompensate', null, { 'error.$': '$.error' });
@@ -301,7 +338,7 @@ describe('offload state machine', () => {
     const tasks = Object.entries(s).filter(([, state]) => state.Type === 'Task');
 
     // Assess
-    expect(tasks).toHaveLength(18);
+    expect(tasks).toHaveLength(20);
     for (const [name, state] of tasks) {
       expect(state.Retry, name).toEqual(RETRY);
       if (name === 'Compensate' || name === 'AzureCompensate') expect(state.Catch, name).toBeUndefined();
@@ -486,6 +523,7 @@ describe('state machine roles', () => {
     expect(offload).toEqual(
       [
         'FnStepsAwaitUpload',
+        'FnStepsAwaitLaunch',
         'FnStepsInspect',
         'FnStepsStartImport',
         'FnStepsCheckImport',
