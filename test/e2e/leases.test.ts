@@ -30,7 +30,15 @@ afterAll(async () => {
 
 const inFuture = (ms: number) => new Date(gw.clock.now().getTime() + ms).toISOString();
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** What the tests read of an answer: a problem+json body, or a job view. */
+interface Problem {
+  type?: string;
+  detail?: string;
+  errors: Array<{ path: string; message: string }>;
+  returnPlan?: unknown;
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Problem }> {
   const res = await fetch(`${gw.apiUrl}${path}`, {
     method,
     headers: {
@@ -187,7 +195,7 @@ describe('a lease', () => {
       { path: 'lease.expiresAt', message: expect.stringMatching(/between now/) },
     ]);
     expect(noZone.status).toBe(400);
-    expect(noZone.body.errors[0].path).toBe('lease.expiresAt');
+    expect(noZone.body.errors[0]?.path).toBe('lease.expiresAt');
     expect(tooLate.status).toBe(409);
     expect(tooLate.body.type).toMatch(/invalid-job-state$/);
   });
