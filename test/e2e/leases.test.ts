@@ -38,7 +38,11 @@ interface Problem {
   returnPlan?: unknown;
 }
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Problem }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Problem }> {
   const res = await fetch(`${gw.apiUrl}${path}`, {
     method,
     headers: {
