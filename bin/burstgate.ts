@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
  * burstgate — the one CLI: the embedded gateway (`up`, `demo`), the on-prem client (`offload`,
- * `status`, `list`, `return`, `cancel`), disk images (`image`) and API keys (`api-key`). This file
+ * `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`) and API keys (`api-key`). This file
  * only dispatches: each command is a module in bin/commands/, imported when it runs, so that
  * `--version` or `image info` load neither the embedded deployment nor any cloud SDK. The work is
  * in shared/client, shared/images and infra/local.
@@ -48,6 +48,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   list: {
     summary: 'list jobs, newest first',
     load: () => import('./commands/list'),
+  },
+  lease: {
+    summary: "show a job's lease, planned return and deadline; extend or change them",
+    load: () => import('./commands/lease'),
   },
   return: {
     summary: 'bring a running VM home and write its image (a whole OVA, or a delta applied to the original)',

@@ -7,6 +7,7 @@ import {
   formatFromExtension,
   vmNameFromPath,
 } from '../../shared/client/image-file';
+import { leaseLines } from '../../shared/client/leases';
 import { offloadImage, type OffloadEvent, type OffloadStage } from '../../shared/client/offload-workflow';
 import { formatBytes, type ProgressBar } from '../../shared/client/progress';
 import { errorLines, formatDuration, targetText } from '../../shared/client/render';
@@ -24,6 +25,7 @@ import {
 import { printUsage, type Command } from '../support/command';
 import { CliError, JobOutcome, UsageError } from '../support/errors';
 import { clock, interruptible, jobPrinter, type Output } from '../support/output';
+import { OFFLOAD_LEASE_HELP, OFFLOAD_LEASE_OPTIONS, offloadLease, timeFlags } from '../support/time-flags';
 
 export const command: Command = {
   usage: `Usage: burstgate offload <image> [--cloud aws|azure] [options]
@@ -60,6 +62,8 @@ Azure (--cloud azure):
 
 Keep the image: an Azure VM, and an AWS VM offloaded by the direct path, come back as a delta (what
 changed), which \`burstgate return --base <image>\` applies to it.
+
+${OFFLOAD_LEASE_HELP}
 ${GATEWAY_HELP}`,
 
   async run(args, o) {
@@ -81,6 +85,7 @@ ${GATEWAY_HELP}`,
       'no-hash': { type: 'boolean' },
       'no-follow': { type: 'boolean' },
       interval: { type: 'string' },
+      ...OFFLOAD_LEASE_OPTIONS,
     });
     if (values.help) return printUsage(o, command);
     const imageArg = onePositional(
@@ -101,6 +106,8 @@ ${GATEWAY_HELP}`,
     const format = imageFormat(imageArg, values.format);
     const concurrency = positiveInt('offload', 'concurrency', values.concurrency, 4);
     const interval = intervalMs('offload', values.interval);
+    const times = timeFlags('offload', o, values.tz);
+    const lease = offloadLease(times, values);
 
     const image = await checkImageFile(imageArg).catch((e: unknown) => {
       if (e instanceof GatewayClientError && e.kind === 'image-file') {
@@ -119,6 +126,7 @@ ${GATEWAY_HELP}`,
         vmName,
         target,
         ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
+        ...(lease ? { lease } : {}),
         incremental: values.incremental === true,
         hash: !values['no-hash'],
         concurrency,
@@ -134,6 +142,7 @@ ${GATEWAY_HELP}`,
       }
       if (job.state === 'running') {
         o.out(`${job.jobId} is running in ${targetText(job)}: ${cloudSummary(job)}`);
+        for (const [k, v] of leaseLines(job, times.zone)) o.out(`${k}: ${v}`);
         o.out(`bring it home with: ${returnHint(job.jobId, job.target, imageArg, vmName)}`);
         return 0;
       }

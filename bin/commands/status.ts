@@ -1,10 +1,11 @@
 /** `burstgate status <job-id>`: a job's state, steps, resources and download; `--watch` follows it. */
 import { followJob } from '../../shared/client/follow';
 import { renderJob } from '../../shared/client/render';
-import type { JobState } from '../../shared/client/types';
+import type { JobState, JobView } from '../../shared/client/types';
 import { GATEWAY_HELP, GATEWAY_OPTIONS, clientFrom, intervalMs, onePositional, parse } from '../support/args';
 import { printUsage, type Command } from '../support/command';
 import { interruptible, jobPrinter } from '../support/output';
+import { TZ_HELP, TZ_OPTION, timeFlags } from '../support/time-flags';
 
 /** States `status --watch` waits for: nothing more happens without someone asking. */
 const SETTLED: ReadonlySet<JobState> = new Set([
@@ -16,11 +17,15 @@ const SETTLED: ReadonlySet<JobState> = new Set([
 ]);
 
 export const command: Command = {
-  usage: `Usage: burstgate status <job-id> [--watch] [--json]
+  usage: `Usage: burstgate status <job-id> [--watch] [--json] [--tz ZONE]
 
-  --watch        keep polling, printing changes, until the job is running or finished
-  --json         print the job as the API returns it
-  --interval S   seconds between polls with --watch (default 2)
+  --watch             keep polling, printing changes, until the job is running or finished
+  --json              print the job as the API returns it
+  --interval S        seconds between polls with --watch (default 2)
+${TZ_HELP}
+
+The lease lines say when the lease ends and what then, the planned return (burstgate lease show),
+and once the VM is home with a return-by, whether it made it.
 ${GATEWAY_HELP}`,
 
   async run(args, o) {
@@ -30,14 +35,17 @@ ${GATEWAY_HELP}`,
       watch: { type: 'boolean', short: 'w' },
       json: { type: 'boolean' },
       interval: { type: 'string' },
+      ...TZ_OPTION,
     });
     if (values.help) return printUsage(o, command);
     const id = onePositional('status', positionals, 'the job id (burstgate status <job-id>)');
     const interval = intervalMs('status', values.interval);
+    const { zone } = timeFlags('status', o, values.tz);
+    const render = (j: JobView): string => renderJob(j, { zone });
     const client = await clientFrom(o, values);
     let job = await client.getOffload(id);
     if (values.watch && !SETTLED.has(job.state)) {
-      if (!values.json) out(renderJob(job));
+      if (!values.json) out(render(job));
       const live = interruptible(o, () => `stopped watching ${id}; it goes on`);
       try {
         const printer = jobPrinter(o);
@@ -54,7 +62,7 @@ ${GATEWAY_HELP}`,
       }
       if (!values.json) out('');
     }
-    out(values.json ? JSON.stringify(job, null, 2) : renderJob(job));
+    out(values.json ? JSON.stringify(job, null, 2) : render(job));
     return 0;
   },
 };

@@ -14,6 +14,7 @@ import type {
   JobStateAnswer,
   ImageCacheView,
   JobView,
+  LeaseRequest,
   UploadedPart,
 } from './types';
 
@@ -27,7 +28,7 @@ export interface GatewayClientOptions {
   timeoutMs?: number;
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export class GatewayClient {
   readonly baseUrl: string;
@@ -105,6 +106,17 @@ export class GatewayClient {
     const items = (body as { items?: unknown } | null)?.items;
     if (!Array.isArray(items)) throw protocolError('GET /offloads', 'it has no items array', body);
     return items.map((item) => expectJobAnswer<JobView>(item, 'GET /offloads'));
+  }
+
+  /**
+   * PATCH /offloads/{id}: a new lease (members left out keep their value; `returnBy: null` removes
+   * it); answers the job as planned with it. Send absolute instants, so that a retry changes nothing.
+   * A 400 `validation-failed` names the member (`lease.expiresAt`...); a 409 `invalid-job-state`
+   * says the job is past its lease (returning, returned, failed, cancelled).
+   */
+  async updateLease(jobId: string, lease: LeaseRequest): Promise<JobView> {
+    const body = await this.request('PATCH', `offloads/${enc(jobId)}`, { body: { lease } });
+    return expectJobAnswer<JobView>(body, 'PATCH /offloads/{id}');
   }
 
   /** POST /offloads/{id}/return: stop → export → publish → clean up. */

@@ -1,4 +1,4 @@
-/** The on-prem client: API client, presigned upload/download, job following, progress, returned images (delta apply), and the offload and return workflows built from them. */
+/** The on-prem client: API client, presigned upload/download, job following, progress, returned images (delta apply), leases and times, and the offload and return workflows built from them. */
 export { GatewayClient, type GatewayClientOptions } from './api-client';
 export { DEFAULT_STATE_DIR, resolveGateway, type GatewaySettings } from './config';
 export {
@@ -28,6 +28,7 @@ export {
   type OffloadStage,
   type OffloadUpload,
 } from './offload-workflow';
+export { extendedExpiry, leaseLines, planChange, type LeaseLine, type LeasedJob } from './leases';
 export { ProgressBar, formatBytes } from './progress';
 export { renderJob, renderJobTable, targetText } from './render';
 export {
@@ -52,5 +53,18 @@ export {
   type ReturnStage,
 } from './return-workflow';
 export { sha256File } from './sha256';
+export {
+  TimeInputError,
+  UTC,
+  displayZone,
+  formatInstant,
+  formatSpan,
+  parseDuration,
+  parseInstant,
+  relativeTo,
+  zoneNamed,
+  type ParsedInstant,
+  type Zone,
+} from './times';
 export type * from './types';
 export { uploadImage, planParts, type UploadOptions } from './upload';

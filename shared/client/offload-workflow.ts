@@ -75,6 +75,12 @@ export interface OffloadOptions {
   target: JobTarget;
   callbackUrl?: string;
   /**
+   * The job's lease (absolute instants), or a function that makes it when the create request is
+   * sent (so a lease "for 8 hours" counts from the job's creation, not from before the hash).
+   * Left out: the gateway's default lease.
+   */
+  lease?: CreateOffloadRequest['lease'] | (() => CreateOffloadRequest['lease']);
+  /**
    * Upload only the blocks that differ from the VM's image the gateway cached (AWS direct only):
    * without a cached image (or with a smaller disk) the whole image goes.
    */
@@ -147,6 +153,7 @@ export async function offloadImage(client: OffloadClient, opts: OffloadOptions):
       });
     }
     emit({ type: 'stage', stage: 'create' });
+    const lease = typeof opts.lease === 'function' ? opts.lease() : opts.lease;
     const created = await client.createOffload(
       {
         vmName,
@@ -155,6 +162,7 @@ export async function offloadImage(client: OffloadClient, opts: OffloadOptions):
         ...(imageSha256 ? { imageSha256 } : {}),
         target,
         ...(opts.callbackUrl ? { callbackUrl: opts.callbackUrl } : {}),
+        ...(lease ? { lease } : {}),
       },
       opts.idempotencyKey ?? randomUUID(),
     );

@@ -1,5 +1,7 @@
 /** Plain-text views of jobs for the CLI (no colours: they end up in logs). */
+import { leaseLines } from './leases';
 import { formatBytes } from './progress';
+import { UTC, type Zone } from './times';
 import type { ClientJobView, JobDownload, JobTarget } from './types';
 
 /** Jobs as the gateway sends them; the target and download may be any the contract allows. */
@@ -58,8 +60,8 @@ export function errorLines(error: NonNullable<JobView['error']>): string[] {
   ];
 }
 
-/** The full `burstgate status` view. */
-export function renderJob(job: JobView): string {
+/** The full `burstgate status` view; lease times in UTC and `zone` (default: UTC only). */
+export function renderJob(job: JobView, opts: { zone?: Zone; now?: Date } = {}): string {
   const lines: string[] = [];
   const kv = (k: string, v: string): void => void lines.push(`  ${k.padEnd(10)} ${v}`);
   lines.push(`${job.jobId}  ${job.vmName}  ${job.state}${job.activeStep ? ` (${job.activeStep.name})` : ''}`);
@@ -92,6 +94,7 @@ export function renderJob(job: JobView): string {
   if (job.bytes.imported !== undefined) bytes.push(`imported ${formatBytes(job.bytes.imported)}`);
   if (job.bytes.exported !== undefined) bytes.push(`exported ${formatBytes(job.bytes.exported)}`);
   kv('bytes', bytes.join(', '));
+  for (const [k, v] of leaseLines(job, opts.zone ?? UTC, opts.now)) kv(k, v);
   if (job.steps.length) {
     lines.push('  steps');
     for (const s of job.steps) lines.push(`    ${stepLine(s)}`);

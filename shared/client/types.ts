@@ -8,8 +8,11 @@ import type {
   AzureTarget as ResolvedAzureTarget,
   CloudName,
   ImageFormatName,
+  JobLease,
   JobState,
+  ReturnPlan,
 } from '../domain/job';
+import type { LeaseRequest } from '../domain/requests';
 import type { JobView } from '../domain/view';
 import type { ImageCacheView } from '../domain/image-cache-view';
 import type { UploadInstructions } from '../domain/offloads';
@@ -21,8 +24,11 @@ export type {
   CloudName,
   ImageCacheView,
   ImageFormatName,
+  JobLease,
   JobState,
   JobView,
+  LeaseRequest,
+  ReturnPlan,
   UploadInstructions,
 };
 
@@ -47,6 +53,8 @@ export interface CreateOffloadRequest {
   target: JobTarget;
   /** Optional webhook the gateway calls on state changes. */
   callbackUrl?: string;
+  /** How long the VM may stay (absolute instants); left out, the gateway's default lease. */
+  lease?: Omit<LeaseRequest, 'returnBy'> & { returnBy?: string };
 }
 
 /** 202 answer of POST /offloads. */

@@ -4,11 +4,19 @@
  * job that moves one state further on every GET (no timers, so tests are deterministic). A job can
  * also be placed directly (`addJob`), with what its return publishes: a whole OVA or a delta, and
  * bytes that storage serves which may differ from what the gateway announces (tampering).
+ *
+ * Leases are the real gateway's: POST /offloads `lease` and PATCH /offloads/{id} are checked by the
+ * same schema and the same leaseFor (window, merge, `returnBy: null`), against the fake's clock;
+ * the plan is the real rule with a fixed return estimate (`returnEstimateSeconds`).
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
-import type { JobState } from '../../shared/domain/job';
+import type { Gateway } from '../../shared/domain/gateway';
+import type { JobLease, JobState, ReturnPlan } from '../../shared/domain/job';
+import { LEASED_STATES, leaseFor } from '../../shared/domain/leases';
+import { UpdateOffloadRequest, parseOrThrow, type LeaseRequest } from '../../shared/domain/requests';
+import { GatewayError } from '../../shared/domain/errors';
 import type { ClientJobView, JobDownload, JobTarget } from '../../shared/client/types';
 
 type JobView = ClientJobView;
@@ -28,9 +36,13 @@ export interface ReturnedArtifact {
 export interface AddJobOptions {
   vmName: string;
   target: JobTarget;
-  state?: 'running' | 'returned';
+  state?: JobState;
   image?: Partial<JobView['image']>;
-  returnAs: ReturnedArtifact;
+  returnAs?: ReturnedArtifact;
+  /** The job's lease (default: the default lease from the fake's now); planned as the gateway does. */
+  lease?: JobLease;
+  /** More of the view (returnStartedAt, deadline, cancelledBy...), as is. */
+  view?: Partial<JobView>;
 }
 
 export interface FakeGatewayOptions {
@@ -42,7 +54,14 @@ export interface FakeGatewayOptions {
   failImport?: boolean;
   /** The download serves bytes that differ from the announced SHA-256. */
   corruptDownload?: boolean;
+  /** The gateway's clock, for leases (default: the real one). */
+  now?: () => Date;
+  /** The return estimate of every job, in seconds (default 1800). */
+  returnEstimateSeconds?: number;
 }
+
+/** The real gateway's default lease. */
+export const FAKE_DEFAULT_LEASE_SECONDS = 7 * 24 * 3600;
 
 export interface FakeGateway {
   url: string;
@@ -65,12 +84,33 @@ export interface FakeJob {
   downloads: number;
   /** POST /offloads/{id}/return calls accepted. */
   returnsStarted: number;
+  /** The POST /offloads body that created it. */
+  created?: unknown;
+  /** PATCH /offloads/{id} bodies, as received (valid or not). */
+  patches: unknown[];
 }
 
 const PROBLEMS = 'https://burstgate.dev/problems/';
 
+/** A request body as JSON; what is not JSON is passed on as the text, for the schema to reject. */
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString() || 'null') as unknown;
+  } catch {
+    return body.toString();
+  }
+}
+
 function newJob(view: JobView): FakeJob {
-  return { view, parts: new Map(), etags: new Map(), pending: [], downloads: 0, returnsStarted: 0 };
+  return {
+    view,
+    parts: new Map(),
+    etags: new Map(),
+    pending: [],
+    downloads: 0,
+    returnsStarted: 0,
+    patches: [],
+  };
 }
 
 export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGateway> {
@@ -79,6 +119,28 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
   const partAttempts = new Map<string, number>();
   let seq = 0;
   let base = '';
+  const now = opts.now ?? (() => new Date());
+  const estimateSeconds = opts.returnEstimateSeconds ?? 1800;
+  // leaseFor reads only the clock and the default lease of the gateway it is given
+  const leaseGateway = {
+    now,
+    config: { defaultLeaseSeconds: FAKE_DEFAULT_LEASE_SECONDS },
+  } as unknown as Gateway;
+
+  /** The real planFor's rule, with the fixed estimate. */
+  const planOf = (lease: JobLease): ReturnPlan => {
+    const expiry: ReturnPlan = { startAt: lease.expiresAt, reason: 'lease-expires', action: lease.onExpiry };
+    if (!lease.returnBy) return expiry;
+    const withEstimate = { estimateSeconds, basis: `the fake's fixed estimate: ${estimateSeconds} s` };
+    const start = new Date(Date.parse(lease.returnBy) - estimateSeconds * 1000).toISOString();
+    return Date.parse(start) < Date.parse(lease.expiresAt)
+      ? { startAt: start, reason: 'return-by', action: 'return', ...withEstimate }
+      : { ...expiry, ...withEstimate };
+  };
+  const setLease = (view: JobView, lease: JobLease): void => {
+    view.lease = lease;
+    view.returnPlan = planOf(lease);
+  };
 
   const send = (res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void => {
     const text = JSON.stringify(body);
@@ -92,11 +154,25 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
     title: string,
     detail: string,
   ): void => send(res, status, { type: PROBLEMS + slug, title, status, detail }, 'application/problem+json');
+  /** A GatewayError of the real code (a ValidationError, say) as the API's onError answers it. */
+  const gatewayProblem = (res: http.ServerResponse, e: GatewayError): void =>
+    send(
+      res,
+      e.status,
+      {
+        type: PROBLEMS + e.type,
+        title: e.title,
+        status: e.status,
+        detail: e.detail,
+        ...(e.errors ? { errors: e.errors } : {}),
+      },
+      'application/problem+json',
+    );
 
   const advance = (job: FakeJob): void => {
     const next = job.pending.shift();
     if (!next) return;
-    const now = new Date(Date.parse(job.view.updatedAt) + 1000).toISOString();
+    const stamp = new Date(Date.parse(job.view.updatedAt) + 1000).toISOString();
     const stepName: Partial<Record<JobState, string>> = {
       importing: 'inspect',
       launching: 'import',
@@ -111,13 +187,13 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         name,
         outcome: next === 'failed' ? 'failed' : 'succeeded',
         startedAt: job.view.updatedAt,
-        endedAt: now,
+        endedAt: stamp,
         durationMs: 1000,
         ...(next === 'failed' ? { detail: 'ClientError: Unsupported kernel version' } : {}),
       });
     }
     job.view.state = next;
-    job.view.updatedAt = now;
+    job.view.updatedAt = stamp;
     if (next === 'running') {
       job.view.cloud = { importTaskId: 'import-ami-0123', amiId: 'ami-0abc', instanceId: 'i-0123456789' };
     }
@@ -129,7 +205,17 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         step: 'import',
       };
     }
-    if (next === 'returned') publish(job);
+    if (next === 'returned') {
+      publish(job);
+      // leases run on the fake's clock, the steps on their own stamps
+      const returnedAt = now().toISOString();
+      const returnBy = job.view.lease?.returnBy;
+      if (returnBy) {
+        const marginSeconds = Math.round((Date.parse(returnBy) - Date.parse(returnedAt)) / 1000);
+        job.view.deadline = { returnBy, returnedAt, met: marginSeconds >= 0, marginSeconds };
+      }
+      job.view.returnedAt = returnedAt;
+    }
   };
 
   /** The download a returned job offers: its artifact when it has one, else the uploaded OVA. */
@@ -241,7 +327,19 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
           imageSizeBytes: number;
           imageSha256?: string;
           target: JobView['target'];
+          lease?: unknown;
         };
+        let lease: JobLease;
+        try {
+          const asked =
+            r.lease === undefined
+              ? undefined
+              : parseOrThrow(UpdateOffloadRequest, { lease: r.lease }, 'the offload request').lease;
+          lease = leaseFor(leaseGateway, asked, { plannedLaunch: now(), path: 'lease' });
+        } catch (e) {
+          if (e instanceof GatewayError) return gatewayProblem(res, e);
+          throw e;
+        }
         if (!req.headers['idempotency-key']) {
           return problem(
             res,
@@ -271,7 +369,8 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
           cloud: {},
           links: { self: `/offloads/${jobId}`, uploadComplete: `/offloads/${jobId}/upload-complete` },
         };
-        jobs.set(jobId, newJob(view));
+        setLease(view, lease);
+        jobs.set(jobId, { ...newJob(view), created: r });
         const count = Math.max(1, Math.ceil(r.imageSizeBytes / partSize));
         return send(res, 202, {
           jobId,
@@ -330,9 +429,42 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
           );
         }
         job.view.state = 'returning';
+        job.view.returnStartedAt = now().toISOString();
+        job.view.returnStartedBy = 'api';
+        delete job.view.returnPlan;
         job.returnsStarted++;
         job.pending = ['returning', 'returned'];
         return send(res, 202, { jobId: job.view.jobId, state: 'returning' });
+      }
+      if (req.method === 'PATCH' && path.length === 2) {
+        const received = parseJson(body);
+        job.patches.push(received);
+        try {
+          const patch = parseOrThrow(UpdateOffloadRequest, received, 'the offload update');
+          if (!LEASED_STATES.has(job.view.state)) {
+            return problem(
+              res,
+              409,
+              'invalid-job-state',
+              'The job is not in a state that allows this',
+              `Cannot change the lease of job ${job.view.jobId}: it is '${job.view.state}'; this is allowed only when it is ${[
+                ...LEASED_STATES,
+              ]
+                .map((s) => `'${s}'`)
+                .join(' or ')}.`,
+            );
+          }
+          const lease = leaseFor(leaseGateway, patch.lease as LeaseRequest, {
+            plannedLaunch: now(),
+            ...(job.view.lease ? { current: job.view.lease } : {}),
+            path: 'lease',
+          });
+          setLease(job.view, lease);
+          return send(res, 200, job.view);
+        } catch (e) {
+          if (e instanceof GatewayError) return gatewayProblem(res, e);
+          throw e;
+        }
       }
       if (req.method === 'DELETE') {
         job.view.state = 'cancelling';
@@ -361,8 +493,12 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
       bytes: { uploaded: o.image?.sizeBytes ?? 1 },
       cloud: {},
       links: { self: `/offloads/${jobId}` },
+      ...o.view,
     });
-    job.returnAs = o.returnAs;
+    if (o.returnAs) job.returnAs = o.returnAs;
+    const lease = o.lease ?? leaseFor(leaseGateway, undefined, { plannedLaunch: now(), path: 'lease' });
+    if (LEASED_STATES.has(job.view.state)) setLease(job.view, lease);
+    else job.view.lease = lease;
     if (job.view.state === 'returned') publish(job);
     jobs.set(jobId, job);
     return jobId;
