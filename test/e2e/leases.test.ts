@@ -164,6 +164,8 @@ describe('a lease', () => {
     // Act
     await advance(Date.parse(plan.startAt) - gw.clock.now().getTime() + 1000);
     const home = await until(jobId, (j) => j.state === 'returned');
+    // the event goes out right after the job is saved as returned
+    await until(jobId, () => eventsOf(jobId, 'Deadline Met').length > 0);
 
     // Assess
     expect(plan.reason).toBe('return-by');

@@ -207,7 +207,7 @@ describe('burstgate lease extend', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       `burstgate: The job is not in a state that allows this: Cannot change the lease of job ${id}: it is 'returned'; ` +
-        "this is allowed only when it is 'awaiting-upload' or 'inspecting' or 'importing' or 'launching' or 'running' or 'return-failed'.\n",
+        "this is allowed only when it is 'awaiting-upload' or 'inspecting' or 'importing' or 'staged' or 'launching' or 'running' or 'return-failed'.\n",
     );
   });
 
