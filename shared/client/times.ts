@@ -14,6 +14,14 @@
  *
  * Every parse error is a TimeInputError naming the flag and the value.
  */
+import {
+  formatOffset,
+  instantsOf,
+  offsetMs,
+  wallClock,
+  wallClockMs,
+  type WallClock,
+} from '../schedules/time-zone';
 
 export class TimeInputError extends Error {
   override readonly name = 'TimeInputError';
@@ -142,7 +150,7 @@ export function parseInstant(text: string, flag: string, zone?: Zone): ParsedIns
     );
   if (!m) throw notInstant();
   const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
-  const fields: WallClock = {
+  const fields: ParsedWallClock = {
     year: Number(y),
     month: Number(mo),
     day: Number(d),
@@ -158,7 +166,7 @@ export function parseInstant(text: string, flag: string, zone?: Zone): ParsedIns
       `${flag}: '${text}' is not a date-time: there is no such day or time`,
     );
   }
-  const wall = wallClockMs(fields);
+  const wall = wallClockMs(fields) + fields.ms;
   if (z) return { instant: new Date(wall) };
   if (sign) {
     const offsetMinutes = Number(oh) * 60 + Number(om ?? 0);
@@ -175,17 +183,12 @@ export function parseInstant(text: string, flag: string, zone?: Zone): ParsedIns
   return zonedInstant(text, flag, fields, zone);
 }
 
-interface WallClock {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+/** A wall-clock time as typed, with its milliseconds. */
+interface ParsedWallClock extends WallClock {
   ms: number;
 }
 
-function validWallClock(f: WallClock): boolean {
+function validWallClock(f: ParsedWallClock): boolean {
   const daysInMonth = new Date(
     wallClockMs({ ...f, month: f.month + 1, day: 0, hour: 0, minute: 0 }),
   ).getUTCDate();
@@ -200,14 +203,6 @@ function validWallClock(f: WallClock): boolean {
   );
 }
 
-/** The wall-clock fields read as if they were UTC (Date.UTC without its two-digit-year rule). */
-function wallClockMs(f: WallClock): number {
-  const d = new Date(0);
-  d.setUTCFullYear(f.year, f.month - 1, f.day);
-  d.setUTCHours(f.hour, f.minute, f.second, f.ms);
-  return d.getTime();
-}
-
 const DAY_MS = 86_400_000;
 
 /**
@@ -215,14 +210,11 @@ const DAY_MS = 86_400_000;
  * candidates (zones change offset at most once in two days), and a candidate counts when the zone's
  * clock at it shows the wall-clock time. None: the time is in a gap. Two: in an overlap.
  */
-function zonedInstant(text: string, flag: string, fields: WallClock, zone: Zone): ParsedInstant {
-  const wall = wallClockMs(fields);
-  const before = offsetAt(zone, wall - DAY_MS);
-  const after = offsetAt(zone, wall + DAY_MS);
-  const found = [...new Set([before, after])]
-    .map((offset) => wall - offset)
-    .filter((t) => offsetAt(zone, t) === wall - t)
-    .sort((a, b) => a - b);
+function zonedInstant(text: string, flag: string, fields: ParsedWallClock, zone: Zone): ParsedInstant {
+  const wall = wallClockMs(fields) + fields.ms;
+  const before = offsetMs(wall - DAY_MS, zone.name);
+  const after = offsetMs(wall + DAY_MS, zone.name);
+  const found = instantsOf(fields, zone.name).map((t) => t + fields.ms);
   const local = text.slice(0, 16);
   if (found.length === 0) {
     const skipped = (after - before) / 60_000;
@@ -245,56 +237,8 @@ function zonedInstant(text: string, flag: string, fields: WallClock, zone: Zone)
   };
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function wallFormatter(zone: Zone): Intl.DateTimeFormat {
-  let f = formatters.get(zone.name);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone.name,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(zone.name, f);
-  }
-  return f;
-}
-
-/** The wall clock of `zone` at instant `t`. */
-function wallClockAt(zone: Zone, t: number): WallClock {
-  const parts: Record<string, number> = {};
-  for (const p of wallFormatter(zone).formatToParts(new Date(t))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  return {
-    year: parts.year ?? 1970,
-    month: parts.month ?? 1,
-    day: parts.day ?? 1,
-    hour: parts.hour ?? 0,
-    minute: parts.minute ?? 0,
-    second: parts.second ?? 0,
-    ms: 0,
-  };
-}
-
-/** Milliseconds `zone` is ahead of UTC at instant `t`. */
-function offsetAt(zone: Zone, t: number): number {
-  const whole = Math.floor(t / 1000) * 1000;
-  return wallClockMs(wallClockAt(zone, whole)) - whole;
-}
-
 /** `+02:00`, `-05:00`, `+05:30`. */
-function offsetText(offsetMs: number): string {
-  const minutes = Math.round(Math.abs(offsetMs) / 60_000);
-  const hh = String(Math.floor(minutes / 60)).padStart(2, '0');
-  const mm = String(minutes % 60).padStart(2, '0');
-  return `${offsetMs < 0 ? '-' : '+'}${hh}:${mm}`;
-}
+const offsetText = (ms: number): string => formatOffset(ms).slice('UTC'.length);
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 const dateText = (f: WallClock): string => `${String(f.year).padStart(4, '0')}-${pad(f.month)}-${pad(f.day)}`;
@@ -303,7 +247,7 @@ const timeText = (f: WallClock, seconds: boolean): string =>
 
 /** The zone's clock at `t` as a local date-time, `2027-03-28T03:30`. */
 function localText(zone: Zone, t: number): string {
-  const f = wallClockAt(zone, t);
+  const f = wallClock(t, zone.name);
   return `${dateText(f)}T${timeText(f, f.second !== 0)}`;
 }
 
@@ -315,7 +259,7 @@ function zoneAbbreviation(zone: Zone, t: Date): string {
       .find((p) => p.type === 'timeZoneName')?.value;
     if (name && !/^(GMT|UTC)[+-]/.test(name)) return name;
   }
-  return `UTC${offsetText(offsetAt(zone, t.getTime()))}`;
+  return `UTC${offsetText(offsetMs(t.getTime(), zone.name))}`;
 }
 
 /**
@@ -325,11 +269,11 @@ function zoneAbbreviation(zone: Zone, t: Date): string {
 export function formatInstant(instant: Date | string, zone: Zone): string {
   const t = typeof instant === 'string' ? new Date(instant) : instant;
   if (Number.isNaN(t.getTime())) return String(instant);
-  const utc = wallClockAt(UTC, t.getTime());
+  const utc = wallClock(t.getTime(), 'UTC');
   const seconds = t.getUTCSeconds() !== 0;
   const inUtc = `${dateText(utc)} ${timeText(utc, seconds)} UTC`;
   if (zone.utc) return inUtc;
-  const local = wallClockAt(zone, t.getTime());
+  const local = wallClock(t.getTime(), zone.name);
   const day = dateText(local) === dateText(utc) ? '' : `${dateText(local)} `;
   return `${inUtc} (${day}${timeText(local, seconds)} ${zoneAbbreviation(zone, t)} ${zone.name})`;
 }

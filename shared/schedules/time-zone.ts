@@ -51,9 +51,15 @@ export function wallClock(instantMs: number, timeZone: string): WallClock {
   return w;
 }
 
-/** A wall-clock time read as if it were UTC, in milliseconds: the key for comparing wall clocks. */
+/**
+ * A wall-clock time read as if it were UTC, in milliseconds: the key for comparing wall clocks.
+ * (setUTCFullYear, not Date.UTC: that one reads years 0-99 as 1900-1999.)
+ */
 export function wallClockMs(w: WallClock): number {
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  const d = new Date(0);
+  d.setUTCFullYear(w.year, w.month - 1, w.day);
+  d.setUTCHours(w.hour, w.minute, w.second, 0);
+  return d.getTime();
 }
 
 /** The zone's offset from UTC at an instant, in milliseconds (east positive: Berlin in summer 7_200_000). */
