@@ -123,37 +123,13 @@ export class Workflows extends Construct {
       return task;
     };
 
-    const awaitUpload = new tasks.LambdaInvoke(scope, 'AwaitUpload', {
-      lambdaFunction: steps.awaitUpload.fn,
-      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      payload: sfn.TaskInput.fromObject({
-        jobId: sfn.JsonPath.stringAt('$.jobId'),
-        taskToken: sfn.JsonPath.taskToken,
-      }),
-      resultPath: '$.upload',
-      taskTimeout: sfn.Timeout.duration(Duration.days(1)),
-      retryOnServiceExceptions: false,
-    });
-    awaitUpload.addRetry(RETRY);
-    guarded(awaitUpload);
-
-    // A held or timed launch (`$.launch` in the input) waits here once the image is staged.
-    const awaitLaunch = (id: string) => {
-      const task = new tasks.LambdaInvoke(scope, id, {
-        lambdaFunction: steps.awaitLaunch.fn,
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        payload: sfn.TaskInput.fromObject({
-          jobId: sfn.JsonPath.stringAt('$.jobId'),
-          taskToken: sfn.JsonPath.taskToken,
-        }),
-        resultPath: '$.launched',
-        // The lease ends the wait long before this (a lease is at most 366 days).
-        taskTimeout: sfn.Timeout.duration(Duration.days(367)),
-        retryOnServiceExceptions: false,
-      });
-      task.addRetry(RETRY);
-      return task;
-    };
+    const awaitUpload = guarded(
+      awaitTaskToken(scope, 'AwaitUpload', steps.awaitUpload, '$.upload', Duration.days(1)),
+    );
+    // A held or timed launch (`$.launch` in the input) waits here once the image is staged. The
+    // lease ends the wait long before the timeout (a lease is at most 366 days).
+    const awaitLaunch = (id: string) =>
+      awaitTaskToken(scope, id, steps.awaitLaunch, '$.launched', Duration.days(367));
     const launchWaits = sfn.Condition.isPresent('$.launch');
 
     const inspect = guarded(invoke(scope, 'Inspect', steps.inspect, '$.inspect'));
@@ -498,6 +474,29 @@ function rangeMap(
     invoke(scope, opts.itemState, opts.fn, undefined, { range: sfn.JsonPath.objectAt('$.range') }),
   );
   return map;
+}
+
+/** A Task that calls `fn` with `{ jobId, taskToken }` and waits until the token is sent back (or `timeout`). */
+function awaitTaskToken(
+  scope: Construct,
+  stateName: string,
+  fn: GatewayFunction,
+  resultPath: string,
+  timeout: Duration,
+): tasks.LambdaInvoke {
+  const task = new tasks.LambdaInvoke(scope, stateName, {
+    lambdaFunction: fn.fn,
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      jobId: sfn.JsonPath.stringAt('$.jobId'),
+      taskToken: sfn.JsonPath.taskToken,
+    }),
+    resultPath,
+    taskTimeout: sfn.Timeout.duration(timeout),
+    retryOnServiceExceptions: false,
+  });
+  task.addRetry(RETRY);
+  return task;
 }
 
 /** A Task calling one step function by ARN with `{ jobId, ...extra }`, with the standard Retry. */

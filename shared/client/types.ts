@@ -55,6 +55,8 @@ export interface CreateOffloadRequest {
   callbackUrl?: string;
   /** How long the VM may stay (absolute instants); left out, the gateway's default lease. */
   lease?: Omit<LeaseRequest, 'returnBy'> & { returnBy?: string };
+  /** When the staged VM launches: at an instant, or on POST /offloads/{id}/launch (`"hold"`); left out, at once. */
+  launch?: 'hold' | { at: string };
 }
 
 /** 202 answer of POST /offloads. */

@@ -30,15 +30,17 @@ export function executionArn(stateMachineArn: string, name: string): string {
 export async function releaseUploadWait(gw: Gateway, job: Job): Promise<void> {
   const token = job.execution?.uploadTaskToken;
   if (!token || !job.uploadCompletedAt) return;
+  await releaseTaskToken(gw, token, { sizeBytes: job.bytes.uploaded });
+}
+
+/**
+ * Ends a task-token wait (AwaitUpload, AwaitLaunch). Both sides of such a wait may send it (the
+ * API and the step race); the second send is refused, harmlessly.
+ */
+export async function releaseTaskToken(gw: Gateway, taskToken: string, output: object): Promise<void> {
   try {
-    await gw.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: token,
-        output: JSON.stringify({ sizeBytes: job.bytes.uploaded }),
-      }),
-    );
+    await gw.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
   } catch (err) {
-    // Both sides may send it (race between the API and the step); the second one is refused, harmlessly.
     if (!['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes((err as Error).name)) throw err;
   }
 }

@@ -5,8 +5,8 @@
  * may come first; whichever sees both the token and the release sends the task success (the
  * other's send is refused harmlessly), as with the upload wait.
  */
-import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { GatewayError, InvalidJobStateError, ValidationError } from './errors';
+import { releaseTaskToken } from './executions';
 import { beginStep, endStep, updateJob, type Gateway } from './gateway';
 import type { Job, JobLaunch, JobState } from './job';
 import { armLease, leaseFor } from './leases';
@@ -101,15 +101,5 @@ export async function releaseLaunch(gw: Gateway, jobId: string, by: 'api' | 'tim
 async function sendLaunch(gw: Gateway, job: Job): Promise<void> {
   const token = job.execution?.launchTaskToken;
   if (!token || !job.launch?.releasedAt) return;
-  try {
-    await gw.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: token,
-        output: JSON.stringify({ releasedAt: job.launch.releasedAt }),
-      }),
-    );
-  } catch (err) {
-    // Both sides may send it; the second one is refused, harmlessly.
-    if (!['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes((err as Error).name)) throw err;
-  }
+  await releaseTaskToken(gw, token, { releasedAt: job.launch.releasedAt });
 }

@@ -96,10 +96,11 @@ export function warningAt(gw: Gateway, plan: ReturnPlan): Date {
  * passed, after a PATCH, is timed to fire at once) and the warning (sent here when already due,
  * once per plan). Returns the job as saved.
  */
-export async function armLease(gw: Gateway, job: Job): Promise<Job> {
+export async function armLease(gw: Gateway, job: Job, known?: ReturnPlan): Promise<Job> {
   const lease = job.lease;
   if (!lease || !LEASED_STATES.has(job.state)) return job;
-  const plan = await planFor(gw, job, lease);
+  // `known`: the plan the caller just made for this very lease (a new job's), not made again.
+  const plan = known ?? (await planFor(gw, job, lease));
   let saved = await updateJob(gw, job.jobId, (j) => {
     if (JSON.stringify(j.returnPlan) === JSON.stringify(plan)) return false;
     j.returnPlan = plan;

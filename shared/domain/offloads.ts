@@ -6,7 +6,14 @@ import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn
 import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
-import { TERMINAL_STATES, type Job, type JobState, type JobTarget } from './job';
+import {
+  TERMINAL_STATES,
+  type Job,
+  type JobLease,
+  type JobState,
+  type JobTarget,
+  type ReturnPlan,
+} from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
 import { recordUnrecordedDirectResources } from './aws-image-cache';
 import { removeJobResources } from './cleanup';
@@ -134,7 +141,7 @@ export async function placeOffload(
     lease,
     ...(launch ? { launch } : {}),
   };
-  await assertPlanInFuture(gw, job);
+  job.returnPlan = await planAhead(gw, job, lease);
   recordResource(job, { type: 'multipart-upload', id: uploadId, location: gw.staging.bucket }, now);
   try {
     await gw.store.create(job);
@@ -180,20 +187,19 @@ async function startOffloadExecution(gw: Gateway, job: Job, replayed: boolean): 
     j.execution = { ...j.execution, offloadArn: arn };
   });
   await armLaunchTimer(gw, started);
-  const updated = await armLease(gw, started);
+  const updated = await armLease(gw, started, started.returnPlan);
   return { job: updated, upload: await uploadInstructions(gw, updated), replayed };
 }
 
 /**
- * A new job's plan must lie ahead: a returnBy so near that the estimated return would have to
+ * A new job's plan (recorded with it, and armed once its execution runs). It must lie ahead: a returnBy so near that the estimated return would have to
  * start before the VM is even up is refused, with the figure that makes it so.
  */
-async function assertPlanInFuture(gw: Gateway, job: Job): Promise<void> {
-  if (!job.lease?.returnBy) return;
-  const plan = await planFor(gw, job, job.lease);
-  if (plan.reason !== 'return-by' || Date.parse(plan.startAt) > gw.now().getTime()) return;
+async function planAhead(gw: Gateway, job: Job, lease: JobLease): Promise<ReturnPlan> {
+  const plan = await planFor(gw, job, lease);
+  if (plan.reason !== 'return-by' || Date.parse(plan.startAt) > gw.now().getTime()) return plan;
   throw new ValidationError(
-    `lease.returnBy: ${job.lease.returnBy} is too soon: the return is estimated at ${plan.estimateSeconds} s (${plan.basis}), so it would have to start at ${plan.startAt}, before now; set returnBy later than ${new Date(gw.now().getTime() + (plan.estimateSeconds ?? 0) * 1000).toISOString()}`,
+    `lease.returnBy: ${lease.returnBy} is too soon: the return is estimated at ${plan.estimateSeconds} s (${plan.basis}), so it would have to start at ${plan.startAt}, before now; set returnBy later than ${new Date(gw.now().getTime() + (plan.estimateSeconds ?? 0) * 1000).toISOString()}`,
     [{ path: 'lease.returnBy', message: 'earlier than now + the estimated return' }],
   );
 }

@@ -4,16 +4,19 @@
  * starts the return or releases the launch, and nothing is left behind in the simulators.
  */
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
-import type { JobView } from '../../shared/client/types';
-import { uploadImage } from '../../shared/client/upload';
-import type { UploadInstructions } from '../../shared/domain/offloads';
+import type { CreateOffloadRequest, JobView } from '../../shared/client/types';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { LocalClock } from '../../infra/local/clock';
-import { AWS_TARGET, liveSimResources, startTestGateway, type TestGateway } from '../helpers/embedded';
+import {
+  AWS_TARGET,
+  liveSimResources,
+  offloadSample,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/embedded';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -56,27 +59,13 @@ async function call(
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** POST /offloads with `extra` (lease, launch), then the sample VM uploaded. */
-async function offload(vmName: string, extra: Record<string, unknown>): Promise<string> {
-  const created = await fetch(`${gw.apiUrl}/offloads`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${gw.apiKey}`,
-      'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
-    },
-    body: JSON.stringify({
-      vmName,
-      imageFormat: 'ova',
-      imageSizeBytes: (await stat(SAMPLE_OVA)).size,
-      target: AWS_TARGET,
-      ...extra,
-    }),
-  });
-  const body = (await created.json()) as { jobId: string; upload: UploadInstructions };
-  expect(created.status).toBe(202);
-  await client.completeUpload(body.jobId, await uploadImage(SAMPLE_OVA, body.upload));
-  return body.jobId;
+/** The sample VM offloaded to simulated AWS with `extra` (lease, launch), uploaded. */
+async function offload(
+  vmName: string,
+  extra: Pick<CreateOffloadRequest, 'lease' | 'launch'>,
+): Promise<string> {
+  const { created } = await offloadSample(gw, vmName, SAMPLE_OVA, AWS_TARGET, 'ova', extra);
+  return created.jobId;
 }
 
 const until = (jobId: string, done: (j: JobView) => boolean) =>

@@ -49,7 +49,8 @@ export async function startTestGateway(opts: Partial<EmbeddedOptions> = {}): Pro
 
 /**
  * Creates an offload of `image` (default: the project's sample VM OVA) to simulated AWS (or the
- * `target` given) and uploads it; returns a client for the gateway and the created job's id.
+ * `target` given), with `extra` request members (a lease, a launch), and uploads it; returns a
+ * client for the gateway and the created job's id.
  */
 export async function offloadSample(
   gateway: TestGateway,
@@ -57,6 +58,7 @@ export async function offloadSample(
   image: string = SAMPLE_OVA,
   target: CreateOffloadRequest['target'] = AWS_TARGET,
   imageFormat: CreateOffloadRequest['imageFormat'] = 'ova',
+  extra: Pick<CreateOffloadRequest, 'lease' | 'launch'> = {},
 ): Promise<{ client: GatewayClient; created: { jobId: string } }> {
   const client = new GatewayClient({ baseUrl: gateway.apiUrl, apiKey: gateway.apiKey });
   const created = await client.createOffload(
@@ -65,6 +67,7 @@ export async function offloadSample(
       imageFormat,
       imageSizeBytes: (await stat(image)).size,
       target,
+      ...extra,
     },
     randomUUID(),
   );

@@ -1,7 +1,6 @@
 /**
- * A cron schedule in a time zone across a daylight-saving change, fired by moving the clock. It needs
- * the real schedule-expression translator: with the provisional one (at() and rate() only) the
- * CreateSchedule is refused and this test fails until the merge.
+ * A cron schedule in a time zone across a daylight-saving change, fired by moving the clock: the
+ * local Scheduler and the schedule-expression translator (shared/schedules) together.
  */
 import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -35,6 +35,14 @@ const events = (detailType: string) =>
     .filter((e) => e.DetailType === detailType)
     .map((e) => JSON.parse(e.Detail ?? '{}') as Record<string, unknown>);
 
+/** The lease-due timer of the job's current plan, as Scheduler delivers it. */
+const leaseDue = (job: Job) => ({
+  timer: 'lease-due' as const,
+  jobId: job.jobId,
+  dueAt: job.returnPlan!.startAt,
+  planned: job.returnPlan!.startAt,
+});
+
 async function leased(lease: Job['lease'], state: Job['state'] = 'running'): Promise<Job> {
   const job =
     state === 'running'
@@ -179,12 +187,7 @@ describe('fireTimer', () => {
     t.fake.clock.advance(48 * HOUR);
 
     // Act
-    const fired = await fireTimer(t.gw, {
-      timer: 'lease-due',
-      jobId: job.jobId,
-      dueAt: job.returnPlan!.startAt,
-      planned: job.returnPlan!.startAt,
-    });
+    const fired = await fireTimer(t.gw, leaseDue(job));
 
     // Assess
     expect(fired).toEqual({ outcome: 'return-started' });
@@ -228,12 +231,7 @@ describe('fireTimer', () => {
     t.fake.clock.advance(2 * HOUR);
 
     // Act
-    const fired = await fireTimer(t.gw, {
-      timer: 'lease-due',
-      jobId: job.jobId,
-      dueAt: job.returnPlan!.startAt,
-      planned: job.returnPlan!.startAt,
-    });
+    const fired = await fireTimer(t.gw, leaseDue(job));
 
     // Assess
     expect(fired).toEqual({ outcome: 'cancelled' });
@@ -252,12 +250,7 @@ describe('fireTimer', () => {
     t.fake.clock.advance(2 * HOUR);
 
     // Act
-    const fired = await fireTimer(t.gw, {
-      timer: 'lease-due',
-      jobId: job.jobId,
-      dueAt: job.returnPlan!.startAt,
-      planned: job.returnPlan!.startAt,
-    });
+    const fired = await fireTimer(t.gw, leaseDue(job));
 
     // Assess
     expect(fired).toEqual({ outcome: 'cancelled' });
