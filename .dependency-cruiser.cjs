@@ -63,7 +63,7 @@ module.exports = {
       comment:
         'Cloud adapters, stores and timers sit below the domain: of shared/domain they may use only the job model (job.ts).',
       from: { path: '^shared/(clouds|store|timers)/' },
-      to: { path: '^shared/domain/', pathNot: '^shared/domain/job\\.ts$' },
+      to: { path: '^shared/domain/', pathNot: '^shared/domain/(job|schedule-model)\\.ts$' },
     },
     {
       name: 'schedules-is-a-leaf',

@@ -113,6 +113,9 @@ export class GatewayStack extends Stack {
       api.createOffload,
       api.updateOffload,
       api.launchOffload,
+      api.createSchedule,
+      api.updateSchedule,
+      api.prestageSchedule,
       steps.markRunning,
       steps.fireTimer,
     ]) {
@@ -121,6 +124,7 @@ export class GatewayStack extends Stack {
     for (const fn of [
       api.startReturn,
       api.cancelOffload,
+      api.deleteSchedule,
       steps.compensate,
       steps.azureCompensate,
       steps.cleanup,

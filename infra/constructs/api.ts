@@ -31,6 +31,13 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/return', handler: 'startReturn' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/launch', handler: 'launchOffload' },
   { method: apigwv2.HttpMethod.GET, path: '/image-cache/{region}/{vmName}', handler: 'getImageCache' },
+  { method: apigwv2.HttpMethod.POST, path: '/schedules', handler: 'createSchedule' },
+  { method: apigwv2.HttpMethod.GET, path: '/schedules', handler: 'listSchedules' },
+  { method: apigwv2.HttpMethod.GET, path: '/schedules/preview', handler: 'previewSchedule' },
+  { method: apigwv2.HttpMethod.GET, path: '/schedules/{id}', handler: 'getSchedule' },
+  { method: apigwv2.HttpMethod.PATCH, path: '/schedules/{id}', handler: 'updateSchedule' },
+  { method: apigwv2.HttpMethod.DELETE, path: '/schedules/{id}', handler: 'deleteSchedule' },
+  { method: apigwv2.HttpMethod.POST, path: '/schedules/{id}/prestage', handler: 'prestageSchedule' },
 ];
 
 /**

@@ -53,6 +53,13 @@ export const API_FUNCTIONS = {
   updateOffload: api('update-offload', 'PATCH /offloads/{id} (the lease)'),
   launchOffload: api('launch-offload', 'POST /offloads/{id}/launch (a held or timed launch)'),
   getImageCache: api('get-image-cache', 'GET /image-cache/{region}/{vmName}'),
+  createSchedule: api('create-schedule', 'POST /schedules (burst windows)'),
+  listSchedules: api('list-schedules', 'GET /schedules'),
+  getSchedule: api('get-schedule', 'GET /schedules/{id}'),
+  updateSchedule: api('update-schedule', 'PATCH /schedules/{id} (pause, resume, change)'),
+  deleteSchedule: api('delete-schedule', 'DELETE /schedules/{id}'),
+  previewSchedule: api('preview-schedule', 'GET /schedules/preview (the next windows of a cron)'),
+  prestageSchedule: api('prestage-schedule', "POST /schedules/{id}/prestage (an upload VM's window job)"),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** Step Functions task handlers (lambdas/steps). */
@@ -136,8 +143,8 @@ export const AZURE_CREDENTIAL_FUNCTIONS = {
     // A lease that ends with a cancel removes whatever the job created, in Azure too.
     'fireTimer',
   ] as const satisfies ReadonlyArray<keyof typeof STEP_FUNCTIONS>,
-  // Cancelling removes whatever the job created, in Azure too.
-  api: ['cancelOffload'] as const satisfies ReadonlyArray<keyof typeof API_FUNCTIONS>,
+  // Cancelling removes whatever the job created, in Azure too (a deleted schedule cancels its unopened window's jobs).
+  api: ['cancelOffload', 'deleteSchedule'] as const satisfies ReadonlyArray<keyof typeof API_FUNCTIONS>,
 };
 
 export type ApiFunctionName = keyof typeof API_FUNCTIONS;

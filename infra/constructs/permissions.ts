@@ -76,7 +76,15 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   };
 
   // ---- jobs table and event bus -------------------------------------------------------------
-  const readOnly = [api.authorizer, api.getOffload, api.listOffloads, api.getImageCache];
+  const readOnly = [
+    api.authorizer,
+    api.getOffload,
+    api.listOffloads,
+    api.getImageCache,
+    api.listSchedules,
+    api.getSchedule,
+    api.previewSchedule,
+  ];
   for (const fn of functions.all()) {
     if (readOnly.includes(fn)) table.grantReadData(fn.role);
     else {
@@ -137,31 +145,31 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
 
   // ---- API -----------------------------------------------------------------------------------
   // createOffload starts the multipart upload and presigns its UploadPart URLs (both s3:PutObject),
-  // aborts the upload if the job cannot be placed, and starts the offload workflow.
-  allow(
-    api.createOffload,
-    stagingStatement('StartMultipartUpload', ['s3:PutObject', 's3:AbortMultipartUpload']),
-  );
-  allow(api.createOffload, {
-    sid: 'StartOffload',
-    actions: ['states:StartExecution'],
-    resources: [props.offloadStateMachineArn],
-  });
-  ackStaging(api.createOffload);
+  // aborts the upload if the job cannot be placed, and starts the offload workflow. A window's jobs
+  // are placed the same way: by POST …/prestage (upload VMs) and by the prestage timer (image-cache VMs).
+  for (const fn of [api.createOffload, api.prestageSchedule, steps.fireTimer]) {
+    allow(fn, stagingStatement('StartMultipartUpload', ['s3:PutObject', 's3:AbortMultipartUpload']));
+    allow(fn, {
+      sid: 'StartOffload',
+      actions: ['states:StartExecution'],
+      resources: [props.offloadStateMachineArn],
+    });
+    ackStaging(fn);
+  }
 
   // completeUpload checks the client's part list against S3's (ListParts), completes the multipart
-  // upload (s3:PutObject) and resumes AwaitUpload.
-  allow(
-    api.completeUpload,
-    stagingStatement('CompleteMultipartUpload', ['s3:ListMultipartUploadParts', 's3:PutObject']),
-  );
-  allow(api.completeUpload, {
-    sid: 'ResumeAwaitUpload',
-    actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-    resources: ['*'],
-  });
-  ackStaging(api.completeUpload);
-  acknowledgeWildcard(api.completeUpload, 'Resource::*', REASON_SEND_TASK);
+  // upload (s3:PutObject) and resumes AwaitUpload. The prestage timer does the same for the empty
+  // delta it writes for an image-cache VM.
+  for (const fn of [api.completeUpload, steps.fireTimer]) {
+    allow(fn, stagingStatement('CompleteMultipartUpload', ['s3:ListMultipartUploadParts', 's3:PutObject']));
+    allow(fn, {
+      sid: 'ResumeAwaitUpload',
+      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      resources: ['*'],
+    });
+    acknowledgeWildcard(fn, 'Resource::*', REASON_SEND_TASK);
+    ackStaging(fn);
+  }
 
   // get/list presign downloads of returned images.
   for (const fn of [api.getOffload, api.listOffloads]) {
@@ -190,7 +198,8 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     });
   }
 
-  for (const fn of [api.cancelOffload, steps.fireTimer]) {
+  // Deleting a schedule cancels the jobs of its window that has not opened.
+  for (const fn of [api.cancelOffload, api.deleteSchedule, steps.fireTimer]) {
     allow(fn, {
       sid: 'StopWorkflows',
       actions: ['states:StopExecution'],

@@ -93,12 +93,15 @@ export class Workflows extends Construct {
    */
   private buildTimer(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
     const scope = new Construct(this, 'TimerStates');
-    const fire = invoke(scope, 'FireTimer', steps.fireTimer, '$.fired', {
-      timer: sfn.JsonPath.stringAt('$.timer'),
-      dueAt: sfn.JsonPath.stringAt('$.dueAt'),
-      planned: sfn.JsonPath.stringAt('$.planned'),
-      scheduledTime: sfn.JsonPath.stringAt('$.scheduledTime'),
+    // A job's timer carries a jobId, a schedule's a scheduleId: the step gets the payload as set
+    // (no Parameters: the state's input is the payload), checked against its schema (step-inputs.ts).
+    const fire = new tasks.LambdaInvoke(scope, 'FireTimer', {
+      lambdaFunction: steps.fireTimer.fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.fired',
     });
+    fire.addRetry(RETRY);
     fire.next(new sfn.Succeed(scope, 'Fired'));
     return this.stateMachine('Timer', TIMER_STATE_MACHINE_NAME, fire, [steps.fireTimer]);
   }

@@ -376,6 +376,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     const scheduler = await startScheduler({
       stateDir,
       clock,
+      // The timer workflow's functions are hosted below: fire (and catch up) once they are.
+      deferFiring: true,
       startExecution: async (stateMachineArn, name, input) => {
         const out = await schedulerSfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
         return { executionArn: out.executionArn ?? '' };
@@ -457,6 +459,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     });
     hostRef.current = host;
     if (opts.preload ?? true) await host.preload();
+    scheduler.startFiring();
 
     // Stop order on close: the API, then executions, then wait for invocations under way (they still
     // need the services below), then the services.

@@ -128,6 +128,11 @@ export interface SchedulerOptions {
   log?: (line: string) => void;
   /** The pause before attempt `attempt + 1` after attempt `attempt` failed (default: 1 s doubling, at most 5 min). */
   retryDelayMs?: (attempt: number) => number;
+  /**
+   * Serve the API but fire nothing until `startFiring()` (default false): a deployment whose
+   * targets are not up yet must not spend the catch-up of a restart on them.
+   */
+  deferFiring?: boolean;
 }
 
 /** The default backoff: 1 s, 2 s, 4 s … capped at 5 minutes (no jitter, so tests can predict it). */

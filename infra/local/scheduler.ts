@@ -104,9 +104,17 @@ export class LocalScheduler implements SchedulerOperations {
     }
     this.port = await listen(this.server, this.opts.port ?? 0);
     this.url = `http://127.0.0.1:${this.port}`;
-    this.loop.start();
+    if (!this.opts.deferFiring) this.startFiring();
     return this;
   }
+
+  /** Starts the firing loop (at start, unless `deferFiring`): what came due while stopped fires now. */
+  startFiring(): void {
+    if (this.firing) return;
+    this.firing = true;
+    this.loop.start();
+  }
+  private firing = false;
 
   /** Final outcomes so far, in the order they happened (this process only). */
   invocations(): Invocation[] {

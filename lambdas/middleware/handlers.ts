@@ -26,9 +26,10 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 function jobIdKey(gw: Gateway) {
   return {
     before: async (request: { event: unknown }) => {
-      const e = request.event as { pathParameters?: { id?: string }; jobId?: unknown };
-      const jobId = e?.pathParameters?.id ?? (typeof e?.jobId === 'string' ? e.jobId : undefined);
-      if (jobId) gw.logger.appendKeys({ jobId });
+      const e = request.event as { pathParameters?: { id?: string }; jobId?: unknown; scheduleId?: unknown };
+      const id = e?.pathParameters?.id ?? (typeof e?.jobId === 'string' ? e.jobId : undefined);
+      if (id) gw.logger.appendKeys(id.startsWith('job-') ? { jobId: id } : { scheduleId: id });
+      else if (typeof e?.scheduleId === 'string') gw.logger.appendKeys({ scheduleId: e.scheduleId });
     },
   };
 }

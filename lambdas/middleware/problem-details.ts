@@ -13,11 +13,16 @@ import {
   IdempotencyConflictError,
   JobNotFoundError,
   PROBLEM_BASE,
+  ScheduleNameTakenProblem,
+  ScheduleNotFoundError,
 } from '../../shared/domain/errors';
 import {
   IdempotencyKeyConflictError,
   JobMissingError,
   JobWriteConflictError,
+  ScheduleMissingError,
+  ScheduleNameTakenError,
+  ScheduleWriteConflictError,
 } from '../../shared/store/errors';
 
 /** The problem a store error means to the caller of the API; undefined for what is not theirs to see. */
@@ -25,6 +30,10 @@ export function problemOfStoreError(err: unknown): GatewayError | undefined {
   if (err instanceof JobMissingError) return new JobNotFoundError(err.jobId);
   if (err instanceof IdempotencyKeyConflictError) return new IdempotencyConflictError(err.key, err.jobId);
   if (err instanceof JobWriteConflictError) return new ConcurrentUpdateError(err.jobId);
+  if (err instanceof ScheduleMissingError) return new ScheduleNotFoundError(err.scheduleId);
+  if (err instanceof ScheduleNameTakenError)
+    return new ScheduleNameTakenProblem(err.scheduleName, err.holder);
+  if (err instanceof ScheduleWriteConflictError) return new ConcurrentUpdateError(err.scheduleId, 'schedule');
   return undefined;
 }
 

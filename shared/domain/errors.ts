@@ -15,8 +15,12 @@ export const PROBLEM_TYPES = {
   'upload-incomplete': 400,
   'job-not-found': 404,
   'image-cache-entry-not-found': 404,
+  'schedule-not-found': 404,
   'idempotency-key-reused': 409,
   'invalid-job-state': 409,
+  'schedule-name-taken': 409,
+  'window-overlap': 409,
+  'no-open-prestage': 409,
   'body-too-large': 413,
   'unsupported-media-type': 415,
   'internal-error': 500,
@@ -85,6 +89,30 @@ export class ImageCacheEntryNotFoundError extends GatewayError {
   }
 }
 
+export class ScheduleNotFoundError extends GatewayError {
+  override readonly name = 'ScheduleNotFoundError';
+  constructor(scheduleId: string) {
+    super(
+      'schedule-not-found',
+      404,
+      'No such schedule',
+      `No schedule with id or name '${scheduleId}' exists; list schedules with GET /schedules.`,
+    );
+  }
+}
+
+export class ScheduleNameTakenProblem extends GatewayError {
+  override readonly name = 'ScheduleNameTakenProblem';
+  constructor(name: string, holder: string) {
+    super(
+      'schedule-name-taken',
+      409,
+      'A schedule with this name exists',
+      `The name '${name}' belongs to schedule ${holder}; choose another name, or change that schedule with PATCH /schedules/${holder}.`,
+    );
+  }
+}
+
 export class IdempotencyConflictError extends GatewayError {
   override readonly name = 'IdempotencyConflictError';
   constructor(key: string, jobId: string) {
@@ -118,12 +146,12 @@ export class UploadIncompleteError extends GatewayError {
 
 export class ConcurrentUpdateError extends GatewayError {
   override readonly name = 'ConcurrentUpdateError';
-  constructor(jobId: string) {
+  constructor(id: string, what: 'job' | 'schedule' = 'job') {
     super(
       'concurrent-update',
       503,
-      'The job is being changed by another request',
-      `Job ${jobId} was changed concurrently too many times; retry the request.`,
+      `The ${what} is being changed by another request`,
+      `${what === 'job' ? 'Job' : 'Schedule'} ${id} was changed concurrently too many times; retry the request.`,
     );
   }
 }

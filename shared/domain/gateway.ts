@@ -15,9 +15,11 @@ import type { CloudTarget } from '../clouds/cloud-target';
 import type { GatewayConfig, GatewayDeps } from '../runtime/deps';
 import { ImageCache } from '../store/image-cache';
 import { JobStore } from '../store/job-store';
+import { ScheduleStore } from '../store/schedule-store';
 import { StagingBucket } from '../store/staging';
 import { SchedulerTimers, type JobTimers } from '../timers/job-timers';
 import type { Job, JobResource, JobState, JobTarget } from './job';
+import type { Schedule } from './schedule-model';
 
 /**
  * Events besides state changes, each with its EventBridge detail-type; the callback gets
@@ -31,9 +33,20 @@ export const JOB_EVENTS = {
 } as const;
 export type JobEventKind = keyof typeof JOB_EVENTS;
 
+/** A schedule's events (its windows), with their detail-types; the callback is the schedule's. */
+export const WINDOW_EVENTS = {
+  'window-prestage': 'Window Prestage',
+  'window-at-risk': 'Window At Risk',
+  'window-opened-late': 'Window Opened Late',
+  'window-missed': 'Window Missed',
+} as const;
+export type WindowEventKind = keyof typeof WINDOW_EVENTS;
+
 export interface Gateway {
   config: GatewayConfig;
   store: JobStore;
+  /** Schedules of burst windows (items in the jobs table). */
+  schedules: ScheduleStore;
   staging: StagingBucket;
   /** For artifacts the steps stream into the staging bucket (the return delta). */
   s3: S3Client;
@@ -53,6 +66,8 @@ export interface Gateway {
   publish(job: Job, from: JobState | undefined): Promise<void>;
   /** Sends one of JOB_EVENTS (EventBridge and the job's callback); failures are logged, never thrown. */
   announce(job: Job, kind: JobEventKind, detail: Record<string, unknown>): Promise<void>;
+  /** Sends one of WINDOW_EVENTS (EventBridge and the schedule's callback); failures are logged, never thrown. */
+  announceWindow(schedule: Schedule, kind: WindowEventKind, detail: Record<string, unknown>): Promise<void>;
   /** One-time timers (EventBridge Scheduler): lease warnings, lease-driven returns, launch times. */
   timers: JobTimers;
 }
@@ -73,6 +88,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     config: deps.config,
     store: new JobStore(deps.ddb, deps.config.jobsTable),
+    schedules: new ScheduleStore(deps.ddb, deps.config.jobsTable),
     awsSnapshotWriter: new AwsSnapshots({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
     imageCache: new ImageCache(deps.ddb, deps.config.jobsTable),
     staging: new StagingBucket(deps.s3, deps.config.stagingBucket),
@@ -97,7 +113,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     timers: new SchedulerTimers({ client: deps.scheduler, ...deps.config.timers }),
     publish: (job, from) =>
-      send(deps, job, 'Job State Changed', 'job-state-changed', {
+      send(deps, job.callbackUrl, 'Job State Changed', 'job-state-changed', {
         jobId: job.jobId,
         vmName: job.vmName,
         from: from ?? null,
@@ -107,24 +123,33 @@ export function createGateway(deps: GatewayDeps): Gateway {
         ...(job.error ? { error: job.error } : {}),
       }),
     announce: (job, kind, detail) =>
-      send(deps, job, JOB_EVENTS[kind], kind, {
+      send(deps, job.callbackUrl, JOB_EVENTS[kind], kind, {
         jobId: job.jobId,
         vmName: job.vmName,
         state: job.state,
         at: deps.now().toISOString(),
         ...detail,
       }),
+    announceWindow: (schedule, kind, detail) =>
+      send(deps, schedule.callbackUrl, WINDOW_EVENTS[kind], kind, {
+        scheduleId: schedule.scheduleId,
+        scheduleName: schedule.name,
+        at: deps.now().toISOString(),
+        ...detail,
+      }),
   };
 }
 
-/** An event on the bus and to the job's callback; a lost event or callback must not fail the job, so errors are logged. */
+/** An event on the bus and to the callback; a lost event or callback must not fail the job, so errors are logged. */
 async function send(
   deps: GatewayDeps,
-  job: Job,
+  callbackUrl: string | undefined,
   detailType: string,
   kind: string,
-  detail: { jobId: string } & Record<string, unknown>,
+  detail: ({ jobId: string } | { scheduleId: string }) & Record<string, unknown>,
 ): Promise<void> {
+  const about: Record<string, string> =
+    'jobId' in detail ? { jobId: String(detail.jobId) } : { scheduleId: detail.scheduleId };
   try {
     await deps.events.send(
       new PutEventsCommand({
@@ -140,17 +165,18 @@ async function send(
       }),
     );
   } catch (err) {
-    deps.logger.warn(`could not publish the ${detailType} event`, { jobId: job.jobId, error: err as Error });
+    deps.logger.warn(`could not publish the ${detailType} event`, { ...about, error: err as Error });
   }
-  if (job.callbackUrl) await notifyCallback(deps.logger, job.callbackUrl, `burstgate.${kind}`, detail);
+  if (callbackUrl) await notifyCallback(deps.logger, callbackUrl, `burstgate.${kind}`, detail, about);
 }
 
-/** POSTs an event to the job's callbackUrl: once, 5 s at most, failures logged. */
+/** POSTs an event to a job's or schedule's callbackUrl: once, 5 s at most, failures logged. */
 async function notifyCallback(
   logger: Logger,
   url: string,
   type: string,
-  detail: { jobId: string },
+  detail: Record<string, unknown>,
+  about: Record<string, string>,
 ): Promise<void> {
   try {
     const res = await fetch(url, {
@@ -161,10 +187,9 @@ async function notifyCallback(
       signal: AbortSignal.timeout(5000),
     });
     await res.body?.cancel();
-    if (!res.ok)
-      logger.warn('the job callback answered with an error', { jobId: detail.jobId, status: res.status });
+    if (!res.ok) logger.warn('the callback answered with an error', { ...about, status: res.status });
   } catch (err) {
-    logger.warn('could not deliver the job callback', { jobId: detail.jobId, error: err as Error });
+    logger.warn('could not deliver the callback', { ...about, error: err as Error });
   }
 }
 

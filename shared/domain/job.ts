@@ -186,6 +186,15 @@ export interface JobLaunch {
   releasedBy?: 'api' | 'timer';
 }
 
+/** A job's burst window: it launches at opensAt and must be home by closesAt (its lease's returnBy). */
+export interface JobWindow {
+  scheduleId: string;
+  scheduleName: string;
+  opensAt: string;
+  closesAt: string;
+  onMissed: 'open-late' | 'skip';
+}
+
 export interface Job {
   jobId: string;
   vmName: string;
@@ -327,8 +336,13 @@ export interface Job {
   /** When the latest return started, and what started it. */
   returnStartedAt?: string;
   returnStartedBy?: 'api' | 'lease';
-  /** Who cancelled the job: a DELETE, or a lease that ended with `onExpiry: "cancel"` (or before the VM ran). */
-  cancelledBy?: 'api' | 'lease';
+  /**
+   * Who cancelled the job: a DELETE, a lease that ended with `onExpiry: "cancel"` (or before the
+   * VM ran), or its schedule (deleted before the window opened, or the window missed with `onMissed: "skip"`).
+   */
+  cancelledBy?: 'api' | 'lease' | 'schedule';
+  /** The burst window the job is part of (created by a schedule's occurrence). */
+  window?: JobWindow;
   /** When the returned image was published and the cloud side cleaned up. */
   returnedAt?: string;
   /** Set when a job with a `returnBy` came home: was it in time? */

@@ -12,7 +12,8 @@ import { PRE_LAUNCH_STATES, releaseLaunch } from './launch-gate';
 import { LEASED_STATES, armLease, leaseFor, warnLeaseExpiring } from './leases';
 import { RETURNABLE_STATES, cancelOffload, startReturn } from './offloads';
 import type { UpdateOffloadRequest } from './requests';
-import type { TimerPayload } from '../timers/job-timers';
+import type { JobTimerPayload, TimerPayload } from '../timers/job-timers';
+import { fireWindowTimer, skipLateLaunch, type WindowTimerOutcome } from './windows/window-actions';
 
 export type TimerOutcome =
   | 'warned'
@@ -22,8 +23,12 @@ export type TimerOutcome =
   /** The job moved on, or the timer was replaced: nothing to do. */
   | 'stale';
 
-/** The timer workflow's step: carries out a lease timer if it still stands. */
-export async function fireTimer(gw: Gateway, payload: TimerPayload): Promise<{ outcome: TimerOutcome }> {
+/** The timer workflow's step: carries out a job's timer (or a schedule's) if it still stands. */
+export async function fireTimer(
+  gw: Gateway,
+  payload: TimerPayload,
+): Promise<{ outcome: TimerOutcome | WindowTimerOutcome }> {
+  if ('scheduleId' in payload) return fireWindowTimer(gw, payload);
   if (payload.timer === 'launch') return fireLaunch(gw, payload);
   const job = await gw.store.find(payload.jobId);
   const plan = job?.returnPlan;
@@ -39,7 +44,7 @@ export async function fireTimer(gw: Gateway, payload: TimerPayload): Promise<{ o
 }
 
 /** The `launch` timer: releases a timed launch that is still waiting for this time. */
-async function fireLaunch(gw: Gateway, payload: TimerPayload): Promise<{ outcome: TimerOutcome }> {
+async function fireLaunch(gw: Gateway, payload: JobTimerPayload): Promise<{ outcome: TimerOutcome }> {
   const job = await gw.store.find(payload.jobId);
   const launch = job?.launch;
   if (!job || launch?.mode !== 'at' || launch.at !== payload.planned || launch.releasedAt) {
@@ -50,6 +55,7 @@ async function fireLaunch(gw: Gateway, payload: TimerPayload): Promise<{ outcome
     return { outcome: 'stale' };
   }
   if (!PRE_LAUNCH_STATES.includes(job.state)) return { outcome: 'stale' };
+  if (await skipLateLaunch(gw, job)) return { outcome: 'cancelled' };
   await releaseLaunch(gw, job.jobId, 'timer');
   return { outcome: 'launched' };
 }

@@ -12,6 +12,7 @@ import {
   type JobLease,
   type JobState,
   type JobTarget,
+  type JobWindow,
   type ReturnPlan,
 } from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
@@ -73,7 +74,7 @@ function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
   return { ...target, resourceGroup: target.resourceGroup ?? azure.defaultResourceGroup };
 }
 
-async function uploadInstructions(gw: Gateway, job: Job): Promise<UploadInstructions | undefined> {
+export async function uploadInstructions(gw: Gateway, job: Job): Promise<UploadInstructions | undefined> {
   if (job.state !== 'awaiting-upload' || !job.image.uploadId) return undefined;
   const expires = gw.config.presignExpiresSeconds;
   const { partSizeBytes, parts } = await gw.staging.presignParts(
@@ -95,6 +96,7 @@ export async function placeOffload(
   gw: Gateway,
   req: CreateOffloadRequest,
   idempotencyKey: string,
+  window?: JobWindow,
 ): Promise<PlacedOffload> {
   const now = gw.now();
   const target = resolveTarget(gw, req);
@@ -140,6 +142,7 @@ export async function placeOffload(
     activeStep: { name: 'upload', startedAt: now.toISOString() },
     lease,
     ...(launch ? { launch } : {}),
+    ...(window ? { window } : {}),
   };
   job.returnPlan = await planAhead(gw, job, lease);
   recordResource(job, { type: 'multipart-upload', id: uploadId, location: gw.staging.bucket }, now);
@@ -363,7 +366,11 @@ export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease
 }
 
 /** DELETE /offloads/{id} (`by: 'api'`), or the lease's end (`by: 'lease'`): stops the execution and removes everything the job created. */
-export async function cancelOffload(gw: Gateway, jobId: string, by: 'api' | 'lease' = 'api'): Promise<Job> {
+export async function cancelOffload(
+  gw: Gateway,
+  jobId: string,
+  by: NonNullable<Job['cancelledBy']> = 'api',
+): Promise<Job> {
   const before = await gw.store.get(jobId);
   if (before.state === 'cancelled') return before;
   const job = await updateJob(gw, jobId, (j) => {

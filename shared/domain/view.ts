@@ -32,6 +32,8 @@ export interface JobView {
   /** A job with a returnBy, once home: whether it was in time, and by how many seconds (negative: late). */
   deadline?: Job['deadline'];
   cancelledBy?: Job['cancelledBy'];
+  /** The burst window the job belongs to (a schedule's occurrence). */
+  window?: Job['window'];
   /** A held or timed launch: when, and whether (and by what) it was released. */
   launch?: Job['launch'];
   download?: {
@@ -81,6 +83,7 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
     ...(job.returnedAt ? { returnedAt: job.returnedAt } : {}),
     ...(job.deadline ? { deadline: job.deadline } : {}),
     ...(job.cancelledBy ? { cancelledBy: job.cancelledBy } : {}),
+    ...(job.window ? { window: job.window } : {}),
     ...(job.launch ? { launch: job.launch } : {}),
     links: {
       self: `/offloads/${job.jobId}`,

@@ -13,3 +13,4 @@ export {
   type ScheduleErrorCode,
   type ScheduleErrorWhere,
 } from './errors';
+export { formatOffset, instantsOf, offsetMs, wallClock, wallClockMs, type WallClock } from './time-zone';

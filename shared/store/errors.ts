@@ -5,7 +5,13 @@
  * their names.
  */
 export type StoreErrorCode =
-  'job-missing' | 'idempotency-key-conflict' | 'job-write-conflict' | 'image-cache-conflict';
+  | 'job-missing'
+  | 'idempotency-key-conflict'
+  | 'job-write-conflict'
+  | 'image-cache-conflict'
+  | 'schedule-missing'
+  | 'schedule-name-taken'
+  | 'schedule-write-conflict';
 
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';
@@ -55,5 +61,38 @@ export class ImageCacheConflictError extends StoreError {
   override readonly name = 'ImageCacheConflict';
   constructor(region: string, vmName: string) {
     super('image-cache-conflict', `the image cache entry of ${vmName} in ${region} changed meanwhile`);
+  }
+}
+
+/** No schedule item with this id. */
+export class ScheduleMissingError extends StoreError {
+  override readonly name = 'ScheduleMissing';
+  constructor(readonly scheduleId: string) {
+    super('schedule-missing', `no schedule ${scheduleId} in the jobs table`);
+  }
+}
+
+/** Another schedule holds the name. */
+export class ScheduleNameTakenError extends StoreError {
+  override readonly name = 'ScheduleNameTaken';
+  constructor(
+    readonly scheduleName: string,
+    readonly holder: string,
+  ) {
+    super('schedule-name-taken', `the schedule name ${scheduleName} belongs to ${holder}`);
+  }
+}
+
+/** Every attempt of a read-modify-write lost to another writer of the same schedule. */
+export class ScheduleWriteConflictError extends StoreError {
+  override readonly name = 'ScheduleWriteConflict';
+  constructor(
+    readonly scheduleId: string,
+    readonly attempts: number,
+  ) {
+    super(
+      'schedule-write-conflict',
+      `schedule ${scheduleId} changed under each of ${attempts} conditional writes`,
+    );
   }
 }

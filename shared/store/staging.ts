@@ -58,6 +58,21 @@ export class StagingBucket {
     return { partSizeBytes, parts };
   }
 
+  /** Uploads one part from the gateway itself (a small artifact it writes, not a client's image); its ETag. */
+  async putPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    const out = await this.s3.send(
+      new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: body,
+      }),
+    );
+    if (!out.ETag) throw new Error(`S3 returned no ETag for part ${partNumber} of ${key}`);
+    return out.ETag;
+  }
+
   /** Parts S3 has received, for checking a completion request against reality. */
   async listParts(
     key: string,

@@ -18,12 +18,28 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 
-/** What a timer is for. */
+/** What a job's timer is for. */
 export const TIMER_KINDS = ['lease-expiring', 'lease-due', 'launch'] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
+/** What a schedule's timer is for: pre-staging the next window, checking it is staged in time. */
+export const WINDOW_TIMER_KINDS = ['window-prestage', 'window-check'] as const;
+export type WindowTimerKind = (typeof WINDOW_TIMER_KINDS)[number];
 
 /** The timer workflow's input. `scheduledTime` is filled in by Scheduler when it fires. */
-export interface TimerPayload {
+export type TimerPayload = JobTimerPayload | WindowTimerPayload;
+
+/** A schedule's timer: `planned` is the opening of the window it is for. */
+export interface WindowTimerPayload {
+  timer: WindowTimerKind;
+  scheduleId: string;
+  /** The instant the timer fires at (ISO-8601, whole seconds). */
+  dueAt: string;
+  planned: string;
+  /** Scheduler's `<aws.scheduler.scheduled-time>` when it fired (how late a delivery is). */
+  scheduledTime?: string;
+}
+
+export interface JobTimerPayload {
   timer: TimerKind;
   jobId: string;
   /** The instant the timer fires at (ISO-8601, whole seconds). */
@@ -36,11 +52,15 @@ export interface TimerPayload {
   planned: string;
 }
 
-/** The port: set (create or replace) and clear one-time timers by name. */
+/** The port: set (create or replace) and clear one-time timers by name (owner: a job or schedule id). */
 export interface JobTimers {
   set(payload: TimerPayload): Promise<void>;
-  clear(jobId: string, timer: TimerKind): Promise<void>;
+  clear(ownerId: string, timer: TimerKind | WindowTimerKind): Promise<void>;
 }
+
+/** The job or schedule a timer belongs to. */
+export const timerOwner = (payload: TimerPayload): string =>
+  'scheduleId' in payload ? payload.scheduleId : payload.jobId;
 
 export interface SchedulerTimersOptions {
   client: SchedulerClient;
@@ -55,9 +75,9 @@ export interface SchedulerTimersOptions {
 /** Scheduler's context attribute, replaced by the occurrence's time in the target input. */
 const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
-/** Timer names: `<jobId>.<kind>` (Scheduler allows 1-64 of [0-9A-Za-z-_.]). */
-export function timerName(jobId: string, timer: TimerKind): string {
-  return `${jobId}.${timer}`;
+/** Timer names: `<jobId>.<kind>`, `<scheduleId>.<kind>` (Scheduler allows 1-64 of [0-9A-Za-z-_.]). */
+export function timerName(ownerId: string, timer: TimerKind | WindowTimerKind): string {
+  return `${ownerId}.${timer}`;
 }
 
 /**
@@ -92,10 +112,10 @@ export class SchedulerTimers implements JobTimers {
     }
   }
 
-  async clear(jobId: string, timer: TimerKind): Promise<void> {
+  async clear(ownerId: string, timer: TimerKind | WindowTimerKind): Promise<void> {
     try {
       await this.opts.client.send(
-        new DeleteScheduleCommand({ Name: timerName(jobId, timer), GroupName: this.opts.groupName }),
+        new DeleteScheduleCommand({ Name: timerName(ownerId, timer), GroupName: this.opts.groupName }),
       );
     } catch (err) {
       // Never set, already fired (and deleted by Scheduler), or cleared before: all the same.
@@ -105,7 +125,7 @@ export class SchedulerTimers implements JobTimers {
 
   private scheduleInput(payload: TimerPayload): CreateScheduleCommandInput {
     return {
-      Name: timerName(payload.jobId, payload.timer),
+      Name: timerName(timerOwner(payload), payload.timer),
       GroupName: this.opts.groupName,
       ScheduleExpression: atExpression(new Date(payload.dueAt)),
       ScheduleExpressionTimezone: 'UTC',
@@ -113,7 +133,7 @@ export class SchedulerTimers implements JobTimers {
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
       State: 'ENABLED',
-      Description: `burstgate ${payload.timer} of ${payload.jobId}`,
+      Description: `burstgate ${payload.timer} of ${timerOwner(payload)}`,
       Target: {
         Arn: this.opts.stateMachineArn,
         RoleArn: this.opts.roleArn,

@@ -5,7 +5,7 @@
  * names the step and every wrong field rather than letting a step guess.
  */
 import { z } from 'zod';
-import { TIMER_KINDS } from '../../timers/job-timers';
+import { TIMER_KINDS, WINDOW_TIMER_KINDS } from '../../timers/job-timers';
 
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -41,13 +41,22 @@ export const STEP_INPUTS = {
     uploaded: z.array(z.object({ index: count, bytesWritten: count, pages: count })),
   }),
   /** FireTimer: what an EventBridge Scheduler timer carries (shared/timers/job-timers.ts TimerPayload). */
-  timer: job.extend({
-    timer: z.enum(TIMER_KINDS),
-    dueAt: z.iso.datetime(),
-    planned: z.iso.datetime(),
-    /** Scheduler's `<aws.scheduler.scheduled-time>`: the occurrence the timer fired for. */
-    scheduledTime: z.string().optional(),
-  }),
+  timer: z.union([
+    job.extend({
+      timer: z.enum(TIMER_KINDS),
+      dueAt: z.iso.datetime(),
+      planned: z.iso.datetime(),
+      /** Scheduler's `<aws.scheduler.scheduled-time>`: the occurrence the timer fired for. */
+      scheduledTime: z.string().optional(),
+    }),
+    z.object({
+      timer: z.enum(WINDOW_TIMER_KINDS),
+      scheduleId: z.string().min(1),
+      dueAt: z.iso.datetime(),
+      planned: z.iso.datetime(),
+      scheduledTime: z.string().optional(),
+    }),
+  ]),
 } as const;
 
 export type StepInputName = keyof typeof STEP_INPUTS;

@@ -12,6 +12,13 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'POST /offloads/{id}/return': 'FnApiStartReturn',
   'POST /offloads/{id}/launch': 'FnApiLaunchOffload',
   'GET /image-cache/{region}/{vmName}': 'FnApiGetImageCache',
+  'POST /schedules': 'FnApiCreateSchedule',
+  'GET /schedules': 'FnApiListSchedules',
+  'GET /schedules/preview': 'FnApiPreviewSchedule',
+  'GET /schedules/{id}': 'FnApiGetSchedule',
+  'PATCH /schedules/{id}': 'FnApiUpdateSchedule',
+  'DELETE /schedules/{id}': 'FnApiDeleteSchedule',
+  'POST /schedules/{id}/prestage': 'FnApiPrestageSchedule',
 };
 
 describe('HTTP API', () => {

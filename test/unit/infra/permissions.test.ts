@@ -113,16 +113,40 @@ describe('function permissions', () => {
         'secretsmanager:GetSecretValue',
         'states:StopExecution',
       ].sort(),
-      // a lease's timer: warns, starts the return, or cancels
+      // a lease's timer: warns, starts the return, or cancels; a schedule's: places a window's
+      // jobs (an image-cache VM's with the empty delta the gateway uploads and completes itself)
       FnStepsFireTimerRole: [
         ...cleanup,
         'iam:PassRole',
+        's3:ListMultipartUploadParts',
+        's3:PutObject',
         ...setTimers,
         'secretsmanager:GetSecretValue',
+        'states:SendTaskFailure',
         'states:SendTaskSuccess',
         'states:StartExecution',
         'states:StopExecution',
       ].sort(),
+      // schedules: create and change set the prestage timer; delete clears it and cancels the
+      // jobs of a window not yet open; prestage places an upload VM's job as POST /offloads does
+      FnApiCreateScheduleRole: ['iam:PassRole', ...setTimers],
+      FnApiUpdateScheduleRole: ['iam:PassRole', ...setTimers],
+      FnApiDeleteScheduleRole: [
+        ...cleanup,
+        ...clearTimers,
+        'secretsmanager:GetSecretValue',
+        'states:StopExecution',
+      ].sort(),
+      FnApiPrestageScheduleRole: [
+        'iam:PassRole',
+        's3:AbortMultipartUpload',
+        's3:PutObject',
+        ...setTimers,
+        'states:StartExecution',
+      ],
+      FnApiListSchedulesRole: [],
+      FnApiGetScheduleRole: [],
+      FnApiPreviewScheduleRole: [],
       FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
       FnStepsInspectRole: ['s3:GetObject'],
       FnStepsStartImportRole: ['ec2:CreateTags', 'ec2:ImportImage', 'iam:PassRole', 's3:GetObject'],
@@ -237,6 +261,7 @@ describe('function permissions', () => {
     expect(readers.sort()).toEqual(
       [
         'FnApiCancelOffloadRole',
+        'FnApiDeleteScheduleRole',
         'FnStepsFireTimerRole',
         ...[
           'PrepareUpload',
@@ -294,7 +319,7 @@ describe('function permissions', () => {
     );
 
     // Assess
-    expect(statements.length).toBe(5); // stop-instance; compensate, cleanup, cancel-offload, fire-timer terminate
+    expect(statements.length).toBe(6); // stop-instance; compensate, cleanup, cancel-offload, delete-schedule, fire-timer terminate
     for (const s of statements) {
       expect(s.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/burstgate:managed': 'true' } });
       expect(JSON.stringify(s.Resource)).toContain(':instance/*');

@@ -65,6 +65,9 @@ describe('gateway timers', () => {
         'FnApiCreateOffloadRole',
         'FnApiUpdateOffloadRole',
         'FnApiLaunchOffloadRole',
+        'FnApiCreateScheduleRole',
+        'FnApiUpdateScheduleRole',
+        'FnApiPrestageScheduleRole',
         'FnStepsMarkRunningRole',
         'FnStepsFireTimerRole',
       ].sort(),
@@ -72,7 +75,7 @@ describe('gateway timers', () => {
     expect(pass?.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
   });
 
-  it('run a one-Task timer workflow that hands the timer payload to FireTimer', () => {
+  it('run a one-Task timer workflow that hands the whole timer payload to FireTimer', () => {
     // Prepare
     const { template } = synthesized();
 
@@ -85,16 +88,12 @@ describe('gateway timers', () => {
     // Assess
     expect(def.StartAt).toBe('FireTimer');
     expect(Object.keys(def.States).sort()).toEqual(['FireTimer', 'Fired']);
-    expect(def.States.FireTimer).toMatchObject({
+    // No Parameters: the timer's payload (a job's or a schedule's) is the step's input as set.
+    expect(def.States.FireTimer).toEqual({
       Type: 'Task',
       Resource: 'arn:aws:lambda:us-east-1:000000000000:function:FnStepsFireTimer',
-      Parameters: {
-        'jobId.$': '$.jobId',
-        'timer.$': '$.timer',
-        'dueAt.$': '$.dueAt',
-        'planned.$': '$.planned',
-        'scheduledTime.$': '$.scheduledTime',
-      },
+      ResultPath: '$.fired',
+      Retry: expect.any(Array),
       Next: 'Fired',
     });
   });

@@ -1,0 +1,20 @@
+/** POST /schedules — a schedule of burst windows; its first window's prestage timer is set. */
+import { CreateScheduleRequest } from '../../shared/domain/schedule-requests';
+import { parseOrThrow } from '../../shared/domain/requests';
+import { createSchedule } from '../../shared/domain/windows/schedules';
+import { viewSchedule } from '../../shared/domain/windows/schedule-view';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { apiHandler, json } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return apiHandler(deps, { body: 'required' }, async (gw, event) => {
+    const req = parseOrThrow(CreateScheduleRequest, event.parsedBody, 'the schedule');
+    const { schedule, replayed } = await createSchedule(gw, req);
+    return json(replayed ? 200 : 201, viewSchedule(schedule), {
+      location: `/schedules/${schedule.scheduleId}`,
+      ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+    });
+  });
+}
+
+export const handler = lazyHandler(createHandler);

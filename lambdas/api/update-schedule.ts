@@ -1,0 +1,17 @@
+/** PATCH /schedules/{id} — pause, resume or change a schedule; windows already pre-staged stay as they are. */
+import { parseOrThrow } from '../../shared/domain/requests';
+import { ScheduleRef, UpdateScheduleRequest } from '../../shared/domain/schedule-requests';
+import { updateSchedule } from '../../shared/domain/windows/schedules';
+import { viewSchedule } from '../../shared/domain/windows/schedule-view';
+import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
+import { apiHandler, json } from '../middleware/handlers';
+
+export function createHandler(deps: GatewayDeps) {
+  return apiHandler(deps, { body: 'required' }, async (gw, event) => {
+    const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
+    const req = parseOrThrow(UpdateScheduleRequest, event.parsedBody, 'the schedule update');
+    return json(200, viewSchedule(await updateSchedule(gw, ref, req)));
+  });
+}
+
+export const handler = lazyHandler(createHandler);

@@ -1,0 +1,73 @@
+/** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
+import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
+import { localTime, windowsAhead } from './window-plan';
+
+export interface WindowView extends WindowTimes {
+  opensAtLocal: string;
+  closesAtLocal: string;
+}
+
+export interface ScheduleView {
+  scheduleId: string;
+  name: string;
+  state: Schedule['state'];
+  vms: Schedule['vms'];
+  window: Schedule['window'];
+  duration?: string;
+  closesAfter?: string;
+  /** The prestage lead and margin, as ISO-8601 durations. */
+  prestage: { lead: string; margin: string };
+  onMissed: Schedule['onMissed'];
+  callbackUrl?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** The next windows (the first is the one the prestage timer is set for). */
+  next: WindowView[];
+  /** Windows handled so far, newest first. */
+  occurrences: Array<Occurrence & { opensAtLocal: string; closesAtLocal: string }>;
+  links: { self: string; prestage: string };
+}
+
+/** `PT2H`, `PT10M`, `P2DT12H`: seconds as an ISO-8601 duration. */
+export function isoDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const time = `${h ? `${h}H` : ''}${m ? `${m}M` : ''}${s ? `${s}S` : ''}`;
+  const text = `P${d ? `${d}D` : ''}${time ? `T${time}` : ''}`;
+  return text === 'P' ? 'PT0S' : text;
+}
+
+export function viewSchedule(schedule: Schedule, count = 5): ScheduleView {
+  const zone = schedule.window.timeZone;
+  const local = <T extends WindowTimes>(w: T) => ({
+    ...w,
+    opensAtLocal: localTime(w.opensAt, zone),
+    closesAtLocal: localTime(w.closesAt, zone),
+  });
+  const next =
+    schedule.state === 'active' && schedule.next
+      ? [schedule.next, ...windowsAhead(schedule, new Date(schedule.next.opensAt), count - 1)].slice(0, count)
+      : [];
+  const id = schedule.scheduleId;
+  return {
+    scheduleId: id,
+    name: schedule.name,
+    state: schedule.state,
+    vms: schedule.vms,
+    window: schedule.window,
+    [schedule.length.kind]: schedule.length.text,
+    prestage: {
+      lead: isoDuration(schedule.prestage.leadSeconds),
+      margin: isoDuration(schedule.prestage.marginSeconds),
+    },
+    onMissed: schedule.onMissed,
+    ...(schedule.callbackUrl ? { callbackUrl: schedule.callbackUrl } : {}),
+    createdAt: schedule.createdAt,
+    updatedAt: schedule.updatedAt,
+    next: next.map(local),
+    occurrences: schedule.occurrences.map(local),
+    links: { self: `/schedules/${id}`, prestage: `/schedules/${id}/prestage` },
+  };
+}
