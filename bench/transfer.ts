@@ -23,8 +23,8 @@
  *
  * Options: --keep (leave the work directory).
  */
-import { createCipheriv, randomUUID } from 'node:crypto';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,76 +35,23 @@ import { followJob } from '../shared/client/follow';
 import { prepareIncrementalUpload } from '../shared/client/incremental';
 import { uploadImage } from '../shared/client/upload';
 import type { JobView } from '../shared/domain/view';
-import { convertImage, rebuildFromDelta } from '../shared/images';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const GiB = 1024 * MiB;
-const DISK = GiB;
-const SCALE = 100;
-/** AWS's fixed latencies (ms), as assumed: what the simulator waits, divided by a scale. */
-const AWS_LATENCY_MS = {
-  phaseMs: 30_000,
-  importPhaseMs: 120_000,
-  snapshotMs: 30_000,
-  instanceStartMs: 30_000,
-  instanceStopMs: 30_000,
-};
-const timingAt = (scale: number) =>
-  Object.fromEntries(Object.entries(AWS_LATENCY_MS).map(([k, v]) => [k, v / scale])) as typeof AWS_LATENCY_MS;
-const TIMING = timingAt(SCALE);
-/** VM Import's phases in the simulator before `completed`: pending, validating, validated, converting, preparing ami. */
-const IMPORT_PHASES = 5;
-
-/** Deterministic incompressible bytes (AES-CTR over a fixed key). */
-function randomStream(seed: number) {
-  const iv = Buffer.alloc(16);
-  iv.writeUInt32BE(seed, 0);
-  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, 9), iv);
-  return (buf: Buffer) => {
-    buf.fill(0);
-    cipher.update(buf).copy(buf);
-  };
-}
-
-/** A deterministic sequence of integers in [0, n). */
-function lcg(seed: number) {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return x % n;
-  };
-}
-
-/** The 1 GiB raw disk: MBR with one Linux partition, 256 MiB of data in 1-8 MiB extents. */
-async function makeDisk(path: string): Promise<number> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.truncate(DISK);
-    const mbr = Buffer.alloc(512);
-    mbr[446 + 4] = 0x83; // Linux
-    mbr.writeUInt32LE(2048, 446 + 8);
-    mbr.writeUInt32LE(DISK / 512 - 2048, 446 + 12);
-    mbr[510] = 0x55;
-    mbr[511] = 0xaa;
-    await fh.write(mbr, 0, 512, 0);
-    const fill = randomStream(1);
-    const next = lcg(7);
-    let data = 0;
-    let at = 8 * MiB;
-    const buf = Buffer.alloc(8 * MiB);
-    while (data < 256 * MiB) {
-      const length = Math.min((1 + next(8)) * MiB, 256 * MiB - data);
-      fill(buf);
-      await fh.write(buf, 0, length, at);
-      data += length;
-      at += length + (1 + next(4)) * MiB; // a gap of 1-4 MiB to the next extent
-    }
-    return data + 512;
-  } finally {
-    await fh.close();
-  }
-}
+import { rebuildFromDelta } from '../shared/images';
+import {
+  AWS_LATENCY_MS,
+  DISK,
+  KiB,
+  MiB,
+  SCALE,
+  TIMING,
+  importWaits,
+  lcg,
+  makeImage,
+  min,
+  printTable,
+  randomStream,
+  sec,
+  type Latencies,
+} from './support';
 
 interface Offloaded {
   job: JobView;
@@ -137,9 +84,6 @@ async function offload(
   return { job, toRunningMs: Date.now() - t0 };
 }
 
-const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const min = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { keep: { type: 'boolean' } } });
   const dir = await mkdtemp(join(tmpdir(), 'bg-bench-transfer-'));
@@ -154,14 +98,7 @@ async function main(): Promise<void> {
   const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
   try {
     log(`bench:transfer in ${dir} — node ${process.version}`);
-    const raw = join(dir, 'disk.raw');
-    const dataBytes = await makeDisk(raw);
-    const image = join(dir, 'disk.vmdk');
-    await convertImage(raw, image, 'vmdk-stream');
-    await rm(raw);
-    log(
-      `image: ${DISK / GiB} GiB disk, ${(dataBytes / MiB).toFixed(1)} MiB of data, VMDK ${((await stat(image)).size / MiB).toFixed(1)} MiB`,
-    );
+    const image = await makeImage(dir, log);
 
     // 1. direct offload
     log('direct offload...');
@@ -221,8 +158,7 @@ async function main(): Promise<void> {
 
     // Each path's time with AWS's own latencies: what was measured, with the simulated latencies the
     // path waited for replaced by AWS's (the simulator's timings are inputs; the rest is data time).
-    const importWaits = (t: typeof AWS_LATENCY_MS) => IMPORT_PHASES * t.importPhaseMs + t.instanceStartMs;
-    const directWaits = (t: typeof AWS_LATENCY_MS) => t.snapshotMs + t.instanceStartMs;
+    const directWaits = (t: Latencies) => t.snapshotMs + t.instanceStartMs;
     const awsDirect = direct.toRunningMs - directWaits(TIMING) + directWaits(AWS_LATENCY_MS);
     const awsImport = imported.toRunningMs - importWaits(TIMING) + importWaits(AWS_LATENCY_MS);
 
@@ -264,11 +200,7 @@ async function main(): Promise<void> {
         'extrapolated',
       ],
     ];
-    const header: [string, string, string, string] = ['measure', 'bytes / time', 'ratio', 'target'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-    process.stdout.write(`${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
-    for (const r of rows) process.stdout.write(`${line(r)}\n`);
+    printTable(['measure', 'bytes / time', 'ratio', 'target'], rows);
     const steps = (j: JobView) =>
       j.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(2)} s`).join(', ');
     process.stdout.write(`direct steps: ${steps(direct.job)}\nVM Import steps: ${steps(imported.job)}\n`);
