@@ -139,7 +139,7 @@ describe('a weekly window in Europe/Berlin', () => {
       await advanceTo(gw, window.opensAt!);
       const running = await until(gw, jobId, (j) => j.state === 'running');
       await advanceTo(gw, running.returnPlan!.startAt);
-      const home = await until(gw, jobId, (j) => j.state === 'returned');
+      const home = await until(gw, jobId, (j) => j.state === 'returned' && j.deadline !== undefined);
       seen.push({ window, told, asked, staged, stagedAt, running, home });
     }
 
@@ -341,7 +341,11 @@ describe('a window missed while the deployment was stopped', () => {
       expect(asked.body).toMatchObject({ state: 'awaiting-upload' });
       const running = await until(gw, asked.body.jobId, (j) => j.state === 'running');
       await advanceTo(gw, running.returnPlan!.startAt);
-      const home = await until(gw, asked.body.jobId, (j) => j.state === 'returned');
+      const home = await until(
+        gw,
+        asked.body.jobId,
+        (j) => j.state === 'returned' && j.deadline !== undefined,
+      );
 
       // Assess
       expect(lateView.body.occurrences).toEqual([
