@@ -1,10 +1,15 @@
 /**
- * What bench:transfer and bench:windows share: the scaled AWS simulator latencies, the 1 GiB test
- * image (a raw disk made here, shipped as a streamOptimized VMDK) and the table printer.
+ * What bench:transfer and bench:windows share: the run itself (a work directory, the embedded
+ * deployment on the scaled latencies, `--keep`), the scaled AWS simulator latencies, the 1 GiB
+ * test image (a raw disk made here, shipped as a streamOptimized VMDK) and the table printer.
  */
 import { createCipheriv } from 'node:crypto';
-import { open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmbedded, type Embedded } from '../infra/local/embedded';
+import { GatewayClient } from '../shared/client/api-client';
 import { convertImage } from '../shared/images';
 
 export const KiB = 1024;
@@ -101,4 +106,47 @@ export function printTable(header: string[], rows: string[][]): void {
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
+}
+
+export interface BenchRun {
+  /** The work directory (kept with --keep). */
+  dir: string;
+  gw: Embedded;
+  client: GatewayClient;
+  /** Progress to stderr; the table goes to stdout. */
+  log: (line: string) => void;
+}
+
+/**
+ * Runs a benchmark on the embedded deployment (the scaled latencies, no Azure) in a fresh work
+ * directory, and always stops the deployment and removes the directory (unless --keep); an error
+ * is printed and sets the exit code.
+ */
+export function runBench(name: string, body: (run: BenchRun) => Promise<void>): void {
+  const main = async () => {
+    const { values } = parseArgs({ options: { keep: { type: 'boolean' } } });
+    const dir = await mkdtemp(join(tmpdir(), `bg-bench-${name}-`));
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const gw = await startEmbedded({
+      stateDir: join(dir, 'state'),
+      quiet: true,
+      azure: false,
+      simTiming: TIMING,
+      waitTimeOverrides: 50,
+    }).catch(async (err: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    });
+    try {
+      log(`bench:${name} in ${dir} — node ${process.version}`);
+      await body({ dir, gw, client: new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey }), log });
+    } finally {
+      await gw.close();
+      if (!values.keep) await rm(dir, { recursive: true, force: true });
+    }
+  };
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
 }

@@ -24,12 +24,9 @@
  * Options: --keep (leave the work directory).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { startEmbedded } from '../infra/local/embedded';
-import { GatewayClient } from '../shared/client/api-client';
+import type { GatewayClient } from '../shared/client/api-client';
 import { downloadImage } from '../shared/client/download';
 import { followJob } from '../shared/client/follow';
 import { prepareIncrementalUpload } from '../shared/client/incremental';
@@ -48,6 +45,7 @@ import {
   makeImage,
   min,
   printTable,
+  runBench,
   randomStream,
   sec,
   type Latencies,
@@ -84,136 +82,113 @@ async function offload(
   return { job, toRunningMs: Date.now() - t0 };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { keep: { type: 'boolean' } } });
-  const dir = await mkdtemp(join(tmpdir(), 'bg-bench-transfer-'));
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const gw = await startEmbedded({
-    stateDir: join(dir, 'state'),
-    quiet: true,
-    azure: false,
-    simTiming: TIMING,
-    waitTimeOverrides: 50,
-  });
-  const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
-  try {
-    log(`bench:transfer in ${dir} — node ${process.version}`);
-    const image = await makeImage(dir, log);
+runBench('transfer', async ({ dir, gw, client, log }) => {
+  const image = await makeImage(dir, log);
 
-    // 1. direct offload
-    log('direct offload...');
-    const direct = await offload(client, image, 'direct');
-    const allocated = direct.job.bytes.allocated ?? 0;
-    const uploaded = direct.job.bytes.ebsBytesWritten ?? 0;
+  // 1. direct offload
+  log('direct offload...');
+  const direct = await offload(client, image, 'direct');
+  const allocated = direct.job.bytes.allocated ?? 0;
+  const uploaded = direct.job.bytes.ebsBytesWritten ?? 0;
 
-    // 2. the guest changes 1 %; return of the changed blocks
-    const next = lcg(11);
-    const fill = randomStream(2);
-    let changed = 0;
-    for (let i = 0; i < 10; i++) {
-      const data = Buffer.alloc(MiB);
-      fill(data);
-      const offset = (1 + next(DISK / (4 * KiB) - 1 - MiB / (4 * KiB))) * 4 * KiB;
-      await gw.sim.writeDisk(direct.job.cloud.instanceId!, offset, data);
-      changed += data.length;
-    }
-    log(`the guest changed ${changed / MiB} MiB; return...`);
-    await client.startReturn(direct.job.jobId);
-    const returned = await followJob(client, direct.job.jobId, {
-      until: (j) => ['returned', 'return-failed'].includes(j.state),
-      intervalMs: 20,
-    });
-    if (returned.state !== 'returned' || !returned.download)
-      throw new Error(`return ended ${returned.state}`);
-    const readBack = returned.bytes.exported ?? 0;
-    const delta = join(dir, 'back.bgdelta');
-    await downloadImage(returned.download.url, delta, { expectedSha256: returned.download.sha256 });
-    const back = join(dir, 'back.vmdk');
-    const rebuilt = await rebuildFromDelta({ base: image, delta, out: back, to: 'vmdk-stream' });
-    if (rebuilt.sha256 !== returned.download.diskSha256)
-      throw new Error('the rebuilt disk is not the returned one');
-
-    // 3. re-offload of the returned image, incrementally: the CLI's delta of the blocks that differ
-    // from the cached snapshot, a child of that snapshot
-    log('incremental re-offload of the returned image...');
-    const compareStarted = Date.now();
-    const incremental = await prepareIncrementalUpload(client, {
-      imagePath: back,
-      region: 'us-east-1',
-      vmName: 'bench-transfer',
-    });
-    if (incremental.kind !== 'delta') throw new Error(`no incremental re-offload: ${incremental.reason}`);
-    const compareMs = Date.now() - compareStarted;
-    const again = await offload(client, incremental.path, 'direct', 'delta').finally(() =>
-      incremental.dispose(),
-    );
-    const reUploaded = again.job.bytes.ebsBytesWritten ?? 0;
-    const reSent = again.job.image.sizeBytes;
-    await client.cancel(again.job.jobId);
-
-    // 4. the same image by VM Import
-    log('VM Import offload of the same image...');
-    const imported = await offload(client, image, 'import');
-    await client.cancel(imported.job.jobId);
-
-    // Each path's time with AWS's own latencies: what was measured, with the simulated latencies the
-    // path waited for replaced by AWS's (the simulator's timings are inputs; the rest is data time).
-    const directWaits = (t: Latencies) => t.snapshotMs + t.instanceStartMs;
-    const awsDirect = direct.toRunningMs - directWaits(TIMING) + directWaits(AWS_LATENCY_MS);
-    const awsImport = imported.toRunningMs - importWaits(TIMING) + importWaits(AWS_LATENCY_MS);
-
-    const rows: Array<[string, string, string, string]> = [
-      [
-        'direct offload: put into EBS / allocated',
-        `${(uploaded / MiB).toFixed(2)} MiB / ${(allocated / MiB).toFixed(2)} MiB`,
-        (uploaded / allocated).toFixed(4),
-        `≤ 1.02 ${uploaded / allocated <= 1.02 ? 'met' : 'NOT met'}`,
-      ],
-      [
-        `return, ${((100 * changed) / DISK).toFixed(2)} % changed: read from EBS / disk`,
-        `${(readBack / MiB).toFixed(2)} MiB / ${DISK / MiB} MiB`,
-        (readBack / DISK).toFixed(4),
-        `≤ 0.02 ${readBack / DISK <= 0.02 ? 'met' : 'NOT met'}`,
-      ],
-      [
-        're-offload (--incremental): uploaded / disk',
-        `${(reSent / MiB).toFixed(2)} MiB / ${DISK / MiB} MiB (the image: ${((await stat(back)).size / MiB).toFixed(1)} MiB)`,
-        (reSent / DISK).toFixed(4),
-        `≤ 0.02 ${reSent / DISK <= 0.02 ? 'met' : 'NOT met'}`,
-      ],
-      [
-        're-offload (--incremental): put into EBS / disk',
-        `${(reUploaded / MiB).toFixed(2)} MiB / ${DISK / MiB} MiB (${again.job.cloud.imageCache?.outcome ?? '?'})`,
-        (reUploaded / DISK).toFixed(4),
-        `≤ 0.02 ${reUploaded / DISK <= 0.02 ? 'met' : 'NOT met'}`,
-      ],
-      [
-        `upload-complete → running, latencies 1:${SCALE}: direct vs VM Import`,
-        `${sec(direct.toRunningMs)} vs ${sec(imported.toRunningMs)}`,
-        `${(imported.toRunningMs / direct.toRunningMs).toFixed(2)}×`,
-        'measured',
-      ],
-      [
-        '  with AWS latencies in place of the simulated ones',
-        `${min(awsDirect)} vs ${min(awsImport)}`,
-        `${(awsImport / awsDirect).toFixed(1)}× faster`,
-        'extrapolated',
-      ],
-    ];
-    printTable(['measure', 'bytes / time', 'ratio', 'target'], rows);
-    const steps = (j: JobView) =>
-      j.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(2)} s`).join(', ');
-    process.stdout.write(`direct steps: ${steps(direct.job)}\nVM Import steps: ${steps(imported.job)}\n`);
-    process.stdout.write(
-      `AWS latencies assumed (ms): ${JSON.stringify(AWS_LATENCY_MS)}, simulated at 1:${SCALE}; incremental re-offload: comparing the local disk with the cached manifest and writing the delta took ${sec(compareMs)}\n`,
-    );
-  } finally {
-    await gw.close();
-    if (!values.keep) await rm(dir, { recursive: true, force: true });
+  // 2. the guest changes 1 %; return of the changed blocks
+  const next = lcg(11);
+  const fill = randomStream(2);
+  let changed = 0;
+  for (let i = 0; i < 10; i++) {
+    const data = Buffer.alloc(MiB);
+    fill(data);
+    const offset = (1 + next(DISK / (4 * KiB) - 1 - MiB / (4 * KiB))) * 4 * KiB;
+    await gw.sim.writeDisk(direct.job.cloud.instanceId!, offset, data);
+    changed += data.length;
   }
-}
+  log(`the guest changed ${changed / MiB} MiB; return...`);
+  await client.startReturn(direct.job.jobId);
+  const returned = await followJob(client, direct.job.jobId, {
+    until: (j) => ['returned', 'return-failed'].includes(j.state),
+    intervalMs: 20,
+  });
+  if (returned.state !== 'returned' || !returned.download) throw new Error(`return ended ${returned.state}`);
+  const readBack = returned.bytes.exported ?? 0;
+  const delta = join(dir, 'back.bgdelta');
+  await downloadImage(returned.download.url, delta, { expectedSha256: returned.download.sha256 });
+  const back = join(dir, 'back.vmdk');
+  const rebuilt = await rebuildFromDelta({ base: image, delta, out: back, to: 'vmdk-stream' });
+  if (rebuilt.sha256 !== returned.download.diskSha256)
+    throw new Error('the rebuilt disk is not the returned one');
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
+  // 3. re-offload of the returned image, incrementally: the CLI's delta of the blocks that differ
+  // from the cached snapshot, a child of that snapshot
+  log('incremental re-offload of the returned image...');
+  const compareStarted = Date.now();
+  const incremental = await prepareIncrementalUpload(client, {
+    imagePath: back,
+    region: 'us-east-1',
+    vmName: 'bench-transfer',
+  });
+  if (incremental.kind !== 'delta') throw new Error(`no incremental re-offload: ${incremental.reason}`);
+  const compareMs = Date.now() - compareStarted;
+  const again = await offload(client, incremental.path, 'direct', 'delta').finally(() =>
+    incremental.dispose(),
+  );
+  const reUploaded = again.job.bytes.ebsBytesWritten ?? 0;
+  const reSent = again.job.image.sizeBytes;
+  await client.cancel(again.job.jobId);
+
+  // 4. the same image by VM Import
+  log('VM Import offload of the same image...');
+  const imported = await offload(client, image, 'import');
+  await client.cancel(imported.job.jobId);
+
+  // Each path's time with AWS's own latencies: what was measured, with the simulated latencies the
+  // path waited for replaced by AWS's (the simulator's timings are inputs; the rest is data time).
+  const directWaits = (t: Latencies) => t.snapshotMs + t.instanceStartMs;
+  const awsDirect = direct.toRunningMs - directWaits(TIMING) + directWaits(AWS_LATENCY_MS);
+  const awsImport = imported.toRunningMs - importWaits(TIMING) + importWaits(AWS_LATENCY_MS);
+
+  const rows: Array<[string, string, string, string]> = [
+    [
+      'direct offload: put into EBS / allocated',
+      `${(uploaded / MiB).toFixed(2)} MiB / ${(allocated / MiB).toFixed(2)} MiB`,
+      (uploaded / allocated).toFixed(4),
+      `≤ 1.02 ${uploaded / allocated <= 1.02 ? 'met' : 'NOT met'}`,
+    ],
+    [
+      `return, ${((100 * changed) / DISK).toFixed(2)} % changed: read from EBS / disk`,
+      `${(readBack / MiB).toFixed(2)} MiB / ${DISK / MiB} MiB`,
+      (readBack / DISK).toFixed(4),
+      `≤ 0.02 ${readBack / DISK <= 0.02 ? 'met' : 'NOT met'}`,
+    ],
+    [
+      're-offload (--incremental): uploaded / disk',
+      `${(reSent / MiB).toFixed(2)} MiB / ${DISK / MiB} MiB (the image: ${((await stat(back)).size / MiB).toFixed(1)} MiB)`,
+      (reSent / DISK).toFixed(4),
+      `≤ 0.02 ${reSent / DISK <= 0.02 ? 'met' : 'NOT met'}`,
+    ],
+    [
+      're-offload (--incremental): put into EBS / disk',
+      `${(reUploaded / MiB).toFixed(2)} MiB / ${DISK / MiB} MiB (${again.job.cloud.imageCache?.outcome ?? '?'})`,
+      (reUploaded / DISK).toFixed(4),
+      `≤ 0.02 ${reUploaded / DISK <= 0.02 ? 'met' : 'NOT met'}`,
+    ],
+    [
+      `upload-complete → running, latencies 1:${SCALE}: direct vs VM Import`,
+      `${sec(direct.toRunningMs)} vs ${sec(imported.toRunningMs)}`,
+      `${(imported.toRunningMs / direct.toRunningMs).toFixed(2)}×`,
+      'measured',
+    ],
+    [
+      '  with AWS latencies in place of the simulated ones',
+      `${min(awsDirect)} vs ${min(awsImport)}`,
+      `${(awsImport / awsDirect).toFixed(1)}× faster`,
+      'extrapolated',
+    ],
+  ];
+  printTable(['measure', 'bytes / time', 'ratio', 'target'], rows);
+  const steps = (j: JobView) =>
+    j.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(2)} s`).join(', ');
+  process.stdout.write(`direct steps: ${steps(direct.job)}\nVM Import steps: ${steps(imported.job)}\n`);
+  process.stdout.write(
+    `AWS latencies assumed (ms): ${JSON.stringify(AWS_LATENCY_MS)}, simulated at 1:${SCALE}; incremental re-offload: comparing the local disk with the cached manifest and writing the delta took ${sec(compareMs)}\n`,
+  );
 });

@@ -36,17 +36,23 @@
  * Options: --keep (leave the work directory).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { startEmbedded } from '../infra/local/embedded';
-import { GatewayClient } from '../shared/client/api-client';
+import { stat } from 'node:fs/promises';
 import { followJob } from '../shared/client/follow';
 import { uploadImage } from '../shared/client/upload';
 import type { CreateOffloadRequest } from '../shared/client/types';
 import type { JobView } from '../shared/domain/view';
-import { AWS_LATENCY_MS, MiB, SCALE, TIMING, importWaits, makeImage, min, printTable, sec } from './support';
+import {
+  AWS_LATENCY_MS,
+  MiB,
+  SCALE,
+  TIMING,
+  runBench,
+  importWaits,
+  makeImage,
+  min,
+  printTable,
+  sec,
+} from './support';
 
 const TARGET = { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium', mode: 'import' } as const;
 /** How far ahead the pre-staged window opens (T): room for the upload and a VM Import on AWS. */
@@ -72,131 +78,104 @@ const ended = (job: JobView, step: string) => {
   return Date.parse(s.endedAt);
 };
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { keep: { type: 'boolean' } } });
-  const dir = await mkdtemp(join(tmpdir(), 'bg-bench-windows-'));
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const gw = await startEmbedded({
-    stateDir: join(dir, 'state'),
-    quiet: true,
-    azure: false,
-    simTiming: TIMING,
-    waitTimeOverrides: 50,
-  }).catch(async (err: unknown) => {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  });
-  const client = new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey });
+runBench('windows', async ({ dir, gw, client, log }) => {
   const clock = gw.clock;
-  try {
-    log(`bench:windows in ${dir} — node ${process.version}`);
-    const image = await makeImage(dir, log);
-    const imageSizeBytes = (await stat(image)).size;
+  const image = await makeImage(dir, log);
+  const imageSizeBytes = (await stat(image)).size;
 
-    const offload = async (launch: CreateOffloadRequest['launch']) => {
-      const req: CreateOffloadRequest = {
-        vmName: 'bench-windows',
-        imageFormat: 'vmdk',
-        imageSizeBytes,
-        target: TARGET,
-      };
-      const created = await client.createOffload(launch ? { ...req, launch } : req, randomUUID());
-      const t0 = Date.now();
-      const parts = await uploadImage(image, created.upload);
-      const upload = { bytes: imageSizeBytes, ms: Date.now() - t0 };
-      await client.completeUpload(created.jobId, parts);
-      return { jobId: created.jobId, upload };
+  const offload = async (launch: CreateOffloadRequest['launch']) => {
+    const req: CreateOffloadRequest = {
+      vmName: 'bench-windows',
+      imageFormat: 'vmdk',
+      imageSizeBytes,
+      target: TARGET,
     };
-    const toRunning = async (jobId: string, opened: Date, openedReal: number) => {
-      const job = await followJob(client, jobId, { until: until(['running']), intervalMs: 20 });
-      if (job.state !== 'running') throw new Error(`job ${jobId} ended ${job.state}: ${job.error?.detail}`);
-      return { job, toRunningMs: ended(job, 'launch') - opened.getTime(), seenMs: Date.now() - openedReal };
-    };
+    const created = await client.createOffload(launch ? { ...req, launch } : req, randomUUID());
+    const t0 = Date.now();
+    const parts = await uploadImage(image, created.upload);
+    const upload = { bytes: imageSizeBytes, ms: Date.now() - t0 };
+    await client.completeUpload(created.jobId, parts);
+    return { jobId: created.jobId, upload };
+  };
+  const toRunning = async (jobId: string, opened: Date, openedReal: number) => {
+    const job = await followJob(client, jobId, { until: until(['running']), intervalMs: 20 });
+    if (job.state !== 'running') throw new Error(`job ${jobId} ended ${job.state}: ${job.error?.detail}`);
+    return { job, toRunningMs: ended(job, 'launch') - opened.getTime(), seenMs: Date.now() - openedReal };
+  };
 
-    // Pre-staged: created with launch.at = T, uploaded and imported now, staged until T.
-    log('pre-staged: offload with launch.at, upload, import...');
-    const T = new Date(Math.ceil((clock.now().getTime() + LEAD_MS) / 1000) * 1000);
-    const early = await offload({ at: T.toISOString() });
-    const staged = await followJob(client, early.jobId, { until: until(['staged']), intervalMs: 20 });
-    if (staged.state !== 'staged') throw new Error(`the pre-staged job ended ${staged.state}`);
-    if (clock.now().getTime() >= T.getTime())
-      throw new Error(`staged after the window opened (${T.toISOString()}): raise LEAD_MS`);
-    log(`staged; the window opens: the clock is set to ${T.toISOString()}`);
-    const preOpenedReal = Date.now();
-    const preOpened = clock.set(T);
-    const pre: Window = { ...(await toRunning(early.jobId, preOpened, preOpenedReal)), upload: early.upload };
-    const releasedMs = Date.parse(pre.job.launch?.releasedAt ?? '') - preOpened.getTime();
-    if (pre.job.launch?.releasedBy !== 'timer' || !(releasedMs >= 0))
-      throw new Error(
-        `the pre-staged launch was not released by its timer: ${JSON.stringify(pre.job.launch)}`,
-      );
+  // Pre-staged: created with launch.at = T, uploaded and imported now, staged until T.
+  log('pre-staged: offload with launch.at, upload, import...');
+  const T = new Date(Math.ceil((clock.now().getTime() + LEAD_MS) / 1000) * 1000);
+  const early = await offload({ at: T.toISOString() });
+  const staged = await followJob(client, early.jobId, { until: until(['staged']), intervalMs: 20 });
+  if (staged.state !== 'staged') throw new Error(`the pre-staged job ended ${staged.state}`);
+  if (clock.now().getTime() >= T.getTime())
+    throw new Error(`staged after the window opened (${T.toISOString()}): raise LEAD_MS`);
+  log(`staged; the window opens: the clock is set to ${T.toISOString()}`);
+  const preOpenedReal = Date.now();
+  const preOpened = clock.set(T);
+  const pre: Window = { ...(await toRunning(early.jobId, preOpened, preOpenedReal)), upload: early.upload };
+  const releasedMs = Date.parse(pre.job.launch?.releasedAt ?? '') - preOpened.getTime();
+  if (pre.job.launch?.releasedBy !== 'timer' || !(releasedMs >= 0))
+    throw new Error(`the pre-staged launch was not released by its timer: ${JSON.stringify(pre.job.launch)}`);
 
-    // Un-staged: everything after the opening.
-    log('un-staged: the window opens; offload, upload, import...');
-    const unOpenedReal = Date.now();
-    const unOpened = clock.now();
-    const late = await offload(undefined);
-    const un: Window = { ...(await toRunning(late.jobId, unOpened, unOpenedReal)), upload: late.upload };
+  // Un-staged: everything after the opening.
+  log('un-staged: the window opens; offload, upload, import...');
+  const unOpenedReal = Date.now();
+  const unOpened = clock.now();
+  const late = await offload(undefined);
+  const un: Window = { ...(await toRunning(late.jobId, unOpened, unOpenedReal)), upload: late.upload };
 
-    // With AWS's latencies in place of the simulated ones each path waited for.
-    const awsUn = un.toRunningMs - importWaits(TIMING) + importWaits(AWS_LATENCY_MS);
-    const awsPre = pre.toRunningMs - TIMING.instanceStartMs + AWS_LATENCY_MS.instanceStartMs;
-    const awsPreLate = awsPre + SCHEDULER_PRECISION_MS;
-    const goal = (r: number) => `≤ ${GOAL}× ${r <= GOAL ? 'met' : 'NOT met'}`;
-    const ratio = (r: number) => `${r.toFixed(3)}×`;
-    printTable(
-      ['window opening → running', 'pre-staged', 'un-staged', 'pre / un', 'goal'],
+  // With AWS's latencies in place of the simulated ones each path waited for.
+  const awsUn = un.toRunningMs - importWaits(TIMING) + importWaits(AWS_LATENCY_MS);
+  const awsPre = pre.toRunningMs - TIMING.instanceStartMs + AWS_LATENCY_MS.instanceStartMs;
+  const awsPreLate = awsPre + SCHEDULER_PRECISION_MS;
+  const goal = (r: number) => `≤ ${GOAL}× ${r <= GOAL ? 'met' : 'NOT met'}`;
+  const ratio = (r: number) => `${r.toFixed(3)}×`;
+  printTable(
+    ['window opening → running', 'pre-staged', 'un-staged', 'pre / un', 'goal'],
+    [
       [
-        [
-          `measured, latencies 1:${SCALE}`,
-          sec(pre.toRunningMs),
-          sec(un.toRunningMs),
-          ratio(pre.toRunningMs / un.toRunningMs),
-          goal(pre.toRunningMs / un.toRunningMs),
-        ],
-        [
-          'with AWS latencies, Scheduler on time',
-          sec(awsPre),
-          min(awsUn),
-          ratio(awsPre / awsUn),
-          goal(awsPre / awsUn),
-        ],
-        [
-          'with AWS latencies, Scheduler 60 s late',
-          sec(awsPreLate),
-          min(awsUn),
-          ratio(awsPreLate / awsUn),
-          goal(awsPreLate / awsUn),
-        ],
+        `measured, latencies 1:${SCALE}`,
+        sec(pre.toRunningMs),
+        sec(un.toRunningMs),
+        ratio(pre.toRunningMs / un.toRunningMs),
+        goal(pre.toRunningMs / un.toRunningMs),
       ],
-    );
-    const steps = (j: JobView) =>
-      j.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(2)} s`).join(', ');
-    // RunInstances: from the launch step's start to the instance recorded on the job.
-    const runInstancesMs = (j: JobView) => {
-      const launch = j.steps.find((st) => st.name === 'launch');
-      const instance = j.resources.find((r) => r.type === 'instance');
-      return Date.parse(instance?.createdAt ?? '') - Date.parse(launch?.startedAt ?? '');
-    };
-    const mibps = (u: Window['upload']) => `${(u.bytes / MiB / (u.ms / 1000)).toFixed(1)} MiB/s`;
-    process.stdout.write(
       [
-        `pre-staged: opening → launch released ${sec(releasedMs)} (Scheduler → timer workflow → FireTimer), released → running ${sec(pre.toRunningMs - releasedMs)} (RunInstances ${sec(runInstancesMs(pre.job))}, the simulated ${sec(TIMING.instanceStartMs)} start counted from its request, then the checks); steps: ${steps(pre.job)}`,
-        `un-staged steps: ${steps(un.job)}; RunInstances ${sec(runInstancesMs(un.job))}`,
-        `upload throughput used: ${(un.upload.bytes / MiB).toFixed(1)} MiB in ${sec(un.upload.ms)} = ${mibps(un.upload)} (the pre-staged upload, before its window: ${mibps(pre.upload)})`,
-        `seen by the client (polling every 20 ms): pre-staged ${sec(pre.seenMs)}, un-staged ${sec(un.seenMs)}`,
-        `AWS latencies assumed (ms): VM Import ${importWaits(AWS_LATENCY_MS) - AWS_LATENCY_MS.instanceStartMs} (5 phases), instance start ${AWS_LATENCY_MS.instanceStartMs}, simulated at 1:${SCALE}; EventBridge Scheduler precision ${SCHEDULER_PRECISION_MS}`,
-      ].join('\n') + '\n',
-    );
-    await client.cancel(pre.job.jobId);
-    await client.cancel(un.job.jobId);
-  } finally {
-    await gw.close();
-    if (!values.keep) await rm(dir, { recursive: true, force: true });
-  }
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
+        'with AWS latencies, Scheduler on time',
+        sec(awsPre),
+        min(awsUn),
+        ratio(awsPre / awsUn),
+        goal(awsPre / awsUn),
+      ],
+      [
+        'with AWS latencies, Scheduler 60 s late',
+        sec(awsPreLate),
+        min(awsUn),
+        ratio(awsPreLate / awsUn),
+        goal(awsPreLate / awsUn),
+      ],
+    ],
+  );
+  const steps = (j: JobView) =>
+    j.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(2)} s`).join(', ');
+  // RunInstances: from the launch step's start to the instance recorded on the job.
+  const runInstancesMs = (j: JobView) => {
+    const launch = j.steps.find((st) => st.name === 'launch');
+    const instance = j.resources.find((r) => r.type === 'instance');
+    return Date.parse(instance?.createdAt ?? '') - Date.parse(launch?.startedAt ?? '');
+  };
+  const mibps = (u: Window['upload']) => `${(u.bytes / MiB / (u.ms / 1000)).toFixed(1)} MiB/s`;
+  process.stdout.write(
+    [
+      `pre-staged: opening → launch released ${sec(releasedMs)} (Scheduler → timer workflow → FireTimer), released → running ${sec(pre.toRunningMs - releasedMs)} (RunInstances ${sec(runInstancesMs(pre.job))}, the simulated ${sec(TIMING.instanceStartMs)} start counted from its request, then the checks); steps: ${steps(pre.job)}`,
+      `un-staged steps: ${steps(un.job)}; RunInstances ${sec(runInstancesMs(un.job))}`,
+      `upload throughput used: ${(un.upload.bytes / MiB).toFixed(1)} MiB in ${sec(un.upload.ms)} = ${mibps(un.upload)} (the pre-staged upload, before its window: ${mibps(pre.upload)})`,
+      `seen by the client (polling every 20 ms): pre-staged ${sec(pre.seenMs)}, un-staged ${sec(un.seenMs)}`,
+      `AWS latencies assumed (ms): VM Import ${importWaits(AWS_LATENCY_MS) - AWS_LATENCY_MS.instanceStartMs} (5 phases), instance start ${AWS_LATENCY_MS.instanceStartMs}, simulated at 1:${SCALE}; EventBridge Scheduler precision ${SCHEDULER_PRECISION_MS}`,
+    ].join('\n') + '\n',
+  );
+  await client.cancel(pre.job.jobId);
+  await client.cancel(un.job.jobId);
 });

@@ -64,6 +64,8 @@ export class LocalScheduler implements SchedulerOperations {
   private readonly loop: FiringLoop;
   private readonly log: (line: string) => void;
   private closed = false;
+  /** The firing loop runs (startFiring). */
+  private firing = false;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.clock = opts.clock ?? new LocalClock();
@@ -114,7 +116,6 @@ export class LocalScheduler implements SchedulerOperations {
     this.firing = true;
     this.loop.start();
   }
-  private firing = false;
 
   /** Final outcomes so far, in the order they happened (this process only). */
   invocations(): Invocation[] {

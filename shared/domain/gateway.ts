@@ -113,7 +113,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     timers: new SchedulerTimers({ client: deps.scheduler, ...deps.config.timers }),
     publish: (job, from) =>
-      send(deps, job.callbackUrl, 'Job State Changed', 'job-state-changed', {
+      send(deps, ofJob(job), 'Job State Changed', 'job-state-changed', {
         jobId: job.jobId,
         vmName: job.vmName,
         from: from ?? null,
@@ -123,7 +123,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         ...(job.error ? { error: job.error } : {}),
       }),
     announce: (job, kind, detail) =>
-      send(deps, job.callbackUrl, JOB_EVENTS[kind], kind, {
+      send(deps, ofJob(job), JOB_EVENTS[kind], kind, {
         jobId: job.jobId,
         vmName: job.vmName,
         state: job.state,
@@ -131,7 +131,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         ...detail,
       }),
     announceWindow: (schedule, kind, detail) =>
-      send(deps, schedule.callbackUrl, WINDOW_EVENTS[kind], kind, {
+      send(deps, ofSchedule(schedule), WINDOW_EVENTS[kind], kind, {
         scheduleId: schedule.scheduleId,
         scheduleName: schedule.name,
         at: deps.now().toISOString(),
@@ -140,16 +140,25 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 }
 
+/** Whose event it is: the callback to notify, and the keys its log lines carry. */
+interface EventSource {
+  callbackUrl: string | undefined;
+  about: Record<string, string>;
+}
+const ofJob = (job: Job): EventSource => ({ callbackUrl: job.callbackUrl, about: { jobId: job.jobId } });
+const ofSchedule = (s: Schedule): EventSource => ({
+  callbackUrl: s.callbackUrl,
+  about: { scheduleId: s.scheduleId },
+});
+
 /** An event on the bus and to the callback; a lost event or callback must not fail the job, so errors are logged. */
 async function send(
   deps: GatewayDeps,
-  callbackUrl: string | undefined,
+  { callbackUrl, about }: EventSource,
   detailType: string,
   kind: string,
-  detail: ({ jobId: string } | { scheduleId: string }) & Record<string, unknown>,
+  detail: Record<string, unknown>,
 ): Promise<void> {
-  const about: Record<string, string> =
-    'jobId' in detail ? { jobId: String(detail.jobId) } : { scheduleId: detail.scheduleId };
   try {
     await deps.events.send(
       new PutEventsCommand({

@@ -63,12 +63,24 @@ function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
       modeReason: 'an incremental upload: the blocks that changed since the cached snapshot go into EBS',
     };
   }
-  if (target.cloud === 'aws') return target;
+  return resolveCloudTarget(gw, target, 'target');
+}
+
+/**
+ * A requested target as a job keeps it: an Azure target gets the gateway's default resource group
+ * (a ValidationError at `<path>.cloud` when the gateway has no Azure configuration).
+ */
+export function resolveCloudTarget(
+  gw: Gateway,
+  target: CreateOffloadRequest['target'],
+  path: string,
+): JobTarget {
+  if (target.cloud === 'aws') return { ...target };
   const azure = gw.config.azure;
   if (!azure) {
     throw new ValidationError(
-      'target.cloud: this gateway has no Azure configuration; offload to "aws", or deploy the gateway with Azure credentials',
-      [{ path: 'target.cloud', message: 'this gateway is not configured for Azure' }],
+      `${path}.cloud: this gateway has no Azure configuration; offload to "aws", or deploy the gateway with Azure credentials`,
+      [{ path: `${path}.cloud`, message: 'this gateway is not configured for Azure' }],
     );
   }
   return { ...target, resourceGroup: target.resourceGroup ?? azure.defaultResourceGroup };

@@ -42,7 +42,7 @@ export const AzureTargetRequest = z
   .strict();
 
 /** An instant with its offset (`2027-10-22T18:00:00+02:00`, `...Z`): never a local time without a zone. */
-const Instant = z.iso.datetime({
+export const Instant = z.iso.datetime({
   offset: true,
   error: 'an ISO-8601 date-time with an offset, e.g. 2027-10-22T18:00:00Z',
 });

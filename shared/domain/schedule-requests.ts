@@ -1,10 +1,9 @@
 /** Request bodies and queries of the /schedules API, validated with zod; errors name the field. */
 import { z } from 'zod';
-import { AwsTargetRequest, AzureTargetRequest } from './requests';
+import { CreateOffloadRequest, Instant } from './requests';
 
 /** Schedule names: what a CLI user types (`burstgate schedule show month-end`). */
 const NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
-const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._ -]*$/;
 /**
  * ISO-8601 durations of days, hours, minutes and seconds (`PT60H`, `P2DT12H`, `PT90M`): the units
  * whose length is fixed. Months and years are refused (how long is "a month"?), and so are weeks
@@ -32,17 +31,10 @@ const Duration = z
     message: 'an ISO-8601 duration of days, hours, minutes, seconds, e.g. PT60H or P2DT12H',
   });
 
-const Instant = z.iso.datetime({
-  offset: true,
-  error: 'an ISO-8601 date-time with an offset, e.g. 2027-10-22T18:00:00+02:00',
-});
-
 export const ScheduledVmRequest = z
   .object({
-    vmName: z.string().min(1).max(128).regex(VM_NAME, 'letters, digits, dot, underscore, dash and space'),
-    target: z.discriminatedUnion('cloud', [AwsTargetRequest, AzureTargetRequest], {
-      error: (issue) => (issue.code === 'invalid_union' ? 'cloud must be "aws" or "azure"' : undefined),
-    }),
+    vmName: CreateOffloadRequest.shape.vmName,
+    target: CreateOffloadRequest.shape.target,
     /** `image-cache`: the VM's cached image (AWS direct); `upload`: the on-prem side uploads before each window. */
     source: z.enum(['image-cache', 'upload']),
   })
@@ -109,16 +101,12 @@ export const UpdateScheduleRequest = z
 export type UpdateScheduleRequest = z.infer<typeof UpdateScheduleRequest>;
 
 /** POST /schedules/{id}/prestage: the image an upload VM of the prestaging window will upload. */
-export const PrestageUploadRequest = z
-  .object({
-    vmName: z.string().min(1).max(128),
-    imageFormat: z.enum(['ova', 'vmdk', 'vhd', 'vhdx', 'raw', 'delta']),
-    imageSizeBytes: z.number().int().min(1),
-    imageSha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256')
-      .optional(),
-  })
+export const PrestageUploadRequest = CreateOffloadRequest.pick({
+  imageFormat: true,
+  imageSizeBytes: true,
+  imageSha256: true,
+})
+  .extend({ vmName: z.string().min(1).max(128) })
   .strict();
 export type PrestageUploadRequest = z.infer<typeof PrestageUploadRequest>;
 

@@ -4,10 +4,10 @@
  * jobs table (`pk = IMAGECACHE#<region>#<vmName>`, `sk = IMAGECACHE`; no GSI attributes, so job
  * listings never see them). Writes are conditional on the entry they replace (no transactions).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { VmHardware } from '../domain/job';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ImageCacheConflictError } from './errors';
+import { isConditionFailure } from './versioned';
 
 const SK = 'IMAGECACHE';
 
@@ -80,10 +80,7 @@ export class ImageCache {
         }),
       );
     } catch (err) {
-      if (
-        err instanceof ConditionalCheckFailedException ||
-        (err as Error).name === 'ConditionalCheckFailedException'
-      ) {
+      if (isConditionFailure(err)) {
         throw new ImageCacheConflictError(entry.region, entry.vmName);
       }
       throw err;

@@ -4,7 +4,6 @@
  * conditional put on the job's `version`, so concurrent writers never lose each other's changes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
@@ -14,6 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyKeyConflictError, JobMissingError, JobWriteConflictError } from './errors';
 import type { Job, JobState } from '../domain/job';
+import { isConditionFailure, updateVersioned } from './versioned';
 
 export const BY_STATE_INDEX = 'byState';
 const JOB_SK = 'JOB';
@@ -42,10 +42,6 @@ export interface IdempotencyRecord {
   bodyHash: string;
   createdAt: string;
 }
-
-const isConditionFailure = (err: unknown): boolean =>
-  err instanceof ConditionalCheckFailedException ||
-  (err instanceof Error && err.name === 'ConditionalCheckFailedException');
 
 export class JobStore {
   constructor(
@@ -93,27 +89,22 @@ export class JobStore {
    * edits it (or returns false to write nothing); it may run more than once if another writer won.
    */
   async update(jobId: string, change: (job: Job) => void | false, now: Date = new Date()): Promise<Job> {
-    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      const current = await this.get(jobId);
-      const next = structuredClone(current);
-      if (change(next) === false) return current;
-      next.version = current.version + 1;
-      next.updatedAt = now.toISOString();
-      try {
-        await this.ddb.send(
+    return updateVersioned({
+      read: () => this.get(jobId),
+      write: (next, expected) =>
+        this.ddb.send(
           new PutCommand({
             TableName: this.table,
             Item: this.toItem(next),
             ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': current.version },
+            ExpressionAttributeValues: { ':v': expected },
           }),
-        );
-        return next;
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
-    }
-    throw new JobWriteConflictError(jobId, UPDATE_ATTEMPTS);
+        ),
+      change,
+      now,
+      attempts: UPDATE_ATTEMPTS,
+      conflict: () => new JobWriteConflictError(jobId, UPDATE_ATTEMPTS),
+    });
   }
 
   /** Jobs, newest first; by state through the GSI, else a scan of job items. */

@@ -4,7 +4,6 @@
  * GSI attributes, so job listings never see them. Writes are conditional puts on `version`, as for
  * jobs; there are few schedules, so listing them is a scan.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
@@ -14,6 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Schedule } from '../domain/schedule-model';
 import { ScheduleMissingError, ScheduleNameTakenError, ScheduleWriteConflictError } from './errors';
+import { isConditionFailure, updateVersioned } from './versioned';
 
 const SK = 'SCHEDULE';
 const NAME_SK = 'SCHEDULENAME';
@@ -23,10 +23,6 @@ const MAX_LISTED = 1000;
 
 const key = (scheduleId: string) => ({ pk: `SCHEDULE#${scheduleId}`, sk: SK });
 const nameKey = (name: string) => ({ pk: `SCHEDULENAME#${name}`, sk: NAME_SK });
-
-const isConditionFailure = (err: unknown): boolean =>
-  err instanceof ConditionalCheckFailedException ||
-  (err instanceof Error && err.name === 'ConditionalCheckFailedException');
 
 export class ScheduleStore {
   constructor(
@@ -88,36 +84,28 @@ export class ScheduleStore {
     return (out.Item as { scheduleId: string } | undefined)?.scheduleId;
   }
 
-  /**
-   * Read-modify-write with optimistic concurrency, as JobStore.update: `change` edits a copy (or
-   * returns false to write nothing) and may run more than once.
-   */
+  /** Read-modify-write on the schedule's version (versioned.ts): `change` may run more than once. */
   async update(
     scheduleId: string,
     change: (schedule: Schedule) => void | false,
     now: Date = new Date(),
   ): Promise<Schedule> {
-    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      const current = await this.get(scheduleId);
-      const next = structuredClone(current);
-      if (change(next) === false) return current;
-      next.version = current.version + 1;
-      next.updatedAt = now.toISOString();
-      try {
-        await this.ddb.send(
+    return updateVersioned({
+      read: () => this.get(scheduleId),
+      write: (next, expected) =>
+        this.ddb.send(
           new PutCommand({
             TableName: this.table,
             Item: { ...key(scheduleId), version: next.version, schedule: next },
             ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': current.version },
+            ExpressionAttributeValues: { ':v': expected },
           }),
-        );
-        return next;
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
-    }
-    throw new ScheduleWriteConflictError(scheduleId, UPDATE_ATTEMPTS);
+        ),
+      change,
+      now,
+      attempts: UPDATE_ATTEMPTS,
+      conflict: () => new ScheduleWriteConflictError(scheduleId, UPDATE_ATTEMPTS),
+    });
   }
 
   /** Removes a schedule and its name claim. */

@@ -3,7 +3,6 @@
  * forward: EventBridge Scheduler (local) fires the gateway's timers, the timer workflow warns,
  * starts the return or releases the launch, and nothing is left behind in the simulators.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
@@ -12,6 +11,7 @@ import { SAMPLE_OVA } from '../../infra/local/demo';
 import { LocalClock } from '../../infra/local/clock';
 import {
   AWS_TARGET,
+  callApi,
   liveSimResources,
   offloadSample,
   startTestGateway,
@@ -41,23 +41,7 @@ interface Problem {
   returnPlan?: unknown;
 }
 
-async function call(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Problem }> {
-  const res = await fetch(`${gw.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${gw.apiKey}`,
-      'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown) => callApi<Problem>(gw, method, path, body);
 
 /** The sample VM offloaded to simulated AWS with `extra` (lease, launch), uploaded. */
 async function offload(

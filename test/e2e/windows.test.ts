@@ -4,7 +4,6 @@
  * on-prem side (POST /schedules/{id}/prestage), launched at the opening, home before the closing;
  * a window missed while the deployment was stopped; and the refusals (overlap, bad cron or zone).
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,30 +14,21 @@ import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/client/types';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { LocalClock } from '../../infra/local/clock';
-import { AWS_TARGET, liveSimResources, startTestGateway, type TestGateway } from '../helpers/embedded';
+import {
+  AWS_TARGET,
+  callApi,
+  liveSimResources,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/embedded';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
 const IMPORT_TARGET = { ...AWS_TARGET, mode: 'import' } as const;
 
-interface Answer {
-  status: number;
-  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function call(gw: TestGateway, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${gw.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${gw.apiKey}`,
-      'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {} };
-}
+type Answer = Awaited<ReturnType<typeof callApi<Record<string, any>>>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const call = (gw: TestGateway, method: string, path: string, body?: unknown): Promise<Answer> =>
+  callApi(gw, method, path, body);
 
 /** What `burstgate schedule prestage` does for one VM: ask for the window's job, upload, complete. */
 async function prestage(gw: TestGateway, scheduleId: string, vmName: string): Promise<Answer> {

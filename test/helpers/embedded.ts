@@ -85,3 +85,26 @@ export async function liveSimResources(gateway: TestGateway): Promise<unknown[]>
   }
   return live;
 }
+
+/**
+ * One call of the gateway's HTTP API with the local key (and a fresh Idempotency-Key): the status
+ * and the parsed body (a problem+json, a view; `{}` when empty).
+ */
+export async function callApi<B = Record<string, any>>( // eslint-disable-line @typescript-eslint/no-explicit-any
+  gateway: TestGateway,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: B }> {
+  const res = await fetch(`${gateway.apiUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${gateway.apiKey}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as B };
+}

@@ -7,9 +7,8 @@
 import { createHash } from 'node:crypto';
 import { GatewayError, ScheduleNotFoundError, ValidationError } from '../errors';
 import type { Gateway } from '../gateway';
-import type { JobTarget } from '../job';
 import { PRE_LAUNCH_STATES } from '../launch-gate';
-import { cancelOffload } from '../offloads';
+import { cancelOffload, resolveCloudTarget } from '../offloads';
 import type { Schedule, ScheduledVm, WindowLength, WindowSpec, WindowTimes } from '../schedule-model';
 import {
   durationSeconds,
@@ -94,7 +93,7 @@ export async function updateSchedule(
   const now = gw.now();
   const rule = ruleOf(req, current);
   const vms = req.vms ? req.vms.map((v, i) => resolveVm(gw, v, `vms.${i}`)) : current.vms;
-  const state = req.state ?? (current.state === 'ended' ? 'ended' : current.state);
+  const state = req.state ?? current.state;
   // A window already handled (pre-staged, open) stays as it was: the next one comes after it.
   const handled = current.occurrences[0]?.opensAt;
   const after = new Date(Math.max(now.getTime(), handled ? Date.parse(handled) : 0));
@@ -152,7 +151,7 @@ export function previewSchedule(
   q: PreviewQuery,
 ): { expression: string; timeZone: string; windows: Array<Record<string, string>> } {
   const window: WindowSpec = { cron: q.cron, timeZone: q.timeZone };
-  const length = lengthOf(q, undefined, '');
+  const length = lengthOf(q, undefined);
   const after = q.after ? new Date(q.after) : gw.now();
   const openings = openingsOf(window).occurrences(after, q.count ?? 5);
   return {
@@ -182,14 +181,13 @@ function ruleOf(
     : base?.window;
   if (!window) throw new ValidationError('window: required', [{ path: 'window', message: 'required' }]);
   openingsOf(window); // a bad cron or zone: 400 naming the field and the position
-  const length = lengthOf(req, base?.length, '');
+  const length = lengthOf(req, base?.length);
   if (!length) {
     throw new ValidationError('duration: a window needs a duration (elapsed) or closesAfter (wall clock)', [
       { path: 'duration', message: 'duration or closesAfter is required' },
     ]);
   }
-  const lead =
-    seconds(req.prestage?.lead, 'prestage.lead') ?? base?.prestage.leadSeconds ?? LIMITS.defaultLeadSeconds;
+  const lead = seconds(req.prestage?.lead) ?? base?.prestage.leadSeconds ?? LIMITS.defaultLeadSeconds;
   if (lead < LIMITS.minLeadSeconds || lead > LIMITS.maxLeadSeconds) {
     throw new ValidationError(
       `prestage.lead: ${lead} s is outside ${LIMITS.minLeadSeconds} s to ${LIMITS.maxLeadSeconds} s (7 days)`,
@@ -197,7 +195,7 @@ function ruleOf(
     );
   }
   const margin =
-    seconds(req.prestage?.margin, 'prestage.margin') ??
+    seconds(req.prestage?.margin) ??
     (req.prestage?.lead ? undefined : base?.prestage.marginSeconds) ??
     Math.min(LIMITS.defaultMarginSeconds, Math.floor(lead / 2));
   if (margin >= lead) {
@@ -212,67 +210,39 @@ function ruleOf(
 function lengthOf(
   req: { duration?: string | undefined; closesAfter?: string | undefined },
   base: WindowLength | undefined,
-  path: string,
 ): WindowLength | undefined {
   if (req.duration !== undefined && req.closesAfter !== undefined) {
-    throw new ValidationError(
-      `${path}duration: give duration (elapsed) or closesAfter (wall clock), not both`,
-      [{ path: `${path}closesAfter`, message: 'not together with duration' }],
-    );
+    throw new ValidationError('duration: give duration (elapsed) or closesAfter (wall clock), not both', [
+      { path: 'closesAfter', message: 'not together with duration' },
+    ]);
   }
   const kind =
     req.duration !== undefined ? 'duration' : req.closesAfter !== undefined ? 'closesAfter' : undefined;
   if (!kind) return base;
   const text = (kind === 'duration' ? req.duration : req.closesAfter)!;
-  const value = seconds(text, `${path}${kind}`)!;
+  const value = seconds(text)!;
   if (value < LIMITS.minLengthSeconds || value > LIMITS.maxLengthSeconds) {
-    throw new ValidationError(`${path}${kind}: ${text} is outside 10 minutes to 31 days`, [
-      { path: `${path}${kind}`, message: 'between PT10M and P31D' },
+    throw new ValidationError(`${kind}: ${text} is outside 10 minutes to 31 days`, [
+      { path: kind, message: 'between PT10M and P31D' },
     ]);
   }
   return { kind, seconds: value, text };
 }
 
-function seconds(text: string | undefined, path: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = durationSeconds(text);
-  if (value === undefined) {
-    throw new ValidationError(`${path}: ${text} is not an ISO-8601 duration such as PT60H`, [
-      { path, message: 'an ISO-8601 duration' },
-    ]);
-  }
-  return value;
-}
+/** Seconds of a duration the request schema has already checked (schedule-requests.ts). */
+const seconds = (text: string | undefined): number | undefined =>
+  text === undefined ? undefined : durationSeconds(text);
 
-/** A VM as the schedule keeps it: an Azure target gets the default resource group; image-cache needs AWS direct. */
+/** A VM as the schedule keeps it: its target resolved as a job's; image-cache needs AWS direct. */
 function resolveVm(gw: Gateway, vm: VmRequest, path: string): ScheduledVm {
-  let target: JobTarget;
-  if (vm.target.cloud === 'aws') {
-    target = { ...vm.target };
-    if (vm.source === 'image-cache') {
-      if (vm.target.mode === 'import') {
-        throw new ValidationError(
-          `${path}.source: "image-cache" launches the VM's cached EBS snapshot, which only the direct path keeps; use target.mode "direct" (or leave it out), or source "upload"`,
-          [{ path: `${path}.source`, message: 'image-cache needs an AWS direct target' }],
-        );
-      }
-      target.mode = 'direct';
-    }
-  } else {
-    if (vm.source === 'image-cache') {
-      throw new ValidationError(
-        `${path}.source: "image-cache" is for AWS direct targets (the cache holds EBS snapshots); use source "upload" for Azure`,
-        [{ path: `${path}.source`, message: 'image-cache needs an AWS direct target' }],
-      );
-    }
-    const azure = gw.config.azure;
-    if (!azure) {
-      throw new ValidationError(`${path}.target.cloud: this gateway has no Azure configuration`, [
-        { path: `${path}.target.cloud`, message: 'this gateway is not configured for Azure' },
-      ]);
-    }
-    target = { ...vm.target, resourceGroup: vm.target.resourceGroup ?? azure.defaultResourceGroup };
+  if (vm.source === 'image-cache' && (vm.target.cloud !== 'aws' || vm.target.mode === 'import')) {
+    throw new ValidationError(
+      `${path}.source: "image-cache" launches the VM's cached EBS snapshot, which only the AWS direct path keeps; use target.cloud "aws" with mode "direct" (or no mode), or source "upload"`,
+      [{ path: `${path}.source`, message: 'image-cache needs an AWS direct target' }],
+    );
   }
+  const target = resolveCloudTarget(gw, vm.target, `${path}.target`);
+  if (vm.source === 'image-cache' && target.cloud === 'aws') target.mode = 'direct';
   return { vmName: vm.vmName, target, source: vm.source };
 }
 

@@ -76,14 +76,6 @@ export function openingsOf(window: WindowSpec, path = 'window'): ParsedSchedule 
   }
 }
 
-/** The zone a window's times are shown in. */
-export const zoneOf = (window: WindowSpec): string => window.timeZone;
-
-/** The first `count` openings strictly after `after`. */
-export function openingsAfter(window: WindowSpec, after: Date, count: number): Date[] {
-  return openingsOf(window).occurrences(after, count);
-}
-
 /** When a window that opens at `opensAt` closes. */
 export function closesAt(opensAt: Date, length: WindowLength, timeZone: string): Date {
   if (length.kind === 'duration') return new Date(opensAt.getTime() + length.seconds * 1000);
@@ -112,7 +104,7 @@ export function timesOf(rule: WindowRule, opensAt: Date): WindowTimes {
   const open = opensAt.getTime();
   return {
     opensAt: opensAt.toISOString(),
-    closesAt: closesAt(opensAt, rule.length, zoneOf(rule.window)).toISOString(),
+    closesAt: closesAt(opensAt, rule.length, rule.window.timeZone).toISOString(),
     prestageAt: new Date(open - rule.prestage.leadSeconds * 1000).toISOString(),
     stageBy: new Date(open - rule.prestage.marginSeconds * 1000).toISOString(),
   };
