@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
  * burstgate — the one CLI: the embedded gateway (`up`, `demo`), the on-prem client (`offload`,
- * `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`) and API keys (`api-key`). This file
+ * `launch`, `schedule`, `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`) and API keys (`api-key`). This file
  * only dispatches: each command is a module in bin/commands/, imported when it runs, so that
  * `--version` or `image info` load neither the embedded deployment nor any cloud SDK. The work is
  * in shared/client, shared/images and infra/local.
@@ -40,6 +40,15 @@ const COMMANDS: Record<string, CommandEntry> = {
   offload: {
     summary: 'upload a VM image and run it in the cloud',
     load: () => import('./commands/offload'),
+  },
+  launch: {
+    summary: 'launch a staged VM now (one offloaded with --hold, or --launch-at before its time)',
+    load: () => import('./commands/launch'),
+  },
+  schedule: {
+    summary:
+      'burst windows: recurring in a time zone, pre-staged, launched at the opening, home by the closing',
+    load: () => import('./commands/schedule'),
   },
   status: {
     summary: "show a job's state, steps, resources and download",

@@ -7,7 +7,7 @@ import {
   formatFromExtension,
   vmNameFromPath,
 } from '../../shared/client/image-file';
-import { leaseLines } from '../../shared/client/leases';
+import { launchLines, leaseLines } from '../../shared/client/leases';
 import { offloadImage, type OffloadEvent, type OffloadStage } from '../../shared/client/offload-workflow';
 import { formatBytes, type ProgressBar } from '../../shared/client/progress';
 import { errorLines, formatDuration, targetText } from '../../shared/client/render';
@@ -25,7 +25,14 @@ import {
 import { printUsage, type Command } from '../support/command';
 import { CliError, JobOutcome, UsageError } from '../support/errors';
 import { clock, interruptible, jobPrinter, type Output } from '../support/output';
-import { OFFLOAD_LEASE_HELP, OFFLOAD_LEASE_OPTIONS, offloadLease, timeFlags } from '../support/time-flags';
+import { TARGET_OPTIONS, targetFlags } from '../support/target-flags';
+import {
+  OFFLOAD_LEASE_HELP,
+  OFFLOAD_LEASE_OPTIONS,
+  launchFlags,
+  offloadLease,
+  timeFlags,
+} from '../support/time-flags';
 
 export const command: Command = {
   usage: `Usage: burstgate offload <image> [--cloud aws|azure] [options]
@@ -63,21 +70,21 @@ Azure (--cloud azure):
 Keep the image: an Azure VM, and an AWS VM offloaded by the direct path, come back as a delta (what
 changed), which \`burstgate return --base <image>\` applies to it.
 
+Launch (default: as soon as the image is in):
+  --launch-at T           stage the VM (image in the cloud, nothing running) and launch it at T;
+                          following stops once it is staged
+  --hold                  stage it and launch it on \`burstgate launch <job>\`
+
 ${OFFLOAD_LEASE_HELP}
 ${GATEWAY_HELP}`,
 
   async run(args, o) {
     const { values, positionals } = parse('offload', args, {
       ...GATEWAY_OPTIONS,
-      cloud: { type: 'string' },
-      to: { type: 'string' },
-      region: { type: 'string' },
-      'instance-type': { type: 'string' },
-      mode: { type: 'string' },
+      ...TARGET_OPTIONS,
       incremental: { type: 'boolean' },
-      location: { type: 'string' },
-      'vm-size': { type: 'string' },
-      'resource-group': { type: 'string' },
+      'launch-at': { type: 'string' },
+      hold: { type: 'boolean' },
       name: { type: 'string' },
       format: { type: 'string' },
       'callback-url': { type: 'string' },
@@ -93,7 +100,7 @@ ${GATEWAY_HELP}`,
       positionals,
       'the image file (burstgate offload <image> --cloud aws|azure)',
     );
-    let target = offloadTarget(values);
+    let target = targetFlags('offload', values);
     if (values.incremental) {
       if (target.cloud !== 'aws' || target.mode === 'import') {
         throw new UsageError(
@@ -103,11 +110,12 @@ ${GATEWAY_HELP}`,
       }
       target = { ...target, mode: 'direct' };
     }
-    const format = imageFormat(imageArg, values.format);
+    const format = imageFormat('offload', imageArg, values.format);
     const concurrency = positiveInt('offload', 'concurrency', values.concurrency, 4);
     const interval = intervalMs('offload', values.interval);
     const times = timeFlags('offload', o, values.tz);
     const lease = offloadLease(times, values);
+    const launch = launchFlags(times, values);
 
     const image = await checkImageFile(imageArg).catch((e: unknown) => {
       if (e instanceof GatewayClientError && e.kind === 'image-file') {
@@ -127,6 +135,7 @@ ${GATEWAY_HELP}`,
         target,
         ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
         ...(lease ? { lease } : {}),
+        ...(launch ? { launch } : {}),
         incremental: values.incremental === true,
         hash: !values['no-hash'],
         concurrency,
@@ -138,6 +147,13 @@ ${GATEWAY_HELP}`,
       const job = result.job;
       if (!job) {
         o.out(`follow it with: burstgate status ${result.jobId} --watch`);
+        return 0;
+      }
+      if (job.state === 'staged') {
+        o.out(`${job.jobId} is staged in ${targetText(job)}: ${cloudSummary(job)}; nothing runs yet`);
+        for (const [k, v] of [...launchLines(job, times.zone), ...leaseLines(job, times.zone)]) {
+          o.out(`${k}: ${v}`);
+        }
         return 0;
       }
       if (job.state === 'running') {
@@ -157,7 +173,7 @@ ${GATEWAY_HELP}`,
 };
 
 /** What the offload shows as its events come: a bar per stage on stderr, lines on stdout. */
-class OffloadView {
+export class OffloadView {
   private stage: OffloadStage | undefined;
   private jobId: string | undefined;
   private bar: ProgressBar | undefined;
@@ -248,17 +264,17 @@ class OffloadView {
   }
 }
 
-function imageFormat(imageArg: string, flag: string | undefined): ImageFormatName {
+export function imageFormat(command: string, imageArg: string, flag: string | undefined): ImageFormatName {
   if (flag !== undefined) {
     if (!(IMAGE_FORMATS as readonly string[]).includes(flag)) {
-      throw new UsageError('offload', `--format must be one of ${IMAGE_FORMATS.join(', ')}, not '${flag}'`);
+      throw new UsageError(command, `--format must be one of ${IMAGE_FORMATS.join(', ')}, not '${flag}'`);
     }
     return flag as ImageFormatName;
   }
   const format = formatFromExtension(imageArg);
   if (!format) {
     throw new UsageError(
-      'offload',
+      command,
       `cannot tell the format of '${imageArg}' from its extension (.ova, .vmdk, .vhd, .vhdx, .img, .raw): pass --format`,
     );
   }
@@ -284,64 +300,6 @@ function cloudSummary(job: ClientJobView): string {
   const bits = known.some(Boolean) ? known.filter(Boolean) : any;
   const took = job.steps.reduce((n, s) => n + s.durationMs, 0);
   return `${bits.join(', ') || 'no cloud id reported'} (steps took ${formatDuration(took)})`;
-}
-
-const CLOUDS = ['aws', 'azure'] as const;
-const AWS_FLAGS = ['region', 'instance-type', 'mode'] as const;
-const AWS_MODES = ['direct', 'import'] as const;
-const AZURE_FLAGS = ['location', 'vm-size', 'resource-group'] as const;
-const AZURE_EXAMPLE = '--cloud azure --location westeurope --vm-size Standard_D2s_v3';
-
-/** The create request's target from the flags; a flag of the other cloud is a usage error. */
-function offloadTarget(values: {
-  cloud?: string;
-  to?: string;
-  region?: string;
-  'instance-type'?: string;
-  mode?: string;
-  location?: string;
-  'vm-size'?: string;
-  'resource-group'?: string;
-}): JobTarget {
-  if (values.cloud !== undefined && values.to !== undefined && values.cloud !== values.to) {
-    throw new UsageError(
-      'offload',
-      `--cloud ${values.cloud} and --to ${values.to} disagree: pass only --cloud`,
-    );
-  }
-  const cloud = values.cloud ?? values.to ?? 'aws';
-  if (!(CLOUDS as readonly string[]).includes(cloud)) {
-    throw new UsageError('offload', `--cloud must be one of ${CLOUDS.join(', ')}, not '${cloud}'`);
-  }
-  const misplaced = (flags: readonly string[], other: string, instead: string): void => {
-    const wrong = flags.find((f) => values[f as keyof typeof values] !== undefined);
-    if (wrong)
-      throw new UsageError('offload', `--${wrong} is for --cloud ${other}; for ${cloud} use ${instead}`);
-  };
-  if (cloud === 'aws') {
-    misplaced(AZURE_FLAGS, 'azure', '--region, --instance-type and --mode');
-    const mode = values.mode;
-    if (mode !== undefined && !(AWS_MODES as readonly string[]).includes(mode)) {
-      throw new UsageError('offload', `--mode must be one of ${AWS_MODES.join(', ')}, not '${mode}'`);
-    }
-    return {
-      cloud: 'aws',
-      region: values.region ?? 'us-east-1',
-      instanceType: values['instance-type'] ?? 't3.medium',
-      ...(mode !== undefined ? { mode: mode as (typeof AWS_MODES)[number] } : {}),
-    };
-  }
-  misplaced(AWS_FLAGS, 'aws', '--location and --vm-size');
-  const missing = (flag: string, what: string): UsageError =>
-    new UsageError('offload', `missing --${flag} (${what}) for --cloud azure, e.g. ${AZURE_EXAMPLE}`);
-  if (values.location === undefined) throw missing('location', 'the Azure region');
-  if (values['vm-size'] === undefined) throw missing('vm-size', 'the Azure VM size');
-  return {
-    cloud: 'azure',
-    location: values.location,
-    vmSize: values['vm-size'],
-    ...(values['resource-group'] !== undefined ? { resourceGroup: values['resource-group'] } : {}),
-  };
 }
 
 /**

@@ -112,3 +112,19 @@ export function offloadLease(
     };
   };
 }
+
+/** `--launch-at T` or `--hold`: when the staged VM launches (undefined: at once). */
+export function launchFlags(
+  flags: TimeFlags,
+  values: { 'launch-at'?: string; hold?: boolean },
+): CreateOffloadRequest['launch'] | undefined {
+  if (values['launch-at'] !== undefined && values.hold) {
+    throw new UsageError(
+      'offload',
+      '--launch-at and --hold both given: pass one (a time, or a release by hand)',
+    );
+  }
+  if (values.hold) return 'hold';
+  if (values['launch-at'] === undefined) return undefined;
+  return { at: flags.instant('--launch-at', values['launch-at']).toISOString() };
+}

@@ -14,7 +14,16 @@ import type {
   JobStateAnswer,
   ImageCacheView,
   JobView,
+  LaunchAnswer,
   LeaseRequest,
+  CreateScheduleRequest,
+  DeletedSchedule,
+  PrestageUploadRequest,
+  PrestagedUpload,
+  PreviewRequest,
+  SchedulePreview,
+  ScheduleView,
+  UpdateScheduleRequest,
   UploadedPart,
 } from './types';
 
@@ -129,6 +138,81 @@ export class GatewayClient {
   async cancel(jobId: string): Promise<JobStateAnswer> {
     const body = await this.request('DELETE', `offloads/${enc(jobId)}`);
     return expectJobAnswer<JobStateAnswer>(body, 'DELETE /offloads/{id}');
+  }
+
+  /**
+   * POST /offloads/{id}/launch: releases a held launch (`launch: "hold"`), or a timed one early. A
+   * 409 `invalid-job-state` says the job has no launch waiting (launched already, or never held).
+   */
+  async launchOffload(jobId: string): Promise<LaunchAnswer> {
+    const body = await this.request('POST', `offloads/${enc(jobId)}/launch`);
+    return expectJobAnswer<LaunchAnswer>(body, 'POST /offloads/{id}/launch');
+  }
+
+  /**
+   * POST /schedules: the same name with the same body again answers the schedule made the first
+   * time (safe to retry); the same name with another body is a 409 `schedule-name-taken`.
+   */
+  async createSchedule(req: CreateScheduleRequest): Promise<ScheduleView> {
+    const body = await this.request('POST', 'schedules', { body: req });
+    return expectSchedule(body, 'POST /schedules');
+  }
+
+  /** GET /schedules: each with its next window. */
+  async listSchedules(): Promise<ScheduleView[]> {
+    const body = await this.request('GET', 'schedules');
+    const items = (body as { items?: unknown } | null)?.items;
+    if (!Array.isArray(items)) throw protocolError('GET /schedules', 'it has no items array', body);
+    return items.map((item) => expectSchedule(item, 'GET /schedules'));
+  }
+
+  /** GET /schedules/{id-or-name}[?count=]: the schedule, its next `count` windows (default 5), its history. */
+  async getSchedule(ref: string, count?: number): Promise<ScheduleView> {
+    const query = count !== undefined ? `?count=${count}` : '';
+    const body = await this.request('GET', `schedules/${enc(ref)}${query}`);
+    return expectSchedule(body, 'GET /schedules/{id}');
+  }
+
+  /** PATCH /schedules/{id-or-name}: pause (`state: "paused"`), resume (`"active"`) or change it. */
+  async updateSchedule(ref: string, patch: UpdateScheduleRequest): Promise<ScheduleView> {
+    const body = await this.request('PATCH', `schedules/${enc(ref)}`, { body: patch });
+    return expectSchedule(body, 'PATCH /schedules/{id}');
+  }
+
+  /** DELETE /schedules/{id-or-name}: no more windows; jobs of windows not yet open are cancelled. */
+  async deleteSchedule(ref: string): Promise<DeletedSchedule> {
+    const body = (await this.request('DELETE', `schedules/${enc(ref)}`)) as Partial<DeletedSchedule> | null;
+    if (!body || typeof body.scheduleId !== 'string' || !Array.isArray(body.cancelledJobs)) {
+      throw protocolError('DELETE /schedules/{id}', 'no scheduleId and cancelledJobs', body);
+    }
+    return body as DeletedSchedule;
+  }
+
+  /** GET /schedules/preview: the next openings of a cron expression in a zone (and closings, given a length). */
+  async previewSchedule(q: PreviewRequest): Promise<SchedulePreview> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) query.set(k, String(v));
+    const body = (await this.request(
+      'GET',
+      `schedules/preview?${query.toString()}`,
+    )) as Partial<SchedulePreview> | null;
+    if (!body || !Array.isArray(body.windows)) {
+      throw protocolError('GET /schedules/preview', 'it has no windows array', body);
+    }
+    return body as SchedulePreview;
+  }
+
+  /**
+   * POST /schedules/{id-or-name}/prestage: the job of an upload VM in the window being pre-staged,
+   * with its upload (none once it is complete). A 409 `no-open-prestage` says no window is being
+   * pre-staged now (its detail says when the next one is).
+   */
+  async prestageSchedule(ref: string, req: PrestageUploadRequest): Promise<PrestagedUpload> {
+    const what = 'POST /schedules/{id}/prestage';
+    const body = await this.request('POST', `schedules/${enc(ref)}/prestage`, { body: req });
+    const answer = expectJobAnswer<PrestagedUpload>(body, what);
+    if (typeof answer.window?.opensAt !== 'string') throw protocolError(what, 'no window', body);
+    return answer;
   }
 
   /**
@@ -341,6 +425,17 @@ function expectJobAnswer<T extends { jobId: string; state: JobState }>(body: unk
     throw protocolError(what, `unknown state ${JSON.stringify(b.state)}`, body);
   }
   return body as T;
+}
+
+function expectSchedule(body: unknown, what: string): ScheduleView {
+  const b = body as Partial<ScheduleView> | null;
+  if (!b || typeof b !== 'object' || typeof b.scheduleId !== 'string' || typeof b.name !== 'string') {
+    throw protocolError(what, 'no scheduleId and name', body);
+  }
+  if (!Array.isArray(b.next) || !Array.isArray(b.occurrences) || typeof b.window !== 'object') {
+    throw protocolError(what, 'no window, next windows and occurrences', body);
+  }
+  return body as ScheduleView;
 }
 
 function expectImageCacheView(body: unknown, what: string): ImageCacheView {

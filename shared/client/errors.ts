@@ -44,7 +44,9 @@ export type GatewayClientErrorKind =
   /** A local image the command was given cannot be used: missing, a directory, unreadable, empty. */
   | 'image-file'
   /** Where a returned image is to be written cannot be: no such folder, not writable, taken. */
-  | 'output-file';
+  | 'output-file'
+  /** A schedule has no such VM to pre-stage, or its target cannot take what was asked (a delta). */
+  | 'schedule-vm';
 
 export interface GatewayClientErrorInit {
   status?: number;

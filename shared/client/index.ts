@@ -27,8 +27,17 @@ export {
   type OffloadResult,
   type OffloadStage,
   type OffloadUpload,
+  settled,
 } from './offload-workflow';
-export { extendedExpiry, leaseLines, planChange, type LeaseLine, type LeasedJob } from './leases';
+export {
+  extendedExpiry,
+  launchLines,
+  leaseLines,
+  planChange,
+  type LeaseLine,
+  type LeasedJob,
+} from './leases';
+export { prestageImage, type PrestageOptions, type PrestageResult } from './prestage-workflow';
 export { ProgressBar, formatBytes } from './progress';
 export { renderJob, renderJobTable, targetText } from './render';
 export {
@@ -52,6 +61,14 @@ export {
   type ReturnResult,
   type ReturnStage,
 } from './return-workflow';
+export {
+  renderPreview,
+  renderSchedule,
+  renderScheduleTable,
+  ruleText,
+  scheduleZone,
+  windowLines,
+} from './schedules';
 export { sha256File } from './sha256';
 export {
   TimeInputError,

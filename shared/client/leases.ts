@@ -1,5 +1,6 @@
 /**
- * A job's lease as the CLI shows and changes it: the lines of `burstgate status` and `lease show`
+ * A job's launch, window and lease as the CLI shows and changes them: the launch lines (held, timed,
+ * released; the burst window it belongs to), and the lines of `burstgate status` and `lease show`
  * (the lease, the return plan, the deadline's outcome), the new expiry of `lease extend`, and what
  * a lease change did to the planned return. Times show in UTC and a zone (times.ts).
  */
@@ -14,6 +15,33 @@ export type LeasedJob = Pick<
 
 /** A label and its text, as `burstgate status` lines them up. */
 export type LeaseLine = [label: string, text: string];
+
+/**
+ * The launch and window lines of a job: `launch` (held until `burstgate launch`, at a time, or
+ * released and by what) and `window` (the schedule whose window it is, its opening and closing).
+ * None for a job that launched as soon as its image was in.
+ */
+export function launchLines(
+  job: Pick<JobView, 'jobId' | 'launch' | 'window'>,
+  zone: Zone,
+  now = new Date(),
+): LeaseLine[] {
+  const at = (iso: string): string => formatInstant(iso, zone);
+  const lines: LeaseLine[] = [];
+  const l = job.launch;
+  if (l) {
+    const by = l.releasedBy === 'api' ? 'on request' : 'by its timer';
+    const text = l.releasedAt
+      ? `released ${at(l.releasedAt)} ${by}${l.at ? ` (planned ${at(l.at)})` : ''}`
+      : l.mode === 'hold'
+        ? `held: \`burstgate launch ${job.jobId}\` releases it`
+        : `at ${at(l.at ?? '')}, ${relativeTo(new Date(l.at ?? ''), now)} (\`burstgate launch ${job.jobId}\` releases it now)`;
+    lines.push(['launch', text]);
+  }
+  const w = job.window;
+  if (w) lines.push(['window', `${w.scheduleName}: opens ${at(w.opensAt)}, closes ${at(w.closesAt)}`]);
+  return lines;
+}
 
 /** The lease, plan, return and deadline lines of a job; none for a job the gateway reports no lease of. */
 export function leaseLines(job: LeasedJob, zone: Zone, now = new Date()): LeaseLine[] {

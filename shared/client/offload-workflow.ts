@@ -94,8 +94,15 @@ export interface OffloadOptions {
   /** Between status polls while following (default 2 s). */
   intervalMs?: number;
   signal?: AbortSignal;
+  /** When the staged VM launches: at an instant, or on POST /offloads/{id}/launch (`"hold"`); left out, at once. */
+  launch?: CreateOffloadRequest['launch'];
   /** The create request's idempotency key (default: a fresh one). */
   idempotencyKey?: string;
+  /**
+   * How the job is made, in place of POST /offloads: a schedule's prestage makes its window's job
+   * (prestage-workflow.ts). It gets the request POST /offloads would have had.
+   */
+  create?: (req: CreateOffloadRequest) => Promise<CreatedOffload>;
   onEvent?: (event: OffloadEvent) => void;
 }
 
@@ -104,7 +111,10 @@ export interface OffloadResult {
   /** What was uploaded (a delta's temporary file is removed by the time the workflow ends). */
   upload: OffloadUpload;
   parts: number;
-  /** Where following stopped (running, failed, cancelled); absent with `follow: false`. */
+  /**
+   * Where following stopped (running, failed, cancelled; staged when its launch waits for a time or
+   * a release); absent with `follow: false`.
+   */
   job?: JobView;
 }
 
@@ -154,18 +164,19 @@ export async function offloadImage(client: OffloadClient, opts: OffloadOptions):
     }
     emit({ type: 'stage', stage: 'create' });
     const lease = typeof opts.lease === 'function' ? opts.lease() : opts.lease;
-    const created = await client.createOffload(
-      {
-        vmName,
-        imageFormat: upload.format,
-        imageSizeBytes: upload.sizeBytes,
-        ...(imageSha256 ? { imageSha256 } : {}),
-        target,
-        ...(opts.callbackUrl ? { callbackUrl: opts.callbackUrl } : {}),
-        ...(lease ? { lease } : {}),
-      },
-      opts.idempotencyKey ?? randomUUID(),
-    );
+    const request: CreateOffloadRequest = {
+      vmName,
+      imageFormat: upload.format,
+      imageSizeBytes: upload.sizeBytes,
+      ...(imageSha256 ? { imageSha256 } : {}),
+      target,
+      ...(opts.callbackUrl ? { callbackUrl: opts.callbackUrl } : {}),
+      ...(lease ? { lease } : {}),
+      ...(opts.launch ? { launch: opts.launch } : {}),
+    };
+    const created = opts.create
+      ? await opts.create(request)
+      : await client.createOffload(request, opts.idempotencyKey ?? randomUUID());
     const { jobId } = created;
     emit({ type: 'created', jobId, vmName, upload, target, parts: created.upload.parts.length });
     emit({ type: 'stage', stage: 'upload' });
@@ -181,7 +192,7 @@ export async function offloadImage(client: OffloadClient, opts: OffloadOptions):
     if (opts.follow === false) return result;
     emit({ type: 'stage', stage: 'follow' });
     result.job = await followJob(client, jobId, {
-      until: (j) => j.state === 'running' || j.state === 'failed' || j.state === 'cancelled',
+      until: settled,
       ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}),
       onUpdate: (job, previous) => emit({ type: 'job', job, previous }),
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -190,4 +201,10 @@ export async function offloadImage(client: OffloadClient, opts: OffloadOptions):
   } finally {
     await disposeDelta?.();
   }
+}
+
+/** Where following an offload stops: it runs, it ended, or it is staged until its launch time or release. */
+export function settled(job: JobView): boolean {
+  if (job.state === 'staged') return job.launch !== undefined && job.launch.releasedAt === undefined;
+  return job.state === 'running' || job.state === 'failed' || job.state === 'cancelled';
 }

@@ -1,5 +1,5 @@
 /** Plain-text views of jobs for the CLI (no colours: they end up in logs). */
-import { leaseLines } from './leases';
+import { launchLines, leaseLines } from './leases';
 import { formatBytes } from './progress';
 import { UTC, type Zone } from './times';
 import type { ClientJobView, JobDownload, JobTarget } from './types';
@@ -94,6 +94,7 @@ export function renderJob(job: JobView, opts: { zone?: Zone; now?: Date } = {}):
   if (job.bytes.imported !== undefined) bytes.push(`imported ${formatBytes(job.bytes.imported)}`);
   if (job.bytes.exported !== undefined) bytes.push(`exported ${formatBytes(job.bytes.exported)}`);
   kv('bytes', bytes.join(', '));
+  for (const [k, v] of launchLines(job, opts.zone ?? UTC, opts.now)) kv(k, v);
   for (const [k, v] of leaseLines(job, opts.zone ?? UTC, opts.now)) kv(k, v);
   if (job.steps.length) {
     lines.push('  steps');

@@ -15,6 +15,13 @@ import type {
 import type { LeaseRequest } from '../domain/requests';
 import type { JobView } from '../domain/view';
 import type { ImageCacheView } from '../domain/image-cache-view';
+import type { JobLaunch } from '../domain/job';
+import type {
+  CreateScheduleRequest,
+  PrestageUploadRequest,
+  UpdateScheduleRequest,
+} from '../domain/schedule-requests';
+import type { ScheduleView, WindowView } from '../domain/windows/schedule-view';
 import type { UploadInstructions } from '../domain/offloads';
 import type { BlockManifest } from '../clouds/aws/ebs-blocks';
 
@@ -24,9 +31,15 @@ export type {
   CloudName,
   ImageCacheView,
   ImageFormatName,
+  CreateScheduleRequest,
+  JobLaunch,
   JobLease,
   JobState,
   JobView,
+  PrestageUploadRequest,
+  ScheduleView,
+  UpdateScheduleRequest,
+  WindowView,
   LeaseRequest,
   ReturnPlan,
   UploadInstructions,
@@ -79,4 +92,47 @@ export interface UploadedPart {
 export interface JobStateAnswer {
   jobId: string;
   state: JobState;
+}
+
+/** 202 answer of POST /offloads/{id}/launch. */
+export interface LaunchAnswer extends JobStateAnswer {
+  launch?: JobLaunch;
+}
+
+/** 200 answer of DELETE /schedules/{id}: the jobs of windows that had not opened were cancelled. */
+export interface DeletedSchedule {
+  scheduleId: string;
+  name: string;
+  deleted: true;
+  cancelledJobs: string[];
+}
+
+/** GET /schedules/preview query: the next openings of a cron expression in a zone. */
+export interface PreviewRequest {
+  cron: string;
+  timeZone: string;
+  count?: number;
+  /** ISO-8601 instant to count from (default: the gateway's now). */
+  after?: string;
+  duration?: string;
+  closesAfter?: string;
+}
+
+/** 200 answer of GET /schedules/preview. */
+export interface SchedulePreview {
+  expression: string;
+  timeZone: string;
+  windows: Array<{ opensAt: string; opensAtLocal: string; closesAt?: string; closesAtLocal?: string }>;
+}
+
+/**
+ * 202 (200 again for the same VM and window) answer of POST /schedules/{id}/prestage: the window's
+ * job and its upload; no `upload` once that upload is complete.
+ */
+export interface PrestagedUpload {
+  jobId: string;
+  state: JobState;
+  upload?: UploadInstructions;
+  window: { opensAt: string; closesAt: string };
+  job: JobView;
 }

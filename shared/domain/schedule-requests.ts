@@ -24,6 +24,17 @@ export function durationSeconds(text: string): number | undefined {
   return d * 86400 + h * 3600 + min * 60 + s;
 }
 
+/** `PT2H`, `PT10M`, `P2DT12H`: seconds as an ISO-8601 duration (what durationSeconds reads). */
+export function isoDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const time = `${h ? `${h}H` : ''}${m ? `${m}M` : ''}${s ? `${s}S` : ''}`;
+  const text = `P${d ? `${d}D` : ''}${time ? `T${time}` : ''}`;
+  return text === 'P' ? 'PT0S' : text;
+}
+
 const Duration = z
   .string()
   .max(32)

@@ -1,5 +1,6 @@
 /** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
 import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
+import { isoDuration } from '../schedule-requests';
 import { localTime, windowsAhead } from './window-plan';
 
 export interface WindowView extends WindowTimes {
@@ -26,17 +27,6 @@ export interface ScheduleView {
   /** Windows handled so far, newest first. */
   occurrences: Array<Occurrence & { opensAtLocal: string; closesAtLocal: string }>;
   links: { self: string; prestage: string };
-}
-
-/** `PT2H`, `PT10M`, `P2DT12H`: seconds as an ISO-8601 duration. */
-export function isoDuration(seconds: number): string {
-  const d = Math.floor(seconds / 86400);
-  const h = Math.floor((seconds % 86400) / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  const time = `${h ? `${h}H` : ''}${m ? `${m}M` : ''}${s ? `${s}S` : ''}`;
-  const text = `P${d ? `${d}D` : ''}${time ? `T${time}` : ''}`;
-  return text === 'P' ? 'PT0S' : text;
 }
 
 export function viewSchedule(schedule: Schedule, count = 5): ScheduleView {
