@@ -4,7 +4,7 @@
  * ISO-8601; times show in UTC and in the schedule's zone. `prestage` is in schedule-prestage.ts.
  */
 import { readFile } from 'node:fs/promises';
-import { isoDuration } from '../../shared/domain/schedule-requests';
+import { isoDuration } from '../../shared/schedules/iso-duration';
 import { renderPreview, renderSchedule, renderScheduleTable } from '../../shared/client/schedules';
 import type { CreateScheduleRequest, ScheduleView } from '../../shared/client/types';
 import {

@@ -3,7 +3,7 @@
  * and the history), `schedule list` (one line each) and `schedule preview`. Every time shows in UTC
  * and in the schedule's own zone, the one its cron expression is read in.
  */
-import { durationSeconds } from '../domain/schedule-requests';
+import { durationSeconds } from '../schedules/iso-duration';
 import { targetText } from './render';
 import { UTC, formatInstant, formatSpan, relativeTo, zoneNamed, type Zone } from './times';
 import type { SchedulePreview, ScheduleView, WindowView } from './types';

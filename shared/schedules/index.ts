@@ -14,3 +14,4 @@ export {
   type ScheduleErrorWhere,
 } from './errors';
 export { formatOffset, instantsOf, offsetMs, wallClock, wallClockMs, type WallClock } from './time-zone';
+export { durationSeconds, isoDuration } from './iso-duration';

@@ -1,6 +1,6 @@
 /** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
 import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
-import { isoDuration } from '../schedule-requests';
+import { isoDuration } from '../../schedules/iso-duration';
 import { localTime, windowsAhead } from './window-plan';
 
 export interface WindowView extends WindowTimes {

@@ -10,8 +10,8 @@ import type { Gateway } from '../gateway';
 import { PRE_LAUNCH_STATES } from '../launch-gate';
 import { cancelOffload, resolveCloudTarget } from '../offloads';
 import type { Schedule, ScheduledVm, WindowLength, WindowSpec, WindowTimes } from '../schedule-model';
+import { durationSeconds } from '../../schedules/iso-duration';
 import {
-  durationSeconds,
   isScheduleId,
   type CreateScheduleRequest,
   type PreviewQuery,
