@@ -6,7 +6,10 @@
  * the job, tagged with the job and the return attempt so a retried step finds it instead of making a
  * second) → CheckReturnSnapshot until completed (a Wait/Check loop in the state machine) →
  * PublishChangedBlocks (ListChangedBlocks base → return snapshot, GetSnapshotBlock of the changed
- * blocks only, each checked against its SHA-256, streamed as a delta into S3) → Cleanup.
+ * blocks only, each checked against its SHA-256, streamed as a delta into S3) → Cleanup. The delta
+ * names the offloaded disk as its base and carries the result's SHA-256, hashed over that disk
+ * overlaid with the changed blocks: the staged image, or for a job uploaded as a delta (an
+ * incremental offload, a window's image-cache job: no disk in staging) the base snapshot itself.
  *
  * Fallback: when the base snapshot is gone (deleted outside burstgate) the return snapshot's written
  * blocks (ListSnapshotBlocks) are published as a base-less delta, a full copy, as the Azure return
@@ -24,6 +27,7 @@ import { planBlockRuns, type PlannedRun } from '../../clouds/aws/block-runs';
 import { publishDeltaArtifact, type PublishedDelta } from './delta-publish';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
 import { isAwsDirect, type Job } from '../job';
+import { snapshotDisk } from './snapshot-disk';
 import { openStagedDisk } from './staged-disk';
 import { CANCELLED, askCloud, assertNotCancelled, failIfWaitedTooLong, failStep } from './step-kit';
 
@@ -324,7 +328,13 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
   };
   await askCloud(gw, jobId, tailCheck);
 
-  const staged = await openStagedDisk(gw, job);
+  // The delta applies to the offloaded disk. A delta upload's staged object is no disk: the job's
+  // base snapshot is (the cached one it reused, or the child its blocks went into).
+  const staged = !base
+    ? undefined
+    : job.image.format === 'delta'
+      ? { disk: snapshotDisk(snaps, region, base, capacity), close: async () => undefined }
+      : await openStagedDisk(gw, job);
   let changedBytes = 0;
   const counted = (async function* () {
     for await (const run of planBlockRuns(blocksOf(listing()), {
@@ -340,7 +350,7 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
     // Cloud failures are recorded on the job by publishDeltaArtifact (askCloud), a damaged block included.
     return await publishDeltaArtifact(gw, job, {
       virtualSize,
-      ...(base ? { base: staged.disk } : {}),
+      ...(staged ? { base: staged.disk } : {}),
       extents: runExtents(counted, readBlock, {
         blockBytes: B,
         concurrency: BLOCK_READ_CONCURRENCY,
@@ -351,6 +361,6 @@ export async function awsPublishChangedBlocks(gw: Gateway, jobId: string): Promi
       source: 'EBS',
     });
   } finally {
-    await staged.close();
+    await staged?.close();
   }
 }

@@ -28,7 +28,7 @@ import {
   awsSnapshotForReturn,
   runExtents,
 } from '../../../shared/domain/workflow/aws-return';
-import type { DeltaExtentInput } from '../../../shared/images/delta-writer';
+import { DeltaWriter, type DeltaExtentInput } from '../../../shared/images/delta-writer';
 import { awsError } from '../../helpers/fake-deps';
 import { fakeSnapshots, type FakeSnapshots } from '../../helpers/fake-snapshots';
 import { collect } from '../../helpers/bytes';
@@ -380,6 +380,85 @@ describe('awsPublishChangedBlocks', () => {
     expect(t.fake.ebs.inputsOf(ListSnapshotBlocksCommand).length).toBeGreaterThan(0);
     expect(after.returned).not.toHaveProperty('baseDiskSha256');
     expect(after.steps.at(-1)?.detail).toMatch(/^full copy \(no base snapshot\)/);
+  });
+
+  describe('of a delta upload (an incremental offload, or a window’s image-cache job)', () => {
+    /** The job's staged object is the (empty) delta it was offloaded with: no disk to hash the base from. */
+    async function deltaSnapshotted(offloaded: Buffer, guest: Buffer): Promise<Job> {
+      const job = await snapshotted(offloaded, guest);
+      const writer = new DeltaWriter({
+        virtualSize: offloaded.length,
+        baseCapacity: offloaded.length,
+        baseSha256: sha256(offloaded),
+      });
+      const delta = Buffer.concat([writer.header(), writer.finish(sha256(offloaded))]);
+      t.fake.bucket.put(job.image.key, delta);
+      return t.gw.store.update(job.jobId, (j) => {
+        j.image.format = 'delta';
+        j.image.sizeBytes = delta.length;
+        j.image.disk = { offset: 0, size: delta.length, format: 'delta' };
+        j.image.delta = {
+          indexKey: `staging/${j.jobId}/delta-index.json`,
+          baseSha256: sha256(offloaded),
+          baseCapacity: offloaded.length,
+          extents: 0,
+          dataBytes: 0,
+          zeroBytes: 0,
+        };
+      });
+    }
+
+    it('hashes the offloaded disk from the base snapshot and publishes the changed blocks', async () => {
+      // Prepare
+      const [offloaded, guest] = [OFFLOADED(), GUEST()];
+      const job = await deltaSnapshotted(offloaded, guest);
+      snaps.pageSize = 2;
+      // Act
+      const out = await awsPublishChangedBlocks(t.gw, job.jobId);
+      // Assess
+      const { disk, header } = await applied(returned(out.key), offloaded);
+      expect(sha256(disk)).toBe(sha256(guest));
+      expect(header).toMatchObject({ virtualSize: offloaded.length, baseSha256: sha256(offloaded) });
+      expect(out).toMatchObject({
+        full: false,
+        matchesOriginal: false,
+        diskSha256: sha256(guest),
+        changedBytes: 3 * EBS_BLOCK,
+        readBytes: 3 * EBS_BLOCK,
+      });
+      const reads = t.fake.ebs.inputsOf(GetSnapshotBlockCommand);
+      const of = (id: string) => reads.filter((i) => i.SnapshotId === id).map((i) => i.BlockIndex);
+      expect(of('snap-return')).toEqual([2, 5, 6]);
+      // the base's blocks the delta does not replace, each once: 0 (2 and 5 are the return's)
+      expect(of('snap-base')).toEqual([0]);
+    });
+
+    it('returns an untouched disk as an empty delta that matches the original', async () => {
+      // Prepare
+      const offloaded = OFFLOADED();
+      const job = await deltaSnapshotted(offloaded, offloaded);
+      // Act
+      const out = await awsPublishChangedBlocks(t.gw, job.jobId);
+      // Assess
+      expect(out).toMatchObject({ full: false, matchesOriginal: true, changedBytes: 0, readBytes: 0 });
+      expect(out.diskSha256).toBe(sha256(offloaded));
+      expect((await t.gw.store.get(job.jobId)).returned).toMatchObject({
+        baseDiskSha256: sha256(offloaded),
+        matchesOriginal: true,
+      });
+    });
+
+    it('falls back to a full copy when the base snapshot is gone, without opening the staged delta', async () => {
+      // Prepare
+      const [offloaded, guest] = [OFFLOADED(), GUEST()];
+      const job = await deltaSnapshotted(offloaded, guest);
+      snaps.snapshots.delete('snap-base');
+      // Act
+      const out = await awsPublishChangedBlocks(t.gw, job.jobId);
+      // Assess
+      expect(sha256((await applied(returned(out.key))).disk)).toBe(sha256(guest));
+      expect(out).toMatchObject({ full: true, diskSha256: sha256(guest) });
+    });
   });
 
   it('refuses a block whose checksum does not match its bytes, and publishes nothing', async () => {
