@@ -98,17 +98,33 @@ export function dueInstant(at: Date, now: Date): Date {
   return new Date(Math.ceil(ms / 1000) * 1000);
 }
 
+/** Create-or-update rounds of `set` (a round is lost only to a timer firing in between). */
+const SET_ATTEMPTS = 3;
+
 export class SchedulerTimers implements JobTimers {
   constructor(private readonly opts: SchedulerTimersOptions) {}
 
+  /**
+   * Creates the timer, or replaces the one of that name as a whole. Between the two the old one may
+   * fire and be deleted by Scheduler (its UpdateSchedule then answers ResourceNotFound): the create
+   * is tried again, a few times, so setting a timer never fails on a timer that just fired.
+   */
   async set(payload: TimerPayload): Promise<void> {
     const input = this.scheduleInput(payload);
-    try {
-      await this.opts.client.send(new CreateScheduleCommand(input));
-    } catch (err) {
-      if ((err as Error).name !== 'ConflictException') throw err;
-      // The timer exists (set before, not fired yet): replace it as a whole.
-      await this.opts.client.send(new UpdateScheduleCommand(input));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.opts.client.send(new CreateScheduleCommand(input));
+        return;
+      } catch (err) {
+        if ((err as Error).name !== 'ConflictException') throw err;
+      }
+      try {
+        // The timer exists (set before, not fired yet): replace it as a whole.
+        await this.opts.client.send(new UpdateScheduleCommand(input));
+        return;
+      } catch (err) {
+        if ((err as Error).name !== 'ResourceNotFoundException' || attempt === SET_ATTEMPTS) throw err;
+      }
     }
   }
 
