@@ -5,9 +5,13 @@
  *   snapshot, AMI and block manifest pass to the cache, marked `retained` + `imageCache` on the job,
  *   so no cleanup, cancel or compensation of any job removes them. Until then they are the job's
  *   (a failed offload's compensation removes them).
- * - The next direct offload of that VM in that region: identical content (disk SHA-256 and
- *   capacity) reuses the snapshot and AMI (the AMI is registered again if it was deregistered);
- *   changed content uploads a child of the cached snapshot with only the blocks that differ.
+ * - The next direct offload of that VM in that region: identical content reuses the snapshot and
+ *   AMI (the AMI is registered again if it was deregistered); changed content uploads a child of
+ *   the cached snapshot with only the blocks that differ from its manifest. Identical means the
+ *   same capacity and either a delta with no extents, or a full upload whose disk SHA-256 inspect
+ *   measured equal to one the gateway measured too (`diskSha256Measured`): a hash a delta's trailer
+ *   claims is never trusted for reuse. The manifest is the gateway's own (the hashes of the blocks
+ *   it put), so a child is always made of what the snapshot really holds.
  * - An entry that is replaced is retired: its AMI, snapshot and manifest are deleted as soon as no
  *   job that is not done (returned, failed, cancelled) launched from them (`cloud.baseSnapshotId`,
  *   `cloud.amiId`); until then they stay listed under the new entry's `retired` and every later
@@ -91,6 +95,7 @@ export async function rememberDirectImage(gw: Gateway, jobId: string): Promise<v
       ...(amiId ? { amiId } : {}),
       manifestKey,
       diskSha256: job.image.diskSha256,
+      diskSha256Measured: !job.image.delta,
       capacityBytes: job.image.diskCapacityBytes,
       blocks,
       jobId,

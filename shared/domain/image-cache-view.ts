@@ -27,6 +27,8 @@ export interface ImageCacheView {
   amiId?: string;
   /** Lowercase hex content SHA-256 of the whole disk (zeros included). */
   diskSha256: string;
+  /** The gateway measured diskSha256 (a full upload); false: an incremental upload's claim. */
+  diskSha256Measured: boolean;
   capacityBytes: number;
   /** Non-zero 512 KiB blocks of the disk: the manifest's entries. */
   blocks: number;
@@ -48,6 +50,7 @@ export async function viewImageCache(gw: Gateway, entry: ImageCacheEntry): Promi
     snapshotId: entry.snapshotId,
     ...(entry.amiId ? { amiId: entry.amiId } : {}),
     diskSha256: entry.diskSha256,
+    diskSha256Measured: entry.diskSha256Measured === true,
     capacityBytes: entry.capacityBytes,
     blocks: entry.blocks,
     jobId: entry.jobId,

@@ -26,8 +26,18 @@ export interface ImageCacheEntry {
   amiId?: string;
   /** S3 key (staging bucket) of the snapshot's block manifest. */
   manifestKey: string;
-  /** Content SHA-256 of the whole disk (zeros included), as inspect measured it. */
+  /**
+   * Content SHA-256 of the whole disk (zeros included): measured by inspect from a full upload, or
+   * the delta's trailer's claim (the client hashed its disk) for an incremental one.
+   */
   diskSha256: string;
+  /**
+   * True when the gateway measured diskSha256 itself (a full upload). Only such an entry may be
+   * reused by an offload whose measured hash matches: a claimed hash is never trusted for reuse, or
+   * a delta claiming the unchanged disk's hash would have the next full offload boot its blocks.
+   * Absent (entries from before it was recorded): not measured.
+   */
+  diskSha256Measured?: boolean;
   capacityBytes: number;
   /** Non-zero 512 KiB blocks of the disk (the manifest's entries). */
   blocks: number;

@@ -78,11 +78,11 @@ async function offloadDelta(vmName: string, delta: Buffer): Promise<JobView> {
 }
 
 async function deltaBytes(
-  header: { virtualSize: number; baseCapacity: number; baseSha256: string },
+  header: { virtualSize: number; baseCapacity: number; baseSha256: string; resultSha256?: string },
   extents: DeltaExtentInput[],
 ): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of writeDelta({ ...header, resultSha256: 'ab'.repeat(32) }, extents)) parts.push(c);
+  for await (const c of writeDelta({ resultSha256: 'ab'.repeat(32), ...header }, extents)) parts.push(c);
   return Buffer.concat(parts);
 }
 
@@ -214,5 +214,53 @@ describe('burstgate offload --incremental', () => {
     await expect(toImport).rejects.toThrow(/imageFormat: a delta/);
     expect(callsSince(tg.sim, before, 'StartSnapshot')).toBe(0);
     expect(callsSince(tg.sim, before, 'PutSnapshotBlock')).toBe(0);
+  });
+
+  it("cannot be poisoned: a delta claiming the unchanged disk's hash does not make a later full offload boot its blocks", async () => {
+    // Prepare: the VM's image cached by a full direct offload
+    const vm = 'poison-vm';
+    const r0 = await cli(['offload', SAMPLE_OVA, '--name', vm, '--mode', 'direct']);
+    expect(r0.code, r0.stderr).toBe(0);
+    const cached = (await client.getImageCache(AWS_TARGET.region, vm))!;
+    expect(cached).toMatchObject({ diskSha256: sha256(original), diskSha256Measured: true });
+    // a delta that writes its own block 8 but whose trailer claims the result is the unchanged disk
+    const planted = randomBytes(EBS_BLOCK);
+    const poison = await offloadDelta(
+      vm,
+      await deltaBytes(
+        {
+          virtualSize: cached.capacityBytes,
+          baseCapacity: cached.capacityBytes,
+          baseSha256: cached.diskSha256,
+          resultSha256: cached.diskSha256,
+        },
+        [{ kind: 'data', offset: 8 * EBS_BLOCK, data: planted }],
+      ),
+    );
+    expect(poison.state, poison.error?.detail).toBe('running');
+    const poisoned = (await client.getImageCache(AWS_TARGET.region, vm))!;
+    expect(poisoned).toMatchObject({
+      jobId: poison.jobId,
+      diskSha256: sha256(original),
+      diskSha256Measured: false,
+    });
+    const before = tg.sim.calls.length;
+
+    // Act: the unchanged image, offloaded whole
+    const r = await cli(['offload', SAMPLE_OVA, '--name', vm, '--mode', 'direct']);
+    const clean = await client.getOffload(jobIdIn(r.stdout));
+
+    // Assess: no reuse of the poisoned snapshot; its block was put back from the upload, and the
+    // instance boots the original disk
+    expect(r.code, r.stderr).toBe(0);
+    expect(clean.cloud.imageCache).toMatchObject({ outcome: 'incremental', fromJobId: poison.jobId });
+    expect(callsSince(tg.sim, before, 'PutSnapshotBlock')).toBe(1);
+    const volume = await volumeOf(clean, original.length);
+    expect(sha256(volume)).toBe(sha256(original));
+    expect(volume.subarray(8 * EBS_BLOCK, 9 * EBS_BLOCK).equals(planted)).toBe(false);
+    expect(await client.getImageCache(AWS_TARGET.region, vm)).toMatchObject({
+      jobId: clean.jobId,
+      diskSha256Measured: true,
+    });
   });
 });

@@ -98,6 +98,7 @@ describe('GET /image-cache/{region}/{vmName}', () => {
         snapshotId: job.cloud.baseSnapshotId,
         amiId: job.cloud.amiId,
         diskSha256: job.image.diskSha256,
+        diskSha256Measured: true, // a full upload: inspect measured it
         capacityBytes: job.image.diskCapacityBytes,
         blocks: dataBlocks,
         jobId: job.jobId,
@@ -112,6 +113,7 @@ describe('GET /image-cache/{region}/{vmName}', () => {
           'blocks',
           'capacityBytes',
           'diskSha256',
+          'diskSha256Measured',
           'jobId',
           'manifest',
           'region',

@@ -35,6 +35,7 @@ import { deleteDeltaIndex, deltaBaseProblem, deltaRangeChanges, readDeltaIndex }
 import { removeJobResources } from '../cleanup';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
 import type { AwsTarget, Job } from '../job';
+import type { ImageCacheEntry } from '../../store/image-cache';
 import { openStagedDisk, stagedAllocatedBytes } from './staged-disk';
 import {
   CANCELLED,
@@ -128,7 +129,7 @@ export async function awsPrepareSnapshot(gw: Gateway, jobId: string): Promise<Eb
     }
     // a delta's data is what it carries; an image's, what its format maps as allocated
     const allocated = delta ? delta.dataBytes : await stagedAllocatedBytes(gw, job);
-    if (usable && usable.diskSha256 === job.image.diskSha256 && usable.capacityBytes === capacity) {
+    if (usable && identicalContent(usable, job, capacity)) {
       const amiAlive =
         usable.amiId !== undefined &&
         (await askCloud(gw, jobId, () => snapshots.imageExists(target.region, usable.amiId!)));
@@ -520,4 +521,15 @@ export async function awsRegisterImage(gw: Gateway, jobId: string): Promise<{ am
     assertNotCancelled(recorded);
   }
   return { amiId };
+}
+
+/**
+ * Whether the job's disk is the cached one, so that its snapshot can be reused (aws-image-cache.ts):
+ * a delta that changes nothing, or a full upload whose measured SHA-256 is the entry's measured one.
+ */
+function identicalContent(entry: ImageCacheEntry, job: Job, capacity: number): boolean {
+  if (entry.capacityBytes !== capacity) return false;
+  const delta = job.image.delta;
+  if (delta) return delta.extents === 0;
+  return entry.diskSha256Measured === true && entry.diskSha256 === job.image.diskSha256;
 }

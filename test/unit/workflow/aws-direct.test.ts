@@ -195,6 +195,21 @@ describe('awsPrepareSnapshot', () => {
     });
   });
 
+  it('never reuses on a hash a delta claimed: identical content by that claim makes a child of the cached snapshot', async () => {
+    // Prepare: the entry's hash is the disk's, but a delta's trailer said so (the gateway did not measure it)
+    const disk = DISK();
+    await cacheHolds(t, snaps, disk, { amiId: 'ami-cached', measured: false });
+    const job = await directJob(t, disk);
+    snaps.describable().startable();
+    // Act
+    const plan = await awsPrepareSnapshot(t.gw, job.jobId);
+    // Assess: a child whose blocks are compared with the gateway's own manifest, not a reuse
+    expect(plan.outcome).toBe('incremental');
+    expect(plan.upload).toBe(true);
+    expect(t.fake.ebs.inputsOf(StartSnapshotCommand)[0]).toMatchObject({ ParentSnapshotId: 'snap-cached' });
+    expect((await t.gw.store.get(job.jobId)).cloud.imageCache).toMatchObject({ outcome: 'incremental' });
+  });
+
   it('reuses the cached snapshot whose AMI is gone, and RegisterImage registers it again', async () => {
     // Prepare
     const disk = DISK();

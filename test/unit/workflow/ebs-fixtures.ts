@@ -97,7 +97,14 @@ export async function cacheHolds(
   t: StepTest,
   snaps: FakeSnapshots,
   disk: Buffer,
-  opts: { snapshotId?: string; amiId?: string; volumeSizeGiB?: number; vmName?: string } = {},
+  opts: {
+    snapshotId?: string;
+    amiId?: string;
+    volumeSizeGiB?: number;
+    vmName?: string;
+    /** The entry's hash was measured by the gateway (default), or claimed by a delta. */
+    measured?: boolean;
+  } = {},
 ): Promise<ImageCacheEntry> {
   const snapshotId = opts.snapshotId ?? 'snap-cached';
   const jobId = 'job-that-uploaded-it';
@@ -112,6 +119,7 @@ export async function cacheHolds(
     ...(opts.amiId ? { amiId: opts.amiId } : {}),
     manifestKey,
     diskSha256: sha256(disk),
+    diskSha256Measured: opts.measured ?? true,
     capacityBytes: disk.length,
     blocks: Object.keys(manifest.blocks).length,
     jobId,
