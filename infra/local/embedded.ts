@@ -192,6 +192,8 @@ export function localConfig(
     },
     ...LEASE_DEFAULTS,
     ...leases,
+    // the embedded deployment's receivers run on this machine: plain HTTP to loopback is allowed
+    callbacks: { allowCidrs: ['127.0.0.0/8', '::1/128'], allowHosts: ['localhost'], httpToLoopback: true },
   };
 }
 

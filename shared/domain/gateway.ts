@@ -20,6 +20,12 @@ import { StagingBucket } from '../store/staging';
 import { SchedulerTimers, type JobTimers } from '../timers/job-timers';
 import type { Job, JobResource, JobState, JobTarget } from './job';
 import type { Schedule } from './schedule-model';
+import { checkCallbackUrl, notifyCallback, type CallbackEnv } from './callbacks';
+
+const callbackEnv = (deps: GatewayDeps): CallbackEnv => ({
+  policy: deps.config.callbacks,
+  resolve: deps.resolve,
+});
 
 /**
  * Events besides state changes, each with its EventBridge detail-type; the callback gets
@@ -70,6 +76,8 @@ export interface Gateway {
   announceWindow(schedule: Schedule, kind: WindowEventKind, detail: Record<string, unknown>): Promise<void>;
   /** One-time timers (EventBridge Scheduler): lease warnings, lease-driven returns, launch times. */
   timers: JobTimers;
+  /** Refuses a callback URL the gateway would not send to (callbacks.ts): a ValidationError naming `path`. */
+  checkCallback(url: string, path: string): Promise<void>;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -112,6 +120,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return azure;
     },
     timers: new SchedulerTimers({ client: deps.scheduler, ...deps.config.timers }),
+    checkCallback: (url, path) => checkCallbackUrl(callbackEnv(deps), url, path),
     publish: (job, from) =>
       send(deps, ofJob(job), 'Job State Changed', 'job-state-changed', {
         jobId: job.jobId,
@@ -176,29 +185,14 @@ async function send(
   } catch (err) {
     deps.logger.warn(`could not publish the ${detailType} event`, { ...about, error: err as Error });
   }
-  if (callbackUrl) await notifyCallback(deps.logger, callbackUrl, `burstgate.${kind}`, detail, about);
-}
-
-/** POSTs an event to a job's or schedule's callbackUrl: once, 5 s at most, failures logged. */
-async function notifyCallback(
-  logger: Logger,
-  url: string,
-  type: string,
-  detail: Record<string, unknown>,
-  about: Record<string, string>,
-): Promise<void> {
-  try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'burstgate' },
-      body: JSON.stringify({ type, ...detail }),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(5000),
-    });
-    await res.body?.cancel();
-    if (!res.ok) logger.warn('the callback answered with an error', { ...about, status: res.status });
-  } catch (err) {
-    logger.warn('could not deliver the callback', { ...about, error: err as Error });
+  if (callbackUrl) {
+    await notifyCallback(
+      callbackEnv(deps),
+      deps.logger,
+      callbackUrl,
+      { type: `burstgate.${kind}`, ...detail },
+      about,
+    );
   }
 }
 

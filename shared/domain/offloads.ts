@@ -112,6 +112,8 @@ export async function placeOffload(
 ): Promise<PlacedOffload> {
   const now = gw.now();
   const target = resolveTarget(gw, req);
+  // a window's job has its schedule's callback, checked with the schedule (and at each delivery)
+  if (req.callbackUrl && !window) await gw.checkCallback(req.callbackUrl, 'callbackUrl');
   const launch = launchFor(gw, req.launch);
   // The default lease counts from the planned launch (a held one: from its release).
   const plannedLaunch = launch?.at ? new Date(launch.at) : now;

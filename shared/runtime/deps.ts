@@ -21,6 +21,8 @@ import {
 } from '../clouds/azure/clients';
 import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../clouds/aws/ebs-blocks';
 import { ENV } from './env-names';
+import { assertCidrs, type EgressPolicy, type Resolver } from '../domain/egress';
+import { isIP } from 'node:net';
 
 const MiB = 1024 * 1024;
 
@@ -82,6 +84,11 @@ export interface GatewayConfig {
   defaultLeaseSeconds: number;
   /** How long before a lease ends the `lease-expiring` event goes out (default 1 hour). */
   leaseWarningSeconds: number;
+  /**
+   * Where callbacks may go besides public HTTPS addresses (shared/domain/egress.ts); absent: nowhere
+   * else. From BURSTGATE_CALLBACK_ALLOW: CIDRs and host names, comma-separated.
+   */
+  callbacks?: EgressPolicy;
 }
 
 export interface TimersConfig {
@@ -124,6 +131,8 @@ export interface GatewayDeps {
   azureClients?: () => Promise<AzureClients>;
   logger: Logger;
   now(): Date;
+  /** Resolves callback hosts (default: the system's resolver); tests inject one, so no lookup leaves. */
+  resolve?: Resolver;
 }
 
 export interface CreateDepsOptions {
@@ -273,7 +282,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     defaultLeaseSeconds: positive(env, ENV.defaultLeaseSeconds, LEASE_DEFAULTS.defaultLeaseSeconds),
     leaseWarningSeconds: positive(env, ENV.leaseWarningSeconds, LEASE_DEFAULTS.leaseWarningSeconds),
     ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
+    ...(env[ENV.callbackAllow] ? { callbacks: callbackPolicyFromEnv(env[ENV.callbackAllow] ?? '') } : {}),
   };
+}
+
+/** `10.20.0.0/16,hooks.corp.example`: CIDRs (checked here) and host names callbacks may reach. */
+function callbackPolicyFromEnv(raw: string): EgressPolicy {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const cidrs = items.filter((s) => s.includes('/') || isIP(s) !== 0);
+  assertCidrs(cidrs, ENV.callbackAllow);
+  return { allowCidrs: cidrs, allowHosts: items.filter((s) => !cidrs.includes(s)), httpToLoopback: false };
 }
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -4,6 +4,7 @@
  */
 export const ENV = {
   jobsTable: 'JOBS_TABLE',
+  callbackAllow: 'BURSTGATE_CALLBACK_ALLOW',
   stagingBucket: 'STAGING_BUCKET',
   offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',

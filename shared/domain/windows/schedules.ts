@@ -55,6 +55,7 @@ export async function createSchedule(
   const vms = req.vms.map((v, i) => resolveVm(gw, v, `vms.${i}`));
   const windows = checkRule(rule, now);
   await checkOverlaps(gw, undefined, vms, windows, now);
+  if (req.callbackUrl) await gw.checkCallback(req.callbackUrl, 'callbackUrl');
   const schedule: Schedule = {
     scheduleId: newScheduleId(now),
     name: req.name,
@@ -94,6 +95,7 @@ export async function updateSchedule(
   const rule = ruleOf(req, current);
   const vms = req.vms ? req.vms.map((v, i) => resolveVm(gw, v, `vms.${i}`)) : current.vms;
   const state = req.state ?? current.state;
+  if (req.callbackUrl) await gw.checkCallback(req.callbackUrl, 'callbackUrl');
   // A window already handled (pre-staged, open) stays as it was: the next one comes after it.
   const handled = current.occurrences[0]?.opensAt;
   const after = new Date(Math.max(now.getTime(), handled ? Date.parse(handled) : 0));
