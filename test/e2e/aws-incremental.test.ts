@@ -2,7 +2,9 @@
  * `burstgate offload --incremental` end to end against the embedded gateway: the first offload of a
  * VM has no cached image and goes whole (and becomes the cache); a changed disk then crosses the
  * WAN as a delta of its changed 512 KiB blocks only, which the gateway puts on top of the cached
- * snapshot; unchanged content sends an empty delta and reuses the cached snapshot and AMI. A delta
+ * snapshot; unchanged content sends an empty delta and reuses the cached snapshot and AMI. A job
+ * uploaded as a delta comes home by `burstgate return --base <the changed local disk>` as a delta of
+ * the blocks its guest changed (hashed over its base snapshot: no disk is in staging). A delta
  * that does not fit (another base, blocks cut in the middle, no cached image, not AWS direct) is
  * refused with the reason, before anything is created in the cloud.
  */
@@ -16,11 +18,12 @@ import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/domain/view';
-import { convertImage } from '../../shared/images';
+import { convertImage, openBaseImage } from '../../shared/images';
 import { writeDelta, type DeltaExtentInput } from '../../shared/images/delta-writer';
 import { callsSince, EBS_BLOCK } from '../helpers/aws-sim';
 import { cliAgainst } from '../helpers/cli';
 import { AWS_TARGET, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { qemuImg } from '../helpers/images/fixtures';
 import { sha256 } from '../helpers/bytes';
 
 const KiB = 1024;
@@ -151,6 +154,105 @@ describe('burstgate offload --incremental', () => {
     expect(third.cloud.imageCache).toMatchObject({ outcome: 'reused', fromJobId: second.jobId });
     expect(callsSince(tg.sim, before3, 'PutSnapshotBlock')).toBe(0);
     expect(callsSince(tg.sim, before3, 'StartSnapshot')).toBe(0);
+  });
+
+  it("returns a delta-uploaded job through the CLI: the guest's changed blocks onto the changed local disk", async () => {
+    // Prepare: the VM's image cached by a whole first offload, whose burst is then over
+    const vm = 'incremental-return-vm';
+    const simIds = () => {
+      const r = tg.sim.resources();
+      return [...r.instances, ...r.images, ...r.snapshots].map((x) => x.id).sort();
+    };
+    const simBefore = new Set(simIds());
+    const r1 = await cli(['offload', SAMPLE_OVA, '--name', vm, '--incremental']);
+    expect(r1.code, r1.stderr).toBe(0);
+    const first = await client.getOffload(jobIdIn(r1.stdout));
+    expect(first.cloud.imageCache).toMatchObject({ outcome: 'full' });
+    await client.cancel(first.jobId);
+    // the local disk changes (blocks 60 and 61 rewritten) and goes out again as a delta
+    const local = Buffer.from(original);
+    randomBytes(2 * EBS_BLOCK).copy(local, 60 * EBS_BLOCK);
+    const localPath = join(work, 'incremental-return.raw');
+    await writeFile(localPath, local);
+    const r2 = await cli(['offload', localPath, '--name', vm, '--incremental']);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stdout).toContain('2 changed and 0 zeroed block(s)');
+    const second = await client.getOffload(jobIdIn(r2.stdout));
+    expect(second.state, second.error?.detail).toBe('running');
+    expect(second.image).toMatchObject({
+      format: 'delta',
+      diskSha256: sha256(local),
+      delta: { extents: 1, dataBytes: 2 * EBS_BLOCK, zeroBytes: 0, baseSha256: sha256(original) },
+    });
+    expect(second.cloud.imageCache).toMatchObject({ outcome: 'incremental', fromJobId: first.jobId });
+    // the guest writes into a block the local change rewrote and into one it did not
+    const writes: Array<[number, Buffer]> = [
+      [61 * EBS_BLOCK + 1000, randomBytes(4 * KiB)],
+      [40 * MiB + 4 * KiB, randomBytes(100 * KiB)],
+    ];
+    for (const [offset, data] of writes) await tg.sim.writeDisk(second.cloud.instanceId!, offset, data);
+    const expected = Buffer.from(local);
+    for (const [offset, data] of writes) data.copy(expected, offset);
+    expect(sha256(await volumeOf(second, expected.length))).toBe(sha256(expected));
+    const expectedPath = join(work, 'incremental-return-expected.raw');
+    await writeFile(expectedPath, expected);
+
+    // Act: the CLI returns the job and rebuilds on the changed local disk
+    const out = join(work, 'incremental-returned.vmdk');
+    const r = await cli(['return', second.jobId, '--base', localPath, '--out', out]);
+    const returned = await client.getOffload(second.jobId);
+    const cached = await client.getImageCache(AWS_TARGET.region, vm);
+
+    // Assess: a delta of the two blocks the guest wrote, against the disk that went out as a delta
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `base ${localPath}: disk content sha256 ${sha256(local)} (the offloaded disk)`,
+    );
+    expect(r.stdout).toContain(
+      `  disk sha256   ${sha256(expected)} (verified: the disk the gateway returned)`,
+    );
+    expect(returned.state, returned.error?.detail).toBe('returned');
+    expect(returned.download).toMatchObject({
+      format: 'delta',
+      baseDiskSha256: sha256(local),
+      diskSha256: sha256(expected),
+      matchesOriginal: false,
+    });
+    expect(returned.steps.map((s) => s.name)).toEqual([
+      'upload',
+      'inspect',
+      'snapshot-upload',
+      'register-image',
+      'launch',
+      'stop',
+      'snapshot',
+      'publish',
+      'cleanup',
+    ]);
+    expect(returned.steps.find((s) => s.name === 'publish')?.detail).toMatch(/^delta: 1048576 bytes changed/);
+    expect(returned.bytes.changed).toBe(2 * EBS_BLOCK);
+    expect(returned.bytes.exported).toBe(2 * EBS_BLOCK);
+    expect(returned.download!.sizeBytes).toBeLessThan(2 * EBS_BLOCK + 4 * KiB);
+    // the output is the changed local disk with the guest's writes, bit for bit
+    const compared = await qemuImg('compare', '-f', 'vmdk', '-F', 'raw', out, expectedPath);
+    expect(compared.code, compared.stdout + compared.stderr).toBe(0);
+    const back = await openBaseImage(out);
+    try {
+      expect(back.disk.capacity).toBe(expected.length);
+      expect((await back.disk.read(0, expected.length)).equals(expected)).toBe(true);
+    } finally {
+      await back.close();
+    }
+
+    // Assess: of what this test made, the simulator keeps only the cache entry's snapshot and AMI
+    expect(cached).toMatchObject({
+      jobId: second.jobId,
+      snapshotId: second.cloud.baseSnapshotId,
+      amiId: second.cloud.amiId,
+      diskSha256: sha256(local),
+    });
+    expect(simIds().filter((id) => !simBefore.has(id))).toEqual([cached!.snapshotId, cached!.amiId!].sort());
+    expect(returned.resources.filter((x) => !x.removedAt && !x.retained)).toEqual([]);
   });
 
   it('refuses deltas that do not fit, with the reason, creating nothing in the cloud', async () => {
