@@ -282,6 +282,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 
   try {
     const template = await loadTemplate(opts);
+    // The state holds the API key, images and the simulators' credentials: its owner's only.
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await chmod(stateDir, 0o700);
     await mkdir(path.join(stateDir, 's3'), { recursive: true });
     await mkdir(path.join(stateDir, 'dynamodb'), { recursive: true });
     await mkdir(path.join(stateDir, 'aws-sim'), { recursive: true });

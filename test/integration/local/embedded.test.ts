@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -39,14 +39,16 @@ describe('the embedded deployment', () => {
     expect(await wrong.json()).toEqual({ message: 'Forbidden' });
   });
 
-  it('keeps the API key in <stateDir>/api-key, readable only by its owner', async () => {
+  it('keeps the API key in <stateDir>/api-key, readable only by its owner, in a directory only its owner can open', async () => {
     // Act
     const file = join(gw.stateDir, 'api-key');
     const info = await stat(file);
+    const dir = await stat(gw.stateDir);
     // Assess
     expect(gw.apiKey).toMatch(/^bg_[A-Za-z0-9_-]{43}$/);
     expect((await readFile(file, 'utf8')).trim()).toBe(gw.apiKey);
     expect(info.mode & 0o777).toBe(0o600);
+    expect(dir.mode & 0o777).toBe(0o700);
   });
 
   it('points the config at the local state machines, bucket and event bus', async () => {
@@ -164,5 +166,20 @@ describe('restarting the embedded deployment on the same state directory', () =>
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('the embedded deployment in a state directory others could read', () => {
+  it('closes the directory to its owner (mode 0700) on start', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'bg-state-mode-'));
+    await chmod(dir, 0o755);
+    // Act
+    const gw = await startTestGateway({ stateDir: dir, azure: false });
+    const mode = (await stat(dir)).mode & 0o777;
+    await gw.close();
+    await rm(dir, { recursive: true, force: true });
+    // Assess
+    expect(mode).toBe(0o700);
   });
 });
