@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { GatewayFunction } from './gateway-function';
 import { AZURE_CREDENTIAL_FUNCTIONS, type GatewayFunctions } from './functions';
 import { acknowledgeWildcard, getAttFinding } from './nag';
+import { DEFAULT_TARGET_LIMITS } from '../../shared/domain/target-limits';
 import {
   MANAGED_TAG_KEY,
   MANAGED_TAG_VALUE,
@@ -261,11 +262,19 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   // request, so every instance can later be stopped and terminated under the tag condition. Every
   // other resource RunInstances touches (image, subnet, security group, volume, interface, …) is
   // allowed by the NotResource statement.
+  // ...and only of the instance types, in the regions, the gateway allows its callers
+  // (shared/domain/target-limits.ts): the request schema's limits again, where IAM enforces them.
   allow(steps.launchInstance, {
     sid: 'LaunchTaggedInstances',
     actions: ['ec2:RunInstances'],
     resources: [instancesArn],
-    conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE } },
+    conditions: {
+      StringEquals: {
+        [`aws:RequestTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE,
+        'aws:RequestedRegion': [...DEFAULT_TARGET_LIMITS.awsRegions],
+      },
+      StringLike: { 'ec2:InstanceType': [...DEFAULT_TARGET_LIMITS.instanceTypes] },
+    },
   });
   allow(steps.launchInstance, {
     sid: 'LaunchUsingOtherResources',

@@ -2,6 +2,7 @@
  * What the HTTP API does, as plain functions: create an offload (placeOffload), complete its
  * upload, show and list jobs, start the return, cancel. Handlers translate and delegate here.
  */
+import { DEFAULT_TARGET_LIMITS, checkTargetLimits } from './target-limits';
 import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
@@ -49,6 +50,7 @@ const EXT: Record<Job['image']['format'], string> = {
 function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
   const target = req.target;
   if (req.imageFormat === 'delta') {
+    checkTargetLimits(target, gw.config.targetLimits ?? DEFAULT_TARGET_LIMITS, 'target');
     // only EBS can take a delta: blocks on top of the cached snapshot (workflow/aws-delta-upload.ts)
     if (target.cloud !== 'aws' || target.mode === 'import') {
       throw new ValidationError(
@@ -67,7 +69,7 @@ function resolveTarget(gw: Gateway, req: CreateOffloadRequest): JobTarget {
 }
 
 /**
- * A requested target as a job keeps it: an Azure target gets the gateway's default resource group
+ * A requested target as a job keeps it, within the deployment's limits (target-limits.ts): an Azure target gets the gateway's default resource group
  * (a ValidationError at `<path>.cloud` when the gateway has no Azure configuration).
  */
 export function resolveCloudTarget(
@@ -75,6 +77,7 @@ export function resolveCloudTarget(
   target: CreateOffloadRequest['target'],
   path: string,
 ): JobTarget {
+  checkTargetLimits(target, gw.config.targetLimits ?? DEFAULT_TARGET_LIMITS, path);
   if (target.cloud === 'aws') return { ...target };
   const azure = gw.config.azure;
   if (!azure) {

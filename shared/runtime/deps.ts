@@ -22,6 +22,7 @@ import {
 import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../clouds/aws/ebs-blocks';
 import { ENV } from './env-names';
 import { assertCidrs, type EgressPolicy, type Resolver } from '../domain/egress';
+import { DEFAULT_TARGET_LIMITS, likePattern, type TargetLimits } from '../domain/target-limits';
 import { isIP } from 'node:net';
 
 const MiB = 1024 * 1024;
@@ -89,6 +90,8 @@ export interface GatewayConfig {
    * else. From BURSTGATE_CALLBACK_ALLOW: CIDRs and host names, comma-separated.
    */
   callbacks?: EgressPolicy;
+  /** Regions, instance types, locations and VM sizes callers may use; absent: DEFAULT_TARGET_LIMITS. */
+  targetLimits?: TargetLimits;
 }
 
 export interface TimersConfig {
@@ -283,6 +286,38 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     leaseWarningSeconds: positive(env, ENV.leaseWarningSeconds, LEASE_DEFAULTS.leaseWarningSeconds),
     ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
     ...(env[ENV.callbackAllow] ? { callbacks: callbackPolicyFromEnv(env[ENV.callbackAllow] ?? '') } : {}),
+    targetLimits: targetLimitsFromEnv(env),
+  };
+}
+
+/**
+ * The default limits with each list the environment sets replaced. The AWS lists may only narrow
+ * the defaults: the stack's IAM conditions on RunInstances hold the defaults, so a wider list would
+ * pass the request and fail at launch, after the upload.
+ */
+function targetLimitsFromEnv(env: NodeJS.ProcessEnv): TargetLimits {
+  const list = (name: string, fallback: readonly string[]): readonly string[] => {
+    const items = (env[name] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return items.length ? items : fallback;
+  };
+  const d = DEFAULT_TARGET_LIMITS;
+  const narrowing = (name: string, items: readonly string[], within: readonly string[]) => {
+    const wider = items.filter((i) => !within.some((p) => likePattern(p, i)));
+    if (wider.length) {
+      throw new Error(
+        `burstgate: environment variable ${name} may only narrow the stack's allow-list (${within.join(', ')}); not in it: ${wider.join(', ')}`,
+      );
+    }
+    return items;
+  };
+  return {
+    awsRegions: narrowing(ENV.awsRegions, list(ENV.awsRegions, d.awsRegions), d.awsRegions),
+    instanceTypes: narrowing(ENV.instanceTypes, list(ENV.instanceTypes, d.instanceTypes), d.instanceTypes),
+    azureLocations: list(ENV.azureLocations, d.azureLocations),
+    azureVmSizes: list(ENV.azureVmSizes, d.azureVmSizes),
   };
 }
 

@@ -4,7 +4,13 @@
  */
 export const ENV = {
   jobsTable: 'JOBS_TABLE',
+  /** Optional, set by the operator: CIDRs and host names callbacks may reach besides public HTTPS. */
   callbackAllow: 'BURSTGATE_CALLBACK_ALLOW',
+  /** Optional, set by the operator: the target limits' lists (comma-separated; AWS ones only narrower). */
+  awsRegions: 'BURSTGATE_AWS_REGIONS',
+  instanceTypes: 'BURSTGATE_INSTANCE_TYPES',
+  azureLocations: 'BURSTGATE_AZURE_LOCATIONS',
+  azureVmSizes: 'BURSTGATE_AZURE_VM_SIZES',
   stagingBucket: 'STAGING_BUCKET',
   offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',

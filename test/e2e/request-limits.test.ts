@@ -1,7 +1,8 @@
 /**
- * Callback URLs the gateway will not send to are refused when they are given, through the HTTP
- * API: a 400 naming `callbackUrl` and saying why, and nothing created. Every URL here is an IP
- * literal or carries credentials: no lookup, no packet.
+ * What a deployment does not let its callers do, refused through the HTTP API before anything is
+ * created: callback URLs aimed inward (a 400 naming `callbackUrl`; every URL here is an IP literal
+ * or carries credentials: no lookup, no packet), and targets outside its limits (a 400 naming
+ * `target.instanceType`, `target.region`, `vms.0.target...`).
  */
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,5 +73,46 @@ describe('callback URLs aimed inward', () => {
     ]);
     expect(after.body.callbackUrl).toBeUndefined();
     expect((listed.body.items as Array<{ name: string }>).map((s) => s.name)).toEqual(['fine']);
+  });
+});
+
+describe("targets outside the deployment's limits", () => {
+  it.each([
+    [{ ...AWS_TARGET, instanceType: 'p5.48xlarge' }, 'target.instanceType'],
+    [{ ...AWS_TARGET, region: 'us-gov-west-1' }, 'target.region'],
+    [{ ...AWS_TARGET, region: 'cn-north-1', instanceType: 'p4d.24xlarge' }, 'target.region'],
+  ])('POST /offloads to %j is a 400 naming %s, and makes no job', async (target, path) => {
+    // Prepare
+    const size = (await stat(SAMPLE_OVA)).size;
+    // Act
+    const answer = await callApi(gw, 'POST', '/offloads', {
+      vmName: 'too-big',
+      imageFormat: 'ova',
+      imageSizeBytes: size,
+      target,
+    });
+    const listed = await callApi(gw, 'GET', '/offloads');
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors).toEqual([{ path, message: expect.stringContaining('not an allowed') }]);
+    expect(answer.body.detail).toContain('ask its operator to add it');
+    expect(listed.body.items).toEqual([]);
+  });
+
+  it("POST /schedules with a VM outside the limits is a 400 naming the VM's target", async () => {
+    // Act
+    const answer = await callApi(gw, 'POST', '/schedules', {
+      name: 'gpu-burst',
+      vms: [{ vmName: 'node-1', target: { ...AWS_TARGET, instanceType: 'p5.48xlarge' }, source: 'upload' }],
+      window: { cron: 'cron(0 18 ? * 6 *)', timeZone: 'Europe/Berlin' },
+      duration: 'PT2H',
+    });
+    const listed = await callApi(gw, 'GET', '/schedules');
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors).toEqual([
+      { path: 'vms.0.target.instanceType', message: expect.stringContaining('not an allowed') },
+    ]);
+    expect((listed.body.items as Array<{ name: string }>).map((s) => s.name)).not.toContain('gpu-burst');
   });
 });

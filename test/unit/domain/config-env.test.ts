@@ -1,0 +1,61 @@
+/** configFromEnv's operator settings: callback allowances and target limits, and their refusals. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TARGET_LIMITS } from '../../../shared/domain/target-limits';
+import { ENV, configFromEnv } from '../../../shared/runtime/deps';
+
+const BASE: NodeJS.ProcessEnv = {
+  [ENV.jobsTable]: 'jobs',
+  [ENV.stagingBucket]: 'staging',
+  [ENV.offloadStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:offload',
+  [ENV.returnStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:return',
+  [ENV.eventBusName]: 'burstgate',
+  [ENV.scheduleGroupName]: 'burstgate',
+  [ENV.schedulerRoleArn]: 'arn:aws:iam::000000000000:role/scheduler',
+  [ENV.timerStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:timer',
+};
+
+describe('configFromEnv', () => {
+  it('has the default limits and no callback allowance unless the operator sets them', () => {
+    // Act
+    const config = configFromEnv(BASE);
+    // Assess
+    expect(config.targetLimits).toEqual(DEFAULT_TARGET_LIMITS);
+    expect(config.callbacks).toBeUndefined();
+  });
+
+  it('reads callback CIDRs and hosts, and narrower target lists', () => {
+    // Act
+    const config = configFromEnv({
+      ...BASE,
+      [ENV.callbackAllow]: '10.20.0.0/16, hooks.corp.example ,fd12::/48',
+      [ENV.awsRegions]: 'eu-west-1,eu-central-1',
+      [ENV.instanceTypes]: 'm6i.*,t3.large',
+      [ENV.azureVmSizes]: 'Standard_NC*',
+    });
+    // Assess
+    expect(config.callbacks).toEqual({
+      allowCidrs: ['10.20.0.0/16', 'fd12::/48'],
+      allowHosts: ['hooks.corp.example'],
+      httpToLoopback: false,
+    });
+    expect(config.targetLimits).toMatchObject({
+      awsRegions: ['eu-west-1', 'eu-central-1'],
+      instanceTypes: ['m6i.*', 't3.large'],
+      azureVmSizes: ['Standard_NC*'],
+      azureLocations: DEFAULT_TARGET_LIMITS.azureLocations,
+    });
+  });
+
+  it('refuses a wrong CIDR, and AWS lists wider than the IAM conditions', () => {
+    // Act / Assess
+    expect(() => configFromEnv({ ...BASE, [ENV.callbackAllow]: '10.20.0.0/40' })).toThrow(
+      'BURSTGATE_CALLBACK_ALLOW: "10.20.0.0/40" is not a CIDR',
+    );
+    expect(() => configFromEnv({ ...BASE, [ENV.instanceTypes]: 't3.*,p5.48xlarge' })).toThrow(
+      /BURSTGATE_INSTANCE_TYPES may only narrow .*not in it: p5\.48xlarge/,
+    );
+    expect(() => configFromEnv({ ...BASE, [ENV.awsRegions]: 'us-gov-west-1' })).toThrow(
+      'not in it: us-gov-west-1',
+    );
+  });
+});
