@@ -202,19 +202,19 @@ describe('AWS direct offload over HTTP', () => {
   });
 
   it('a failed incremental offload removes its own snapshot and AMI and keeps the cached image', async () => {
-    // Prepare: changed content again, to an instance type EC2 does not have (RunInstances fails)
+    // Prepare: changed content again, to an instance type EC2 does not have, in an allowed family (RunInstances fails)
     const file = join(work, 'changed-again.raw');
     await writeFile(file, withBlocks(changedDisk, [{ index: 3, fill: 0x33 }]));
 
     // Act
     const failed = await settle(
-      await offload(file, 'direct-vm', 'raw', { ...DIRECT, instanceType: 'q9.nonsense' }),
+      await offload(file, 'direct-vm', 'raw', { ...DIRECT, instanceType: 't3.nonsense' }),
     );
 
     // Assess
     expect(failed.state).toBe('failed');
     expect(failed.error).toMatchObject({ type: 'cloud-rejected', step: 'launch' });
-    expect(failed.error?.detail).toContain('q9.nonsense');
+    expect(failed.error?.detail).toContain('t3.nonsense');
     expect(failed.cloud.imageCache).toMatchObject({ outcome: 'incremental' });
     const live = gw.sim.resources();
     const liveSnapshots = live.snapshots.map((x) => x.id);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_TARGET_LIMITS } from '../../../shared/domain/target-limits';
 import { actionsOfRole, resourcesOfType, statementsOfRole, synthesized } from '../../helpers/synth';
 
 const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'];
@@ -326,7 +327,7 @@ describe('function permissions', () => {
     }
   });
 
-  it('only allow tagging while creating, and launching only instances tagged as managed', () => {
+  it('only allow tagging while creating, and launching only instances tagged as managed, of allowed types in allowed regions', () => {
     // Prepare
     const { template } = synthesized();
     const createActions: Record<string, string> = {
@@ -355,7 +356,13 @@ describe('function permissions', () => {
     }
     const onInstances = launch.find((s) => s.Resource);
     const onOthers = launch.find((s) => s.NotResource);
-    expect(onInstances?.Condition).toEqual({ StringEquals: { 'aws:RequestTag/burstgate:managed': 'true' } });
+    expect(onInstances?.Condition).toEqual({
+      StringEquals: {
+        'aws:RequestTag/burstgate:managed': 'true',
+        'aws:RequestedRegion': [...DEFAULT_TARGET_LIMITS.awsRegions],
+      },
+      StringLike: { 'ec2:InstanceType': [...DEFAULT_TARGET_LIMITS.instanceTypes] },
+    });
     expect(onOthers?.NotResource).toEqual(onInstances?.Resource);
     expect(onOthers?.Condition).toBeUndefined();
   });
