@@ -227,7 +227,13 @@ async function planAhead(gw: Gateway, job: Job, lease: JobLease): Promise<Return
 /** POST /offloads/{id}/upload-complete: completes the multipart upload and releases the execution. */
 export async function completeUpload(gw: Gateway, jobId: string, req: CompleteUploadRequest): Promise<Job> {
   const job = await gw.store.get(jobId);
-  if (job.uploadCompletedAt) return job; // already done: the same request again is fine
+  if (job.uploadCompletedAt) {
+    // Already done: the same request again is fine. The first may have died between recording the
+    // upload and releasing the wait (or Step Functions failed it): release it again while the job
+    // is still inspecting (a token already used is refused, harmlessly).
+    if (job.state === 'inspecting') await releaseUploadWait(gw, job);
+    return job;
+  }
   if (job.state !== 'awaiting-upload' || !job.image.uploadId) {
     throw new InvalidJobStateError(jobId, job.state, 'complete the upload of', ['awaiting-upload']);
   }

@@ -110,6 +110,42 @@ describe('AwaitUpload', () => {
     expect(t.fake.bucket.get(job.image.key)?.toString()).toBe('disk');
   });
 
+  it('a replayed upload-complete sends the task token again when the first send failed', async () => {
+    // Prepare: a real one-part upload; the wait is registered; the first SendTaskSuccess fails
+    const job = await placeJob(t, 'awaiting-upload', () => undefined, { sizeBytes: 4 });
+    const uploadId = await t.gw.staging.createUpload(job.image.key);
+    await t.gw.store.update(job.jobId, (j) => {
+      j.image.uploadId = uploadId;
+      recordResource(j, { type: 'multipart-upload', id: uploadId, location: j.image.bucket }, t.gw.now());
+    });
+    const part = await t.gw.s3.send(
+      new UploadPartCommand({
+        Bucket: job.image.bucket,
+        Key: job.image.key,
+        UploadId: uploadId,
+        PartNumber: 1,
+        Body: Buffer.from('disk'),
+      }),
+    );
+    await awaitUpload(t.gw, job.jobId, 'token-5');
+    let sends = 0;
+    t.fake.sfn.on(SendTaskSuccessCommand, () => {
+      if (++sends === 1) throw awsError('ServiceUnavailable', 'try again');
+      return {};
+    });
+    const request = { parts: [{ partNumber: 1, etag: part.ETag! }] };
+    // Act
+    const first = await completeUpload(t.gw, job.jobId, request).catch((e: Error) => e);
+    const replay = await completeUpload(t.gw, job.jobId, request);
+    // Assess
+    expect((first as Error).name).toBe('ServiceUnavailable');
+    expect(replay.state).toBe('inspecting');
+    expect(t.fake.sfn.inputsOf(SendTaskSuccessCommand).map((i) => i.taskToken)).toEqual([
+      'token-5',
+      'token-5',
+    ]);
+  });
+
   it('takes Step Functions refusing a token the API already sent as done', async () => {
     // Prepare
     const job = await placeJob(t, 'inspecting', (j) => {
