@@ -340,6 +340,18 @@ export const RETURNABLE_STATES: readonly JobState[] = ['running', 'return-failed
 /** POST /offloads/{id}/return (`by: 'api'`), or the lease's plan (`by: 'lease'`). */
 export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease' = 'api'): Promise<Job> {
   const allowed = RETURNABLE_STATES;
+  const current = await gw.store.get(jobId);
+  const attempts = current.execution?.returnAttempts ?? 0;
+  if (
+    current.state === 'returning' &&
+    attempts > 0 &&
+    !current.execution?.returnArn?.endsWith(`-return-${attempts}`)
+  ) {
+    // The job says returning but its attempt's execution was never recorded: the request that set
+    // it died before StartExecution answered. Start that attempt again under its own name: Step
+    // Functions answers the running one if it did start (same name and input), else starts it.
+    return startReturnExecution(gw, current, attempts, true);
+  }
   let attempt = 0;
   const job = await updateJob(gw, jobId, (j) => {
     if (!allowed.includes(j.state)) throw new InvalidJobStateError(jobId, j.state, 'return', allowed);
@@ -360,6 +372,16 @@ export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease
     delete j.returned;
     beginStep(j, 'stop', gw.now());
   });
+  return startReturnExecution(gw, job, attempt);
+}
+
+/**
+ * Starts (or, by its name, finds) the return execution of `attempt`, records it, clears the lease's
+ * timers. A refusal marks a new attempt `return-failed`; a `resumed` one stays as it was (its
+ * execution may be running: another request may be starting it right now).
+ */
+async function startReturnExecution(gw: Gateway, job: Job, attempt: number, resumed = false): Promise<Job> {
+  const jobId = job.jobId;
   const name = `${jobId}-return-${attempt}`;
   try {
     await gw.sfn.send(
@@ -370,6 +392,7 @@ export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease
       }),
     );
   } catch (err) {
+    if (resumed) throw err;
     await updateJob(gw, jobId, (j) => {
       j.state = 'return-failed';
       j.error = {

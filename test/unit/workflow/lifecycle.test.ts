@@ -13,9 +13,9 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { UploadPartCommand } from '@aws-sdk/client-s3';
-import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { recordResource } from '../../../shared/domain/gateway';
-import { completeUpload } from '../../../shared/domain/offloads';
+import { completeUpload, startReturn } from '../../../shared/domain/offloads';
 import {
   awaitUpload,
   checkInstance,
@@ -156,6 +156,42 @@ describe('AwaitUpload', () => {
     });
     // Act + Assess
     await expect(awaitUpload(t.gw, job.jobId, 'token-4')).resolves.toBeUndefined();
+  });
+});
+
+describe('startReturn after a request that died', () => {
+  it('starts the attempt whose execution was never recorded again, under its own name', async () => {
+    // Prepare: the job says returning (attempt 2) but no execution of attempt 2 was recorded
+    const job = await placeJob(t, 'returning', (j) => {
+      j.execution = {
+        returnAttempts: 2,
+        returnArn: 'arn:aws:states:us-east-1:0:execution:return:x-return-1',
+      };
+    });
+    t.fake.sfn.on(StartExecutionCommand, () => ({ executionArn: 'arn', startDate: new Date() }));
+    // Act
+    const resumed = await startReturn(t.gw, job.jobId);
+    // Assess
+    expect(t.fake.sfn.inputsOf(StartExecutionCommand).map((i) => i.name)).toEqual([`${job.jobId}-return-2`]);
+    expect(resumed.state).toBe('returning');
+    expect(resumed.execution).toMatchObject({ returnAttempts: 2 });
+    expect(resumed.execution?.returnArn).toMatch(new RegExp(`:${job.jobId}-return-2$`));
+  });
+
+  it('refuses, as before, a job whose return execution is recorded', async () => {
+    // Prepare
+    const job = await placeJob(t, 'returning');
+    await t.gw.store.update(job.jobId, (j) => {
+      j.execution = {
+        returnAttempts: 1,
+        returnArn: `arn:aws:states:us-east-1:0:execution:return:${job.jobId}-return-1`,
+      };
+    });
+    // Act
+    const refused = await startReturn(t.gw, job.jobId).catch((e: Error) => e);
+    // Assess
+    expect((refused as Error).message).toMatch(/returning/);
+    expect(t.fake.sfn.inputsOf(StartExecutionCommand)).toEqual([]);
   });
 });
 
