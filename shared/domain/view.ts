@@ -1,4 +1,5 @@
 /** The job as the API shows it: no internal bookkeeping (task tokens, versions), plus a fresh download URL. */
+import { redact } from './callbacks';
 import type { Gateway } from './gateway';
 import type { Job } from './job';
 import { PRE_LAUNCH_STATES } from './launch-gate';
@@ -65,7 +66,8 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
     vmName: job.vmName,
     state: job.state,
     target: job.target,
-    ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+    // shown redacted: a query may carry the receiver's token (user info is refused when given)
+    ...(job.callbackUrl ? { callbackUrl: redact(job.callbackUrl) } : {}),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     image,

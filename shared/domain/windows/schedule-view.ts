@@ -1,6 +1,7 @@
 /** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
 import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
 import { isoDuration } from '../../schedules/iso-duration';
+import { redact } from '../callbacks';
 import { localTime, windowsAhead } from './window-plan';
 
 export interface WindowView extends WindowTimes {
@@ -53,7 +54,7 @@ export function viewSchedule(schedule: Schedule, count = 5): ScheduleView {
       margin: isoDuration(schedule.prestage.marginSeconds),
     },
     onMissed: schedule.onMissed,
-    ...(schedule.callbackUrl ? { callbackUrl: schedule.callbackUrl } : {}),
+    ...(schedule.callbackUrl ? { callbackUrl: redact(schedule.callbackUrl) } : {}),
     createdAt: schedule.createdAt,
     updatedAt: schedule.updatedAt,
     next: next.map(local),
