@@ -7,14 +7,12 @@
  * launches at the opening and is home before the closing; the simulator keeps only what the cache owns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayClient } from '../../shared/client/api-client';
-import { followJob } from '../../shared/client/follow';
-import type { JobView } from '../../shared/client/types';
 import { LocalClock } from '../../infra/local/clock';
 import { OFFLOAD_STATE_MACHINE_NAME } from '../../infra/local/template';
 import { DELTA_HEADER_BYTES, DELTA_TRAILER_BYTES } from '../../shared/images/delta-format';
 import { callsSince } from '../helpers/aws-sim';
-import { AWS_TARGET, callApi, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { AWS_TARGET, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';
+import { advanceTo, call, until, untilSchedule, windowEvents } from '../helpers/windows';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -23,43 +21,6 @@ const REGION = AWS_TARGET.region;
 const VM = 'cached-batch';
 /** An empty delta is the format's header and trailer and nothing else. */
 const EMPTY_DELTA_BYTES = DELTA_HEADER_BYTES + DELTA_TRAILER_BYTES;
-
-type Answer = Awaited<ReturnType<typeof callApi<Record<string, any>>>>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const call = (gw: TestGateway, method: string, path: string, body?: unknown): Promise<Answer> =>
-  callApi(gw, method, path, body);
-
-const until = (gw: TestGateway, jobId: string, done: (j: JobView) => boolean) =>
-  followJob(new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey }), jobId, {
-    until: done,
-    intervalMs: 10,
-  });
-
-/** Moves the clock to `iso` (+ a second) and lets the Scheduler fire what came due. */
-async function advanceTo(gw: TestGateway, iso: string): Promise<void> {
-  const ms = Date.parse(iso) + SEC - gw.clock.now().getTime();
-  if (ms > 0) gw.clock.advance(ms);
-  await gw.scheduler.idle();
-}
-
-/** Polls GET /schedules/{id} until `done` holds (the timer workflow runs after the Scheduler started it). */
-async function untilSchedule(
-  gw: TestGateway,
-  id: string,
-  done: (s: Answer['body']) => boolean,
-): Promise<Answer['body']> {
-  for (let i = 0; i < 1000; i++) {
-    const { body } = await call(gw, 'GET', `/schedules/${id}`);
-    if (done(body)) return body;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`schedule ${id} did not get there`);
-}
-
-const windowEvents = (gw: TestGateway, detailType: string, scheduleId: string) =>
-  gw.events
-    .list({ detailType })
-    .map((e) => JSON.parse(String(e.Detail)) as Record<string, unknown>)
-    .filter((d) => d.scheduleId === scheduleId);
 
 /**
  * The job's offload execution, once it has ended. A job is `running` before its last step

@@ -9,26 +9,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../../shared/client/api-client';
-import { followJob } from '../../shared/client/follow';
 import { uploadImage } from '../../shared/client/upload';
 import type { JobView } from '../../shared/client/types';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { LocalClock } from '../../infra/local/clock';
+import { AWS_TARGET, liveSimResources, startTestGateway, type TestGateway } from '../helpers/embedded';
 import {
-  AWS_TARGET,
-  callApi,
-  liveSimResources,
-  startTestGateway,
-  type TestGateway,
-} from '../helpers/embedded';
+  advanceTo,
+  call,
+  handled,
+  until,
+  untilSchedule,
+  windowEvents,
+  type Answer,
+} from '../helpers/windows';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
 const IMPORT_TARGET = { ...AWS_TARGET, mode: 'import' } as const;
-
-type Answer = Awaited<ReturnType<typeof callApi<Record<string, any>>>>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const call = (gw: TestGateway, method: string, path: string, body?: unknown): Promise<Answer> =>
-  callApi(gw, method, path, body);
 
 /** What `burstgate schedule prestage` does for one VM: ask for the window's job, upload, complete. */
 async function prestage(gw: TestGateway, scheduleId: string, vmName: string): Promise<Answer> {
@@ -42,42 +40,6 @@ async function prestage(gw: TestGateway, scheduleId: string, vmName: string): Pr
   await client.completeUpload(asked.body.jobId, await uploadImage(SAMPLE_OVA, asked.body.upload));
   return asked;
 }
-
-const until = (gw: TestGateway, jobId: string, done: (j: JobView) => boolean) =>
-  followJob(new GatewayClient({ baseUrl: gw.apiUrl, apiKey: gw.apiKey }), jobId, {
-    until: done,
-    intervalMs: 10,
-  });
-
-/** Moves the clock to `iso` (+ a second) and lets the Scheduler fire what came due. */
-async function advanceTo(gw: TestGateway, iso: string): Promise<void> {
-  const ms = Date.parse(iso) + SEC - gw.clock.now().getTime();
-  if (ms > 0) gw.clock.advance(ms);
-  await gw.scheduler.idle();
-}
-
-/** Polls GET /schedules/{id} until `done` holds (the timer workflow runs after the Scheduler started it). */
-async function untilSchedule(
-  gw: TestGateway,
-  id: string,
-  done: (s: Answer['body']) => boolean,
-): Promise<Answer['body']> {
-  for (let i = 0; i < 1000; i++) {
-    const { body } = await call(gw, 'GET', `/schedules/${id}`);
-    if (done(body)) return body;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`schedule ${id} did not get there`);
-}
-
-const handled = (opensAt: string) => (s: Answer['body']) =>
-  (s.occurrences as Array<{ opensAt: string }>).some((o) => o.opensAt === opensAt);
-
-const windowEvents = (gw: TestGateway, detailType: string, scheduleId: string) =>
-  gw.events
-    .list({ detailType })
-    .map((e) => JSON.parse(String(e.Detail)) as Record<string, unknown>)
-    .filter((d) => d.scheduleId === scheduleId);
 
 describe('a weekly window in Europe/Berlin', () => {
   let gw: TestGateway;

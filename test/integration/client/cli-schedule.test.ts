@@ -12,6 +12,7 @@ import { SAMPLE_OVA } from '../../../infra/local/demo';
 import { LocalClock } from '../../../infra/local/clock';
 import { runCli, type CliRun } from '../../helpers/cli';
 import { callApi, liveSimResources, startTestGateway, type TestGateway } from '../../helpers/embedded';
+import { advanceTo, handled, untilSchedule } from '../../helpers/windows';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -23,22 +24,9 @@ const cli = (...args: string[]): Promise<CliRun> =>
   runCli([...args, '--gateway', gw.apiUrl, '--api-key', gw.apiKey]);
 const FAST = ['--interval', '0.02'];
 
-/** Moves the gateway's clock to `iso` (+ a second) and lets its Scheduler fire what came due. */
-async function advanceTo(iso: string): Promise<void> {
-  const ms = Date.parse(iso) + 1000 - gw.clock.now().getTime();
-  if (ms > 0) gw.clock.advance(ms);
-  await gw.scheduler.idle();
-}
-
-/** Waits until the gateway recorded the window opening at `opensAt` (its timer workflow ran). */
-async function untilHandled(name: string, opensAt: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    const { body } = await callApi(gw, 'GET', `/schedules/${name}`);
-    if ((body.occurrences as Array<{ opensAt: string }>).some((o) => o.opensAt === opensAt)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`schedule ${name} did not handle the window opening ${opensAt}`);
-}
+/** `schedule create x --vm a <flags>`: a schedule the refusal tests never get made. */
+const createX = (...flags: string[]): Promise<CliRun> =>
+  cli('schedule', 'create', 'x', '--vm', 'a', ...flags);
 
 const CREATE = [
   'schedule',
@@ -126,67 +114,11 @@ describe('burstgate schedule', () => {
 
   it('refuses what is wrong before asking (usage, exit 2) and says what the gateway refused (exit 1), creating nothing', async () => {
     // Act
-    const noZone = await cli(
-      'schedule',
-      'create',
-      'x',
-      '--vm',
-      'a',
-      '--cron',
-      '0 18 ? * 6 *',
-      '--duration',
-      '1h',
-    );
-    const both = await cli(
-      'schedule',
-      'create',
-      'x',
-      '--vm',
-      'a',
-      '--at',
-      '2027-12-01T10:00Z',
-      '--cron',
-      '0 1 * * ? *',
-      '--duration',
-      '1h',
-    );
-    const badLength = await cli(
-      'schedule',
-      'create',
-      'x',
-      '--vm',
-      'a',
-      '--at',
-      '2027-12-01T10:00Z',
-      '--duration',
-      '60 hours',
-    );
-    const badCron = await cli(
-      'schedule',
-      'create',
-      'x',
-      '--vm',
-      'a',
-      '--cron',
-      '0 18 * * 6 *',
-      '--tz',
-      'Europe/Berlin',
-      '--duration',
-      '1h',
-    );
-    const badZone = await cli(
-      'schedule',
-      'create',
-      'x',
-      '--vm',
-      'a',
-      '--cron',
-      '0 18 ? * 6 *',
-      '--tz',
-      'Europe/Berlinn',
-      '--duration',
-      '1h',
-    );
+    const noZone = await createX('--cron', '0 18 ? * 6 *', '--duration', '1h');
+    const both = await createX('--at', '2027-12-01T10:00Z', '--cron', '0 1 * * ? *', '--duration', '1h');
+    const badLength = await createX('--at', '2027-12-01T10:00Z', '--duration', '60 hours');
+    const badCron = await createX('--cron', '0 18 * * 6 *', '--tz', 'Europe/Berlin', '--duration', '1h');
+    const badZone = await createX('--cron', '0 18 ? * 6 *', '--tz', 'Europe/Berlinn', '--duration', '1h');
     const unknown = await cli('schedule', 'show', 'no-such-schedule');
     const listed = await callApi(gw, 'GET', '/schedules');
     // Assess
@@ -213,8 +145,8 @@ describe('burstgate schedule', () => {
     const first = schedule.next[0] as { opensAt: string; prestageAt: string };
     // Act
     const early = await cli('schedule', 'prestage', 'friday-batch', SAMPLE_OVA, ...FAST);
-    await advanceTo(first.prestageAt);
-    await untilHandled('friday-batch', first.opensAt);
+    await advanceTo(gw, first.prestageAt);
+    await untilSchedule(gw, 'friday-batch', handled(first.opensAt));
     const upload = await cli('schedule', 'prestage', 'friday-batch', SAMPLE_OVA, ...FAST);
     const late = await cli('schedule', 'prestage', 'friday-batch', SAMPLE_OVA, ...FAST);
     // Assess
