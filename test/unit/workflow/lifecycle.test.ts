@@ -60,6 +60,26 @@ function removalsSucceed(): void {
 
 const inStep = (name: string) => ({ name, startedAt: new Date(0).toISOString() });
 
+/** A job awaiting its upload, whose one part (4 bytes, `disk`) is in a real multipart upload of the fake bucket. */
+async function onePartUploaded() {
+  const job = await placeJob(t, 'awaiting-upload', () => undefined, { sizeBytes: 4 });
+  const uploadId = await t.gw.staging.createUpload(job.image.key);
+  await t.gw.store.update(job.jobId, (j) => {
+    j.image.uploadId = uploadId;
+    recordResource(j, { type: 'multipart-upload', id: uploadId, location: j.image.bucket }, t.gw.now());
+  });
+  const part = await t.gw.s3.send(
+    new UploadPartCommand({
+      Bucket: job.image.bucket,
+      Key: job.image.key,
+      UploadId: uploadId,
+      PartNumber: 1,
+      Body: Buffer.from('disk'),
+    }),
+  );
+  return { job, part };
+}
+
 describe('AwaitUpload', () => {
   it('only records the task token while the upload is still under way', async () => {
     // Prepare
@@ -87,21 +107,7 @@ describe('AwaitUpload', () => {
 
   it('is released by the upload completing after the step ran, once', async () => {
     // Prepare: a real multipart upload of one part in the fake bucket
-    const job = await placeJob(t, 'awaiting-upload', () => undefined, { sizeBytes: 4 });
-    const uploadId = await t.gw.staging.createUpload(job.image.key);
-    await t.gw.store.update(job.jobId, (j) => {
-      j.image.uploadId = uploadId;
-      recordResource(j, { type: 'multipart-upload', id: uploadId, location: j.image.bucket }, t.gw.now());
-    });
-    const part = await t.gw.s3.send(
-      new UploadPartCommand({
-        Bucket: job.image.bucket,
-        Key: job.image.key,
-        UploadId: uploadId,
-        PartNumber: 1,
-        Body: Buffer.from('disk'),
-      }),
-    );
+    const { job, part } = await onePartUploaded();
     await awaitUpload(t.gw, job.jobId, 'token-3');
     // Act
     await completeUpload(t.gw, job.jobId, { parts: [{ partNumber: 1, etag: part.ETag! }] });
@@ -112,21 +118,7 @@ describe('AwaitUpload', () => {
 
   it('a replayed upload-complete sends the task token again when the first send failed', async () => {
     // Prepare: a real one-part upload; the wait is registered; the first SendTaskSuccess fails
-    const job = await placeJob(t, 'awaiting-upload', () => undefined, { sizeBytes: 4 });
-    const uploadId = await t.gw.staging.createUpload(job.image.key);
-    await t.gw.store.update(job.jobId, (j) => {
-      j.image.uploadId = uploadId;
-      recordResource(j, { type: 'multipart-upload', id: uploadId, location: j.image.bucket }, t.gw.now());
-    });
-    const part = await t.gw.s3.send(
-      new UploadPartCommand({
-        Bucket: job.image.bucket,
-        Key: job.image.key,
-        UploadId: uploadId,
-        PartNumber: 1,
-        Body: Buffer.from('disk'),
-      }),
-    );
+    const { job, part } = await onePartUploaded();
     await awaitUpload(t.gw, job.jobId, 'token-5');
     let sends = 0;
     t.fake.sfn.on(SendTaskSuccessCommand, () => {
