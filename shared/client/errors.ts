@@ -131,19 +131,7 @@ export function isNetworkError(err: unknown): boolean {
   return err instanceof TypeError && err.message === 'fetch failed';
 }
 
-/** A URL safe to print: no presigned query string (it is a credential), no user info. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
-  } catch {
-    return url.replace(/\?.*$/, '');
-  }
-}
+export { redactUrl } from '../domain/egress';
 
 /** `Error`'s message and the short code of its cause, for "... failed: <why>". */
 export function describeCause(err: unknown): string {

@@ -14,6 +14,7 @@ import {
   EgressRefusedError,
   STRICT_EGRESS,
   checkEgress,
+  redactUrl,
   systemResolver,
   type CheckedTarget,
   type EgressPolicy,
@@ -28,14 +29,17 @@ export interface CallbackEnv {
   resolve: Resolver | undefined;
 }
 
+const check = (env: CallbackEnv, url: string): Promise<CheckedTarget> =>
+  checkEgress(url, env.policy ?? STRICT_EGRESS, env.resolve ?? systemResolver);
+
 /** Refuses a callback URL the gateway would not send to: a ValidationError naming `path`. */
 export async function checkCallbackUrl(env: CallbackEnv, url: string, path: string): Promise<void> {
   try {
-    await checkEgress(url, env.policy ?? STRICT_EGRESS, env.resolve ?? systemResolver);
+    await check(env, url);
   } catch (err) {
     if (!(err instanceof EgressRefusedError)) throw err;
     throw new ValidationError(
-      `${path}: the gateway will not send callbacks to ${redact(url)}: ${err.message}`,
+      `${path}: the gateway will not send callbacks to ${redactUrl(url)}: ${err.message}`,
       [{ path, message: err.message }],
     );
   }
@@ -49,10 +53,10 @@ export async function notifyCallback(
   body: Record<string, unknown>,
   about: Record<string, string>,
 ): Promise<void> {
-  const to = redact(url);
+  const to = redactUrl(url);
   let target: CheckedTarget;
   try {
-    target = await checkEgress(url, env.policy ?? STRICT_EGRESS, env.resolve ?? systemResolver);
+    target = await check(env, url);
   } catch (err) {
     logger.warn('refused to deliver the callback', { ...about, url: to, error: err as Error });
     return;
@@ -63,20 +67,6 @@ export async function notifyCallback(
       logger.warn('the callback answered with an error', { ...about, url: to, status });
   } catch (err) {
     logger.warn('could not deliver the callback', { ...about, url: to, error: err as Error });
-  }
-}
-
-/** The URL without user info and query (what logs and errors show). */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
-  } catch {
-    return '(not a URL)';
   }
 }
 

@@ -19,7 +19,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 export interface EgressPolicy {
-  /** CIDRs (`10.20.0.0/16`, `::1/128`) whose addresses pass although they are not public. */
+  /** CIDRs (`198.51.100.0/24`, `::1/128`) whose addresses pass although they are not public. */
   allowCidrs: readonly string[];
   /** Host names that pass whatever they resolve to (exact, case-insensitive). */
   allowHosts: readonly string[];
@@ -192,32 +192,48 @@ export function specialRange(address: string): string | undefined {
   return V6_RANGES.find(([p, bits]) => inPrefix(v6, ipv6Bytes(p)!, bits))?.[2];
 }
 
+/** `198.51.100.0/24`, `fd12::/48`, or one address (all its bits): its bytes and prefix length. */
+function parseCidr(text: string): { prefix: number[]; bits: number } | undefined {
+  const [net, bitsText, extra] = text.split('/');
+  const prefix = net ? (ipv4Bytes(net) ?? ipv6Bytes(net)) : undefined;
+  if (!prefix || extra !== undefined) return undefined;
+  const max = prefix.length * 8;
+  if (bitsText === undefined) return { prefix, bits: max };
+  const bits = Number(bitsText);
+  return /^\d+$/.test(bitsText) && bits <= max ? { prefix, bits } : undefined;
+}
+
 /** Whether one of `cidrs` holds `address` (a CIDR that does not parse holds nothing). */
 function allowedByCidr(address: string, cidrs: readonly string[]): boolean {
   const bytes = ipv4Bytes(address) ?? ipv6Bytes(address);
   if (!bytes) return false;
   return cidrs.some((c) => {
-    const [net, bitsText] = c.split('/');
-    const prefix = net ? (ipv4Bytes(net) ?? ipv6Bytes(net)) : undefined;
-    const bits = Number(bitsText ?? (prefix?.length === 4 ? 32 : 128));
-    return (
-      !!prefix && prefix.length === bytes.length && Number.isInteger(bits) && inPrefix(bytes, prefix, bits)
-    );
+    const cidr = parseCidr(c);
+    return !!cidr && cidr.prefix.length === bytes.length && inPrefix(bytes, cidr.prefix, cidr.bits);
   });
 }
 
 /** Checks the policy's CIDRs once, at configuration: a wrong one is an error, not a silent no-op. */
 export function assertCidrs(cidrs: readonly string[], where: string): void {
-  for (const c of cidrs) {
-    const [net, bits, extra] = c.split('/');
-    const prefix = net ? (ipv4Bytes(net) ?? ipv6Bytes(net)) : undefined;
-    const max = prefix?.length === 4 ? 32 : 128;
-    if (
-      !prefix ||
-      extra !== undefined ||
-      (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))
-    ) {
-      throw new Error(`burstgate: ${where}: "${c}" is not a CIDR (10.20.0.0/16, fd12::/48)`);
-    }
+  const wrong = cidrs.find((c) => !parseCidr(c));
+  if (wrong !== undefined) {
+    throw new Error(`burstgate: ${where}: "${wrong}" is not a CIDR (198.51.100.0/24, fd12::/48)`);
+  }
+}
+
+/**
+ * A URL safe to print or show: no query string (a presigned URL's is a credential, a callback's may
+ * carry the receiver's token), no user info. The gateway's logs and views and the client's messages.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return url.replace(/\?.*$/, '');
   }
 }

@@ -1,5 +1,5 @@
 /** The job as the API shows it: no internal bookkeeping (task tokens, versions), plus a fresh download URL. */
-import { redact } from './callbacks';
+import { redactUrl } from './egress';
 import type { Gateway } from './gateway';
 import type { Job } from './job';
 import { PRE_LAUNCH_STATES } from './launch-gate';
@@ -67,7 +67,7 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
     state: job.state,
     target: job.target,
     // shown redacted: a query may carry the receiver's token (user info is refused when given)
-    ...(job.callbackUrl ? { callbackUrl: redact(job.callbackUrl) } : {}),
+    ...(job.callbackUrl ? { callbackUrl: redactUrl(job.callbackUrl) } : {}),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     image,

@@ -1,7 +1,7 @@
 /** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
 import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
 import { isoDuration } from '../../schedules/iso-duration';
-import { redact } from '../callbacks';
+import { redactUrl } from '../egress';
 import { localTime, windowsAhead } from './window-plan';
 
 export interface WindowView extends WindowTimes {
@@ -54,7 +54,7 @@ export function viewSchedule(schedule: Schedule, count = 5): ScheduleView {
       margin: isoDuration(schedule.prestage.marginSeconds),
     },
     onMissed: schedule.onMissed,
-    ...(schedule.callbackUrl ? { callbackUrl: redact(schedule.callbackUrl) } : {}),
+    ...(schedule.callbackUrl ? { callbackUrl: redactUrl(schedule.callbackUrl) } : {}),
     createdAt: schedule.createdAt,
     updatedAt: schedule.updatedAt,
     next: next.map(local),

@@ -5,7 +5,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { notifyCallback, pinnedLookup, redact } from '../../../shared/domain/callbacks';
+import { notifyCallback, pinnedLookup } from '../../../shared/domain/callbacks';
+import { redactUrl } from '../../../shared/domain/egress';
 import type { EgressPolicy, Resolver } from '../../../shared/domain/egress';
 import { sendJson, startServer, type TestServer } from '../../helpers/http-server';
 
@@ -108,9 +109,9 @@ describe('notifyCallback', () => {
   });
 });
 
-describe('redact', () => {
+describe('redactUrl', () => {
   it('drops user info and query', () => {
     // Act / Assess
-    expect(redact('https://u:p@hooks.example/x?token=secret#f')).toBe('https://hooks.example/x');
+    expect(redactUrl('https://u:p@hooks.example/x?token=secret#f')).toBe('https://hooks.example/x');
   });
 });
