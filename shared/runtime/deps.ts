@@ -321,7 +321,7 @@ function targetLimitsFromEnv(env: NodeJS.ProcessEnv): TargetLimits {
   };
 }
 
-/** `10.20.0.0/16,hooks.corp.example`: CIDRs (checked here) and host names callbacks may reach. */
+/** `198.51.100.0/24,hooks.corp.example`: CIDRs (checked here) and host names callbacks may reach. */
 function callbackPolicyFromEnv(raw: string): EgressPolicy {
   const items = raw
     .split(',')

@@ -20,7 +20,7 @@ describe('callback URLs aimed inward', () => {
     ['http://169.254.169.254/latest/meta-data/', 'link-local'],
     ['https://[fd00:ec2::254]/latest/meta-data/', 'unique-local'],
     ['https://10.0.0.8/hook', 'RFC 1918'],
-    ['https://192.168.1.1/hook', 'RFC 1918'],
+    ['https://100.64.0.1/hook', 'RFC 6598'],
     ['https://[::ffff:169.254.169.254]/', 'link-local'],
     ['https://ops:secret@8.8.8.8/hook', 'user name or password'],
     ['http://8.8.8.8/hook', 'plain http'],
@@ -58,7 +58,7 @@ describe('callback URLs aimed inward', () => {
       callbackUrl: 'https://169.254.169.254/',
     });
     const made = await callApi(gw, 'POST', '/schedules', { ...body, name: 'fine' });
-    const patched = await callApi(gw, 'PATCH', '/schedules/fine', { callbackUrl: 'https://10.1.2.3/hook' });
+    const patched = await callApi(gw, 'PATCH', '/schedules/fine', { callbackUrl: 'https://100.64.1.2/hook' });
     const after = await callApi(gw, 'GET', '/schedules/fine');
     const listed = await callApi(gw, 'GET', '/schedules');
     // Assess
@@ -69,7 +69,7 @@ describe('callback URLs aimed inward', () => {
     expect(made.status).toBe(201);
     expect(patched.status).toBe(400);
     expect(patched.body.errors).toEqual([
-      { path: 'callbackUrl', message: expect.stringContaining('RFC 1918') },
+      { path: 'callbackUrl', message: expect.stringContaining('RFC 6598') },
     ]);
     expect(after.body.callbackUrl).toBeUndefined();
     expect((listed.body.items as Array<{ name: string }>).map((s) => s.name)).toEqual(['fine']);

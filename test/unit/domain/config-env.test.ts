@@ -27,14 +27,14 @@ describe('configFromEnv', () => {
     // Act
     const config = configFromEnv({
       ...BASE,
-      [ENV.callbackAllow]: '10.20.0.0/16, hooks.corp.example ,fd12::/48',
+      [ENV.callbackAllow]: '198.51.100.0/24, hooks.corp.example ,fd12::/48',
       [ENV.awsRegions]: 'eu-west-1,eu-central-1',
       [ENV.instanceTypes]: 'm6i.*,t3.large',
       [ENV.azureVmSizes]: 'Standard_NC*',
     });
     // Assess
     expect(config.callbacks).toEqual({
-      allowCidrs: ['10.20.0.0/16', 'fd12::/48'],
+      allowCidrs: ['198.51.100.0/24', 'fd12::/48'],
       allowHosts: ['hooks.corp.example'],
       httpToLoopback: false,
     });
@@ -48,8 +48,8 @@ describe('configFromEnv', () => {
 
   it('refuses a wrong CIDR, and AWS lists wider than the IAM conditions', () => {
     // Act / Assess
-    expect(() => configFromEnv({ ...BASE, [ENV.callbackAllow]: '10.20.0.0/40' })).toThrow(
-      'BURSTGATE_CALLBACK_ALLOW: "10.20.0.0/40" is not a CIDR',
+    expect(() => configFromEnv({ ...BASE, [ENV.callbackAllow]: '198.51.100.0/40' })).toThrow(
+      'BURSTGATE_CALLBACK_ALLOW: "198.51.100.0/40" is not a CIDR',
     );
     expect(() => configFromEnv({ ...BASE, [ENV.instanceTypes]: 't3.*,p5.48xlarge' })).toThrow(
       /BURSTGATE_INSTANCE_TYPES may only narrow .*not in it: p5\.48xlarge/,

@@ -52,7 +52,7 @@ describe('specialRange', () => {
     ['::ffff:169.254.169.254', 'link-local'],
     ['::ffff:a9fe:a9fe', 'link-local'],
     ['::ffff:127.0.0.1', 'loopback'],
-    ['64:ff9b::10.0.0.1', 'RFC 1918'],
+    ['64:ff9b::169.254.169.254', 'link-local'],
     ['::127.0.0.1', 'loopback'],
   ])('refuses %s (%s)', (address, why) => {
     // Act / Assess
@@ -75,7 +75,7 @@ describe('checkEgress', () => {
     ['https://[::1]/hook', 'aimed at ::1, loopback'],
     ['https://[fd00:ec2::254]/', 'unique-local'],
     ['https://[::ffff:169.254.169.254]/', 'link-local'],
-    ['https://10.0.0.5/hook', 'RFC 1918'],
+    ['https://100.64.0.5/hook', 'RFC 6598'],
     ['https://user:secret@8.8.8.8/hook', 'user name or password'],
     ['http://8.8.8.8/hook', 'plain http'],
     ['ftp://8.8.8.8/hook', 'scheme is ftp'],
@@ -88,15 +88,15 @@ describe('checkEgress', () => {
   it('refuses a name that resolves to a private address, or to any one among public ones', async () => {
     // Prepare
     const dns = resolverOf({
-      'hooks.corp.example': ['10.20.1.5'],
-      'mixed.example': ['8.8.8.8', '192.168.1.1'],
+      'hooks.corp.example': ['100.64.1.5'],
+      'mixed.example': ['8.8.8.8', '169.254.1.1'],
       'meta.example': ['::ffff:169.254.169.254'],
     });
     // Act / Assess
     expect(await refusal('https://hooks.corp.example/h', STRICT_EGRESS, dns)).toContain(
-      'its host hooks.corp.example resolves to 10.20.1.5, a private address (RFC 1918)',
+      'its host hooks.corp.example resolves to 100.64.1.5, a shared address (RFC 6598',
     );
-    expect(await refusal('https://mixed.example/h', STRICT_EGRESS, dns)).toContain('192.168.1.1');
+    expect(await refusal('https://mixed.example/h', STRICT_EGRESS, dns)).toContain('169.254.1.1');
     expect(await refusal('https://meta.example/h', STRICT_EGRESS, dns)).toContain('link-local');
     expect(await refusal('https://nowhere.example/h', STRICT_EGRESS, dns)).toContain('does not resolve');
   });
@@ -119,7 +119,7 @@ describe('checkEgress', () => {
   it('lets through what the deployment allows: listed CIDRs and hosts, and plain HTTP to loopback only where allowed', async () => {
     // Prepare
     const vpn: EgressPolicy = {
-      allowCidrs: ['10.20.0.0/16'],
+      allowCidrs: ['198.51.100.0/24'],
       allowHosts: ['ci.corp.example'],
       httpToLoopback: false,
     };
@@ -128,15 +128,19 @@ describe('checkEgress', () => {
       allowHosts: [],
       httpToLoopback: true,
     };
-    const dns = resolverOf({ 'ci.corp.example': ['192.168.7.7'] });
+    const dns = resolverOf({ 'ci.corp.example': ['203.0.113.7'] });
     // Act
-    const inVpn = await checkEgress('https://10.20.3.4/hook', vpn, NO_DNS);
+    const inVpn = await checkEgress('https://198.51.100.4/hook', vpn, NO_DNS);
     const listed = await checkEgress('https://ci.corp.example/hook', vpn, dns);
     const local = await checkEgress('http://127.0.0.1:8080/hook', embedded, NO_DNS);
     // Assess
-    expect([inVpn.address, listed.address, local.address]).toEqual(['10.20.3.4', '192.168.7.7', '127.0.0.1']);
-    expect(await refusal('https://10.21.0.1/hook', vpn)).toContain('RFC 1918');
-    expect(await refusal('http://10.20.3.4/hook', vpn)).toContain('plain http');
+    expect([inVpn.address, listed.address, local.address]).toEqual([
+      '198.51.100.4',
+      '203.0.113.7',
+      '127.0.0.1',
+    ]);
+    expect(await refusal('https://203.0.113.9/hook', vpn)).toContain('a documentation address');
+    expect(await refusal('http://198.51.100.4/hook', vpn)).toContain('plain http');
     expect(await refusal('http://127.0.0.1:8080/hook', vpn)).toContain('loopback');
     expect(await refusal('https://169.254.169.254/', embedded)).toContain('link-local');
   });
@@ -145,8 +149,8 @@ describe('checkEgress', () => {
 describe('assertCidrs', () => {
   it('accepts CIDRs and single addresses, and names a wrong one', () => {
     // Act / Assess
-    expect(() => assertCidrs(['10.20.0.0/16', 'fd12::/48', '127.0.0.1'], 'X')).not.toThrow();
-    expect(() => assertCidrs(['10.20.0.0/33'], 'X')).toThrow('X: "10.20.0.0/33" is not a CIDR');
+    expect(() => assertCidrs(['198.51.100.0/24', 'fd12::/48', '127.0.0.1'], 'X')).not.toThrow();
+    expect(() => assertCidrs(['198.51.100.0/33'], 'X')).toThrow('X: "198.51.100.0/33" is not a CIDR');
     expect(() => assertCidrs(['corp/16'], 'X')).toThrow('"corp/16" is not a CIDR');
   });
 });
