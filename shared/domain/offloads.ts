@@ -340,22 +340,24 @@ export const RETURNABLE_STATES: readonly JobState[] = ['running', 'return-failed
 /** POST /offloads/{id}/return (`by: 'api'`), or the lease's plan (`by: 'lease'`). */
 export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease' = 'api'): Promise<Job> {
   const allowed = RETURNABLE_STATES;
-  const current = await gw.store.get(jobId);
-  const attempts = current.execution?.returnAttempts ?? 0;
-  if (
-    current.state === 'returning' &&
-    attempts > 0 &&
-    !current.execution?.returnArn?.endsWith(`-return-${attempts}`)
-  ) {
-    // The job says returning but its attempt's execution was never recorded: the request that set
-    // it died before StartExecution answered. Start that attempt again under its own name: Step
-    // Functions answers the running one if it did start (same name and input), else starts it.
-    return startReturnExecution(gw, current, attempts, true);
-  }
   let attempt = 0;
+  let resumed = false;
   const job = await updateJob(gw, jobId, (j) => {
+    const tried = j.execution?.returnAttempts ?? 0;
+    const name = `${jobId}-return-${tried}`;
+    resumed =
+      j.state === 'returning' &&
+      tried > 0 &&
+      j.execution?.returnArn !== executionArn(gw.config.returnStateMachineArn, name);
+    if (resumed) {
+      // The job says returning but its attempt's execution was never recorded: the request that
+      // set it died before StartExecution answered. Start that attempt again under its own name:
+      // Step Functions answers the running one if it did start (same name and input), else starts it.
+      attempt = tried;
+      return false;
+    }
     if (!allowed.includes(j.state)) throw new InvalidJobStateError(jobId, j.state, 'return', allowed);
-    attempt = (j.execution?.returnAttempts ?? 0) + 1;
+    attempt = tried + 1;
     j.returnStartedAt = gw.now().toISOString();
     j.returnStartedBy = by;
     delete j.returnPlan;
@@ -372,7 +374,7 @@ export async function startReturn(gw: Gateway, jobId: string, by: 'api' | 'lease
     delete j.returned;
     beginStep(j, 'stop', gw.now());
   });
-  return startReturnExecution(gw, job, attempt);
+  return startReturnExecution(gw, job, attempt, resumed);
 }
 
 /**

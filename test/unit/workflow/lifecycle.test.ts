@@ -15,6 +15,7 @@ import {
 import { UploadPartCommand } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { recordResource } from '../../../shared/domain/gateway';
+import { executionArn } from '../../../shared/domain/executions';
 import { completeUpload, startReturn } from '../../../shared/domain/offloads';
 import {
   awaitUpload,
@@ -176,7 +177,7 @@ describe('startReturn after a request that died', () => {
     await t.gw.store.update(job.jobId, (j) => {
       j.execution = {
         returnAttempts: 1,
-        returnArn: `arn:aws:states:us-east-1:0:execution:return:${job.jobId}-return-1`,
+        returnArn: executionArn(t.gw.config.returnStateMachineArn, `${job.jobId}-return-1`),
       };
     });
     // Act
