@@ -1,31 +1,19 @@
 /** `burstgate offload <image>`: flags → offloadImage (shared/client) → progress bars and lines. */
 import { extname } from 'node:path';
 import { GatewayClientError } from '../../shared/client/errors';
-import {
-  IMAGE_FORMATS,
-  checkImageFile,
-  formatFromExtension,
-  vmNameFromPath,
-} from '../../shared/client/image-file';
+import { IMAGE_FORMATS, vmNameFromPath } from '../../shared/client/image-file';
 import { launchLines, leaseLines } from '../../shared/client/leases';
 import { offloadImage, type OffloadEvent, type OffloadStage } from '../../shared/client/offload-workflow';
 import { formatBytes, type ProgressBar } from '../../shared/client/progress';
 import { errorLines, formatDuration, targetText } from '../../shared/client/render';
-import type { ClientJobView, ImageFormatName, JobTarget } from '../../shared/client/types';
+import type { ClientJobView, JobTarget } from '../../shared/client/types';
 import { isImageError } from '../../shared/images/errors';
-import {
-  GATEWAY_HELP,
-  GATEWAY_OPTIONS,
-  clientFrom,
-  intervalMs,
-  onePositional,
-  parse,
-  positiveInt,
-} from '../support/args';
+import { GATEWAY_HELP, GATEWAY_OPTIONS, clientFrom, onePositional, parse } from '../support/args';
 import { printUsage, type Command } from '../support/command';
 import { CliError, JobOutcome, UsageError } from '../support/errors';
 import { clock, interruptible, jobPrinter, type Output } from '../support/output';
 import { TARGET_OPTIONS, targetFlags } from '../support/target-flags';
+import { UPLOAD_OPTIONS, imageToUpload, uploadFlags } from '../support/upload-flags';
 import {
   OFFLOAD_LEASE_HELP,
   OFFLOAD_LEASE_OPTIONS,
@@ -82,16 +70,11 @@ ${GATEWAY_HELP}`,
     const { values, positionals } = parse('offload', args, {
       ...GATEWAY_OPTIONS,
       ...TARGET_OPTIONS,
-      incremental: { type: 'boolean' },
+      ...UPLOAD_OPTIONS,
       'launch-at': { type: 'string' },
       hold: { type: 'boolean' },
       name: { type: 'string' },
-      format: { type: 'string' },
       'callback-url': { type: 'string' },
-      concurrency: { type: 'string' },
-      'no-hash': { type: 'boolean' },
-      'no-follow': { type: 'boolean' },
-      interval: { type: 'string' },
       ...OFFLOAD_LEASE_OPTIONS,
     });
     if (values.help) return printUsage(o, command);
@@ -110,19 +93,12 @@ ${GATEWAY_HELP}`,
       }
       target = { ...target, mode: 'direct' };
     }
-    const format = imageFormat('offload', imageArg, values.format);
-    const concurrency = positiveInt('offload', 'concurrency', values.concurrency, 4);
-    const interval = intervalMs('offload', values.interval);
+    const upload = uploadFlags('offload', imageArg, values);
     const times = timeFlags('offload', o, values.tz);
     const lease = offloadLease(times, values);
     const launch = launchFlags(times, values);
 
-    const image = await checkImageFile(imageArg).catch((e: unknown) => {
-      if (e instanceof GatewayClientError && e.kind === 'image-file') {
-        throw new CliError(`cannot offload ${e.message}`);
-      }
-      throw e;
-    });
+    const image = await imageToUpload(imageArg, 'offload');
     const client = await clientFrom(o, values);
     const vmName = values.name ?? vmNameFromPath(image.path);
     const view = new OffloadView(o, imageArg, image.sizeBytes);
@@ -130,17 +106,12 @@ ${GATEWAY_HELP}`,
     try {
       const result = await offloadImage(client, {
         image,
-        format,
+        ...upload,
         vmName,
         target,
         ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
         ...(lease ? { lease } : {}),
         ...(launch ? { launch } : {}),
-        incremental: values.incremental === true,
-        hash: !values['no-hash'],
-        concurrency,
-        follow: !values['no-follow'],
-        intervalMs: interval,
         signal: live.signal,
         onEvent: (e) => view.show(e),
       });
@@ -262,23 +233,6 @@ export class OffloadView {
     }
     return e;
   }
-}
-
-export function imageFormat(command: string, imageArg: string, flag: string | undefined): ImageFormatName {
-  if (flag !== undefined) {
-    if (!(IMAGE_FORMATS as readonly string[]).includes(flag)) {
-      throw new UsageError(command, `--format must be one of ${IMAGE_FORMATS.join(', ')}, not '${flag}'`);
-    }
-    return flag as ImageFormatName;
-  }
-  const format = formatFromExtension(imageArg);
-  if (!format) {
-    throw new UsageError(
-      command,
-      `cannot tell the format of '${imageArg}' from its extension (.ova, .vmdk, .vhd, .vhdx, .img, .raw): pass --format`,
-    );
-  }
-  return format;
 }
 
 /**

@@ -4,17 +4,17 @@
  * For an on-prem cron job: when there is nothing to upload yet, or any more, it says so and exits 0.
  */
 import { GatewayClientError } from '../../shared/client/errors';
-import { checkImageFile } from '../../shared/client/image-file';
 import { launchLines, leaseLines } from '../../shared/client/leases';
 import { prestageImage } from '../../shared/client/prestage-workflow';
 import { errorLines, targetText } from '../../shared/client/render';
 import { scheduleZone } from '../../shared/client/schedules';
 import { formatInstant } from '../../shared/client/times';
-import { GATEWAY_OPTIONS, clientFrom, intervalMs, parse, positiveInt } from '../support/args';
+import { GATEWAY_OPTIONS, clientFrom, parse } from '../support/args';
 import { printUsage, type Command } from '../support/command';
 import { CliError, JobOutcome, UsageError } from '../support/errors';
 import { interruptible, type Output } from '../support/output';
-import { OffloadView, imageFormat } from './offload';
+import { UPLOAD_OPTIONS, imageToUpload, uploadFlags } from '../support/upload-flags';
+import { OffloadView } from './offload';
 
 export const PRESTAGE_HELP = `prestage <schedule> <image>: upload the VM's current image into the window being pre-staged
 (from the prestage lead before the opening until the closing), then follow its job until it is
@@ -32,13 +32,8 @@ export async function prestage(args: string[], o: Output, command: Command): Pro
   const where = 'schedule prestage';
   const { values, positionals } = parse(where, args, {
     ...GATEWAY_OPTIONS,
+    ...UPLOAD_OPTIONS,
     name: { type: 'string' },
-    format: { type: 'string' },
-    incremental: { type: 'boolean' },
-    'no-hash': { type: 'boolean' },
-    concurrency: { type: 'string' },
-    'no-follow': { type: 'boolean' },
-    interval: { type: 'string' },
   });
   if (values.help) return printUsage(o, command);
   const [ref, imageArg, extra] = positionals;
@@ -49,14 +44,8 @@ export async function prestage(args: string[], o: Output, command: Command): Pro
       'missing the schedule and the image (burstgate schedule prestage <schedule> <image>)',
     );
   }
-  const format = imageFormat(where, imageArg, values.format);
-  const concurrency = positiveInt(where, 'concurrency', values.concurrency, 4);
-  const interval = intervalMs(where, values.interval);
-  const image = await checkImageFile(imageArg).catch((e: unknown) => {
-    if (e instanceof GatewayClientError && e.kind === 'image-file')
-      throw new CliError(`cannot pre-stage ${e.message}`);
-    throw e;
-  });
+  const upload = uploadFlags(where, imageArg, values);
+  const image = await imageToUpload(imageArg, 'pre-stage');
   const client = await clientFrom(o, values);
   const view = new OffloadView(o, imageArg, image.sizeBytes);
   const live = interruptible(o, () => view.interruptedHint());
@@ -66,12 +55,7 @@ export async function prestage(args: string[], o: Output, command: Command): Pro
       schedule: ref,
       ...(values.name !== undefined ? { vmName: values.name } : {}),
       image,
-      format,
-      incremental: values.incremental === true,
-      hash: !values['no-hash'],
-      concurrency,
-      follow: !values['no-follow'],
-      intervalMs: interval,
+      ...upload,
       signal: live.signal,
       onEvent: (e) => view.show(e),
     });
