@@ -85,6 +85,20 @@ ${GATEWAY_HELP}`,
 
 const JSON_OPTION = { json: { type: 'boolean' } } as const;
 const LENGTH_OPTIONS = { duration: { type: 'string' }, 'closes-after': { type: 'string' } } as const;
+/** `create`'s flags that make the request (none of them goes with --file, which holds it all). */
+const RULE_OPTIONS = {
+  ...TARGET_OPTIONS,
+  ...LENGTH_OPTIONS,
+  vm: { type: 'string', multiple: true },
+  source: { type: 'string' },
+  cron: { type: 'string' },
+  tz: { type: 'string' },
+  at: { type: 'string' },
+  'prestage-lead': { type: 'string' },
+  'prestage-margin': { type: 'string' },
+  'on-missed': { type: 'string' },
+  'callback-url': { type: 'string' },
+} as const;
 
 const SUBCOMMANDS: Record<string, (args: string[], o: Output) => Promise<number>> = {
   create,
@@ -136,18 +150,8 @@ async function create(args: string[], o: Output): Promise<number> {
   const where = 'schedule create';
   const { values, positionals } = parse(where, args, {
     ...GATEWAY_OPTIONS,
-    ...TARGET_OPTIONS,
-    ...LENGTH_OPTIONS,
     ...JSON_OPTION,
-    vm: { type: 'string', multiple: true },
-    source: { type: 'string' },
-    cron: { type: 'string' },
-    tz: { type: 'string' },
-    at: { type: 'string' },
-    'prestage-lead': { type: 'string' },
-    'prestage-margin': { type: 'string' },
-    'on-missed': { type: 'string' },
-    'callback-url': { type: 'string' },
+    ...RULE_OPTIONS,
     file: { type: 'string' },
   });
   if (values.help) return printUsage(o, command);
@@ -167,21 +171,7 @@ async function requestFile(
   values: Record<string, unknown>,
   positionals: string[],
 ): Promise<CreateScheduleRequest> {
-  const others = [
-    'vm',
-    'source',
-    'cron',
-    'tz',
-    'at',
-    'duration',
-    'closes-after',
-    'prestage-lead',
-    'prestage-margin',
-    'on-missed',
-    'callback-url',
-    ...Object.keys(TARGET_OPTIONS),
-  ];
-  const clash = others.find((k) => values[k] !== undefined);
+  const clash = Object.keys(RULE_OPTIONS).find((k) => values[k] !== undefined);
   if (clash)
     throw new UsageError(where, `--file and --${clash} both given: the file holds the whole schedule`);
   noPositionals(where, positionals);
