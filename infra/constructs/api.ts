@@ -43,8 +43,9 @@ export const ROUTES: ReadonlyArray<{
 /**
  * The HTTP API the scheduler or the burstgate CLI calls. A Lambda authorizer (payload 2.0, simple
  * responses) checks the `Authorization` header against the hashed API keys in the jobs table on
- * every request (no result cache, so a revoked key stops working at once). The default stage logs
- * every request as JSON and is throttled.
+ * every request (no result cache, so a revoked key stops working at once) and passes the caller's
+ * tenant, key id and scopes to the handlers. The default stage logs every request as JSON, with
+ * the tenant and key id, and is throttled.
  */
 export class GatewayApi extends Construct {
   readonly httpApi: apigwv2.HttpApi;
@@ -89,6 +90,9 @@ export class GatewayApi extends Construct {
             integrationLatency: '$context.integrationLatency',
             integrationError: '$context.integrationErrorMessage',
             authorizerError: '$context.authorizer.error',
+            // who called: the authorizer's context (lambdas/api/authorizer.ts)
+            tenant: '$context.authorizer.tenant',
+            keyId: '$context.authorizer.keyId',
           }),
         ),
       },

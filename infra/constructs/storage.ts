@@ -41,10 +41,11 @@ export const VMIE_CANONICAL_ID_DEFAULT = 'c4d8eabf8db69dbe46bfe0e517100c554f0120
  *
  * - The staging bucket holds uploaded images under `staging/` and returned (exported) images under
  *   `returns/`. SSE-S3, not KMS: VM Import/Export cannot export to an SSE-KMS bucket.
- * - The jobs table holds three kinds of items, told apart by their partition key:
- *   jobs (`JOB#<id>`), idempotency records (`IDEM#<hash>`) and API keys (`APIKEY#<sha256 hex>`).
- *   API keys are stored hashed in the jobs table: only the SHA-256 of a key is ever written, so a
- *   table read never reveals a usable key. GSI `byState` (`gsi1pk`/`gsi1sk`) lists jobs by state.
+ * - The jobs table holds jobs (`JOB#<id>`), idempotency records (`IDEM#<hash>`), API keys
+ *   (`APIKEY#<sha256 hex>`), schedules and image cache entries, told apart by their partition key.
+ *   API keys are stored hashed: only the SHA-256 of a key is ever written, so a table read never
+ *   reveals a usable key. GSI `byState` (`gsi1pk`/`gsi1sk`) lists jobs by state for the gateway's
+ *   sweeps; GSI `byOwner` (`gsi2pk`/`gsi2sk`) lists a tenant's jobs and schedules, and the keys.
  */
 export class Storage extends Construct {
   readonly stagingBucket: s3.Bucket;
@@ -107,6 +108,13 @@ export class Storage extends Construct {
       indexName: 'byState',
       partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // A tenant's jobs and schedules, and the API keys (shared/store/owner-index.ts).
+    this.jobsTable.addGlobalSecondaryIndex({
+      indexName: 'byOwner',
+      partitionKey: { name: 'gsi2pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi2sk', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
     fixLogicalId(this.jobsTable, 'JobsTable');

@@ -20,12 +20,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -54,7 +49,10 @@ import { startHttpApi, type LocalHttpApi } from './http-api';
 import { closeServer, listen } from './http-util';
 import { LambdaHost } from './lambda-host';
 import { resumeInterruptedJobs } from './resume';
-import { JobStore, newApiKey } from '../../shared/store/job-store';
+import { ApiKeyStore, newApiKey } from '../../shared/store/api-key-store';
+import { ensureJobsTable } from './jobs-table';
+import { newJobId } from '../../shared/domain/ids';
+import { DEFAULT_TENANT, LEGACY_SCOPES } from '../../shared/domain/tenants';
 import { startS3 } from './s3';
 import { startAwsSimulator, type AwsSimFaults, type AwsSimTiming, type AwsSimulator } from './sim/aws/index';
 import {
@@ -69,7 +67,6 @@ import {
   RETURN_STATE_MACHINE_NAME,
   TIMER_STATE_MACHINE_NAME,
   readTemplate,
-  tableCreateInput,
   type LocalTemplate,
 } from './template';
 
@@ -221,22 +218,6 @@ async function loadTemplate(opts: EmbeddedOptions): Promise<LocalTemplate> {
   return readTemplate(synthTemplate());
 }
 
-async function ensureTable(ddb: DynamoDBClient, template: LocalTemplate): Promise<void> {
-  try {
-    await ddb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException)) throw err;
-  }
-  await ddb.send(new CreateTableCommand(tableCreateInput(template.table, LOCAL_TABLE_NAME)));
-  for (let i = 0; i < 200; i++) {
-    const out = await ddb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
-    if (out.Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`table ${LOCAL_TABLE_NAME} did not become ACTIVE`);
-}
-
 async function ensureApiKey(deps: GatewayDeps, stateDir: string): Promise<string> {
   const file = path.join(stateDir, 'api-key');
   let apiKey = existsSync(file) ? (await readFile(file, 'utf8')).trim() : '';
@@ -245,9 +226,19 @@ async function ensureApiKey(deps: GatewayDeps, stateDir: string): Promise<string
     await writeFile(file, `${apiKey}\n`, { mode: 0o600 });
   }
   await chmod(file, 0o600);
-  // Stored the way the authorizer reads it: hashed, in the jobs table.
-  const store = new JobStore(deps.ddb, LOCAL_TABLE_NAME);
-  if (!(await store.findApiKey(apiKey))) await store.putApiKey(apiKey, 'local', deps.now());
+  // Stored the way the authorizer reads it: hashed, in the jobs table. The default tenant's key,
+  // with every scope but admin; a key from before tenants gets its id and scopes now.
+  const keys = new ApiKeyStore(deps.ddb, LOCAL_TABLE_NAME);
+  const found = await keys.find(apiKey);
+  if (!found?.keyId || !found.scopes || !found.tenant) {
+    await keys.put(apiKey, {
+      keyId: newJobId(deps.now(), 'key'),
+      tenant: DEFAULT_TENANT,
+      scopes: [...LEGACY_SCOPES],
+      label: 'local',
+      createdAt: found?.createdAt ?? deps.now().toISOString(),
+    });
+  }
   return apiKey;
 }
 
@@ -446,7 +437,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       credentials: LOCAL_CREDENTIALS,
     });
     try {
-      await ensureTable(tableClient, template);
+      await ensureJobsTable(tableClient, template.table, LOCAL_TABLE_NAME);
     } finally {
       tableClient.destroy();
     }

@@ -39,7 +39,7 @@ async function isRunning(deps: GatewayDeps, arn: string | undefined): Promise<bo
 export async function resumeInterruptedJobs(deps: GatewayDeps): Promise<ResumedJob[]> {
   const gw = createGateway(deps);
   const resumed: ResumedJob[] = [];
-  for (const job of await gw.store.list({ limit: 100_000 })) {
+  for (const job of await gw.store.scanAll()) {
     // One job that cannot be finished must not keep the deployment (and every other job) down.
     try {
       if (job.state === 'cancelling') {

@@ -1,6 +1,8 @@
 /**
  * HTTP API Lambda authorizer (payload 2.0, simple responses): translates the request for
- * authorizeBearer (shared/domain/api-keys.ts) and its answer back.
+ * authorizeBearer (shared/domain/api-keys.ts) and its answer back. The context carries who calls
+ * (tenant, key id, scopes as one comma-separated string, since context values are scalars) to
+ * every handler (lambdas/middleware/caller.ts) and to the stage's access log.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -9,22 +11,38 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
 import { authorizeBearer } from '../../shared/domain/api-keys';
-import { JobStore } from '../../shared/store/job-store';
+import { ApiKeyStore } from '../../shared/store/api-key-store';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 
-type Result = APIGatewaySimpleAuthorizerWithContextResult<{ keyLabel: string }>;
+export interface CallerContext {
+  tenant: string;
+  keyId: string;
+  scopes: string;
+  keyLabel: string;
+}
+type Result = APIGatewaySimpleAuthorizerWithContextResult<CallerContext>;
+
+const DENIED: CallerContext = { tenant: '', keyId: '', scopes: '', keyLabel: '' };
 
 export function createHandler(deps: GatewayDeps) {
-  const store = new JobStore(deps.ddb, deps.config.jobsTable);
+  const keys = new ApiKeyStore(deps.ddb, deps.config.jobsTable);
   return middy<APIGatewayRequestAuthorizerEventV2, Result>()
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .handler(async (event) => {
-      const answer = await authorizeBearer(store, event.identitySource?.[0] ?? event.headers?.authorization);
+      const answer = await authorizeBearer(
+        keys,
+        event.identitySource?.[0] ?? event.headers?.authorization,
+        deps.now(),
+      );
       if (!answer.authorized) {
-        deps.logger.info(`denied: ${answer.reason}`);
-        return { isAuthorized: false, context: { keyLabel: '' } };
+        deps.logger.info(`denied: ${answer.reason}`, answer.keyId ? { keyId: answer.keyId } : {});
+        return { isAuthorized: false, context: DENIED };
       }
-      return { isAuthorized: true, context: { keyLabel: answer.keyLabel } };
+      const { tenant, keyId, scopes } = answer.caller;
+      return {
+        isAuthorized: true,
+        context: { tenant, keyId, scopes: scopes.join(','), keyLabel: answer.keyLabel },
+      };
     }) as unknown as (event: APIGatewayRequestAuthorizerEventV2, context: unknown) => Promise<Result>;
 }
 

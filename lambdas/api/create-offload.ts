@@ -7,7 +7,7 @@ import { ValidationError } from '../../shared/domain/errors';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required' }, async (gw, event) => {
+  return apiHandler(deps, { body: 'required', scope: 'offload' }, async (gw, event, caller) => {
     const rawKey = event.headers?.['idempotency-key'];
     if (!rawKey) {
       throw new ValidationError('the Idempotency-Key header is required; send a fresh UUID per new offload', [
@@ -16,7 +16,7 @@ export function createHandler(deps: GatewayDeps) {
     }
     const key = parseOrThrow(IdempotencyKey, rawKey, 'the Idempotency-Key header');
     const req = parseOrThrow(CreateOffloadRequest, event.parsedBody, 'the offload request');
-    const placed = await placeOffload(gw, req, key);
+    const placed = await placeOffload(gw, req, key, caller.tenant);
     const view = await viewJob(gw, placed.job);
     return json(
       202,

@@ -11,10 +11,10 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required' }, async (gw, event) => {
+  return apiHandler(deps, { body: 'required', scope: 'offload' }, async (gw, event, caller) => {
     const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
     const req = parseOrThrow(PrestageUploadRequest, event.parsedBody, 'the prestage request');
-    const placed = await prestageUpload(gw, await findSchedule(gw, ref), req);
+    const placed = await prestageUpload(gw, await findSchedule(gw, caller, ref, 'write'), req);
     const view = await viewJob(gw, placed.job);
     return json(
       placed.replayed ? 200 : 202,

@@ -1,16 +1,19 @@
 /** PATCH /schedules/{id} — pause, resume or change a schedule; windows already pre-staged stay as they are. */
 import { parseOrThrow } from '../../shared/domain/requests';
 import { ScheduleRef, UpdateScheduleRequest } from '../../shared/domain/schedule-requests';
-import { updateSchedule } from '../../shared/domain/windows/schedules';
+import { findSchedule, updateSchedule } from '../../shared/domain/windows/schedules';
 import { viewSchedule } from '../../shared/domain/windows/schedule-view';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required' }, async (gw, event) => {
+  return apiHandler(deps, { body: 'required', scope: 'schedule' }, async (gw, event, caller) => {
     const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
     const req = parseOrThrow(UpdateScheduleRequest, event.parsedBody, 'the schedule update');
-    return json(200, viewSchedule(await updateSchedule(gw, ref, req)));
+    return json(
+      200,
+      viewSchedule(await updateSchedule(gw, await findSchedule(gw, caller, ref, 'write'), req)),
+    );
   });
 }
 

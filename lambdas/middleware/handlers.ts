@@ -5,10 +5,12 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { Context, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createGateway, type Gateway } from '../../shared/domain/gateway';
 import type { GatewayDeps } from '../../shared/runtime/deps';
 import { parseStepInput, type StepInput, type StepInputName } from '../../shared/domain/workflow/step-inputs';
+import type { Caller, Scope } from '../../shared/domain/tenants';
+import { authorizedCaller } from './caller';
 import { jsonBody, type JsonEvent } from './json-body';
 import { problemDetails } from './problem-details';
 
@@ -34,10 +36,24 @@ function jobIdKey(gw: Gateway) {
   };
 }
 
+/** Checks the route's scope first, and puts the tenant and key id on every log line. */
+function callerKeys(gw: Gateway, scope: Scope) {
+  return {
+    before: async (request: { event: APIGatewayProxyEventV2 }) => {
+      const caller = authorizedCaller(request.event, scope);
+      gw.logger.appendKeys({ tenant: caller.tenant, keyId: caller.keyId });
+    },
+  };
+}
+
+/**
+ * An HTTP API route: `scope` is what the caller's key must have (a 403 naming it otherwise,
+ * before the body is even parsed); `fn` gets the caller, and looks up only what it owns.
+ */
 export function apiHandler(
   deps: GatewayDeps,
-  opts: { body: 'none' | 'required' | 'optional' },
-  fn: (gw: Gateway, event: JsonEvent, context: Context) => Promise<ApiResult>,
+  opts: { body: 'none' | 'required' | 'optional'; scope: Scope },
+  fn: (gw: Gateway, event: JsonEvent, caller: Caller) => Promise<ApiResult>,
 ) {
   const gw = createGateway(deps);
   const h = middy<JsonEvent, ApiResult>()
@@ -45,8 +61,9 @@ export function apiHandler(
     .use(httpHeaderNormalizer())
     .use(jobIdKey(gw))
     .use(problemDetails({ logger: gw.logger }));
+  h.use(callerKeys(gw, opts.scope));
   if (opts.body !== 'none') h.use(jsonBody({ required: opts.body === 'required' }));
-  return h.handler((event, context) => fn(gw, event, context)) as unknown as (
+  return h.handler((event) => fn(gw, event, authorizedCaller(event, opts.scope))) as unknown as (
     event: APIGatewayProxyEventV2,
     context: unknown,
   ) => Promise<ApiResult>;

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import {
   ConcurrentUpdateError,
   GatewayError,
+  ValidationError,
   IdempotencyConflictError,
   JobNotFoundError,
   PROBLEM_BASE,
@@ -17,6 +18,7 @@ import {
   ScheduleNotFoundError,
 } from '../../shared/domain/errors';
 import {
+  CursorInvalidError,
   IdempotencyKeyConflictError,
   JobMissingError,
   JobWriteConflictError,
@@ -34,6 +36,12 @@ export function problemOfStoreError(err: unknown): GatewayError | undefined {
   if (err instanceof ScheduleNameTakenError)
     return new ScheduleNameTakenProblem(err.scheduleName, err.holder);
   if (err instanceof ScheduleWriteConflictError) return new ConcurrentUpdateError(err.scheduleId, 'schedule');
+  if (err instanceof CursorInvalidError) {
+    return new ValidationError(
+      `cursor: ${err.reason}; pass the nextCursor of the previous page of this same listing, or none for the first page`,
+      [{ path: 'query.cursor', message: err.reason }],
+    );
+  }
   return undefined;
 }
 

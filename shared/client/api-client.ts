@@ -110,11 +110,25 @@ export class GatewayClient {
   }
 
   /** GET /offloads[?state=]: newest first. */
-  async listOffloads(state?: JobState): Promise<JobView[]> {
-    const body = await this.request('GET', state ? `offloads?state=${enc(state)}` : 'offloads');
-    const items = (body as { items?: unknown } | null)?.items;
-    if (!Array.isArray(items)) throw protocolError('GET /offloads', 'it has no items array', body);
+  /** GET /offloads: this key's tenant's jobs, newest first, page after page up to `max`. */
+  async listOffloads(state?: JobState, max = LIST_MAX): Promise<JobView[]> {
+    const items = await this.pages('offloads', state ? `state=${enc(state)}` : '', max);
     return items.map((item) => expectJobAnswer<JobView>(item, 'GET /offloads'));
+  }
+
+  /** Follows a listing's nextCursor until the last page or `max` items. */
+  private async pages(path: string, query: string, max: number): Promise<unknown[]> {
+    const items: unknown[] = [];
+    let cursor: string | undefined;
+    do {
+      const params = [query, cursor ? `cursor=${enc(cursor)}` : ''].filter(Boolean).join('&');
+      const body = await this.request('GET', params ? `${path}?${params}` : path);
+      const page = (body as { items?: unknown; nextCursor?: unknown } | null) ?? {};
+      if (!Array.isArray(page.items)) throw protocolError(`GET /${path}`, 'it has no items array', body);
+      items.push(...(page.items as unknown[]));
+      cursor = typeof page.nextCursor === 'string' && page.nextCursor ? page.nextCursor : undefined;
+    } while (cursor && items.length < max);
+    return items.slice(0, max);
   }
 
   /**
@@ -159,10 +173,9 @@ export class GatewayClient {
   }
 
   /** GET /schedules: each with its next window. */
-  async listSchedules(): Promise<ScheduleView[]> {
-    const body = await this.request('GET', 'schedules');
-    const items = (body as { items?: unknown } | null)?.items;
-    if (!Array.isArray(items)) throw protocolError('GET /schedules', 'it has no items array', body);
+  /** GET /schedules: this key's tenant's schedules, page after page up to `max`. */
+  async listSchedules(max = LIST_MAX): Promise<ScheduleView[]> {
+    const items = await this.pages('schedules', '', max);
     return items.map((item) => expectSchedule(item, 'GET /schedules'));
   }
 
@@ -415,6 +428,8 @@ function protocolError(what: string, why: string, body: unknown): GatewayClientE
 }
 
 const STATES: ReadonlySet<string> = new Set(JOB_STATES);
+/** Most items a listing call gathers across pages (the gateway pages by 100). */
+const LIST_MAX = 1000;
 
 function expectJobAnswer<T extends { jobId: string; state: JobState }>(body: unknown, what: string): T {
   const b = body as { jobId?: unknown; state?: unknown } | null;

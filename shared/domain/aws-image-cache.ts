@@ -20,7 +20,7 @@
  *   record (a Lambda that died between the cloud's answer and the job write).
  */
 import { markRemoved, recordResource, updateJob, type Gateway } from './gateway';
-import { JOB_STATES, TERMINAL_STATES, isAwsDirect, type Job, type JobResource } from './job';
+import { JOB_STATES, TERMINAL_STATES, isAwsDirect, ownerOf, type Job, type JobResource } from './job';
 import { ImageCacheConflictError, JobMissingError } from '../store/errors';
 import type { ImageCacheEntry, RetiredImage } from '../store/image-cache';
 import { readManifest } from './aws-direct-manifest';
@@ -58,7 +58,7 @@ export async function rememberDirectImage(gw: Gateway, jobId: string): Promise<v
     const ownAmi = job.resources.find((r) => r.type === 'ami' && r.id === amiId && !r.imageCache);
     if (!ownAmi || !amiId) return;
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-      const entry = await gw.imageCache.get(region, job.vmName);
+      const entry = await gw.imageCache.get(ownerOf(job), region, job.vmName);
       if (!entry || entry.snapshotId !== snapshotId) return; // replaced meanwhile: the AMI stays the job's
       try {
         if (entry.amiId !== amiId) await gw.imageCache.replace({ ...entry, amiId, updatedAt: now() }, entry);
@@ -75,7 +75,7 @@ export async function rememberDirectImage(gw: Gateway, jobId: string): Promise<v
   if (!manifestKey || !job.image.diskSha256 || !job.image.diskCapacityBytes) return;
   const blocks = Object.keys((await readManifest(gw, manifestKey)).blocks).length;
   for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-    const previous = await gw.imageCache.get(region, job.vmName);
+    const previous = await gw.imageCache.get(ownerOf(job), region, job.vmName);
     if (previous?.snapshotId === snapshotId) break; // a retry after the write
     const retired: RetiredImage[] = previous
       ? [
@@ -89,6 +89,7 @@ export async function rememberDirectImage(gw: Gateway, jobId: string): Promise<v
         ]
       : [];
     const entry: ImageCacheEntry = {
+      ...(job.tenant ? { tenant: job.tenant } : {}),
       vmName: job.vmName,
       region,
       snapshotId,
@@ -116,12 +117,12 @@ export async function rememberDirectImage(gw: Gateway, jobId: string): Promise<v
   await updateJob(gw, jobId, (j) =>
     handToCache(j, new Set([snapshotId, manifestKey, ...(amiId ? [amiId] : [])])),
   );
-  await pruneRetired(gw, region, job.vmName);
+  await pruneRetired(gw, ownerOf(job), region, job.vmName);
 }
 
 /** Jobs that are not done (any state but returned, failed, cancelled). */
 async function activeJobs(gw: Gateway): Promise<Job[]> {
-  const lists = await Promise.all(ACTIVE_STATES.map((state) => gw.store.list({ state, limit: 10_000 })));
+  const lists = await Promise.all(ACTIVE_STATES.map((state) => gw.store.listInState(state, 10_000)));
   return lists.flat();
 }
 
@@ -129,8 +130,13 @@ async function activeJobs(gw: Gateway): Promise<Job[]> {
  * Deletes the retired images of a VM's entry that no active job launched from; the ones still in
  * use stay listed. A conflicting cache write leaves the rest for the next prune.
  */
-export async function pruneRetired(gw: Gateway, region: string, vmName: string): Promise<number> {
-  const entry = await gw.imageCache.get(region, vmName);
+export async function pruneRetired(
+  gw: Gateway,
+  tenant: string,
+  region: string,
+  vmName: string,
+): Promise<number> {
+  const entry = await gw.imageCache.get(tenant, region, vmName);
   const retired = entry?.retired ?? [];
   if (!entry || retired.length === 0) return 0;
   const active = await activeJobs(gw);
@@ -202,7 +208,7 @@ export async function recordUnrecordedDirectResources(gw: Gateway, jobId: string
   if (!isAwsDirect(job) || job.target.cloud !== 'aws') return;
   const region = job.target.region;
   const tagged = await gw.awsSnapshotWriter.taggedWith(region, jobId);
-  const entry = await gw.imageCache.get(region, job.vmName);
+  const entry = await gw.imageCache.get(ownerOf(job), region, job.vmName);
   const cacheOwned = new Set<string>(
     [entry, ...(entry?.retired ?? [])].flatMap((e) =>
       e ? [e.snapshotId, ...(e.amiId ? [e.amiId] : [])] : [],

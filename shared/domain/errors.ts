@@ -13,6 +13,8 @@ export const PROBLEM_TYPES = {
   'validation-failed': 400,
   'malformed-body': 400,
   'upload-incomplete': 400,
+  'scope-missing': 403,
+  'tenant-not-allowed': 403,
   'job-not-found': 404,
   'image-cache-entry-not-found': 404,
   'schedule-not-found': 404,
@@ -121,6 +123,36 @@ export class IdempotencyConflictError extends GatewayError {
       409,
       'Idempotency-Key reused with a different request',
       `The Idempotency-Key '${key}' was already used for job ${jobId} with a different body; use a new key for a new request.`,
+    );
+  }
+}
+
+/** The caller's API key lacks the scope a route needs (tenants.ts). */
+export class ScopeMissingError extends GatewayError {
+  override readonly name = 'ScopeMissingError';
+  constructor(
+    readonly scope: string,
+    action: string,
+    keyId: string,
+  ) {
+    super(
+      'scope-missing',
+      403,
+      'The API key lacks a scope this needs',
+      `To ${action} the API key needs the scope '${scope}'; key ${keyId} does not have it. Ask an operator for a key with '${scope}' (burstgate api-key create --scopes ${scope},…).`,
+    );
+  }
+}
+
+/** A caller named a tenant other than its own without the `admin` scope. */
+export class TenantNotAllowedError extends GatewayError {
+  override readonly name = 'TenantNotAllowedError';
+  constructor(tenant: string, own: string) {
+    super(
+      'tenant-not-allowed',
+      403,
+      "Another tenant's resources need the admin scope",
+      `This key belongs to tenant '${own}' and may not look at tenant '${tenant}'; only a key with the scope 'admin' may, and only to read. Leave out the tenant parameter to see your own.`,
     );
   }
 }

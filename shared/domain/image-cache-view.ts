@@ -62,9 +62,13 @@ export async function viewImageCache(gw: Gateway, entry: ImageCacheEntry): Promi
   };
 }
 
-/** The entry of `vmName` in `region`, as the API shows it; ImageCacheEntryNotFoundError without one. */
-export async function getImageCacheView(gw: Gateway, path: ImageCachePath): Promise<ImageCacheView> {
-  const entry = await gw.imageCache.get(path.region, path.vmName);
+/** The tenant's entry of `vmName` in `region`, as the API shows it; ImageCacheEntryNotFoundError without one. */
+export async function getImageCacheView(
+  gw: Gateway,
+  tenant: string,
+  path: ImageCachePath,
+): Promise<ImageCacheView> {
+  const entry = await gw.imageCache.get(tenant, path.region, path.vmName);
   if (!entry) throw new ImageCacheEntryNotFoundError(path.region, path.vmName);
   return viewImageCache(gw, entry);
 }

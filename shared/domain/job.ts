@@ -195,8 +195,18 @@ export interface JobWindow {
   onMissed: 'open-late' | 'skip';
 }
 
+/**
+ * The tenant of everything made before tenants existed (jobs, schedules and cache entries without
+ * an owner, keys without a tenant): upgrading a deployment keeps its one team's work visible to it.
+ */
+export const DEFAULT_TENANT = 'default';
+/** The tenant that owns a job, schedule or cache entry. */
+export const ownerOf = (thing: { tenant?: string }): string => thing.tenant ?? DEFAULT_TENANT;
+
 export interface Job {
   jobId: string;
+  /** The tenant whose API key made the job (absent: DEFAULT_TENANT); only it sees the job. */
+  tenant?: string;
   vmName: string;
   state: JobState;
   target: JobTarget;

@@ -77,7 +77,7 @@ function checkInstant(now: Date, iso: string, path: string, what: string): void 
 export async function planFor(gw: Gateway, job: Job, lease: JobLease): Promise<ReturnPlan> {
   const expiry: ReturnPlan = { startAt: lease.expiresAt, reason: 'lease-expires', action: lease.onExpiry };
   if (!lease.returnBy) return expiry;
-  const history = await gw.store.list({ state: 'returned', limit: HISTORY_JOBS });
+  const history = await gw.store.listInState('returned', HISTORY_JOBS);
   const estimate = estimateReturn(job, history);
   const start = new Date(Date.parse(lease.returnBy) - estimate.seconds * 1000).toISOString();
   const withEstimate = { estimateSeconds: estimate.seconds, basis: estimate.basis };

@@ -8,6 +8,7 @@ import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
 import {
+  DEFAULT_TENANT,
   TERMINAL_STATES,
   type Job,
   type JobLease,
@@ -111,6 +112,7 @@ export async function placeOffload(
   gw: Gateway,
   req: CreateOffloadRequest,
   idempotencyKey: string,
+  tenant: string,
   window?: JobWindow,
 ): Promise<PlacedOffload> {
   const now = gw.now();
@@ -122,7 +124,7 @@ export async function placeOffload(
   const plannedLaunch = launch?.at ? new Date(launch.at) : now;
   const lease = leaseFor(gw, req.lease, { plannedLaunch, path: 'lease' });
   const proposedId = newJobId(now);
-  const prior = await gw.store.claimIdempotencyKey(idempotencyKey, req, proposedId, now);
+  const prior = await gw.store.claimIdempotencyKey(tenant, idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;
   if (prior) {
     const existing = await gw.store.find(jobId);
@@ -137,6 +139,7 @@ export async function placeOffload(
   const uploadId = await gw.staging.createUpload(key);
   const job: Job = {
     jobId,
+    ...(tenant === DEFAULT_TENANT ? {} : { tenant }),
     vmName: req.vmName,
     state: 'awaiting-upload',
     target,

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ValidationError, type FieldError } from './errors';
 import { JOB_STATES } from './job';
+import { TENANT_NAME } from './tenants';
 import { MAX_IMAGE_BYTES } from '../store/staging';
 
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
@@ -102,12 +103,24 @@ export const CompleteUploadRequest = z
   .strict();
 export type CompleteUploadRequest = z.infer<typeof CompleteUploadRequest>;
 
+/** A tenant named in a query (`admin` keys only, for another tenant's resources). */
+export const TenantName = z
+  .string()
+  .regex(TENANT_NAME, 'a tenant name: lower-case letters, digits and dashes, 1–63 characters');
+/** The `nextCursor` of a listing's previous page, passed back as is. */
+export const Cursor = z.string().min(1).max(2048);
+
 export const ListOffloadsQuery = z
   .object({
     state: z.enum(JOB_STATES).optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
+    cursor: Cursor.optional(),
+    tenant: TenantName.optional(),
   })
   .strict();
+
+/** The query of a lookup that an admin may make for another tenant. */
+export const TenantQuery = z.object({ tenant: TenantName.optional() }).strict();
 
 export const IdempotencyKey = z
   .string()

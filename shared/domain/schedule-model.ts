@@ -71,6 +71,8 @@ export interface Occurrence extends WindowTimes {
 
 export interface Schedule {
   scheduleId: string;
+  /** The tenant whose key made it (absent: the default tenant); names are unique per tenant. */
+  tenant?: string;
   name: string;
   vms: ScheduledVm[];
   window: WindowSpec;

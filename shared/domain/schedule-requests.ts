@@ -1,7 +1,7 @@
 /** Request bodies and queries of the /schedules API, validated with zod; errors name the field. */
 import { z } from 'zod';
 import { durationSeconds } from '../schedules/iso-duration';
-import { CreateOffloadRequest, Instant } from './requests';
+import { CreateOffloadRequest, Cursor, Instant, TenantName } from './requests';
 
 /** Schedule names: what a CLI user types (`burstgate schedule show month-end`). */
 const NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
@@ -102,6 +102,14 @@ export const PreviewQuery = z
   })
   .strict();
 export type PreviewQuery = z.infer<typeof PreviewQuery>;
+
+export const ListSchedulesQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).optional(),
+    cursor: Cursor.optional(),
+    tenant: TenantName.optional(),
+  })
+  .strict();
 
 export const ScheduleViewQuery = z
   .object({ count: z.coerce.number().int().min(1).max(100).optional() })

@@ -1,11 +1,13 @@
 /** The job as the API shows it: no internal bookkeeping (task tokens, versions), plus a fresh download URL. */
 import { redactUrl } from './egress';
 import type { Gateway } from './gateway';
-import type { Job } from './job';
+import { ownerOf, type Job } from './job';
 import { PRE_LAUNCH_STATES } from './launch-gate';
 
 export interface JobView {
   jobId: string;
+  /** The tenant that owns the job (whose keys see it). */
+  tenant: string;
   vmName: string;
   state: Job['state'];
   target: Job['target'];
@@ -63,6 +65,7 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
   const image: JobView['image'] = delta ? { ...rest, delta: (({ indexKey: _i, ...d }) => d)(delta) } : rest;
   const view: JobView = {
     jobId: job.jobId,
+    tenant: ownerOf(job),
     vmName: job.vmName,
     state: job.state,
     target: job.target,

@@ -11,7 +11,9 @@ export type StoreErrorCode =
   | 'image-cache-conflict'
   | 'schedule-missing'
   | 'schedule-name-taken'
-  | 'schedule-write-conflict';
+  | 'schedule-write-conflict'
+  | 'cursor-invalid'
+  | 'api-key-missing';
 
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';
@@ -94,5 +96,21 @@ export class ScheduleWriteConflictError extends StoreError {
       'schedule-write-conflict',
       `schedule ${scheduleId} changed under each of ${attempts} conditional writes`,
     );
+  }
+}
+
+/** A listing's cursor that this store did not hand out for this listing. */
+export class CursorInvalidError extends StoreError {
+  override readonly name = 'CursorInvalid';
+  constructor(readonly reason: string) {
+    super('cursor-invalid', `the cursor is not valid: ${reason}`);
+  }
+}
+
+/** No API key with this id. */
+export class ApiKeyMissingError extends StoreError {
+  override readonly name = 'ApiKeyMissing';
+  constructor(readonly keyId: string) {
+    super('api-key-missing', `no API key ${keyId} in the jobs table`);
   }
 }

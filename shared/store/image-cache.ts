@@ -1,10 +1,12 @@
 /**
  * The AWS direct path's image cache: per VM name and region, the last snapshot a direct offload
- * uploaded, its AMI and its block manifest, with the disk content's SHA-256. Items live in the
- * jobs table (`pk = IMAGECACHE#<region>#<vmName>`, `sk = IMAGECACHE`; no GSI attributes, so job
- * listings never see them). Writes are conditional on the entry they replace (no transactions).
+ * uploaded, its AMI and its block manifest, with the disk content's SHA-256 — per tenant: two teams'
+ * `web01` are two VMs, and neither may reuse (or read) the other's snapshot. Items live in the
+ * jobs table (`pk = IMAGECACHE@<tenant>#<region>#<vmName>`, the default tenant's without
+ * `@<tenant>`, as before tenants; `sk = IMAGECACHE`; no GSI attributes, so job listings never see
+ * them). Writes are conditional on the entry they replace (no transactions).
  */
-import type { VmHardware } from '../domain/job';
+import { DEFAULT_TENANT, ownerOf, type VmHardware } from '../domain/job';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ImageCacheConflictError } from './errors';
 import { isConditionFailure } from './versioned';
@@ -20,6 +22,8 @@ export interface RetiredImage {
 }
 
 export interface ImageCacheEntry {
+  /** The tenant of the jobs that upload and reuse it (absent: the default tenant). */
+  tenant?: string;
   vmName: string;
   region: string;
   snapshotId: string;
@@ -54,7 +58,11 @@ export interface ImageCacheEntry {
   retired?: RetiredImage[];
 }
 
-const key = (region: string, vmName: string) => ({ pk: `IMAGECACHE#${region}#${vmName}`, sk: SK });
+const key = (tenant: string, region: string, vmName: string) => ({
+  pk:
+    tenant === DEFAULT_TENANT ? `IMAGECACHE#${region}#${vmName}` : `IMAGECACHE@${tenant}#${region}#${vmName}`,
+  sk: SK,
+});
 
 export class ImageCache {
   constructor(
@@ -62,9 +70,9 @@ export class ImageCache {
     private readonly table: string,
   ) {}
 
-  async get(region: string, vmName: string): Promise<ImageCacheEntry | undefined> {
+  async get(tenant: string, region: string, vmName: string): Promise<ImageCacheEntry | undefined> {
     const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: key(region, vmName), ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: key(tenant, region, vmName), ConsistentRead: true }),
     );
     if (!out.Item) return undefined;
     const { pk: _pk, sk: _sk, ...entry } = out.Item as ImageCacheEntry & { pk: string; sk: string };
@@ -80,7 +88,7 @@ export class ImageCache {
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...key(entry.region, entry.vmName), ...entry },
+          Item: { ...key(ownerOf(entry), entry.region, entry.vmName), ...entry },
           ...(expected
             ? {
                 ConditionExpression: 'updatedAt = :u AND jobId = :j',
@@ -97,7 +105,7 @@ export class ImageCache {
     }
   }
 
-  async delete(region: string, vmName: string): Promise<void> {
-    await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: key(region, vmName) }));
+  async delete(tenant: string, region: string, vmName: string): Promise<void> {
+    await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: key(tenant, region, vmName) }));
   }
 }

@@ -1,9 +1,9 @@
 /**
- * Jobs, idempotency records and hashed API keys in one DynamoDB table (pk/sk + GSI `byState`).
+ * Jobs and idempotency records in one DynamoDB table (pk/sk, GSI `byState` for the gateway's own
+ * sweeps, GSI `byOwner` for a tenant's listing; API keys: api-key-store.ts).
  * Designed without transactions or TTL (the embedded dynalite has neither): every job write is a
  * conditional put on the job's `version`, so concurrent writers never lose each other's changes.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import {
   GetCommand,
   PutCommand,
@@ -12,8 +12,10 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyKeyConflictError, JobMissingError, JobWriteConflictError } from './errors';
-import type { Job, JobState } from '../domain/job';
+import { DEFAULT_TENANT, ownerOf, type Job, type JobState } from '../domain/job';
 import { isConditionFailure, updateVersioned } from './versioned';
+import { backfillOwnerIndex, queryOwnerPage, type OwnerPage } from './owner-index';
+import { sha256Hex } from './api-key-store';
 
 export const BY_STATE_INDEX = 'byState';
 const JOB_SK = 'JOB';
@@ -21,18 +23,15 @@ const JOB_SK = 'JOB';
 const UPDATE_ATTEMPTS = 8;
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: JOB_SK });
-/** A new API key: `bg_` + 32 random bytes, base64url. Only its SHA-256 is ever stored. */
-export function newApiKey(): string {
-  return `bg_${randomBytes(32).toString('base64url')}`;
-}
-
-export const sha256Hex = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
+const ownerPartition = (tenant: string) => `JOBS#${tenant}`;
 
 interface JobItem {
   pk: string;
   sk: string;
   gsi1pk: string;
   gsi1sk: string;
+  gsi2pk: string;
+  gsi2sk: string;
   version: number;
   job: Job;
 }
@@ -54,6 +53,8 @@ export class JobStore {
       ...jobKey(job.jobId),
       gsi1pk: `STATE#${job.state}`,
       gsi1sk: `${job.createdAt}#${job.jobId}`,
+      gsi2pk: ownerPartition(ownerOf(job)),
+      gsi2sk: `${job.createdAt}#${job.jobId}`,
       version: job.version,
       job,
     };
@@ -107,22 +108,44 @@ export class JobStore {
     });
   }
 
-  /** Jobs, newest first; by state through the GSI, else a scan of job items. */
-  async list(opts: { state?: JobState; limit?: number } = {}): Promise<Job[]> {
-    const limit = opts.limit ?? 100;
-    if (opts.state) {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: BY_STATE_INDEX,
-          KeyConditionExpression: 'gsi1pk = :s',
-          ExpressionAttributeValues: { ':s': `STATE#${opts.state}` },
-          ScanIndexForward: false,
-          Limit: limit,
-        }),
-      );
-      return (out.Items as JobItem[] | undefined)?.map((i) => i.job) ?? [];
-    }
+  /** A tenant's jobs, newest first, a page at a time (GSI byOwner); of one state when given. */
+  async listOwned(opts: {
+    tenant: string;
+    state?: JobState;
+    limit?: number;
+    cursor?: string;
+  }): Promise<OwnerPage<Job>> {
+    return queryOwnerPage(this.ddb, this.table, {
+      partition: ownerPartition(opts.tenant),
+      limit: opts.limit ?? 100,
+      ...(opts.cursor ? { cursor: opts.cursor } : {}),
+      ...(opts.state
+        ? { filter: { expression: 'gsi1pk = :state', values: { ':state': `STATE#${opts.state}` } } }
+        : {}),
+      pick: (item) => (item as unknown as JobItem).job,
+    });
+  }
+
+  /** Jobs in one state, newest first, of every tenant (GSI byState): the gateway's own sweeps. */
+  async listInState(state: JobState, limit = 100): Promise<Job[]> {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: BY_STATE_INDEX,
+        KeyConditionExpression: 'gsi1pk = :s',
+        ExpressionAttributeValues: { ':s': `STATE#${state}` },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items as JobItem[] | undefined)?.map((i) => i.job) ?? [];
+  }
+
+  /**
+   * Every job of every tenant, by a scan of the table: only for the embedded deployment's restart
+   * (resume.ts) and migrations, never for an API call.
+   */
+  async scanAll(): Promise<Job[]> {
     const jobs: Job[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -135,11 +158,14 @@ export class JobStore {
         }),
       );
       for (const item of (out.Items as JobItem[] | undefined) ?? []) jobs.push(item.job);
-      // Keep only the newest `limit` as pages arrive: memory stays bounded by the limit, not the table.
-      if (jobs.length > 2 * limit) newestFirst(jobs).splice(limit);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    return newestFirst(jobs).slice(0, limit);
+    return jobs;
+  }
+
+  /** Writes jobs from before GSI byOwner again so they are in it (owner-index.ts); returns how many. */
+  async backfillOwnerIndex(): Promise<number> {
+    return backfillOwnerIndex<JobItem>(this.ddb, this.table, JOB_SK, (i) => this.toItem(i.job));
   }
 
   /**
@@ -148,13 +174,16 @@ export class JobStore {
    * and returns undefined when this call claimed the key for `jobId`.
    */
   async claimIdempotencyKey(
+    tenant: string,
     key: string,
     body: unknown,
     jobId: string,
     now: Date,
   ): Promise<IdempotencyRecord | undefined> {
     const bodyHash = sha256Hex(canonicalJson(body));
-    const pk = `IDEM#${sha256Hex(key)}`;
+    // Keys are per tenant: two teams' "retry-1" are two records. The default tenant keeps the
+    // form its records had before tenants, so a retry across the upgrade still replays.
+    const pk = `IDEM#${sha256Hex(tenant === DEFAULT_TENANT ? key : `${tenant}\n${key}`)}`;
     const record: IdempotencyRecord = { jobId, bodyHash, createdAt: now.toISOString() };
     try {
       await this.ddb.send(
@@ -176,28 +205,6 @@ export class JobStore {
     if (existing.bodyHash !== bodyHash) throw new IdempotencyKeyConflictError(key, existing.jobId);
     return { jobId: existing.jobId, bodyHash: existing.bodyHash, createdAt: existing.createdAt };
   }
-
-  /** API keys are stored as SHA-256 hex of the key; the key itself is never stored. */
-  async findApiKey(apiKey: string): Promise<{ label: string } | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `APIKEY#${sha256Hex(apiKey)}`, sk: 'APIKEY' } }),
-    );
-    if (!out.Item || out.Item.disabled === true) return undefined;
-    return { label: String(out.Item.label ?? '') };
-  }
-
-  async putApiKey(apiKey: string, label: string, now: Date = new Date()): Promise<void> {
-    await this.ddb.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: `APIKEY#${sha256Hex(apiKey)}`, sk: 'APIKEY', label, createdAt: now.toISOString() },
-      }),
-    );
-  }
-}
-
-function newestFirst(jobs: Job[]): Job[] {
-  return jobs.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }
 
 /** JSON with object keys sorted, so equal bodies hash equal whatever their key order. */

@@ -1,28 +1,34 @@
 /**
- * Schedules in the jobs table: `pk = SCHEDULE#<id>`, `sk = SCHEDULE`, and a name claim per schedule
- * (`pk = SCHEDULENAME#<name>`, `sk = SCHEDULENAME`) so two schedules never share a name. Neither has
- * GSI attributes, so job listings never see them. Writes are conditional puts on `version`, as for
- * jobs; there are few schedules, so listing them is a scan.
+ * Schedules in the jobs table: `pk = SCHEDULE#<id>`, `sk = SCHEDULE`, and a name claim per tenant
+ * and name (`pk = SCHEDULENAME#<tenant>#<name>`, the default tenant's without `<tenant>#`, as
+ * before tenants; `sk = SCHEDULENAME`) so two schedules of a tenant never share a name. A schedule
+ * is in GSI `byOwner` under `SCHEDULES#<tenant>`, so a tenant's listing is a query, never a scan.
+ * Writes are conditional puts on `version`, as for jobs.
  */
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  ScanCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_TENANT, ownerOf } from '../domain/job';
 import type { Schedule } from '../domain/schedule-model';
+import { backfillOwnerIndex, queryOwnerPage, type OwnerPage } from './owner-index';
 import { ScheduleMissingError, ScheduleNameTakenError, ScheduleWriteConflictError } from './errors';
 import { isConditionFailure, updateVersioned } from './versioned';
 
 const SK = 'SCHEDULE';
 const NAME_SK = 'SCHEDULENAME';
 const UPDATE_ATTEMPTS = 8;
-/** Most schedules a listing reads (a deployment has tens, not thousands). */
-const MAX_LISTED = 1000;
 
 const key = (scheduleId: string) => ({ pk: `SCHEDULE#${scheduleId}`, sk: SK });
-const nameKey = (name: string) => ({ pk: `SCHEDULENAME#${name}`, sk: NAME_SK });
+const nameKey = (tenant: string, name: string) => ({
+  pk: tenant === DEFAULT_TENANT ? `SCHEDULENAME#${name}` : `SCHEDULENAME#${tenant}#${name}`,
+  sk: NAME_SK,
+});
+const ownerPartition = (tenant: string) => `SCHEDULES#${tenant}`;
+const itemOf = (schedule: Schedule) => ({
+  ...key(schedule.scheduleId),
+  gsi2pk: ownerPartition(ownerOf(schedule)),
+  gsi2sk: `${schedule.createdAt}#${schedule.scheduleId}`,
+  version: schedule.version,
+  schedule,
+});
 
 export class ScheduleStore {
   constructor(
@@ -30,19 +36,20 @@ export class ScheduleStore {
     private readonly table: string,
   ) {}
 
-  /** Stores a new schedule under a name no other schedule has; ScheduleNameTakenError otherwise. */
+  /** Stores a new schedule under a name no other schedule of its tenant has; ScheduleNameTakenError otherwise. */
   async create(schedule: Schedule): Promise<void> {
+    const tenant = ownerOf(schedule);
     try {
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...nameKey(schedule.name), scheduleId: schedule.scheduleId },
+          Item: { ...nameKey(tenant, schedule.name), scheduleId: schedule.scheduleId },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      const holder = await this.nameHolder(schedule.name);
+      const holder = await this.nameHolder(tenant, schedule.name);
       // The name claim of a schedule whose own item was never written (a create that died half-way) is free again.
       if (holder && holder !== schedule.scheduleId && (await this.find(holder))) {
         throw new ScheduleNameTakenError(schedule.name, holder);
@@ -50,14 +57,14 @@ export class ScheduleStore {
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...nameKey(schedule.name), scheduleId: schedule.scheduleId },
+          Item: { ...nameKey(tenant, schedule.name), scheduleId: schedule.scheduleId },
         }),
       );
     }
     await this.ddb.send(
       new PutCommand({
         TableName: this.table,
-        Item: { ...key(schedule.scheduleId), version: schedule.version, schedule },
+        Item: itemOf(schedule),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -76,10 +83,10 @@ export class ScheduleStore {
     return found;
   }
 
-  /** The id of the schedule holding a name, if any. */
-  async nameHolder(name: string): Promise<string | undefined> {
+  /** The id of the tenant's schedule holding a name, if any. */
+  async nameHolder(tenant: string, name: string): Promise<string | undefined> {
     const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: nameKey(name), ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: nameKey(tenant, name), ConsistentRead: true }),
     );
     return (out.Item as { scheduleId: string } | undefined)?.scheduleId;
   }
@@ -96,7 +103,7 @@ export class ScheduleStore {
         this.ddb.send(
           new PutCommand({
             TableName: this.table,
-            Item: { ...key(scheduleId), version: next.version, schedule: next },
+            Item: itemOf(next),
             ConditionExpression: 'version = :v',
             ExpressionAttributeValues: { ':v': expected },
           }),
@@ -115,7 +122,7 @@ export class ScheduleStore {
       .send(
         new DeleteCommand({
           TableName: this.table,
-          Key: nameKey(schedule.name),
+          Key: nameKey(ownerOf(schedule), schedule.name),
           ConditionExpression: 'scheduleId = :id',
           ExpressionAttributeValues: { ':id': schedule.scheduleId },
         }),
@@ -125,26 +132,32 @@ export class ScheduleStore {
       });
   }
 
-  /** Every schedule, oldest first. */
-  async list(): Promise<Schedule[]> {
+  /** A tenant's schedules, newest first, a page at a time (GSI byOwner). */
+  async listOwned(opts: { tenant: string; limit?: number; cursor?: string }): Promise<OwnerPage<Schedule>> {
+    return queryOwnerPage(this.ddb, this.table, {
+      partition: ownerPartition(opts.tenant),
+      limit: opts.limit ?? 100,
+      ...(opts.cursor ? { cursor: opts.cursor } : {}),
+      pick: (item) => (item as { schedule: Schedule }).schedule,
+    });
+  }
+
+  /** Every schedule of a tenant (the overlap check reads them all; a tenant has tens). */
+  async listAllOwned(tenant: string): Promise<Schedule[]> {
     const found: Schedule[] = [];
-    let startKey: Record<string, unknown> | undefined;
+    let cursor: string | undefined;
     do {
-      const out = await this.ddb.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'sk = :sk',
-          ExpressionAttributeValues: { ':sk': SK },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of (out.Items as Array<{ schedule: Schedule }> | undefined) ?? []) {
-        found.push(item.schedule);
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey && found.length < MAX_LISTED);
-    return found.sort(
-      (a, b) => a.createdAt.localeCompare(b.createdAt) || a.scheduleId.localeCompare(b.scheduleId),
+      const page = await this.listOwned({ tenant, limit: 100, ...(cursor ? { cursor } : {}) });
+      found.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return found;
+  }
+
+  /** Writes schedules from before GSI byOwner again so they are in it (owner-index.ts); returns how many. */
+  async backfillOwnerIndex(): Promise<number> {
+    return backfillOwnerIndex<{ schedule: Schedule; version: number }>(this.ddb, this.table, SK, (i) =>
+      itemOf(i.schedule),
     );
   }
 }

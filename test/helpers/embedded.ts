@@ -59,8 +59,9 @@ export async function offloadSample(
   target: CreateOffloadRequest['target'] = AWS_TARGET,
   imageFormat: CreateOffloadRequest['imageFormat'] = 'ova',
   extra: Pick<CreateOffloadRequest, 'lease' | 'launch'> = {},
+  apiKey: string = gateway.apiKey,
 ): Promise<{ client: GatewayClient; created: { jobId: string } }> {
-  const client = new GatewayClient({ baseUrl: gateway.apiUrl, apiKey: gateway.apiKey });
+  const client = new GatewayClient({ baseUrl: gateway.apiUrl, apiKey });
   const created = await client.createOffload(
     {
       vmName,
@@ -95,13 +96,14 @@ export async function callApi<B = Record<string, any>>( // eslint-disable-line @
   method: string,
   path: string,
   body?: unknown,
+  as: { apiKey?: string; idempotencyKey?: string } = {},
 ): Promise<{ status: number; body: B }> {
   const res = await fetch(`${gateway.apiUrl}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${gateway.apiKey}`,
+      authorization: `Bearer ${as.apiKey ?? gateway.apiKey}`,
       'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
+      'idempotency-key': as.idempotencyKey ?? randomUUID(),
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });

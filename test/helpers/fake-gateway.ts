@@ -353,6 +353,7 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         const t0 = '2025-01-01T00:00:00.000Z';
         const view: JobView = {
           jobId,
+          tenant: 'default',
           vmName: r.vmName,
           state: 'awaiting-upload',
           target: r.target,
@@ -494,6 +495,7 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
       cloud: {},
       links: { self: `/offloads/${jobId}` },
       ...o.view,
+      tenant: o.view?.tenant ?? 'default',
     });
     if (o.returnAs) job.returnAs = o.returnAs;
     const lease = o.lease ?? leaseFor(leaseGateway, undefined, { plannedLaunch: now(), path: 'lease' });

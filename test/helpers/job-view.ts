@@ -4,6 +4,7 @@ import type { JobView } from '../../shared/client/types';
 export function jobView(overrides: Partial<JobView> = {}): JobView {
   return {
     jobId: 'job-01jz0000000000000000000000',
+    tenant: 'default',
     vmName: 'burstgate-sample',
     state: 'awaiting-upload',
     target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },

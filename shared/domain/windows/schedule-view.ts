@@ -1,4 +1,5 @@
 /** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
+import { ownerOf } from '../job';
 import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
 import { isoDuration } from '../../schedules/iso-duration';
 import { redactUrl } from '../egress';
@@ -11,6 +12,8 @@ export interface WindowView extends WindowTimes {
 
 export interface ScheduleView {
   scheduleId: string;
+  /** The tenant that owns the schedule and its window jobs. */
+  tenant: string;
   name: string;
   state: Schedule['state'];
   vms: Schedule['vms'];
@@ -44,6 +47,7 @@ export function viewSchedule(schedule: Schedule, count = 5): ScheduleView {
   const id = schedule.scheduleId;
   return {
     scheduleId: id,
+    tenant: ownerOf(schedule),
     name: schedule.name,
     state: schedule.state,
     vms: schedule.vms,

@@ -18,6 +18,7 @@ import {
   type UpdateScheduleRequest,
 } from '../schedule-requests';
 import { newScheduleId } from '../ids';
+import { DEFAULT_TENANT, mayAccess, ownerOf, type Access, type Caller } from '../tenants';
 import { ScheduleNameTakenError } from '../../store/errors';
 import { armPrestage } from './window-actions';
 import {
@@ -33,11 +34,24 @@ import {
 
 type VmRequest = CreateScheduleRequest['vms'][number];
 
-/** A schedule by id (`sch-…`) or by name; ScheduleNotFoundError when there is none. */
-export async function findSchedule(gw: Gateway, ref: string): Promise<Schedule> {
-  const id = isScheduleId(ref) ? ref : await gw.schedules.nameHolder(ref);
+/**
+ * The caller's schedule by id (`sch-…`) or by name (names are the caller's tenant's); another
+ * tenant's answers ScheduleNotFoundError exactly as a missing one (admin may read it by id).
+ */
+export async function findSchedule(
+  gw: Gateway,
+  caller: Caller,
+  ref: string,
+  access: Access,
+): Promise<Schedule> {
+  const id = isScheduleId(ref) ? ref : await gw.schedules.nameHolder(caller.tenant, ref);
   const schedule = id ? await gw.schedules.find(id) : undefined;
-  if (!schedule) throw new ScheduleNotFoundError(ref);
+  if (
+    !schedule ||
+    !mayAccess(caller, ownerOf(schedule), access, gw.logger, { scheduleId: schedule.scheduleId })
+  ) {
+    throw new ScheduleNotFoundError(ref);
+  }
   return schedule;
 }
 
@@ -45,19 +59,21 @@ export async function findSchedule(gw: Gateway, ref: string): Promise<Schedule> 
 export async function createSchedule(
   gw: Gateway,
   req: CreateScheduleRequest,
+  tenant: string,
 ): Promise<{ schedule: Schedule; replayed: boolean }> {
   const now = gw.now();
   const requestSha256 = createHash('sha256').update(JSON.stringify(req)).digest('hex');
-  const holder = await gw.schedules.nameHolder(req.name);
+  const holder = await gw.schedules.nameHolder(tenant, req.name);
   const existing = holder ? await gw.schedules.find(holder) : undefined;
   if (existing?.requestSha256 === requestSha256) return { schedule: existing, replayed: true };
   const rule = ruleOf(req, undefined);
   const vms = req.vms.map((v, i) => resolveVm(gw, v, `vms.${i}`));
   const windows = checkRule(rule, now);
-  await checkOverlaps(gw, undefined, vms, windows, now);
+  await checkOverlaps(gw, tenant, undefined, vms, windows, now);
   if (req.callbackUrl) await gw.checkCallback(req.callbackUrl, 'callbackUrl');
   const schedule: Schedule = {
     scheduleId: newScheduleId(now),
+    ...(tenant === DEFAULT_TENANT ? {} : { tenant }),
     name: req.name,
     vms,
     ...rule,
@@ -87,10 +103,9 @@ export async function createSchedule(
 /** PATCH /schedules/{id}: members given replace the schedule's; `state` pauses or resumes it. */
 export async function updateSchedule(
   gw: Gateway,
-  ref: string,
+  current: Schedule,
   req: UpdateScheduleRequest,
 ): Promise<Schedule> {
-  const current = await findSchedule(gw, ref);
   const now = gw.now();
   const rule = ruleOf(req, current);
   const vms = req.vms ? req.vms.map((v, i) => resolveVm(gw, v, `vms.${i}`)) : current.vms;
@@ -102,7 +117,7 @@ export async function updateSchedule(
   let next: WindowTimes | undefined;
   if (state !== 'ended' || req.window) {
     const windows = checkRule(rule, after);
-    await checkOverlaps(gw, current.scheduleId, vms, windows, now);
+    await checkOverlaps(gw, ownerOf(current), current.scheduleId, vms, windows, now);
     next = windows[0];
   }
   const saved = await gw.schedules.update(
@@ -129,9 +144,8 @@ export async function updateSchedule(
  */
 export async function deleteSchedule(
   gw: Gateway,
-  ref: string,
+  schedule: Schedule,
 ): Promise<{ schedule: Schedule; cancelled: string[] }> {
-  const schedule = await findSchedule(gw, ref);
   await gw.timers.clear(schedule.scheduleId, 'window-prestage');
   await gw.timers.clear(schedule.scheduleId, 'window-check');
   const cancelled: string[] = [];
@@ -249,18 +263,20 @@ function resolveVm(gw: Gateway, vm: VmRequest, path: string): ScheduledVm {
 }
 
 /**
- * The same VM may be in two schedules, but never in two windows at once: a 409 names the other
- * schedule, the VM and both windows.
+ * The same VM may be in two schedules of its tenant, but never in two windows at once: a 409 names
+ * the other schedule, the VM and both windows. (VM names are a tenant's: two teams' `web01` are
+ * two VMs.)
  */
 async function checkOverlaps(
   gw: Gateway,
+  tenant: string,
   self: string | undefined,
   vms: readonly ScheduledVm[],
   windows: readonly WindowTimes[],
   now: Date,
 ): Promise<void> {
   const names = new Set(vms.map((v) => v.vmName));
-  for (const other of await gw.schedules.list()) {
+  for (const other of await gw.schedules.listAllOwned(tenant)) {
     if (other.scheduleId === self) continue;
     const shared = other.vms.find((v) => names.has(v.vmName));
     if (!shared) continue;

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { GatewayError, ValidationError } from '../errors';
 import { type Gateway } from '../gateway';
-import { type Job, type JobTarget, type JobWindow } from '../job';
+import { ownerOf, type Job, type JobTarget, type JobWindow } from '../job';
 import { cancelOffload, completeUpload, placeOffload, type PlacedOffload } from '../offloads';
 import type { CreateOffloadRequest } from '../requests';
 import {
@@ -275,6 +275,7 @@ async function createWindowJob(
     gw,
     req,
     `window.${schedule.scheduleId}.${occurrence.opensAt}.${vmKey}`,
+    ownerOf(schedule),
     window,
   );
   await gw.schedules.update(
@@ -308,7 +309,7 @@ async function stageFromCache(
   vm: ScheduledVm,
 ): Promise<void> {
   if (vm.target.cloud !== 'aws') return;
-  const entry = await gw.imageCache.get(vm.target.region, vm.vmName);
+  const entry = await gw.imageCache.get(ownerOf(schedule), vm.target.region, vm.vmName);
   if (!entry) {
     gw.logger.warn('no cached image for a window VM', { scheduleId: schedule.scheduleId, vmName: vm.vmName });
     return;

@@ -23,7 +23,7 @@ import { EBS_BLOCK_BYTES, type BlockManifest, type EbsBlock } from '../../clouds
 import { type UploadRange } from '../../images/upload-plan';
 import type { ImageCacheEntry } from '../../store/image-cache';
 import type { Gateway } from '../gateway';
-import type { Job, VmHardware } from '../job';
+import { ownerOf, type Job, type VmHardware } from '../job';
 import { rejected } from './step-kit';
 
 /** Where a delta's extent index waits for the PutBlocks items (staging/: expires if orphaned). */
@@ -89,7 +89,7 @@ export async function inspectDelta(
       'the delta does not name the disk it was made against (base SHA-256 and capacity); an incremental upload must',
     );
   }
-  const entry = await gw.imageCache.get(region, job.vmName);
+  const entry = await gw.imageCache.get(ownerOf(job), region, job.vmName);
   const problem = deltaBaseProblem(header, entry, { vmName: job.vmName, region });
   if (problem) {
     await reader.close();

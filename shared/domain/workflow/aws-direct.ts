@@ -34,7 +34,7 @@ import { blockManifestKey, rangeManifestKey, readManifest, writeManifest } from 
 import { deleteDeltaIndex, deltaBaseProblem, deltaRangeChanges, readDeltaIndex } from './aws-delta-upload';
 import { removeJobResources } from '../cleanup';
 import { beginStep, endStep, recordResource, updateJob, type Gateway } from '../gateway';
-import type { AwsTarget, Job } from '../job';
+import { ownerOf, type AwsTarget, type Job } from '../job';
 import type { ImageCacheEntry } from '../../store/image-cache';
 import { openStagedDisk, stagedAllocatedBytes } from './staged-disk';
 import {
@@ -107,7 +107,7 @@ export async function awsPrepareSnapshot(gw: Gateway, jobId: string): Promise<Eb
   const snapshots = gw.awsSnapshotWriter;
 
   if (!job.cloud.imageCache) {
-    const entry = await gw.imageCache.get(target.region, job.vmName);
+    const entry = await gw.imageCache.get(ownerOf(job), target.region, job.vmName);
     const cached = entry
       ? await askCloud(gw, jobId, () => snapshots.snapshotState(target.region, entry.snapshotId))
       : undefined;

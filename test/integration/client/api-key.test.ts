@@ -1,14 +1,20 @@
-/** `burstgate api-key create` writes a hashed key that the gateway's authorizer then accepts. */
+/**
+ * `burstgate api-key create|list|revoke` against the embedded deployment's table: the key it
+ * prints is accepted by the gateway's authorizer with its tenant and scopes, lists show ids and
+ * never keys, and a revoked key is refused on its next request.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type Io } from '../../../bin/burstgate';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let gw: TestGateway;
+let table: string[];
 beforeAll(async () => {
   gw = await startTestGateway();
   // The SDK signs every request; the local DynamoDB accepts any credentials.
   process.env.AWS_ACCESS_KEY_ID ??= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  table = ['--table', gw.deps.config.jobsTable, '--endpoint', gw.endpoints.dynamodb!];
 });
 afterAll(async () => {
   await gw?.close();
@@ -26,36 +32,106 @@ function io(): Io & { output: () => string; errors: () => string } {
   };
 }
 
-describe('burstgate api-key create', () => {
-  it('prints a new key once, and the gateway accepts it', async () => {
-    // Prepare
-    const cli = io();
+const call = (key: string, path: string, init: RequestInit = {}) =>
+  fetch(`${gw.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...init.headers } });
+
+async function create(
+  ...flags: string[]
+): Promise<{ code: number; key: string; cli: ReturnType<typeof io> }> {
+  const cli = io();
+  const code = await main(['api-key', 'create', ...table, ...flags], cli);
+  return { code, key: cli.output().trim(), cli };
+}
+
+describe('burstgate api-key', () => {
+  it('creates a key for a tenant with scopes; the gateway accepts it for what its scopes allow', async () => {
     // Act
-    const code = await main(
-      [
-        'api-key',
-        'create',
-        '--table',
-        gw.deps.config.jobsTable,
-        '--label',
-        'ci',
-        '--endpoint',
-        gw.endpoints.dynamodb!,
-      ],
-      cli,
+    const made = await create(
+      '--tenant',
+      'team-cli',
+      '--scopes',
+      'read',
+      '--label',
+      'ci',
+      '--expires',
+      '30d',
     );
-    const key = cli.output().trim();
-    const res = await fetch(`${gw.apiUrl}/offloads`, { headers: { authorization: `Bearer ${key}` } });
+    const list = await call(made.key, '/offloads');
+    const cancel = await call(made.key, '/offloads/job-00000000000000000000000000', { method: 'DELETE' });
     // Assess
-    expect(code).toBe(0);
-    expect(key).toMatch(/^bg_[A-Za-z0-9_-]{43}$/);
-    expect(cli.errors()).toContain('shown only this once');
-    expect(res.status).toBe(200);
+    expect(made.code).toBe(0);
+    expect(made.key).toMatch(/^bg_[A-Za-z0-9_-]{43}$/);
+    expect(made.cli.errors()).toMatch(/API key key-[0-9a-z]{26} for tenant team-cli \(read\), expires 20/);
+    expect(made.cli.errors()).toContain('shown only this once');
+    expect(list.status).toBe(200);
+    expect(cancel.status).toBe(403);
+    expect(cancel.headers.get('content-type')).toContain('application/problem+json');
+    expect(await cancel.json()).toMatchObject({
+      type: 'https://burstgate.dev/problems/scope-missing',
+      detail: expect.stringContaining("the scope 'cancel'"),
+    });
   });
 
-  it('says what is missing', async () => {
-    const cli = io();
-    expect(await main(['api-key', 'create'], cli)).toBe(2);
-    expect(cli.errors()).toContain('--table is required');
+  it('lists keys with id, tenant, scopes and status, never the key; revoke stops the next request', async () => {
+    // Prepare
+    const made = await create('--tenant', 'team-revoke', '--scopes', 'read,offload', '--label', 'slurm');
+    const keyId = /API key (key-[0-9a-z]{26})/.exec(made.cli.errors())![1]!;
+    expect((await call(made.key, '/offloads')).status).toBe(200);
+    // Act
+    const listed = io();
+    const listCode = await main(['api-key', 'list', ...table, '--tenant', 'team-revoke'], listed);
+    const revoked = io();
+    const revokeCode = await main(['api-key', 'revoke', keyId, ...table], revoked);
+    const after = await call(made.key, '/offloads');
+    const listedAfter = io();
+    await main(['api-key', 'list', ...table, '--tenant', 'team-revoke', '--json'], listedAfter);
+    // Assess
+    expect(listCode).toBe(0);
+    expect(listed.output()).toMatch(
+      new RegExp(`${keyId}\\s+team-revoke\\s+read,offload\\s+slurm\\s+\\S+\\s+-\\s+active`),
+    );
+    expect(listed.output()).not.toContain(made.key);
+    expect(revokeCode).toBe(0);
+    expect(revoked.output()).toMatch(new RegExp(`${keyId} revoked at 20`));
+    expect(after.status).toBe(403);
+    const records = JSON.parse(listedAfter.output()) as Array<{ keyId: string; revokedAt?: string }>;
+    expect(records).toEqual([expect.objectContaining({ keyId, revokedAt: expect.any(String) })]);
+  });
+
+  it('refuses an expired key', async () => {
+    // Prepare: a key that expires a second from now, and a clock past that
+    const made = await create('--tenant', 'team-expiry', '--scopes', 'read', '--expires', '1h');
+    expect((await call(made.key, '/offloads')).status).toBe(200);
+    // Act
+    gw.clock.advance(2 * 3600 * 1000);
+    const after = await call(made.key, '/offloads');
+    // Assess
+    expect(after.status).toBe(403);
+  });
+
+  it('says what is missing or wrong, and changes nothing', async () => {
+    // Act
+    const noTable = io();
+    const noTableCode = await main(['api-key', 'create'], noTable);
+    const badScope = await create('--tenant', 'team-x', '--scopes', 'read,sudo');
+    const badTenant = await create('--tenant', 'Team X', '--scopes', 'read');
+    const unknown = io();
+    const unknownCode = await main(
+      ['api-key', 'revoke', 'key-00000000000000000000000000', ...table],
+      unknown,
+    );
+    const listed = io();
+    await main(['api-key', 'list', ...table, '--tenant', 'team-x', '--json'], listed);
+    // Assess
+    expect(noTableCode).toBe(2);
+    expect(noTable.errors()).toContain('--table is required');
+    expect(badScope.code).toBe(2);
+    expect(badScope.cli.errors()).toContain("unknown 'sudo'");
+    expect(badScope.key).toBe('');
+    expect(badTenant.code).toBe(2);
+    expect(badTenant.cli.errors()).toContain('tenant:');
+    expect(unknownCode).toBe(1);
+    expect(unknown.errors()).toContain('no API key key-00000000000000000000000000');
+    expect(JSON.parse(listed.output())).toEqual([]);
   });
 });

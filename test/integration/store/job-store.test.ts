@@ -1,7 +1,13 @@
-/** The job store against dynalite: optimistic concurrency, idempotency claims, listing by state. */
+/** The job store against dynalite: optimistic concurrency, idempotency claims, listing by state and by owner, API keys. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobStore } from '../../../shared/store/job-store';
-import { IdempotencyKeyConflictError, JobMissingError } from '../../../shared/store/errors';
+import {
+  ApiKeyMissingError,
+  CursorInvalidError,
+  IdempotencyKeyConflictError,
+  JobMissingError,
+} from '../../../shared/store/errors';
+import { ApiKeyStore } from '../../../shared/store/api-key-store';
 import { newJobId } from '../../../shared/domain/ids';
 import type { Job } from '../../../shared/domain/job';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
@@ -83,13 +89,31 @@ describe('JobStore', () => {
     const key = `key-${Date.now()}`;
     const body = { a: 1, b: { c: [1, 2] } };
     // Act
-    const first = await store.claimIdempotencyKey(key, body, 'job-1', new Date());
-    const replay = await store.claimIdempotencyKey(key, { b: { c: [1, 2] }, a: 1 }, 'job-2', new Date());
-    const conflict = store.claimIdempotencyKey(key, { a: 2 }, 'job-3', new Date());
+    const first = await store.claimIdempotencyKey('default', key, body, 'job-1', new Date());
+    const replay = await store.claimIdempotencyKey(
+      'default',
+      key,
+      { b: { c: [1, 2] }, a: 1 },
+      'job-2',
+      new Date(),
+    );
+    const conflict = store.claimIdempotencyKey('default', key, { a: 2 }, 'job-3', new Date());
     // Assess
     expect(first).toBeUndefined();
     expect(replay?.jobId).toBe('job-1');
     await expect(conflict).rejects.toBeInstanceOf(IdempotencyKeyConflictError);
+  });
+
+  it('keeps Idempotency-Keys per tenant: the same key of another tenant is its own claim', async () => {
+    // Prepare
+    const key = `shared-${Date.now()}`;
+    await store.claimIdempotencyKey('team-a', key, { a: 1 }, 'job-a', new Date());
+    // Act
+    const other = await store.claimIdempotencyKey('team-b', key, { b: 2 }, 'job-b', new Date());
+    const againA = await store.claimIdempotencyKey('team-a', key, { a: 1 }, 'job-x', new Date());
+    // Assess
+    expect(other).toBeUndefined();
+    expect(againA?.jobId).toBe('job-a');
   });
 
   it('lists jobs by state through the index, newest first', async () => {
@@ -98,32 +122,117 @@ describe('JobStore', () => {
     const newer = await store.create(aJob({ state: 'return-failed', createdAt: '2026-02-01T00:00:00.000Z' }));
     await store.create(aJob({ state: 'running' }));
     // Act
-    const listed = await store.list({ state: 'return-failed' });
+    const listed = await store.listInState('return-failed');
     // Assess
     expect(listed.map((j) => j.jobId)).toEqual([newer.jobId, older.jobId]);
   });
 
-  it('lists the newest jobs first and returns no more than the limit', async () => {
+  it("pages a tenant's jobs newest first with a cursor, and never shows another tenant's", async () => {
     // Prepare
+    const tenant = `pages-${Date.now()}`;
     const made = [];
     for (let d = 1; d <= 5; d++) {
-      made.push(await store.create(aJob({ createdAt: `2027-0${d}-01T00:00:00.000Z` })));
+      made.push(await store.create(aJob({ tenant, createdAt: `2027-0${d}-01T00:00:00.000Z` })));
     }
+    await store.create(aJob({ tenant: `${tenant}-other` }));
     // Act
-    const two = await store.list({ limit: 2 });
+    const first = await store.listOwned({ tenant, limit: 2 });
+    const second = await store.listOwned({ tenant, limit: 2, cursor: first.nextCursor! });
+    const third = await store.listOwned({ tenant, limit: 2, cursor: second.nextCursor! });
     // Assess
-    expect(two.map((j) => j.jobId)).toEqual([made[4]!.jobId, made[3]!.jobId]);
+    const ids = [...first.items, ...second.items, ...third.items].map((j) => j.jobId);
+    expect(ids).toEqual(made.reverse().map((j) => j.jobId));
+    expect(first.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
   });
 
-  it('finds API keys only by their hash and never stores the key', async () => {
+  it('filters a page by state and keeps paging past the jobs it leaves out', async () => {
     // Prepare
-    const key = 'bg_test-key-0123456789abcdef';
-    await store.putApiKey(key, 'ci');
+    const tenant = `filter-${Date.now()}`;
+    const running = await store.create(
+      aJob({ tenant, state: 'running', createdAt: '2027-01-01T00:00:00.000Z' }),
+    );
+    for (let d = 2; d <= 4; d++) {
+      await store.create(aJob({ tenant, state: 'returned', createdAt: `2027-0${d}-01T00:00:00.000Z` }));
+    }
     // Act
-    const found = await store.findApiKey(key);
-    const missing = await store.findApiKey('bg_other-key-0123456789abcdef');
+    const page = await store.listOwned({ tenant, state: 'running', limit: 1 });
     // Assess
-    expect(found).toEqual({ label: 'ci' });
+    expect(page.items.map((j) => j.jobId)).toEqual([running.jobId]);
+  });
+
+  it('refuses a cursor of another listing or one it did not make', async () => {
+    // Prepare
+    const tenant = `cursor-${Date.now()}`;
+    for (let d = 1; d <= 2; d++)
+      await store.create(aJob({ tenant, createdAt: `2027-0${d}-01T00:00:00.000Z` }));
+    const page = await store.listOwned({ tenant, limit: 1 });
+    // Act
+    const otherTenant = store.listOwned({ tenant: 'someone-else', cursor: page.nextCursor! });
+    const garbage = store.listOwned({ tenant, cursor: 'not a cursor!' });
+    const forged = store.listOwned({ tenant, cursor: Buffer.from('{"pk":1}').toString('base64url') });
+    // Assess
+    await expect(otherTenant).rejects.toBeInstanceOf(CursorInvalidError);
+    await expect(garbage).rejects.toBeInstanceOf(CursorInvalidError);
+    await expect(forged).rejects.toBeInstanceOf(CursorInvalidError);
+  });
+});
+
+describe('ApiKeyStore', () => {
+  it('finds a key only by its hash and never stores the key', async () => {
+    // Prepare
+    const keys = new ApiKeyStore(gw.deps.ddb, gw.deps.config.jobsTable);
+    const key = 'bg_test-key-0123456789abcdef';
+    await keys.put(key, {
+      keyId: 'key-1',
+      tenant: 'ci',
+      scopes: ['read'],
+      label: 'ci',
+      createdAt: '2027-01-01T00:00:00.000Z',
+    });
+    // Act
+    const found = await keys.find(key);
+    const missing = await keys.find('bg_other-key-0123456789abcdef');
+    const scan = JSON.stringify(await store.scanAll()) + JSON.stringify(await keys.list());
+    // Assess
+    expect(found).toEqual({
+      keyId: 'key-1',
+      tenant: 'ci',
+      scopes: ['read'],
+      label: 'ci',
+      createdAt: '2027-01-01T00:00:00.000Z',
+    });
     expect(missing).toBeUndefined();
+    expect(scan).not.toContain(key);
+  });
+
+  it('lists keys by tenant and revokes one by id, keeping the first revocation time', async () => {
+    // Prepare
+    const keys = new ApiKeyStore(gw.deps.ddb, gw.deps.config.jobsTable);
+    const tenant = `keys-${Date.now()}`;
+    await keys.put('bg_list-key-a-0123456789abcdef', {
+      keyId: `${tenant}-a`,
+      tenant,
+      scopes: ['read'],
+      label: 'a',
+      createdAt: '2027-01-01T00:00:00.000Z',
+    });
+    await keys.put('bg_list-key-b-0123456789abcdef', {
+      keyId: `${tenant}-b`,
+      tenant: `${tenant}x`,
+      scopes: ['read'],
+      label: 'b',
+      createdAt: '2027-01-02T00:00:00.000Z',
+    });
+    // Act
+    const listed = await keys.list(tenant);
+    const revoked = await keys.revoke(`${tenant}-a`, new Date('2027-02-01T00:00:00.000Z'));
+    const again = await keys.revoke(`${tenant}-a`, new Date('2027-03-01T00:00:00.000Z'));
+    const missing = keys.revoke('key-none', new Date());
+    // Assess
+    expect(listed.map((k) => k.keyId)).toEqual([`${tenant}-a`]);
+    expect(revoked.revokedAt).toBe('2027-02-01T00:00:00.000Z');
+    expect(again.revokedAt).toBe('2027-02-01T00:00:00.000Z');
+    expect((await keys.find('bg_list-key-a-0123456789abcdef'))?.revokedAt).toBe('2027-02-01T00:00:00.000Z');
+    await expect(missing).rejects.toBeInstanceOf(ApiKeyMissingError);
   });
 });

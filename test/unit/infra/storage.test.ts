@@ -174,7 +174,7 @@ describe('jobs table', () => {
     );
   });
 
-  it('has the byState GSI on gsi1pk/gsi1sk projecting all attributes', () => {
+  it('has the byState (gsi1pk/gsi1sk) and byOwner (gsi2pk/gsi2sk) GSIs projecting all attributes', () => {
     // Prepare
     const { template } = synthesized();
 
@@ -188,6 +188,14 @@ describe('jobs table', () => {
         KeySchema: [
           { AttributeName: 'gsi1pk', KeyType: 'HASH' },
           { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: 'byOwner',
+        KeySchema: [
+          { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
         ],
         Projection: { ProjectionType: 'ALL' },
       },

@@ -321,7 +321,7 @@ describe('MarkRunning', () => {
         message: 'could not keep the image in the image cache; the VM runs all the same',
       }),
     );
-    expect(await t.gw.imageCache.get(REGION, job.vmName)).toBeUndefined();
+    expect(await t.gw.imageCache.get('default', REGION, job.vmName)).toBeUndefined();
   });
 });
 
