@@ -112,6 +112,8 @@ export interface EmbeddedOptions {
   clock?: LocalClock;
   /** Lease settings (default LEASE_DEFAULTS: 7 days, warned 1 hour ahead). */
   leases?: Partial<Pick<GatewayConfig, 'defaultLeaseSeconds' | 'leaseWarningSeconds'>>;
+  /** Tenant quotas (default: DEFAULT_QUOTA for every tenant, as a deployed stack). */
+  quotas?: GatewayConfig['quotas'];
 }
 
 export interface Embedded {
@@ -168,6 +170,7 @@ export const LOCAL_SCHEDULE_GROUP = 'burstgate';
 export function localConfig(
   azure?: GatewayConfig['azure'],
   leases: Partial<Pick<GatewayConfig, 'defaultLeaseSeconds' | 'leaseWarningSeconds'>> = {},
+  quotas?: GatewayConfig['quotas'],
 ): GatewayConfig {
   return {
     jobsTable: LOCAL_TABLE_NAME,
@@ -191,6 +194,7 @@ export function localConfig(
     ...leases,
     // the embedded deployment's receivers run on this machine: plain HTTP to loopback is allowed
     callbacks: { allowCidrs: ['127.0.0.0/8', '::1/128'], allowHosts: ['localhost'], httpToLoopback: true },
+    ...(quotas ? { quotas } : {}),
   };
 }
 
@@ -394,7 +398,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     };
     const deps = createDeps({
       now: () => clock.now(),
-      config: localConfig(azureSim ? azureConfigFor(azureSim, opts.azureSettings) : undefined, opts.leases),
+      config: localConfig(
+        azureSim ? azureConfigFor(azureSim, opts.azureSettings) : undefined,
+        opts.leases,
+        opts.quotas,
+      ),
       endpoints,
       credentials: { ...LOCAL_CREDENTIALS },
       logger: new Logger({

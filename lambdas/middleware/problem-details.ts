@@ -67,13 +67,14 @@ export function problemDetails(opts: {
       if (err instanceof GatewayError) {
         if (err.status >= 500) opts.logger.error('request failed', { error: err });
         else opts.logger.info('request rejected', { problem: err.type, detail: err.detail });
-        request.response = problemResponse(err.status, {
+        const response = problemResponse(err.status, {
           type: err.type,
           title: err.title,
           detail: err.detail,
           ...(instance ? { instance } : {}),
           ...(err.errors ? { errors: err.errors } : {}),
         });
+        request.response = { ...response, headers: { ...err.headers, ...response.headers } };
         return;
       }
       opts.logger.error('unexpected error', { error: err as Error });

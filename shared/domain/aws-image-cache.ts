@@ -20,12 +20,11 @@
  *   record (a Lambda that died between the cloud's answer and the job write).
  */
 import { markRemoved, recordResource, updateJob, type Gateway } from './gateway';
-import { JOB_STATES, TERMINAL_STATES, isAwsDirect, ownerOf, type Job, type JobResource } from './job';
+import { ACTIVE_STATES, isAwsDirect, ownerOf, type Job, type JobResource } from './job';
 import { ImageCacheConflictError, JobMissingError } from '../store/errors';
 import type { ImageCacheEntry, RetiredImage } from '../store/image-cache';
 import { readManifest } from './aws-direct-manifest';
 
-const ACTIVE_STATES = JOB_STATES.filter((s) => !TERMINAL_STATES.has(s));
 const WRITE_ATTEMPTS = 5;
 
 /** Marks the job's records of these ids as owned by the image cache. */

@@ -24,6 +24,7 @@ export const PROBLEM_TYPES = {
   'window-overlap': 409,
   'no-open-prestage': 409,
   'body-too-large': 413,
+  'quota-exceeded': 429,
   'unsupported-media-type': 415,
   'internal-error': 500,
   'concurrent-update': 503,
@@ -48,6 +49,8 @@ export class GatewayError extends Error {
   ) {
     super(detail, options);
   }
+  /** Response headers the problem carries (a 429's Retry-After). */
+  readonly headers: Record<string, string> = {};
   get detail(): string {
     return this.message;
   }

@@ -21,6 +21,8 @@ export type JobState = (typeof JOB_STATES)[number];
 
 /** States a job never leaves on its own. */
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['returned', 'failed', 'cancelled']);
+/** Every state of a job that is not done yet. */
+export const ACTIVE_STATES: readonly JobState[] = JOB_STATES.filter((s) => !TERMINAL_STATES.has(s));
 
 /**
  * What the client uploads: a VM image, or (`delta`) only the 512 KiB blocks that differ from the
@@ -200,6 +202,8 @@ export interface JobWindow {
  * an owner, keys without a tenant): upgrading a deployment keeps its one team's work visible to it.
  */
 export const DEFAULT_TENANT = 'default';
+/** Tenant names: lower case, digits and dashes, 1–63 characters (they go into table keys and logs). */
+export const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** The tenant that owns a job, schedule or cache entry. */
 export const ownerOf = (thing: { tenant?: string }): string => thing.tenant ?? DEFAULT_TENANT;
 

@@ -7,6 +7,7 @@ import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn
 import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
+import { checkQuota } from './quotas';
 import {
   DEFAULT_TENANT,
   TERMINAL_STATES,
@@ -123,6 +124,11 @@ export async function placeOffload(
   // The default lease counts from the planned launch (a held one: from its release).
   const plannedLaunch = launch?.at ? new Date(launch.at) : now;
   const lease = leaseFor(gw, req.lease, { plannedLaunch, path: 'lease' });
+  // Over a quota: refused before anything is written. A window's job was agreed with its schedule,
+  // and a replay (a key used before) made its job already: neither is counted again.
+  if (!window && !(await gw.store.idempotencyKeyUsed(tenant, idempotencyKey))) {
+    await checkQuota(gw, tenant, req.imageSizeBytes);
+  }
   const proposedId = newJobId(now);
   const prior = await gw.store.claimIdempotencyKey(tenant, idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;

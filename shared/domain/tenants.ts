@@ -9,13 +9,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { JobNotFoundError, ScopeMissingError, TenantNotAllowedError } from './errors';
 import type { Gateway } from './gateway';
 import { ownerOf, type Job } from './job';
-export { DEFAULT_TENANT, ownerOf } from './job';
+export { DEFAULT_TENANT, TENANT_NAME, ownerOf } from './job';
 
 export const SCOPES = ['read', 'offload', 'return', 'cancel', 'schedule', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** Tenant names: lower case, digits and dashes, 1–63 characters (they go into table keys and logs). */
-export const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** What a key without recorded scopes (one made before scopes existed) may do: all but admin. */
 export const LEGACY_SCOPES: readonly Scope[] = ['read', 'offload', 'return', 'cancel', 'schedule'];
 

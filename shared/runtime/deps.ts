@@ -23,6 +23,7 @@ import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../clouds/aws/ebs-bloc
 import { ENV } from './env-names';
 import { assertCidrs, type EgressPolicy, type Resolver } from '../domain/egress';
 import { DEFAULT_TARGET_LIMITS, likePattern, type TargetLimits } from '../domain/target-limits';
+import { DEFAULT_QUOTA, TenantQuotas, type QuotaConfig } from '../domain/quota-config';
 import { isIP } from 'node:net';
 
 const MiB = 1024 * 1024;
@@ -92,6 +93,8 @@ export interface GatewayConfig {
   callbacks?: EgressPolicy;
   /** Regions, instance types, locations and VM sizes callers may use; absent: DEFAULT_TARGET_LIMITS. */
   targetLimits?: TargetLimits;
+  /** What each tenant may have at once (shared/domain/quotas.ts); absent: DEFAULT_QUOTA for all. */
+  quotas?: QuotaConfig;
 }
 
 export interface TimersConfig {
@@ -287,7 +290,32 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
     ...(env[ENV.callbackAllow] ? { callbacks: callbackPolicyFromEnv(env[ENV.callbackAllow] ?? '') } : {}),
     targetLimits: targetLimitsFromEnv(env),
+    quotas: quotasFromEnv(env),
   };
+}
+
+/** The quota defaults with what the environment sets, and the per-tenant JSON, checked. */
+function quotasFromEnv(env: NodeJS.ProcessEnv): QuotaConfig {
+  const defaults = {
+    concurrentJobs: positive(env, ENV.quotaConcurrentJobs, DEFAULT_QUOTA.concurrentJobs),
+    declaredBytes: positive(env, ENV.quotaDeclaredGib, DEFAULT_QUOTA.declaredBytes / 1024 ** 3) * 1024 ** 3,
+    launchesPerHour: positive(env, ENV.quotaLaunchesPerHour, DEFAULT_QUOTA.launchesPerHour),
+  };
+  const raw = env[ENV.tenantQuotas];
+  if (!raw) return { defaults };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`burstgate: environment variable ${ENV.tenantQuotas} is not JSON`);
+  }
+  const tenants = TenantQuotas.safeParse(parsed);
+  if (!tenants.success) {
+    throw new Error(
+      `burstgate: environment variable ${ENV.tenantQuotas} must map tenant names to {concurrentJobs?, declaredBytes?, launchesPerHour?} (positive integers): ${tenants.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return { defaults, tenants: tenants.data };
 }
 
 /**

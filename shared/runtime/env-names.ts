@@ -11,6 +11,11 @@ export const ENV = {
   instanceTypes: 'BURSTGATE_INSTANCE_TYPES',
   azureLocations: 'BURSTGATE_AZURE_LOCATIONS',
   azureVmSizes: 'BURSTGATE_AZURE_VM_SIZES',
+  /** Optional, set by the operator: every tenant's quotas, and per tenant (JSON; shared/domain/quotas.ts). */
+  quotaConcurrentJobs: 'BURSTGATE_QUOTA_CONCURRENT_JOBS',
+  quotaDeclaredGib: 'BURSTGATE_QUOTA_DECLARED_GIB',
+  quotaLaunchesPerHour: 'BURSTGATE_QUOTA_LAUNCHES_PER_HOUR',
+  tenantQuotas: 'BURSTGATE_TENANT_QUOTAS',
   stagingBucket: 'STAGING_BUCKET',
   offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',

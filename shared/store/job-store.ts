@@ -14,7 +14,7 @@ import {
 import { IdempotencyKeyConflictError, JobMissingError, JobWriteConflictError } from './errors';
 import { DEFAULT_TENANT, ownerOf, type Job, type JobState } from '../domain/job';
 import { isConditionFailure, updateVersioned } from './versioned';
-import { backfillOwnerIndex, queryOwnerPage, type OwnerPage } from './owner-index';
+import { BY_OWNER_INDEX, backfillOwnerIndex, queryOwnerPage, type OwnerPage } from './owner-index';
 import { sha256Hex } from './api-key-store';
 
 export const BY_STATE_INDEX = 'byState';
@@ -141,6 +141,47 @@ export class JobStore {
     return (out.Items as JobItem[] | undefined)?.map((i) => i.job) ?? [];
   }
 
+  /** Creation times (ascending) of a tenant's jobs made at or after `since`: at most `limit` (GSI byOwner). */
+  async createdSince(tenant: string, since: Date, limit: number): Promise<string[]> {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: BY_OWNER_INDEX,
+        KeyConditionExpression: 'gsi2pk = :owner AND gsi2sk >= :since',
+        ExpressionAttributeValues: { ':owner': ownerPartition(tenant), ':since': since.toISOString() },
+        ScanIndexForward: true,
+        Limit: limit,
+      }),
+    );
+    return ((out.Items as JobItem[] | undefined) ?? []).map((i) => i.job.createdAt);
+  }
+
+  /**
+   * A tenant's jobs in `states` (the ones not done), from GSI byState: what is in flight across the
+   * deployment is small, a tenant's history is not, so this reads the former filtered by owner.
+   */
+  async activeOf(tenant: string, states: readonly JobState[]): Promise<Job[]> {
+    const jobs: Job[] = [];
+    for (const state of states) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await this.ddb.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: BY_STATE_INDEX,
+            KeyConditionExpression: 'gsi1pk = :s',
+            FilterExpression: 'gsi2pk = :owner',
+            ExpressionAttributeValues: { ':s': `STATE#${state}`, ':owner': ownerPartition(tenant) },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of (out.Items as JobItem[] | undefined) ?? []) jobs.push(item.job);
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+    }
+    return jobs;
+  }
+
   /**
    * Every job of every tenant, by a scan of the table: only for the embedded deployment's restart
    * (resume.ts) and migrations, never for an API call.
@@ -168,6 +209,18 @@ export class JobStore {
     return backfillOwnerIndex<JobItem>(this.ddb, this.table, JOB_SK, (i) => this.toItem(i.job));
   }
 
+  /** Whether the tenant used this Idempotency-Key before (a replay, or a conflict). */
+  async idempotencyKeyUsed(tenant: string, key: string): Promise<boolean> {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: idempotencyPk(tenant, key), sk: 'IDEM' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item !== undefined;
+  }
+
   /**
    * Claims an Idempotency-Key for a request body. Returns the existing record when the key was
    * used before with the same body (a replay), throws IdempotencyKeyConflictError when the body differs,
@@ -181,9 +234,7 @@ export class JobStore {
     now: Date,
   ): Promise<IdempotencyRecord | undefined> {
     const bodyHash = sha256Hex(canonicalJson(body));
-    // Keys are per tenant: two teams' "retry-1" are two records. The default tenant keeps the
-    // form its records had before tenants, so a retry across the upgrade still replays.
-    const pk = `IDEM#${sha256Hex(tenant === DEFAULT_TENANT ? key : `${tenant}\n${key}`)}`;
+    const pk = idempotencyPk(tenant, key);
     const record: IdempotencyRecord = { jobId, bodyHash, createdAt: now.toISOString() };
     try {
       await this.ddb.send(
@@ -206,6 +257,13 @@ export class JobStore {
     return { jobId: existing.jobId, bodyHash: existing.bodyHash, createdAt: existing.createdAt };
   }
 }
+
+/**
+ * Keys are per tenant: two teams' "retry-1" are two records. The default tenant keeps the form its
+ * records had before tenants, so a retry across the upgrade still replays.
+ */
+const idempotencyPk = (tenant: string, key: string): string =>
+  `IDEM#${sha256Hex(tenant === DEFAULT_TENANT ? key : `${tenant}\n${key}`)}`;
 
 /** JSON with object keys sorted, so equal bodies hash equal whatever their key order. */
 export function canonicalJson(value: unknown): string {

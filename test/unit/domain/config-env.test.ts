@@ -1,5 +1,6 @@
-/** configFromEnv's operator settings: callback allowances and target limits, and their refusals. */
+/** configFromEnv's operator settings: callback allowances, target limits and quotas, and their refusals. */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_QUOTA } from '../../../shared/domain/quota-config';
 import { DEFAULT_TARGET_LIMITS } from '../../../shared/domain/target-limits';
 import { ENV, configFromEnv } from '../../../shared/runtime/deps';
 
@@ -56,6 +57,38 @@ describe('configFromEnv', () => {
     );
     expect(() => configFromEnv({ ...BASE, [ENV.awsRegions]: 'us-gov-west-1' })).toThrow(
       'not in it: us-gov-west-1',
+    );
+  });
+
+  it("has the default quotas, and reads the operator's defaults and per-tenant quotas", () => {
+    // Act
+    const plain = configFromEnv(BASE);
+    const set = configFromEnv({
+      ...BASE,
+      [ENV.quotaConcurrentJobs]: '5',
+      [ENV.quotaDeclaredGib]: '100',
+      [ENV.quotaLaunchesPerHour]: '12',
+      [ENV.tenantQuotas]: '{"team-a": {"concurrentJobs": 50}, "team-b": {"launchesPerHour": 1}}',
+    });
+    // Assess
+    expect(plain.quotas).toEqual({ defaults: DEFAULT_QUOTA });
+    expect(set.quotas).toEqual({
+      defaults: { concurrentJobs: 5, declaredBytes: 100 * 1024 ** 3, launchesPerHour: 12 },
+      tenants: { 'team-a': { concurrentJobs: 50 }, 'team-b': { launchesPerHour: 1 } },
+    });
+  });
+
+  it('refuses quotas that are not positive integers, or per-tenant JSON of another shape, naming the variable', () => {
+    expect(() => configFromEnv({ ...BASE, [ENV.quotaConcurrentJobs]: '0' })).toThrow(ENV.quotaConcurrentJobs);
+    expect(() => configFromEnv({ ...BASE, [ENV.tenantQuotas]: '{nope' })).toThrow(
+      `${ENV.tenantQuotas} is not JSON`,
+    );
+    expect(() => configFromEnv({ ...BASE, [ENV.tenantQuotas]: '{"Team A": {}}' })).toThrow(ENV.tenantQuotas);
+    expect(() =>
+      configFromEnv({ ...BASE, [ENV.tenantQuotas]: '{"team-a": {"concurrentJobs": -1}}' }),
+    ).toThrow(/team-a\.concurrentJobs/);
+    expect(() => configFromEnv({ ...BASE, [ENV.tenantQuotas]: '{"team-a": {"gpus": 1}}' })).toThrow(
+      ENV.tenantQuotas,
     );
   });
 });
