@@ -6,6 +6,7 @@
  * retired images.
  */
 import { z } from 'zod';
+import type { ImageCacheView } from './api-schemas';
 import { ImageCacheEntryNotFoundError } from './errors';
 import type { Gateway } from './gateway';
 import { AwsTargetRequest, CreateOffloadRequest } from './requests';
@@ -18,29 +19,8 @@ export const ImageCachePath = z.object({
 });
 export type ImageCachePath = z.infer<typeof ImageCachePath>;
 
-export interface ImageCacheView {
-  vmName: string;
-  region: string;
-  /** The cached EBS snapshot: the parent of the VM's next changed direct offload. */
-  snapshotId: string;
-  /** The AMI registered from it (absent while none is). */
-  amiId?: string;
-  /** Lowercase hex content SHA-256 of the whole disk (zeros included). */
-  diskSha256: string;
-  /** The gateway measured diskSha256 (a full upload); false: an incremental upload's claim. */
-  diskSha256Measured: boolean;
-  capacityBytes: number;
-  /** Non-zero 512 KiB blocks of the disk: the manifest's entries. */
-  blocks: number;
-  /** The job that uploaded the snapshot. */
-  jobId: string;
-  updatedAt: string;
-  /**
-   * Presigned GET of the block manifest, JSON
-   * `{version: 1, blockBytes, capacity, blocks: {"<index>": "<base64 SHA-256>"}}`.
-   */
-  manifest: { url: string; expiresAt: string };
-}
+/** The type follows the schema (api-schemas.ts: ImageCacheViewSchema). */
+export type { ImageCacheView };
 
 export async function viewImageCache(gw: Gateway, entry: ImageCacheEntry): Promise<ImageCacheView> {
   const expires = gw.config.presignExpiresSeconds;

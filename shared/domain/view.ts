@@ -1,64 +1,12 @@
 /** The job as the API shows it: no internal bookkeeping (task tokens, versions), plus a fresh download URL. */
 import { redactUrl } from './egress';
 import type { Gateway } from './gateway';
+import type { JobView } from './api-schemas';
 import { ownerOf, type Job } from './job';
 import { PRE_LAUNCH_STATES } from './launch-gate';
 
-export interface JobView {
-  jobId: string;
-  /** The tenant that owns the job (whose keys see it). */
-  tenant: string;
-  vmName: string;
-  state: Job['state'];
-  target: Job['target'];
-  callbackUrl?: string;
-  createdAt: string;
-  updatedAt: string;
-  image: Omit<Job['image'], 'bucket' | 'key' | 'uploadId' | 'delta'> & {
-    /** A delta upload (--incremental): what it carried and the image it was applied to. */
-    delta?: Omit<NonNullable<Job['image']['delta']>, 'indexKey'>;
-  };
-  hardware?: Job['hardware'];
-  resources: Job['resources'];
-  steps: Job['steps'];
-  activeStep?: Job['activeStep'];
-  bytes: Job['bytes'];
-  cloud: Job['cloud'];
-  error?: Job['error'];
-  /** How long the VM may stay, and what happens then (README: Leases and deadlines). */
-  lease?: Job['lease'];
-  /** When the gateway will start the return (or cancel) on its own; absent once the return started. */
-  returnPlan?: Job['returnPlan'];
-  returnStartedAt?: string;
-  returnStartedBy?: Job['returnStartedBy'];
-  returnedAt?: string;
-  /** A job with a returnBy, once home: whether it was in time, and by how many seconds (negative: late). */
-  deadline?: Job['deadline'];
-  cancelledBy?: Job['cancelledBy'];
-  /** The burst window the job belongs to (a schedule's occurrence). */
-  window?: Job['window'];
-  /** A held or timed launch: when, and whether (and by what) it was released. */
-  launch?: Job['launch'];
-  download?: {
-    /** Presigned GET; the file is named `<vmName>.ova` or `<vmName>.bgdelta`. */
-    url: string;
-    expiresAt: string;
-    /**
-     * `ova`: the whole VM (AWS import mode). `delta`: the ranges it changed, to apply to the offloaded
-     * image (Azure: changed pages; AWS direct mode: changed 512 KiB EBS blocks; shared/images README).
-     */
-    format: 'ova' | 'delta';
-    sizeBytes: number;
-    /** SHA-256 of the file behind `url`. */
-    sha256: string;
-    /** Content SHA-256 of the returned disk. */
-    diskSha256: string;
-    /** Delta only: content SHA-256 of the disk the delta applies to (the offloaded image's disk). */
-    baseDiskSha256?: string;
-    matchesOriginal: boolean;
-  };
-  links: { self: string; uploadComplete?: string; return?: string; launch?: string };
-}
+/** The type follows the schema (api-schemas.ts: JobViewSchema), so the view and the OpenAPI document agree. */
+export type { JobView };
 
 export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
   const { bucket: _b, key: _k, uploadId: _u, delta, ...rest } = job.image;

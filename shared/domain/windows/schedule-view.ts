@@ -1,37 +1,13 @@
 /** What GET /schedules and GET /schedules/{id} show: the schedule, its next windows and its history, in UTC and local time. */
+import type { ScheduleView, WindowView } from '../api-schemas';
 import { ownerOf } from '../job';
-import type { Occurrence, Schedule, WindowTimes } from '../schedule-model';
+import type { Schedule, WindowTimes } from '../schedule-model';
 import { isoDuration } from '../../schedules/iso-duration';
 import { redactUrl } from '../egress';
 import { localTime, windowsAhead } from './window-plan';
 
-export interface WindowView extends WindowTimes {
-  opensAtLocal: string;
-  closesAtLocal: string;
-}
-
-export interface ScheduleView {
-  scheduleId: string;
-  /** The tenant that owns the schedule and its window jobs. */
-  tenant: string;
-  name: string;
-  state: Schedule['state'];
-  vms: Schedule['vms'];
-  window: Schedule['window'];
-  duration?: string;
-  closesAfter?: string;
-  /** The prestage lead and margin, as ISO-8601 durations. */
-  prestage: { lead: string; margin: string };
-  onMissed: Schedule['onMissed'];
-  callbackUrl?: string;
-  createdAt: string;
-  updatedAt: string;
-  /** The next windows (the first is the one the prestage timer is set for). */
-  next: WindowView[];
-  /** Windows handled so far, newest first. */
-  occurrences: Array<Occurrence & { opensAtLocal: string; closesAtLocal: string }>;
-  links: { self: string; prestage: string };
-}
+/** The types follow the schemas (api-schemas.ts: ScheduleViewSchema, WindowViewSchema). */
+export type { ScheduleView, WindowView };
 
 export function viewSchedule(schedule: Schedule, count = 5): ScheduleView {
   const zone = schedule.window.timeZone;

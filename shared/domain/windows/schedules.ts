@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { GatewayError, ScheduleNotFoundError, ValidationError } from '../errors';
 import type { Gateway } from '../gateway';
+import type { SchedulePreview } from '../api-schemas';
 import { PRE_LAUNCH_STATES } from '../launch-gate';
 import { cancelOffload, resolveCloudTarget } from '../offloads';
 import type { Schedule, ScheduledVm, WindowLength, WindowSpec, WindowTimes } from '../schedule-model';
@@ -162,10 +163,7 @@ export async function deleteSchedule(
 }
 
 /** GET /schedules/preview: the next openings of a cron in a zone, in UTC and local time. */
-export function previewSchedule(
-  gw: Gateway,
-  q: PreviewQuery,
-): { expression: string; timeZone: string; windows: Array<Record<string, string>> } {
+export function previewSchedule(gw: Gateway, q: PreviewQuery): SchedulePreview {
   const window: WindowSpec = { cron: q.cron, timeZone: q.timeZone };
   const length = lengthOf(q, undefined);
   const after = q.after ? new Date(q.after) : gw.now();
