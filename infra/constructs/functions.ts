@@ -60,6 +60,7 @@ export const API_FUNCTIONS = {
   deleteSchedule: api('delete-schedule', 'DELETE /schedules/{id}'),
   previewSchedule: api('preview-schedule', 'GET /schedules/preview (the next windows of a cron)'),
   prestageSchedule: api('prestage-schedule', "POST /schedules/{id}/prestage (an upload VM's window job)"),
+  getOpenApi: api('get-openapi', 'GET /openapi.json (the OpenAPI 3.1 document)'),
 } as const satisfies Record<string, FunctionSpec>;
 
 /** Step Functions task handlers (lambdas/steps). */

@@ -86,7 +86,10 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     api.getSchedule,
     api.previewSchedule,
   ];
+  // GET /openapi.json serves the document in its bundle: no table, no events.
+  const noData = [api.getOpenApi];
   for (const fn of functions.all()) {
+    if (noData.includes(fn)) continue;
     if (readOnly.includes(fn)) table.grantReadData(fn.role);
     else {
       table.grantReadWriteData(fn.role);

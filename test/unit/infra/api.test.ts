@@ -19,6 +19,7 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'PATCH /schedules/{id}': 'FnApiUpdateSchedule',
   'DELETE /schedules/{id}': 'FnApiDeleteSchedule',
   'POST /schedules/{id}/prestage': 'FnApiPrestageSchedule',
+  'GET /openapi.json': 'FnApiGetOpenapi',
 };
 
 describe('HTTP API', () => {

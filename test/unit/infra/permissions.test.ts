@@ -38,6 +38,14 @@ describe('function permissions', () => {
     }
   });
 
+  it('give GET /openapi.json (the document is in its bundle) its log group and nothing else', () => {
+    // Act
+    const actions = actionsOfRole(synthesized().template, 'FnApiGetOpenapiRole');
+
+    // Assess
+    expect([...new Set(actions)].sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+  });
+
   it('let the authorizer and the read-only API handlers read the table but not write it or publish events', () => {
     // Prepare
     const readers = [
@@ -148,6 +156,7 @@ describe('function permissions', () => {
       FnApiListSchedulesRole: [],
       FnApiGetScheduleRole: [],
       FnApiPreviewScheduleRole: [],
+      FnApiGetOpenapiRole: [],
       FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
       FnStepsInspectRole: ['s3:GetObject'],
       FnStepsStartImportRole: ['ec2:CreateTags', 'ec2:ImportImage', 'iam:PassRole', 's3:GetObject'],
