@@ -45,7 +45,7 @@ import {
   localStateMachineArn,
 } from './constants';
 import { startEvents, type LocalEvents } from './events';
-import { startHttpApi, type LocalHttpApi } from './http-api';
+import { startHttpApi, type HttpApiOptions, type LocalHttpApi } from './http-api';
 import { closeServer, listen } from './http-util';
 import { LambdaHost } from './lambda-host';
 import { resumeInterruptedJobs } from './resume';
@@ -101,6 +101,8 @@ export interface EmbeddedOptions {
   handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
   /** Where request/execution lines go when not quiet (default: stderr). */
   log?: (line: string) => void;
+  /** Sees every HTTP API answer (tests validate them against openapi.json). */
+  observeApi?: HttpApiOptions['observe'];
   /** Use this template instead of synthesizing the stack (tests of the embedded deployment itself). */
   template?: Record<string, unknown>;
   /** Import every entry module at start, so a broken one fails the start rather than a workflow. Default true. */
@@ -479,6 +481,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       invoke: (fn, event) => host.invoke(fn, event),
       ...(ports.api !== undefined ? { port: ports.api } : {}),
       ...(log ? { log } : {}),
+      ...(opts.observeApi ? { observe: opts.observeApi } : {}),
     });
     closers.push(() => httpApi.close());
 

@@ -36,7 +36,22 @@ export interface HttpApiOptions {
   bodyLimitBytes?: number;
   /** One line per request (default: nothing). */
   log?: (line: string) => void;
+  /** Sees every answer once it is written (tests check them against openapi.json). */
+  observe?: (answer: HttpApiAnswer) => void;
 }
+
+/** An answer as the client got it, with the route that made it (absent: no route matched). */
+export interface HttpApiAnswer {
+  method: string;
+  path: string;
+  routeKey?: string;
+  status: number;
+  contentType?: string;
+  body: Buffer;
+}
+
+/** What was written: the status, the content type and the body. */
+type Written = Pick<HttpApiAnswer, 'status' | 'contentType' | 'body'>;
 
 interface CompiledRoute {
   route: HttpApiRoute;
@@ -97,14 +112,20 @@ function clf(date: Date): string {
   )}:${pad(date.getUTCSeconds())} +0000`;
 }
 
-function gatewayMessage(res: http.ServerResponse, status: number, message: string, requestId: string): void {
-  const body = JSON.stringify({ message });
+function gatewayMessage(
+  res: http.ServerResponse,
+  status: number,
+  message: string,
+  requestId: string,
+): Written {
+  const body = Buffer.from(JSON.stringify({ message }));
   res.writeHead(status, {
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
+    'content-length': body.length,
     'apigw-requestid': requestId,
   });
   res.end(body);
+  return { status, contentType: 'application/json', body };
 }
 
 export class LocalHttpApi {
@@ -168,7 +189,11 @@ export class LocalHttpApi {
     const q = rawUrl.indexOf('?');
     const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     const rawQueryString = q >= 0 ? rawUrl.slice(q + 1) : '';
-    const done = (status: number) => this.opts.log?.(`${method} ${rawPath} ${status}`);
+    let routeKey: string | undefined;
+    const done = (written: Written) => {
+      this.opts.log?.(`${method} ${rawPath} ${written.status}`);
+      this.opts.observe?.({ method, path: rawPath, ...(routeKey ? { routeKey } : {}), ...written });
+    };
 
     let body: Buffer;
     try {
@@ -176,8 +201,7 @@ export class LocalHttpApi {
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         res.setHeader('connection', 'close');
-        gatewayMessage(res, 413, 'Request Entity Too Large', requestId);
-        done(413);
+        done(gatewayMessage(res, 413, 'Request Entity Too Large', requestId));
         return;
       }
       throw err;
@@ -185,11 +209,11 @@ export class LocalHttpApi {
 
     const match = this.match(method, decode(rawPath));
     if (!match) {
-      gatewayMessage(res, 404, 'Not Found', requestId);
-      done(404);
+      done(gatewayMessage(res, 404, 'Not Found', requestId));
       return;
     }
     const { route } = match;
+    routeKey = route.routeKey;
 
     const headers: Record<string, string> = {};
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
@@ -246,8 +270,7 @@ export class LocalHttpApi {
         requestContext,
       );
       if ('message' in outcome) {
-        gatewayMessage(res, outcome.status, outcome.message, requestId);
-        done(outcome.status);
+        done(gatewayMessage(res, outcome.status, outcome.message, requestId));
         return;
       }
       authorizerContext = outcome.context;
@@ -270,12 +293,10 @@ export class LocalHttpApi {
     try {
       result = await this.opts.invoke(route.functionLogicalId, event);
     } catch {
-      gatewayMessage(res, 500, 'Internal Server Error', requestId);
-      done(500);
+      done(gatewayMessage(res, 500, 'Internal Server Error', requestId));
       return;
     }
-    const status = writeResult(res, result, requestId);
-    done(status);
+    done(writeResult(res, result, requestId));
   }
 
   private async authorize(
@@ -329,8 +350,8 @@ export class LocalHttpApi {
   }
 }
 
-/** Maps a 2.0 integration result to the HTTP response; returns the status written. */
-function writeResult(res: http.ServerResponse, result: unknown, requestId: string): number {
+/** Maps a 2.0 integration result to the HTTP response; returns what was written. */
+function writeResult(res: http.ServerResponse, result: unknown, requestId: string): Written {
   const formal =
     typeof result === 'object' && result !== null && !Array.isArray(result) && 'statusCode' in result
       ? (result as {
@@ -343,19 +364,18 @@ function writeResult(res: http.ServerResponse, result: unknown, requestId: strin
       : undefined;
   if (!formal) {
     // No statusCode: API Gateway assumes 200, application/json, and the result as the body.
-    const body = typeof result === 'string' ? result : JSON.stringify(result ?? null);
+    const body = Buffer.from(typeof result === 'string' ? result : JSON.stringify(result ?? null));
     res.writeHead(200, {
       'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
+      'content-length': body.length,
       'apigw-requestid': requestId,
     });
     res.end(body);
-    return 200;
+    return { status: 200, contentType: 'application/json', body };
   }
   const status = Number(formal.statusCode);
   if (!Number.isInteger(status) || status < 100 || status > 599) {
-    gatewayMessage(res, 500, 'Internal Server Error', requestId);
-    return 500;
+    return gatewayMessage(res, 500, 'Internal Server Error', requestId);
   }
   const body =
     formal.body === undefined || formal.body === null
@@ -375,7 +395,8 @@ function writeResult(res: http.ServerResponse, result: unknown, requestId: strin
   headers['apigw-requestid'] = requestId;
   res.writeHead(status, headers);
   res.end(body);
-  return status;
+  const contentType = headers['content-type'];
+  return { status, ...(typeof contentType === 'string' ? { contentType } : {}), body };
 }
 
 function newRequestId(): string {

@@ -1,6 +1,10 @@
 /**
  * The embedded deployment for tests: a fresh temporary state directory, waits and retry pauses of
  * 5 ms, a fast AWS simulator, no logs. `close()` stops everything and removes the directory.
+ *
+ * Every answer of its HTTP API on a route of openapi.json is checked against the document (status,
+ * content type, body schema); `close()` fails with the list of those that do not match, so each
+ * test file's afterAll reports them.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -11,8 +15,32 @@ import type { CreateOffloadRequest } from '../../shared/client/types';
 import { uploadImage } from '../../shared/client/upload';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { startEmbedded, type Embedded, type EmbeddedOptions } from '../../infra/local/embedded';
+import type { HttpApiAnswer } from '../../infra/local/http-api';
+import { OpenApiValidator, parsedBody } from './openapi-validator';
 
-export type TestGateway = Embedded;
+export interface TestGateway extends Embedded {
+  /** Answers so far that do not match openapi.json (one message each). */
+  openApiViolations: string[];
+}
+
+let validator: OpenApiValidator | undefined;
+
+/** Checks one answer against openapi.json; routes the document does not have (test templates) are skipped. */
+function checkAnswer(answer: HttpApiAnswer, violations: string[]): void {
+  if (!answer.routeKey) return; // no route: API Gateway's 404
+  validator ??= new OpenApiValidator();
+  const [method = '', template = ''] = answer.routeKey.split(' ');
+  if (validator.templateOf(method, template) !== template) return;
+  violations.push(
+    ...validator.check({
+      method,
+      path: template,
+      status: answer.status,
+      ...(answer.contentType ? { contentType: answer.contentType } : {}),
+      body: parsedBody(answer.body),
+    }),
+  );
+}
 
 export const FAST_SIM_TIMING = { phaseMs: 5, terminatedVisibleMs: 1_000 } as const;
 /** Azure operations, VM start and deallocation in 5 ms. */
@@ -22,27 +50,40 @@ export const FAST_AZURE_TIMING = { phaseMs: 5 } as const;
 export const AZURE_TARGET = { cloud: 'azure', location: 'westeurope', vmSize: 'Standard_D2s_v5' } as const;
 export const AWS_TARGET = { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' } as const;
 
-export async function startTestGateway(opts: Partial<EmbeddedOptions> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  opts: Partial<EmbeddedOptions> & { validateAnswers?: boolean } = {},
+): Promise<TestGateway> {
+  const { validateAnswers = true, ...options } = opts;
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'burstgate-test-')));
   const owned = opts.stateDir === undefined;
-  const gateway = await startEmbedded({
+  const openApiViolations: string[] = [];
+  const embedded = await startEmbedded({
     waitTimeOverrides: 5,
     retryIntervalOverrides: 5,
     simTiming: FAST_SIM_TIMING,
     azure: { timing: FAST_AZURE_TIMING },
     quiet: true,
-    ...opts,
+    ...(validateAnswers
+      ? { observeApi: (answer: HttpApiAnswer) => checkAnswer(answer, openApiViolations) }
+      : {}),
+    ...options,
     stateDir,
   }).catch(async (err: unknown) => {
     if (owned) await rm(stateDir, { recursive: true, force: true });
     throw err;
   });
+  const gateway: TestGateway = Object.assign(embedded, { openApiViolations });
   const close = gateway.close;
   let closing: Promise<void> | undefined;
   gateway.close = () =>
     (closing ??= (async () => {
       await close();
       if (owned) await rm(stateDir, { recursive: true, force: true });
+      if (openApiViolations.length > 0) {
+        throw new Error(
+          `${openApiViolations.length} answer(s) of the HTTP API do not match openapi.json:\n${openApiViolations.join('\n')}`,
+        );
+      }
     })());
   return gateway;
 }
