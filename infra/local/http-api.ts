@@ -189,10 +189,10 @@ export class LocalHttpApi {
     const q = rawUrl.indexOf('?');
     const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     const rawQueryString = q >= 0 ? rawUrl.slice(q + 1) : '';
-    let routeKey: string | undefined;
+    const matched: { routeKey?: string } = {};
     const done = (written: Written) => {
       this.opts.log?.(`${method} ${rawPath} ${written.status}`);
-      this.opts.observe?.({ method, path: rawPath, ...(routeKey ? { routeKey } : {}), ...written });
+      this.opts.observe?.({ method, path: rawPath, ...matched, ...written });
     };
 
     let body: Buffer;
@@ -213,7 +213,7 @@ export class LocalHttpApi {
       return;
     }
     const { route } = match;
-    routeKey = route.routeKey;
+    matched.routeKey = route.routeKey;
 
     const headers: Record<string, string> = {};
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {

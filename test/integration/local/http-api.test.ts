@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startHttpApi, type HttpApiRoute, type LocalHttpApi } from '../../../infra/local/http-api';
+import {
+  startHttpApi,
+  type HttpApiAnswer,
+  type HttpApiRoute,
+  type LocalHttpApi,
+} from '../../../infra/local/http-api';
 
 type Handler = (event: Record<string, unknown>) => Promise<unknown>;
 
@@ -14,6 +19,7 @@ const route = (routeKey: string, functionLogicalId: string, auth = true): HttpAp
 };
 
 const calls: Array<{ fn: string; event: Record<string, unknown> }> = [];
+const answers: HttpApiAnswer[] = [];
 const handlers: Record<string, Handler> = {
   Echo: async (event) => ({
     statusCode: 201,
@@ -58,6 +64,7 @@ beforeAll(async () => {
       calls.push({ fn, event: event as Record<string, unknown> });
       return handlers[fn]!(JSON.parse(JSON.stringify(event)) as Record<string, unknown>);
     },
+    observe: (answer) => answers.push(answer),
   });
 });
 
@@ -67,6 +74,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   calls.length = 0;
+  answers.length = 0;
 });
 
 const authorizerCalls = () => calls.filter((c) => c.fn === 'Auth');
@@ -229,5 +237,39 @@ describe('local HTTP API (payload format 2.0)', () => {
     expect(await res.json()).toEqual({ message: 'Request Entity Too Large' });
     expect(exactly.status).toBe(201);
     expect(calls).toHaveLength(1);
+  });
+
+  it('reports each answer as written, with its route: function answers and its own', async () => {
+    // Act
+    await fetch(`${api.url}/offloads/special`);
+    await fetch(`${api.url}/offloads/job-1`);
+    await fetch(`${api.url}/nowhere`);
+
+    // Assess
+    expect(answers.map((a) => ({ ...a, body: a.body.toString() }))).toEqual([
+      {
+        method: 'GET',
+        path: '/offloads/special',
+        routeKey: 'GET /offloads/special',
+        status: 200,
+        contentType: 'application/json',
+        body: '{"hello":"world"}',
+      },
+      {
+        method: 'GET',
+        path: '/offloads/job-1',
+        routeKey: 'GET /offloads/{id}',
+        status: 401,
+        contentType: 'application/json',
+        body: '{"message":"Unauthorized"}',
+      },
+      {
+        method: 'GET',
+        path: '/nowhere',
+        status: 404,
+        contentType: 'application/json',
+        body: '{"message":"Not Found"}',
+      },
+    ]);
   });
 });
