@@ -198,11 +198,16 @@ export const JobDownloadSchema = z
   .object({
     url: z.string().meta({ description: 'Presigned GET of `<vmName>.ova` or `<vmName>.bgdelta`.' }),
     expiresAt: Instant,
-    format: z.enum(['ova', 'delta']),
+    format: z.enum(['ova', 'delta']).meta({
+      description:
+        '`ova`: the whole VM (AWS import mode). `delta`: the ranges it changed, to apply to the offloaded image (Azure: pages; AWS direct: 512 KiB EBS blocks).',
+    }),
     sizeBytes: Count,
     sha256: Sha256Hex.meta({ description: 'SHA-256 of the file behind url.' }),
     diskSha256: Sha256Hex.meta({ description: 'Content SHA-256 of the returned disk.' }),
-    baseDiskSha256: Sha256Hex.optional(),
+    baseDiskSha256: Sha256Hex.optional().meta({
+      description: 'Delta only: content SHA-256 of the disk the delta applies to (the offloaded disk).',
+    }),
     matchesOriginal: z.boolean(),
   })
   .meta({ id: 'JobDownload', description: 'The returned image (once `returned`).' });
@@ -242,7 +247,11 @@ export const JobViewSchema = z
     returnedAt: Instant.optional(),
     deadline: z
       .object({ returnBy: Instant, returnedAt: Instant, met: z.boolean(), marginSeconds: z.number() })
-      .optional(),
+      .optional()
+      .meta({
+        description:
+          'A job with a returnBy, once home: whether it was in time, by how many seconds (negative: late).',
+      }),
     cancelledBy: z.enum(['api', 'lease', 'schedule']).optional(),
     window: JobWindowSchema.optional(),
     launch: JobLaunchSchema.optional(),
