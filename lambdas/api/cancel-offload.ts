@@ -6,7 +6,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none', scope: 'cancel' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'none', route: 'DELETE /offloads/{id}' }, async (gw, event, caller) => {
     const id = parseOrThrow(JobId, event.pathParameters?.id, 'the job id in the path');
     await ownedJob(gw, caller, id, 'write');
     const job = await cancelOffload(gw, id);

@@ -7,7 +7,7 @@ import { ValidationError } from '../../shared/domain/errors';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required', scope: 'offload' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'required', route: 'POST /offloads' }, async (gw, event, caller) => {
     const rawKey = event.headers?.['idempotency-key'];
     if (!rawKey) {
       throw new ValidationError('the Idempotency-Key header is required; send a fresh UUID per new offload', [

@@ -7,7 +7,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required', scope: 'schedule' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'required', route: 'POST /schedules' }, async (gw, event, caller) => {
     const req = parseOrThrow(CreateScheduleRequest, event.parsedBody, 'the schedule');
     const { schedule, replayed } = await createSchedule(gw, req, caller.tenant);
     return json(replayed ? 200 : 201, viewSchedule(schedule), {

@@ -6,7 +6,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none', scope: 'schedule' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'none', route: 'DELETE /schedules/{id}' }, async (gw, event, caller) => {
     const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
     const { schedule, cancelled } = await deleteSchedule(gw, await findSchedule(gw, caller, ref, 'write'));
     return json(200, {

@@ -7,7 +7,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none' }, async () => json(200, document));
+  return apiHandler(deps, { body: 'none', route: 'GET /openapi.json' }, async () => json(200, document));
 }
 
 export const handler = lazyHandler(createHandler);

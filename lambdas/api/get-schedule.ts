@@ -7,7 +7,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none', scope: 'read' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'none', route: 'GET /schedules/{id}' }, async (gw, event, caller) => {
     const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
     const query = parseOrThrow(ScheduleViewQuery, event.queryStringParameters ?? {}, 'the query string');
     return json(200, viewSchedule(await findSchedule(gw, caller, ref, 'read'), query.count));

@@ -9,7 +9,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none', scope: 'read' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'none', route: 'GET /offloads' }, async (gw, event, caller) => {
     const query = parseOrThrow(ListOffloadsQuery, event.queryStringParameters ?? {}, 'the query string');
     const tenant = tenantToRead(caller, query.tenant);
     const page = await gw.store.listOwned({ ...query, tenant });

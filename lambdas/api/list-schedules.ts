@@ -10,7 +10,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none', scope: 'read' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'none', route: 'GET /schedules' }, async (gw, event, caller) => {
     const query = parseOrThrow(ListSchedulesQuery, event.queryStringParameters ?? {}, 'the query string');
     const tenant = tenantToRead(caller, query.tenant);
     const page = await gw.schedules.listOwned({ ...query, tenant });

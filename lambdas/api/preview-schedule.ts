@@ -6,7 +6,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'none', scope: 'read' }, async (gw, event) => {
+  return apiHandler(deps, { body: 'none', route: 'GET /schedules/preview' }, async (gw, event) => {
     const query = parseOrThrow(PreviewQuery, event.queryStringParameters ?? {}, 'the query string');
     return json(200, previewSchedule(gw, query));
   });

@@ -7,7 +7,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required', scope: 'offload' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'required', route: 'PATCH /offloads/{id}' }, async (gw, event, caller) => {
     const id = parseOrThrow(JobId, event.pathParameters?.id, 'the job id in the path');
     const req = parseOrThrow(UpdateOffloadRequest, event.parsedBody, 'the offload update');
     await ownedJob(gw, caller, id, 'write');

@@ -7,7 +7,7 @@ import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
 
 export function createHandler(deps: GatewayDeps) {
-  return apiHandler(deps, { body: 'required', scope: 'schedule' }, async (gw, event, caller) => {
+  return apiHandler(deps, { body: 'required', route: 'PATCH /schedules/{id}' }, async (gw, event, caller) => {
     const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
     const req = parseOrThrow(UpdateScheduleRequest, event.parsedBody, 'the schedule update');
     return json(

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { createGateway, type Gateway } from '../../shared/domain/gateway';
 import type { GatewayDeps } from '../../shared/runtime/deps';
 import { parseStepInput, type StepInput, type StepInputName } from '../../shared/domain/workflow/step-inputs';
-import type { Caller, Scope } from '../../shared/domain/tenants';
+import { ROUTE_SCOPES, type Caller, type RouteKey, type Scope } from '../../shared/domain/tenants';
 import { authorizedCaller } from './caller';
 import { jsonBody, type JsonEvent } from './json-body';
 import { problemDetails } from './problem-details';
@@ -37,7 +37,7 @@ function jobIdKey(gw: Gateway) {
 }
 
 /** Checks the route's scope first, and puts the tenant and key id on every log line. */
-function callerKeys(gw: Gateway, scope: Scope) {
+function callerKeys(gw: Gateway, scope: Scope | null) {
   return {
     before: async (request: { event: APIGatewayProxyEventV2 }) => {
       const caller = authorizedCaller(request.event, scope);
@@ -47,23 +47,25 @@ function callerKeys(gw: Gateway, scope: Scope) {
 }
 
 /**
- * An HTTP API route: `scope` is what the caller's key must have (a 403 naming it otherwise,
- * before the body is even parsed); `fn` gets the caller, and looks up only what it owns.
+ * An HTTP API route: its key in ROUTE_SCOPES names the scope the caller's key must have (a 403
+ * naming it otherwise, before the body is even parsed); `fn` gets the caller, and looks up only
+ * what it owns.
  */
 export function apiHandler(
   deps: GatewayDeps,
-  opts: { body: 'none' | 'required' | 'optional'; scope: Scope },
+  opts: { body: 'none' | 'required' | 'optional'; route: RouteKey },
   fn: (gw: Gateway, event: JsonEvent, caller: Caller) => Promise<ApiResult>,
 ) {
+  const scope: Scope | null = ROUTE_SCOPES[opts.route];
   const gw = createGateway(deps);
   const h = middy<JsonEvent, ApiResult>()
     .use(injectLambdaContext(gw.logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
     .use(jobIdKey(gw))
     .use(problemDetails({ logger: gw.logger }));
-  h.use(callerKeys(gw, opts.scope));
+  h.use(callerKeys(gw, scope));
   if (opts.body !== 'none') h.use(jsonBody({ required: opts.body === 'required' }));
-  return h.handler((event) => fn(gw, event, authorizedCaller(event, opts.scope))) as unknown as (
+  return h.handler((event) => fn(gw, event, authorizedCaller(event, scope))) as unknown as (
     event: APIGatewayProxyEventV2,
     context: unknown,
   ) => Promise<ApiResult>;

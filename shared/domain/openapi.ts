@@ -23,6 +23,7 @@ import {
   UploadCompletedSchema,
 } from './api-schemas';
 import { PROBLEM_TYPES, type ProblemType } from './errors';
+import { ROUTE_SCOPES, type RouteKey } from './tenants';
 import { ImageCachePath } from './image-cache-view';
 import {
   CompleteUploadRequest,
@@ -30,11 +31,13 @@ import {
   IdempotencyKey,
   JobId,
   ListOffloadsQuery,
+  TenantQuery,
   UpdateOffloadRequest,
 } from './requests';
 import {
   CreateScheduleRequest,
   PrestageUploadRequest,
+  ListSchedulesQuery,
   PreviewQuery,
   ScheduleRef,
   ScheduleViewQuery,
@@ -125,12 +128,20 @@ export function operations(): Operation[] {
           headers: ReplayHeaders,
         },
       ],
-      problems: ['validation-failed', ...BODY_PROBLEMS, 'idempotency-key-reused', 'concurrent-update'],
+      problems: [
+        'validation-failed',
+        ...BODY_PROBLEMS,
+        'idempotency-key-reused',
+        'quota-exceeded',
+        'concurrent-update',
+      ],
     }),
     route('get', '/offloads', 'listOffloads', 'List jobs, newest first', {
+      description:
+        "The key's tenant's jobs, a page at a time: pass `nextCursor` back as `cursor`. `tenant` lists another tenant's (admin).",
       query: ListOffloadsQuery,
       success: [{ status: 200, description: 'The jobs.', schema: JobListSchema }],
-      problems: ['validation-failed'],
+      problems: ['validation-failed', 'tenant-not-allowed'],
     }),
     route('get', '/offloads/{id}', 'getOffload', 'One job', {
       params: JobPath,
@@ -193,8 +204,9 @@ export function operations(): Operation[] {
     }),
     route('get', '/image-cache/{region}/{vmName}', 'getImageCache', "A VM's cached image (AWS direct)", {
       params: ImageCachePath,
+      query: TenantQuery,
       success: [{ status: 200, description: 'The cache entry.', schema: ImageCacheViewSchema }],
-      problems: ['validation-failed', 'image-cache-entry-not-found'],
+      problems: ['validation-failed', 'tenant-not-allowed', 'image-cache-entry-not-found'],
     }),
     route('post', '/schedules', 'createSchedule', 'Create a schedule of burst windows', {
       body: body(Bodies.createSchedule),
@@ -216,10 +228,13 @@ export function operations(): Operation[] {
       ],
     }),
     route('get', '/schedules', 'listSchedules', 'List schedules', {
+      description:
+        "The key's tenant's schedules, newest first, a page at a time. `tenant` lists another tenant's (admin).",
+      query: ListSchedulesQuery,
       success: [
         { status: 200, description: 'The schedules, each with its next window.', schema: ScheduleListSchema },
       ],
-      problems: [],
+      problems: ['validation-failed', 'tenant-not-allowed'],
     }),
     route('get', '/schedules/preview', 'previewSchedule', 'The next windows of a cron in a zone', {
       query: PreviewQuery,
@@ -304,7 +319,7 @@ export function operations(): Operation[] {
 /** The answers API Gateway gives on every route, before or instead of the function. */
 const GATEWAY_ANSWERS: Record<number, string> = {
   401: 'No `Authorization` header (API Gateway: `{"message":"Unauthorized"}`).',
-  403: 'The key is not known or revoked (the authorizer denies: `{"message":"Forbidden"}`).',
+  403: 'The key is not known, revoked or expired (the authorizer denies: `{"message":"Forbidden"}`).',
   413: 'The request is larger than API Gateway takes (10 MB).',
   429: 'Throttled by the stage (`{"message":"Too Many Requests"}`); retry with backoff.',
   500: 'The function failed (`{"message":"Internal Server Error"}`).',
@@ -340,6 +355,11 @@ function errorResponses(problems: ProblemType[]): NonNullable<RouteConfig['respo
 }
 
 function toRouteConfig(op: Operation): RouteConfig {
+  const scope = ROUTE_SCOPES[`${op.method.toUpperCase()} ${op.path}` as RouteKey];
+  const needs = scope
+    ? `Needs an API key with the scope \`${scope}\` (or \`admin\`); without it: 403 \`scope-missing\`.`
+    : 'Any valid API key.';
+  const description = [op.description, needs].filter(Boolean).join(' ');
   const responses: NonNullable<RouteConfig['responses']> = {};
   for (const s of op.success) {
     responses[s.status] = {
@@ -353,7 +373,7 @@ function toRouteConfig(op: Operation): RouteConfig {
     path: op.path,
     operationId: op.operationId,
     summary: op.summary,
-    ...(op.description ? { description: op.description } : {}),
+    description,
     request: {
       ...(op.params ? { params: op.params } : {}),
       ...(op.query ? { query: op.query } : {}),
@@ -367,7 +387,7 @@ function toRouteConfig(op: Operation): RouteConfig {
           }
         : {}),
     },
-    responses: { ...responses, ...errorResponses(op.problems) },
+    responses: { ...responses, ...errorResponses(scope ? ['scope-missing', ...op.problems] : op.problems) },
   };
 }
 

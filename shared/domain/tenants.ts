@@ -24,6 +24,31 @@ export interface Caller {
   scopes: readonly Scope[];
 }
 
+/**
+ * The scope each route of the HTTP API needs (the handlers check it; the OpenAPI document says
+ * it). `null`: any valid key (the document itself).
+ */
+export const ROUTE_SCOPES = {
+  'POST /offloads': 'offload',
+  'GET /offloads': 'read',
+  'GET /offloads/{id}': 'read',
+  'DELETE /offloads/{id}': 'cancel',
+  'PATCH /offloads/{id}': 'offload',
+  'POST /offloads/{id}/upload-complete': 'offload',
+  'POST /offloads/{id}/return': 'return',
+  'POST /offloads/{id}/launch': 'offload',
+  'GET /image-cache/{region}/{vmName}': 'read',
+  'POST /schedules': 'schedule',
+  'GET /schedules': 'read',
+  'GET /schedules/preview': 'read',
+  'GET /schedules/{id}': 'read',
+  'PATCH /schedules/{id}': 'schedule',
+  'DELETE /schedules/{id}': 'schedule',
+  'POST /schedules/{id}/prestage': 'offload',
+  'GET /openapi.json': null,
+} as const satisfies Record<string, Scope | null>;
+export type RouteKey = keyof typeof ROUTE_SCOPES;
+
 export const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).includes(s);
 
 export function hasScope(caller: Caller, scope: Scope): boolean {

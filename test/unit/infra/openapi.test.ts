@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../../infra/constructs/api';
+import { ROUTE_SCOPES } from '../../../shared/domain/tenants';
 import { createHandler } from '../../../lambdas/api/get-openapi';
 import { openApiDocument } from '../../../shared/domain/openapi';
 import { OPENAPI_FILE, renderOpenApi } from '../../../scripts/openapi';
@@ -66,6 +67,29 @@ describe('openapi.json', () => {
     expect(inDocument).toEqual(inRoutes);
     expect(inTemplate).toEqual(inRoutes);
     expect(new Set(inRoutes).size).toBe(ROUTES.length);
+  });
+
+  it('names the scope of every route the handlers check (ROUTE_SCOPES), and scope-missing among its 403s', () => {
+    // Act
+    const scoped = Object.keys(ROUTE_SCOPES).sort();
+    const document = committed() as unknown as {
+      paths: Record<
+        string,
+        Record<string, { description: string; responses: Record<string, { description: string }> }>
+      >;
+    };
+    // Assess
+    expect(scoped).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const [key, scope] of Object.entries(ROUTE_SCOPES)) {
+      const [method, path] = key.split(' ') as [string, string];
+      const op = document.paths[path]![method.toLowerCase()]!;
+      if (scope) {
+        expect(op.description, key).toContain(`the scope \`${scope}\``);
+        expect(op.responses['403']!.description, key).toContain('`scope-missing`');
+      } else {
+        expect(op.description, key).toContain('Any valid API key');
+      }
+    }
   });
 
   it('is OpenAPI 3.1 with the bearer key scheme required everywhere', () => {
@@ -146,7 +170,12 @@ describe('openapi.json', () => {
       rawQueryString: '',
       headers: {},
       isBase64Encoded: false,
-      requestContext: { requestId: 'req-1', http: { method: 'GET', path: '/openapi.json' } },
+      requestContext: {
+        requestId: 'req-1',
+        http: { method: 'GET', path: '/openapi.json' },
+        // a key without any scope: the document needs none
+        authorizer: { lambda: { tenant: 'team-a', keyId: 'key-1', scopes: '', keyLabel: 'ci' } },
+      },
     };
 
     // Act
