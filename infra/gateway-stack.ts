@@ -10,6 +10,7 @@ import {
   RETURN_STATE_MACHINE_NAME,
   SCHEDULE_GROUP_NAME,
   TIMER_STATE_MACHINE_NAME,
+  WEBHOOK_STATE_MACHINE_NAME,
   VMIMPORT_ROLE_NAME,
 } from './constructs/names';
 import { grantGatewayPermissions } from './constructs/permissions';
@@ -87,6 +88,7 @@ export class GatewayStack extends Stack {
     const offloadStateMachineArn = stateMachineArn(OFFLOAD_STATE_MACHINE_NAME);
     const returnStateMachineArn = stateMachineArn(RETURN_STATE_MACHINE_NAME);
     const timerStateMachineArn = stateMachineArn(TIMER_STATE_MACHINE_NAME);
+    const webhookStateMachineArn = stateMachineArn(WEBHOOK_STATE_MACHINE_NAME);
     this.timers = new GatewayTimers(this, 'Timers', { timerStateMachineArn });
 
     const azure = this.azureSettings();
@@ -97,6 +99,7 @@ export class GatewayStack extends Stack {
       stagingBucketName: this.storage.stagingBucket.bucketName,
       offloadStateMachineArn,
       returnStateMachineArn,
+      webhookStateMachineArn,
       eventBusName: this.events.bus.eventBusName,
       vmImportRoleName: VMIMPORT_ROLE_NAME,
       azure,
@@ -141,6 +144,7 @@ export class GatewayStack extends Stack {
       vmImportRole: this.vmImport.role,
       offloadStateMachineArn,
       returnStateMachineArn,
+      webhookStateMachineArn,
       offloadExecutionsArn: executionsArn(OFFLOAD_STATE_MACHINE_NAME),
       returnExecutionsArn: executionsArn(RETURN_STATE_MACHINE_NAME),
       azureCredentialsSecretArn: azure.credentialsSecretArn,

@@ -30,6 +30,7 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/upload-complete', handler: 'completeUpload' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/return', handler: 'startReturn' },
   { method: apigwv2.HttpMethod.POST, path: '/offloads/{id}/launch', handler: 'launchOffload' },
+  { method: apigwv2.HttpMethod.GET, path: '/offloads/{id}/deliveries', handler: 'listDeliveries' },
   { method: apigwv2.HttpMethod.GET, path: '/image-cache/{region}/{vmName}', handler: 'getImageCache' },
   { method: apigwv2.HttpMethod.POST, path: '/schedules', handler: 'createSchedule' },
   { method: apigwv2.HttpMethod.GET, path: '/schedules', handler: 'listSchedules' },

@@ -60,6 +60,7 @@ export const API_FUNCTIONS = {
   deleteSchedule: api('delete-schedule', 'DELETE /schedules/{id}'),
   previewSchedule: api('preview-schedule', 'GET /schedules/preview (the next windows of a cron)'),
   prestageSchedule: api('prestage-schedule', "POST /schedules/{id}/prestage (an upload VM's window job)"),
+  listDeliveries: api('list-deliveries', "GET /offloads/{id}/deliveries (the job's webhook deliveries)"),
   getOpenApi: api('get-openapi', 'GET /openapi.json (the OpenAPI 3.1 document)'),
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -73,6 +74,7 @@ export const STEP_FUNCTIONS = {
   launchInstance: step('launch-instance', 'Offload: launch the instance from the imported AMI'),
   checkInstance: step('check-instance', 'Offload/return: poll the instance state'),
   markRunning: step('mark-running', 'Offload: mark the job running'),
+  deliverWebhook: step('deliver-webhook', 'Webhook: one signed delivery attempt (15 s at most)'),
   compensate: step('compensate', 'Offload failed: remove everything the job created'),
   stopInstance: step('stop-instance', 'Return: stop the instance'),
   startExport: step('start-export', 'Return: start the instance export task'),
@@ -157,6 +159,8 @@ export interface GatewayFunctionsProps {
   readonly stagingBucketName: string;
   readonly offloadStateMachineArn: string;
   readonly returnStateMachineArn: string;
+  /** The webhook delivery workflow every writer starts for an event with a callback (ARN from its name). */
+  readonly webhookStateMachineArn: string;
   readonly eventBusName: string;
   readonly vmImportRoleName: string;
   readonly azure: {
@@ -196,6 +200,7 @@ export class GatewayFunctions extends Construct {
       [ENV_NAMES.stagingBucket]: props.stagingBucketName,
       [ENV_NAMES.offloadStateMachineArn]: props.offloadStateMachineArn,
       [ENV_NAMES.returnStateMachineArn]: props.returnStateMachineArn,
+      [ENV_NAMES.webhookStateMachineArn]: props.webhookStateMachineArn,
       [ENV_NAMES.eventBusName]: props.eventBusName,
       [ENV_NAMES.vmImportRoleName]: props.vmImportRoleName,
       [ENV_NAMES.azureResourceGroup]: props.azure.defaultResourceGroup,

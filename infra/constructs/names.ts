@@ -13,6 +13,7 @@ export const OFFLOAD_STATE_MACHINE_NAME = 'burstgate-offload';
 export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
 /** The timer workflow EventBridge Scheduler starts (lease warnings, lease-driven returns). */
 export const TIMER_STATE_MACHINE_NAME = 'burstgate-timer';
+export const WEBHOOK_STATE_MACHINE_NAME = 'burstgate-webhook';
 
 /** The EventBridge Scheduler group of the gateway's timers. */
 export const SCHEDULE_GROUP_NAME = 'burstgate';

@@ -26,6 +26,8 @@ export interface GatewayPermissionsProps {
   /** ARNs built from the fixed state machine names (no reference, no cycle). */
   readonly offloadStateMachineArn: string;
   readonly returnStateMachineArn: string;
+  /** Every writer starts the webhook delivery workflow for an event with a callback (webhooks/outbox.ts). */
+  readonly webhookStateMachineArn: string;
   /** `arn:…:execution:<state machine name>:*` for each state machine. */
   readonly offloadExecutionsArn: string;
   readonly returnExecutionsArn: string;
@@ -85,6 +87,7 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     api.listSchedules,
     api.getSchedule,
     api.previewSchedule,
+    api.listDeliveries,
   ];
   // GET /openapi.json serves the document in its bundle: no table, no events.
   const noData = [api.getOpenApi];
@@ -94,6 +97,13 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     else {
       table.grantReadWriteData(fn.role);
       bus.grantPutEventsTo(fn.role);
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'StartWebhookDelivery',
+          actions: ['states:StartExecution'],
+          resources: [props.webhookStateMachineArn],
+        }),
+      );
     }
     acknowledgeWildcard(fn, tableIndexFinding, REASON_TABLE_INDEX);
   }

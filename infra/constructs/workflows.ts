@@ -6,7 +6,12 @@ import { Construct } from 'constructs';
 import type { StepFunctionName } from './functions';
 import type { GatewayFunction } from './gateway-function';
 import { acknowledgeWildcard, fixLogicalId, getAttFinding } from './nag';
-import { OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME, TIMER_STATE_MACHINE_NAME } from './names';
+import {
+  OFFLOAD_STATE_MACHINE_NAME,
+  RETURN_STATE_MACHINE_NAME,
+  TIMER_STATE_MACHINE_NAME,
+  WEBHOOK_STATE_MACHINE_NAME,
+} from './names';
 
 /** Errors every Task retries: our handlers' transient cloud errors and Lambda's own. */
 export const RETRY_ERRORS = [
@@ -74,6 +79,7 @@ export class Workflows extends Construct {
   readonly offload: sfn.StateMachine;
   readonly return: sfn.StateMachine;
   readonly timer: sfn.StateMachine;
+  readonly webhook: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -84,6 +90,37 @@ export class Workflows extends Construct {
     );
     this.return = this.buildReturn(props.steps);
     this.timer = this.buildTimer(props.steps);
+    this.webhook = this.buildWebhook(props.steps);
+  }
+
+  /**
+   * The webhook delivery workflow (shared/domain/webhooks/): one execution per delivery, named
+   * after it. DeliverWebhook makes one attempt and answers whether to stop or how long to wait; the
+   * Wait state holds the retry schedule (5 s … 10 h), so no function runs while a receiver is down.
+   */
+  private buildWebhook(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
+    const scope = new Construct(this, 'WebhookStates');
+    const deliver = new tasks.LambdaInvoke(scope, 'DeliverWebhook', {
+      lambdaFunction: steps.deliverWebhook.fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        subject: sfn.JsonPath.objectAt('$.subject'),
+        deliveryId: sfn.JsonPath.stringAt('$.deliveryId'),
+      }),
+      resultPath: '$.next',
+    });
+    deliver.addRetry(RETRY);
+    const wait = new sfn.Wait(scope, 'UntilNextAttempt', {
+      time: sfn.WaitTime.secondsPath('$.next.waitSeconds'),
+    });
+    wait.next(deliver);
+    deliver.next(
+      new sfn.Choice(scope, 'Delivered?')
+        .when(sfn.Condition.booleanEquals('$.next.done', true), new sfn.Succeed(scope, 'Done'))
+        .otherwise(wait),
+    );
+    return this.stateMachine('Webhook', WEBHOOK_STATE_MACHINE_NAME, deliver, [steps.deliverWebhook]);
   }
 
   /**
@@ -414,7 +451,7 @@ export class Workflows extends Construct {
   }
 
   private stateMachine(
-    id: 'Offload' | 'Return' | 'Timer',
+    id: 'Offload' | 'Return' | 'Timer' | 'Webhook',
     stateMachineName: string,
     start: sfn.IChainable,
     invoked: GatewayFunction[],

@@ -66,6 +66,7 @@ import {
   OFFLOAD_STATE_MACHINE_NAME,
   RETURN_STATE_MACHINE_NAME,
   TIMER_STATE_MACHINE_NAME,
+  WEBHOOK_STATE_MACHINE_NAME,
   readTemplate,
   type LocalTemplate,
 } from './template';
@@ -179,6 +180,7 @@ export function localConfig(
     stagingBucket: LOCAL_BUCKET_NAME,
     offloadStateMachineArn: localStateMachineArn(OFFLOAD_STATE_MACHINE_NAME),
     returnStateMachineArn: localStateMachineArn(RETURN_STATE_MACHINE_NAME),
+    webhookStateMachineArn: localStateMachineArn(WEBHOOK_STATE_MACHINE_NAME),
     eventBusName: LOCAL_EVENT_BUS_NAME,
     vmImportRoleName: 'vmimport',
     region: LOCAL_REGION,
@@ -352,6 +354,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
         template.stateMachines.offload,
         template.stateMachines.return,
         template.stateMachines.timer,
+        template.stateMachines.webhook,
       ],
       invokeFunction: (ref, payload) => {
         if (!hostRef.current) return Promise.reject(new Error('the Lambda host is not ready'));

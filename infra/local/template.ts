@@ -23,6 +23,7 @@ export const ENTRY_METADATA_KEY = 'burstgate:entry';
 export const OFFLOAD_STATE_MACHINE_NAME = 'burstgate-offload';
 export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
 export const TIMER_STATE_MACHINE_NAME = 'burstgate-timer';
+export const WEBHOOK_STATE_MACHINE_NAME = 'burstgate-webhook';
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
@@ -81,7 +82,12 @@ export interface TemplateTable {
 
 export interface LocalTemplate {
   functions: Map<string, TemplateFunction>;
-  stateMachines: { offload: TemplateStateMachine; return: TemplateStateMachine; timer: TemplateStateMachine };
+  stateMachines: {
+    offload: TemplateStateMachine;
+    return: TemplateStateMachine;
+    timer: TemplateStateMachine;
+    webhook: TemplateStateMachine;
+  };
   routes: TemplateRoute[];
   table: TemplateTable;
 }
@@ -413,6 +419,7 @@ function readStateMachines(
     offload: pick(OFFLOAD_STATE_MACHINE_NAME),
     return: pick(RETURN_STATE_MACHINE_NAME),
     timer: pick(TIMER_STATE_MACHINE_NAME),
+    webhook: pick(WEBHOOK_STATE_MACHINE_NAME),
   };
 }
 

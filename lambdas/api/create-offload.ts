@@ -24,6 +24,8 @@ export function createHandler(deps: GatewayDeps) {
         jobId: placed.job.jobId,
         state: placed.job.state,
         upload: placed.upload,
+        // shown to the tenant that made the job, never in a view: what its receiver verifies with
+        ...(placed.job.callbackSecret ? { callbackSecret: placed.job.callbackSecret } : {}),
         links: view.links,
         job: view,
       },

@@ -10,10 +10,15 @@ export function createHandler(deps: GatewayDeps) {
   return apiHandler(deps, { body: 'required', route: 'POST /schedules' }, async (gw, event, caller) => {
     const req = parseOrThrow(CreateScheduleRequest, event.parsedBody, 'the schedule');
     const { schedule, replayed } = await createSchedule(gw, req, caller.tenant);
-    return json(replayed ? 200 : 201, viewSchedule(schedule), {
-      location: `/schedules/${schedule.scheduleId}`,
-      ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
-    });
+    const secret = schedule.callbackSecret ? { callbackSecret: schedule.callbackSecret } : {};
+    return json(
+      replayed ? 200 : 201,
+      { ...viewSchedule(schedule), ...secret },
+      {
+        location: `/schedules/${schedule.scheduleId}`,
+        ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+      },
+    );
   });
 }
 

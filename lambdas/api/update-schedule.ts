@@ -10,10 +10,11 @@ export function createHandler(deps: GatewayDeps) {
   return apiHandler(deps, { body: 'required', route: 'PATCH /schedules/{id}' }, async (gw, event, caller) => {
     const ref = parseOrThrow(ScheduleRef, event.pathParameters?.id, 'the schedule in the path');
     const req = parseOrThrow(UpdateScheduleRequest, event.parsedBody, 'the schedule update');
-    return json(
-      200,
-      viewSchedule(await updateSchedule(gw, await findSchedule(gw, caller, ref, 'write'), req)),
-    );
+    const schedule = await updateSchedule(gw, await findSchedule(gw, caller, ref, 'write'), req);
+    // a PATCH that sets the callback URL answers the secret its deliveries are signed with
+    const secret =
+      req.callbackUrl && schedule.callbackSecret ? { callbackSecret: schedule.callbackSecret } : {};
+    return json(200, { ...viewSchedule(schedule), ...secret });
   });
 }
 

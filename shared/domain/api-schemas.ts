@@ -278,6 +278,10 @@ export const CreatedOffloadSchema = z
     upload: UploadInstructionsSchema.optional().meta({
       description: 'Absent only for a replay of a job that is past awaiting-upload.',
     }),
+    callbackSecret: z.string().optional().meta({
+      description:
+        'With a callbackUrl: the Standard Webhooks secret (`whsec_…`) its deliveries are signed with. Only in this answer.',
+    }),
     links: JobLinksSchema,
     job: JobViewSchema,
   })
@@ -289,6 +293,29 @@ export const JobListSchema = z
     nextCursor: z.string().optional().meta({ description: 'More jobs follow: pass it as `cursor`.' }),
   })
   .meta({ id: 'JobList' });
+
+export const DeliveryLogSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        deliveryId: z.string().meta({ description: 'The `webhook-id` of every attempt.' }),
+        eventType: z.string(),
+        url: z.string().meta({ description: 'Redacted: no user info, no query.' }),
+        state: z.enum(['pending', 'delivered', 'failed', 'gone', 'refused']),
+        createdAt: z.string(),
+        attempts: z.array(
+          z.object({
+            at: z.string(),
+            status: z.number().int().optional(),
+            error: z.string().optional(),
+            durationMs: z.number().int(),
+          }),
+        ),
+        nextAttemptAt: z.string().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'DeliveryLog' });
 
 export const JobStateAnswerSchema = z
   .object({ jobId: z.string(), state: JobStateSchema })
@@ -351,6 +378,10 @@ export const ScheduleViewSchema = z
     scheduleId: z.string(),
     name: z.string(),
     /** The tenant that owns the schedule and its window jobs. */
+    callbackSecret: z.string().optional().meta({
+      description:
+        'With a callbackUrl: the Standard Webhooks secret (`whsec_…`) its deliveries are signed with. Only in this answer.',
+    }),
     tenant: z.string(),
     state: z.enum(['active', 'paused', 'ended']),
     vms: z.array(

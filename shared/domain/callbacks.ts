@@ -1,14 +1,12 @@
 /**
  * A job's or schedule's callback URL: checked when it is given (a 400 naming the member), and
- * again at every delivery, which then connects to the very address that was checked (egress.ts:
- * a name that resolves elsewhere since, a DNS rebinding, is caught there) and follows no redirect.
- * One POST per event, 5 s at most; a failure is logged, never thrown: a lost callback must not
- * fail a job.
+ * again at every delivery attempt (webhooks/deliveries.ts), which then connects to the very
+ * address that was checked (egress.ts: a name that resolves elsewhere since, a DNS rebinding, is
+ * caught there) and follows no redirect.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { ValidationError } from './errors';
 import {
   EgressRefusedError,
@@ -20,8 +18,6 @@ import {
   type EgressPolicy,
   type Resolver,
 } from './egress';
-
-const TIMEOUT_MS = 5000;
 
 /** What the callbacks need of the deployment: its egress policy and a resolver (tests inject one). */
 export interface CallbackEnv {
@@ -45,29 +41,13 @@ export async function checkCallbackUrl(env: CallbackEnv, url: string, path: stri
   }
 }
 
-/** POSTs an event to a callback URL, checked again first; failures are logged. */
-export async function notifyCallback(
-  env: CallbackEnv,
-  logger: Logger,
-  url: string,
-  body: Record<string, unknown>,
-  about: Record<string, string>,
-): Promise<void> {
-  const to = redactUrl(url);
-  let target: CheckedTarget;
-  try {
-    target = await check(env, url);
-  } catch (err) {
-    logger.warn('refused to deliver the callback', { ...about, url: to, error: err as Error });
-    return;
-  }
-  try {
-    const status = await post(target, JSON.stringify(body));
-    if (status < 200 || status > 299)
-      logger.warn('the callback answered with an error', { ...about, url: to, status });
-  } catch (err) {
-    logger.warn('could not deliver the callback', { ...about, url: to, error: err as Error });
-  }
+/** The URL checked again, as a delivery attempt connects to it; EgressRefusedError when it may not. */
+export const checkDeliveryTarget = check;
+
+/** What a receiver answered: its status and, when it sent one, its Retry-After. */
+export interface ReceiverAnswer {
+  status: number;
+  retryAfter?: string;
 }
 
 /** A lookup that answers `address` for whatever host is asked: the connection goes where the check looked. */
@@ -81,8 +61,16 @@ export function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
   };
 }
 
-/** One POST to the checked address (the URL's host stays the Host header and the TLS name). */
-function post(target: CheckedTarget, body: string): Promise<number> {
+/**
+ * One POST to the checked address (the URL's host stays the Host header and the TLS name), with
+ * `headers`, waiting `timeoutMs` at most for the answer. Redirects are answers, not followed.
+ */
+export function postChecked(
+  target: CheckedTarget,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<ReceiverAnswer> {
   const { address, family } = target;
   const lookup = pinnedLookup(address, family);
   const send = target.url.protocol === 'https:' ? https.request : http.request;
@@ -90,18 +78,28 @@ function post(target: CheckedTarget, body: string): Promise<number> {
     const req = send(target.url, {
       method: 'POST',
       headers: {
+        ...headers,
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
         'user-agent': 'burstgate',
       },
       lookup,
-      timeout: TIMEOUT_MS,
+      timeout: timeoutMs,
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
+    // the whole exchange, not only an idle socket: a receiver that trickles bytes is cut off too
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    req.on('close', () => clearTimeout(timer));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     req.on('error', reject);
     req.on('response', (res) => {
       res.resume(); // the body is not read: a redirect is not followed, an answer's content unused
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      const retryAfter = res.headers['retry-after'];
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) }),
+      );
       res.on('error', reject);
     });
     req.end(body);

@@ -20,7 +20,11 @@ import { StagingBucket } from '../store/staging';
 import { SchedulerTimers, type JobTimers } from '../timers/job-timers';
 import type { Job, JobResource, JobState, JobTarget } from './job';
 import type { Schedule } from './schedule-model';
-import { checkCallbackUrl, notifyCallback, type CallbackEnv } from './callbacks';
+import { checkCallbackUrl, type CallbackEnv } from './callbacks';
+import { ownerOf } from './job';
+import { DeliveryStore, type DeliverySubject } from '../store/delivery-store';
+import type { Resolver } from './egress';
+import { enqueueDelivery, type OutboxEnv } from './webhooks/outbox';
 
 const callbackEnv = (deps: GatewayDeps): CallbackEnv => ({
   policy: deps.config.callbacks,
@@ -69,6 +73,12 @@ export interface Gateway {
   awsSnapshotWriter: AwsSnapshots;
   /** The AWS direct path's image cache (items in the jobs table). */
   imageCache: ImageCache;
+  /** The webhook outbox: deliveries of events to callback URLs (items in the jobs table). */
+  deliveries: DeliveryStore;
+  /** The webhook outbox's view of the gateway (webhooks/outbox.ts). */
+  outbox: OutboxEnv;
+  /** Resolves callback hosts at delivery (default: the system's resolver). */
+  resolve: Resolver | undefined;
   publish(job: Job, from: JobState | undefined): Promise<void>;
   /** Sends one of JOB_EVENTS (EventBridge and the job's callback); failures are logged, never thrown. */
   announce(job: Job, kind: JobEventKind, detail: Record<string, unknown>): Promise<void>;
@@ -93,8 +103,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ...(azureConfig.subnetId ? { subnetId: azureConfig.subnetId } : {}),
         })
       : undefined;
+  const deliveries = new DeliveryStore(deps.ddb, deps.config.jobsTable);
+  const outbox: OutboxEnv = {
+    deliveries,
+    sfn: deps.sfn,
+    stateMachineArn: deps.config.webhookStateMachineArn,
+    logger: deps.logger,
+    now: deps.now,
+  };
   return {
     config: deps.config,
+    deliveries,
+    outbox,
+    resolve: deps.resolve,
     store: new JobStore(deps.ddb, deps.config.jobsTable),
     schedules: new ScheduleStore(deps.ddb, deps.config.jobsTable),
     awsSnapshotWriter: new AwsSnapshots({ ec2For: deps.ec2For, ebsFor: deps.ebsFor }),
@@ -122,7 +143,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     timers: new SchedulerTimers({ client: deps.scheduler, ...deps.config.timers }),
     checkCallback: (url, path) => checkCallbackUrl(callbackEnv(deps), url, path),
     publish: (job, from) =>
-      send(deps, ofJob(job), 'Job State Changed', 'job-state-changed', {
+      send(deps, outbox, ofJob(job), 'Job State Changed', 'job-state-changed', {
         jobId: job.jobId,
         vmName: job.vmName,
         from: from ?? null,
@@ -132,7 +153,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         ...(job.error ? { error: job.error } : {}),
       }),
     announce: (job, kind, detail) =>
-      send(deps, ofJob(job), JOB_EVENTS[kind], kind, {
+      send(deps, outbox, ofJob(job), JOB_EVENTS[kind], kind, {
         jobId: job.jobId,
         vmName: job.vmName,
         state: job.state,
@@ -140,7 +161,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         ...detail,
       }),
     announceWindow: (schedule, kind, detail) =>
-      send(deps, ofSchedule(schedule), WINDOW_EVENTS[kind], kind, {
+      send(deps, outbox, ofSchedule(schedule), WINDOW_EVENTS[kind], kind, {
         scheduleId: schedule.scheduleId,
         scheduleName: schedule.name,
         at: deps.now().toISOString(),
@@ -149,21 +170,34 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 }
 
-/** Whose event it is: the callback to notify, and the keys its log lines carry. */
+/** Whose event it is: the callback to notify (unless it answered 410), and the keys its log lines carry. */
 interface EventSource {
   callbackUrl: string | undefined;
+  tenant: string;
+  subject: DeliverySubject;
   about: Record<string, string>;
 }
-const ofJob = (job: Job): EventSource => ({ callbackUrl: job.callbackUrl, about: { jobId: job.jobId } });
+const ofJob = (job: Job): EventSource => ({
+  callbackUrl: job.callbackDisabledAt ? undefined : job.callbackUrl,
+  tenant: ownerOf(job),
+  subject: { kind: 'job', id: job.jobId },
+  about: { jobId: job.jobId },
+});
 const ofSchedule = (s: Schedule): EventSource => ({
-  callbackUrl: s.callbackUrl,
+  callbackUrl: s.callbackDisabledAt ? undefined : s.callbackUrl,
+  tenant: ownerOf(s),
+  subject: { kind: 'schedule', id: s.scheduleId },
   about: { scheduleId: s.scheduleId },
 });
 
-/** An event on the bus and to the callback; a lost event or callback must not fail the job, so errors are logged. */
+/**
+ * An event on the bus and, through the outbox, to the callback; a lost event or callback must not
+ * fail the job, so errors are logged. Nothing here waits for a receiver.
+ */
 async function send(
   deps: GatewayDeps,
-  { callbackUrl, about }: EventSource,
+  outbox: OutboxEnv,
+  { callbackUrl, tenant, subject, about }: EventSource,
   detailType: string,
   kind: string,
   detail: Record<string, unknown>,
@@ -186,13 +220,13 @@ async function send(
     deps.logger.warn(`could not publish the ${detailType} event`, { ...about, error: err as Error });
   }
   if (callbackUrl) {
-    await notifyCallback(
-      callbackEnv(deps),
-      deps.logger,
-      callbackUrl,
-      { type: `burstgate.${kind}`, ...detail },
-      about,
-    );
+    await enqueueDelivery(outbox, {
+      tenant,
+      subject,
+      url: callbackUrl,
+      eventType: `burstgate.${kind}`,
+      payload: detail,
+    });
   }
 }
 

@@ -215,6 +215,10 @@ export interface Job {
   state: JobState;
   target: JobTarget;
   callbackUrl?: string;
+  /** Signs the callback's deliveries (Standard Webhooks `whsec_…`); shown once, in POST /offloads' answer. */
+  callbackSecret?: string;
+  /** The callback answered 410 Gone: no more deliveries to it. */
+  callbackDisabledAt?: string;
   createdAt: string;
   updatedAt: string;
   /** Optimistic-concurrency counter; every write increments it. */

@@ -8,6 +8,7 @@ import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
 import { checkQuota } from './quotas';
+import { newSecret } from './webhooks/signing';
 import {
   DEFAULT_TENANT,
   TERMINAL_STATES,
@@ -149,7 +150,9 @@ export async function placeOffload(
     vmName: req.vmName,
     state: 'awaiting-upload',
     target,
+    // a window's job signs with its schedule's secret (webhooks/deliveries.ts), its own job none
     ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
+    ...(req.callbackUrl && !window ? { callbackSecret: newSecret() } : {}),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     version: 1,

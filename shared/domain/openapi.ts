@@ -21,6 +21,7 @@ import {
   SchedulePreviewSchema,
   ScheduleViewSchema,
   UploadCompletedSchema,
+  DeliveryLogSchema,
 } from './api-schemas';
 import { PROBLEM_TYPES, type ProblemType } from './errors';
 import { ROUTE_SCOPES, type RouteKey } from './tenants';
@@ -201,6 +202,13 @@ export function operations(): Operation[] {
         'invalid-job-state',
         'concurrent-update',
       ],
+    }),
+    route('get', '/offloads/{id}/deliveries', 'listDeliveries', "The job's webhook deliveries", {
+      description:
+        'Every event sent to the callback URL, newest first, with each attempt (status or error, duration) and the next one when it is due. Deliveries are Standard Webhooks: `webhook-id` (the delivery id), `webhook-timestamp`, `webhook-signature` signed with the `callbackSecret` of POST /offloads.',
+      params: JobPath,
+      success: [{ status: 200, description: 'The deliveries.', schema: DeliveryLogSchema }],
+      problems: ['validation-failed', 'job-not-found'],
     }),
     route('get', '/image-cache/{region}/{vmName}', 'getImageCache', "A VM's cached image (AWS direct)", {
       params: ImageCachePath,

@@ -80,6 +80,10 @@ export interface Schedule {
   prestage: { leadSeconds: number; marginSeconds: number };
   onMissed: OnMissed;
   callbackUrl?: string;
+  /** Signs the callback's deliveries (and its window jobs'); shown once, when the URL is set. */
+  callbackSecret?: string;
+  /** The callback answered 410 Gone: no more deliveries to it. */
+  callbackDisabledAt?: string;
   state: ScheduleState;
   createdAt: string;
   updatedAt: string;

@@ -37,6 +37,7 @@ export const ROUTE_SCOPES = {
   'POST /offloads/{id}/upload-complete': 'offload',
   'POST /offloads/{id}/return': 'return',
   'POST /offloads/{id}/launch': 'offload',
+  'GET /offloads/{id}/deliveries': 'read',
   'GET /image-cache/{region}/{vmName}': 'read',
   'POST /schedules': 'schedule',
   'GET /schedules': 'read',

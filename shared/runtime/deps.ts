@@ -65,6 +65,8 @@ export interface GatewayConfig {
   stagingBucket: string;
   offloadStateMachineArn: string;
   returnStateMachineArn: string;
+  /** The webhook delivery workflow (webhooks/outbox.ts). */
+  webhookStateMachineArn: string;
   eventBusName: string;
   /** The VM Import service role (`vmimport`). */
   vmImportRoleName: string;
@@ -274,6 +276,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     stagingBucket: required(env, ENV.stagingBucket),
     offloadStateMachineArn: required(env, ENV.offloadStateMachineArn),
     returnStateMachineArn: required(env, ENV.returnStateMachineArn),
+    webhookStateMachineArn: required(env, ENV.webhookStateMachineArn),
     eventBusName: required(env, ENV.eventBusName),
     vmImportRoleName: env[ENV.vmImportRoleName] ?? 'vmimport',
     region: env.AWS_REGION ?? 'us-east-1',

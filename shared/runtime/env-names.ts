@@ -19,6 +19,7 @@ export const ENV = {
   stagingBucket: 'STAGING_BUCKET',
   offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
+  webhookStateMachineArn: 'WEBHOOK_STATE_MACHINE_ARN',
   eventBusName: 'EVENT_BUS_NAME',
   vmImportRoleName: 'VMIMPORT_ROLE_NAME',
   /** Set on every function when the stack has Azure: the default resource group (turns Azure on). */

@@ -13,7 +13,9 @@ export type StoreErrorCode =
   | 'schedule-name-taken'
   | 'schedule-write-conflict'
   | 'cursor-invalid'
-  | 'api-key-missing';
+  | 'api-key-missing'
+  | 'delivery-missing'
+  | 'delivery-write-conflict';
 
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';
@@ -112,5 +114,27 @@ export class ApiKeyMissingError extends StoreError {
   override readonly name = 'ApiKeyMissing';
   constructor(readonly keyId: string) {
     super('api-key-missing', `no API key ${keyId} in the jobs table`);
+  }
+}
+
+/** No webhook delivery with this id about that job or schedule. */
+export class DeliveryMissingError extends StoreError {
+  override readonly name = 'DeliveryMissing';
+  constructor(readonly deliveryId: string) {
+    super('delivery-missing', `no webhook delivery ${deliveryId} in the jobs table`);
+  }
+}
+
+/** Every attempt of a read-modify-write lost to another writer of the same delivery. */
+export class DeliveryWriteConflictError extends StoreError {
+  override readonly name = 'DeliveryWriteConflict';
+  constructor(
+    readonly deliveryId: string,
+    readonly attempts: number,
+  ) {
+    super(
+      'delivery-write-conflict',
+      `delivery ${deliveryId} changed under each of ${attempts} conditional writes`,
+    );
   }
 }

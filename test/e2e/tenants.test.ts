@@ -63,6 +63,7 @@ describe('two tenants', () => {
       ['POST', '/offloads/{id}/upload-complete', { parts: [{ partNumber: 1, etag: '"x"' }] }],
       ['POST', '/offloads/{id}/return', {}],
       ['POST', '/offloads/{id}/launch', {}],
+      ['GET', '/offloads/{id}/deliveries'],
     ];
     // Act
     const answers = [];

@@ -498,6 +498,7 @@ export const FAKE_CONFIG: GatewayConfig = {
   stagingBucket: 'burstgate-staging',
   offloadStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-offload',
   returnStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-return',
+  webhookStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-webhook',
   eventBusName: 'burstgate',
   vmImportRoleName: 'vmimport',
   region: 'us-east-1',

@@ -19,6 +19,7 @@ import {
   type UpdateScheduleRequest,
 } from '../schedule-requests';
 import { newScheduleId } from '../ids';
+import { newSecret } from '../webhooks/signing';
 import { DEFAULT_TENANT, mayAccess, ownerOf, type Access, type Caller } from '../tenants';
 import { ScheduleNameTakenError } from '../../store/errors';
 import { armPrestage } from './window-actions';
@@ -79,7 +80,7 @@ export async function createSchedule(
     vms,
     ...rule,
     onMissed: req.onMissed ?? 'open-late',
-    ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
+    ...(req.callbackUrl ? { callbackUrl: req.callbackUrl, callbackSecret: newSecret() } : {}),
     state: 'active',
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -112,6 +113,7 @@ export async function updateSchedule(
   const vms = req.vms ? req.vms.map((v, i) => resolveVm(gw, v, `vms.${i}`)) : current.vms;
   const state = req.state ?? current.state;
   if (req.callbackUrl) await gw.checkCallback(req.callbackUrl, 'callbackUrl');
+  const secret = newSecret(); // made once: `change` may run again
   // A window already handled (pre-staged, open) stays as it was: the next one comes after it.
   const handled = current.occurrences[0]?.opensAt;
   const after = new Date(Math.max(now.getTime(), handled ? Date.parse(handled) : 0));
@@ -127,8 +129,15 @@ export async function updateSchedule(
       Object.assign(s, rule);
       s.vms = vms;
       if (req.onMissed) s.onMissed = req.onMissed;
-      if (req.callbackUrl === null) delete s.callbackUrl;
-      else if (req.callbackUrl) s.callbackUrl = req.callbackUrl;
+      if (req.callbackUrl === null) {
+        delete s.callbackUrl;
+        delete s.callbackDisabledAt;
+      } else if (req.callbackUrl) {
+        s.callbackUrl = req.callbackUrl;
+        // a new URL is a new receiver: it is sent to even if the old one answered 410
+        delete s.callbackDisabledAt;
+        s.callbackSecret ??= secret;
+      }
       s.state = next ? (state === 'ended' ? 'active' : state) : 'ended';
       if (next && s.state === 'active') s.next = next;
       else delete s.next;

@@ -57,6 +57,14 @@ export const STEP_INPUTS = {
       scheduledTime: z.string().optional(),
     }),
   ]),
+  /** DeliverWebhook: which delivery (webhooks/outbox.ts), and the previous attempt's answer. */
+  webhook: z.object({
+    subject: z.union([
+      z.object({ kind: z.literal('job'), id: z.string().min(1) }),
+      z.object({ kind: z.literal('schedule'), id: z.string().min(1) }),
+    ]),
+    deliveryId: z.string().min(1),
+  }),
 } as const;
 
 export type StepInputName = keyof typeof STEP_INPUTS;

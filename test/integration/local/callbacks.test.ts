@@ -1,17 +1,26 @@
 /**
- * Callback delivery (shared/domain/callbacks.ts) to a receiver on 127.0.0.1: it goes to the address
- * the check resolved (no second lookup), a name that resolves elsewhere by the time of delivery is
- * refused, and a redirect is not followed. Resolvers are injected: no DNS query leaves.
+ * A delivery attempt's POST (shared/domain/callbacks.ts) to a receiver on 127.0.0.1: it goes to the
+ * address the check resolved (no second lookup), a name that resolves elsewhere by the time of
+ * delivery is refused, a redirect is an answer (not followed), a receiver that does not answer in
+ * time is cut off, and Retry-After comes back. Resolvers are injected: no DNS query leaves.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { notifyCallback, pinnedLookup } from '../../../shared/domain/callbacks';
-import { redactUrl } from '../../../shared/domain/egress';
+import { checkDeliveryTarget, pinnedLookup, postChecked } from '../../../shared/domain/callbacks';
+import { EgressRefusedError, redactUrl } from '../../../shared/domain/egress';
 import type { EgressPolicy, Resolver } from '../../../shared/domain/egress';
 import { sendJson, startServer, type TestServer } from '../../helpers/http-server';
 
 const LOCAL: EgressPolicy = { allowCidrs: ['127.0.0.0/8'], allowHosts: [], httpToLoopback: true };
-const logger = new Logger({ logLevel: 'SILENT' });
+
+async function deliver(
+  resolve: Resolver | undefined,
+  url: string,
+  body: Record<string, unknown>,
+  timeoutMs = 5000,
+) {
+  const target = await checkDeliveryTarget({ policy: LOCAL, resolve }, url);
+  return postChecked(target, JSON.stringify(body), { 'webhook-id': 'msg_1' }, timeoutMs);
+}
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -35,8 +44,8 @@ describe('pinnedLookup', () => {
   });
 });
 
-describe('notifyCallback', () => {
-  it('POSTs the event to the address the check resolved, with the URL host as Host', async () => {
+describe('a delivery attempt', () => {
+  it('POSTs the body to the address the check resolved, with the URL host as Host and the given headers', async () => {
     // Prepare
     server = await startServer((_req, res) => sendJson(res, 204, {}));
     const lookups: string[] = [];
@@ -45,67 +54,66 @@ describe('notifyCallback', () => {
       return [{ address: '127.0.0.1', family: 4 }];
     };
     // Act
-    await notifyCallback(
-      { policy: LOCAL, resolve },
-      logger,
-      `http://localhost:${server.port}/burst?token=t`,
-      { type: 'burstgate.job-state-changed', jobId: 'job-1' },
-      { jobId: 'job-1' },
-    );
+    const answer = await deliver(resolve, `http://localhost:${server.port}/burst?token=t`, {
+      type: 'burstgate.job-state-changed',
+    });
     // Assess
+    expect(answer).toEqual({ status: 204 });
     expect(lookups).toEqual(['localhost']);
     expect(server.requests).toHaveLength(1);
     const got = server.requests[0]!;
-    expect([got.method, got.url, got.headers.host]).toEqual([
+    expect([got.method, got.url, got.headers.host, got.headers['webhook-id']]).toEqual([
       'POST',
       '/burst?token=t',
       `localhost:${server.port}`,
+      'msg_1',
     ]);
-    expect(JSON.parse(got.body.toString())).toEqual({ type: 'burstgate.job-state-changed', jobId: 'job-1' });
+    expect(JSON.parse(got.body.toString())).toEqual({ type: 'burstgate.job-state-changed' });
   });
 
   it('refuses a name that resolves to a refused address by delivery time (DNS rebinding), sending nothing', async () => {
     // Prepare
     server = await startServer((_req, res) => sendJson(res, 204, {}));
-    const warn = vi.spyOn(logger, 'warn');
     const rebinding: Resolver = async () => [{ address: '169.254.169.254', family: 4 }];
     // Act
-    await notifyCallback(
-      { policy: LOCAL, resolve: rebinding },
-      logger,
-      `http://localhost:${server.port}/burst`,
-      { type: 'burstgate.job-state-changed' },
-      { jobId: 'job-1' },
-    );
+    const attempt = deliver(rebinding, `http://localhost:${server.port}/burst`, { type: 'x' });
     // Assess
+    await expect(attempt).rejects.toBeInstanceOf(EgressRefusedError);
     expect(server.requests).toEqual([]);
-    expect(warn).toHaveBeenCalledWith(
-      'refused to deliver the callback',
-      expect.objectContaining({ jobId: 'job-1', url: `http://localhost:${server.port}/burst` }),
-    );
   });
 
-  it('does not follow a redirect: one request, logged as an error answer', async () => {
+  it('does not follow a redirect: one request, the 307 is the answer', async () => {
     // Prepare
     server = await startServer((_req, res) => {
       res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' });
       res.end();
     });
-    const warn = vi.spyOn(logger, 'warn');
     // Act
-    await notifyCallback(
-      { policy: LOCAL, resolve: undefined },
-      logger,
-      `${server.url}/burst`,
-      { type: 'burstgate.job-state-changed' },
-      { jobId: 'job-1' },
-    );
+    const answer = await deliver(undefined, `${server.url}/burst`, { type: 'x' });
     // Assess
     expect(server.requests).toHaveLength(1);
-    expect(warn).toHaveBeenCalledWith(
-      'the callback answered with an error',
-      expect.objectContaining({ status: 307 }),
-    );
+    expect(answer.status).toBe(307);
+  });
+
+  it("hands back the receiver's Retry-After", async () => {
+    // Prepare
+    server = await startServer((_req, res) => {
+      res.writeHead(503, { 'retry-after': '120' });
+      res.end();
+    });
+    // Act
+    const answer = await deliver(undefined, `${server.url}/burst`, { type: 'x' });
+    // Assess
+    expect(answer).toEqual({ status: 503, retryAfter: '120' });
+  });
+
+  it('cuts off a receiver that does not answer in time', async () => {
+    // Prepare: a receiver that never answers
+    server = await startServer(() => undefined);
+    // Act
+    const attempt = deliver(undefined, `${server.url}/burst`, { type: 'x' }, 200);
+    // Assess
+    await expect(attempt).rejects.toThrow('no answer within 0.2 s');
   });
 });
 

@@ -9,6 +9,7 @@ const BASE: NodeJS.ProcessEnv = {
   [ENV.stagingBucket]: 'staging',
   [ENV.offloadStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:offload',
   [ENV.returnStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:return',
+  [ENV.webhookStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:webhook',
   [ENV.eventBusName]: 'burstgate',
   [ENV.scheduleGroupName]: 'burstgate',
   [ENV.schedulerRoleArn]: 'arn:aws:iam::000000000000:role/scheduler',

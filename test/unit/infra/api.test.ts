@@ -20,6 +20,7 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'DELETE /schedules/{id}': 'FnApiDeleteSchedule',
   'POST /schedules/{id}/prestage': 'FnApiPrestageSchedule',
   'GET /openapi.json': 'FnApiGetOpenapi',
+  'GET /offloads/{id}/deliveries': 'FnApiListDeliveries',
 };
 
 describe('HTTP API', () => {

@@ -6,18 +6,43 @@ const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'];
 const TABLE_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 
 /** Actions other than the table, the bus and the function's own logs. */
+/** What a role may do beyond what every writer may: the table, the bus, its logs, the webhook outbox. */
 function specificActions(role: string): string[] {
   const { template } = synthesized();
+  const actions = statementsOfRole(template, role)
+    .filter((s) => s.Sid !== 'StartWebhookDelivery')
+    .flatMap((s) => (Array.isArray(s.Action) ? (s.Action as string[]) : [s.Action as string]));
   return [
     ...new Set(
-      actionsOfRole(template, role).filter(
-        (a) => !a.startsWith('dynamodb:') && a !== 'events:PutEvents' && !a.startsWith('logs:'),
-      ),
+      actions.filter((a) => !a.startsWith('dynamodb:') && a !== 'events:PutEvents' && !a.startsWith('logs:')),
     ),
   ].sort();
 }
 
 describe('function permissions', () => {
+  it('let every function that writes start the webhook delivery workflow, that one only, and no reader', () => {
+    // Prepare
+    const { template } = synthesized();
+    const roles = Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).filter((r) => r.startsWith('Fn'));
+    // Act
+    const starters = roles.filter((r) =>
+      statementsOfRole(template, r).some((s) => s.Sid === 'StartWebhookDelivery'),
+    );
+    const statements = starters.flatMap((r) =>
+      statementsOfRole(template, r).filter((s) => s.Sid === 'StartWebhookDelivery'),
+    );
+    // Assess
+    expect(starters).toContain('FnApiCreateOffloadRole');
+    expect(starters).toContain('FnStepsMarkRunningRole');
+    expect(starters).not.toContain('FnApiGetOffloadRole');
+    expect(starters).not.toContain('FnApiAuthorizerRole');
+    expect(starters).not.toContain('FnApiGetOpenapiRole');
+    for (const s of statements) {
+      expect(s.Action).toBe('states:StartExecution');
+      expect(JSON.stringify(s.Resource)).toContain('stateMachine:burstgate-webhook');
+    }
+  });
+
   it('give every function write access to its own log group only', () => {
     // Prepare
     const { template } = synthesized();
@@ -157,6 +182,8 @@ describe('function permissions', () => {
       FnApiGetScheduleRole: [],
       FnApiPreviewScheduleRole: [],
       FnApiGetOpenapiRole: [],
+      FnApiListDeliveriesRole: [],
+      FnStepsDeliverWebhookRole: [],
       FnStepsAwaitUploadRole: ['states:SendTaskSuccess'],
       FnStepsInspectRole: ['s3:GetObject'],
       FnStepsStartImportRole: ['ec2:CreateTags', 'ec2:ImportImage', 'iam:PassRole', 's3:GetObject'],
