@@ -61,6 +61,12 @@ export const API_FUNCTIONS = {
   previewSchedule: api('preview-schedule', 'GET /schedules/preview (the next windows of a cron)'),
   prestageSchedule: api('prestage-schedule', "POST /schedules/{id}/prestage (an upload VM's window job)"),
   listDeliveries: api('list-deliveries', "GET /offloads/{id}/deliveries (the job's webhook deliveries)"),
+  createWebhook: api('create-webhook', 'POST /webhooks'),
+  listWebhooks: api('list-webhooks', 'GET /webhooks'),
+  deleteWebhook: api('delete-webhook', 'DELETE /webhooks/{id}'),
+  rotateWebhookSecret: api('rotate-webhook-secret', 'POST /webhooks/{id}/rotate-secret'),
+  listWebhookDeliveries: api('list-webhook-deliveries', 'GET /webhooks/{id}/deliveries'),
+  replayWebhookDelivery: api('replay-webhook-delivery', 'POST /webhooks/{id}/deliveries/{deliveryId}/replay'),
   getOpenApi: api('get-openapi', 'GET /openapi.json (the OpenAPI 3.1 document)'),
 } as const satisfies Record<string, FunctionSpec>;
 

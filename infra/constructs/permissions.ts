@@ -88,6 +88,8 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     api.getSchedule,
     api.previewSchedule,
     api.listDeliveries,
+    api.listWebhooks,
+    api.listWebhookDeliveries,
   ];
   // GET /openapi.json serves the document in its bundle: no table, no events.
   const noData = [api.getOpenApi];

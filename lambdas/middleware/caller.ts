@@ -26,6 +26,7 @@ const ACTIONS: Record<Scope, string> = {
   return: 'return a job',
   cancel: 'cancel a job',
   schedule: 'create, change and delete schedules',
+  webhook: 'create, rotate, delete webhook endpoints and replay their deliveries',
   admin: 'do this',
 };
 

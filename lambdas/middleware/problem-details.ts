@@ -11,6 +11,8 @@ import {
   ConcurrentUpdateError,
   GatewayError,
   ValidationError,
+  DeliveryNotFoundError,
+  WebhookNotFoundError,
   IdempotencyConflictError,
   JobNotFoundError,
   PROBLEM_BASE,
@@ -19,6 +21,8 @@ import {
 } from '../../shared/domain/errors';
 import {
   CursorInvalidError,
+  DeliveryMissingError,
+  WebhookMissingError,
   IdempotencyKeyConflictError,
   JobMissingError,
   JobWriteConflictError,
@@ -36,6 +40,8 @@ export function problemOfStoreError(err: unknown): GatewayError | undefined {
   if (err instanceof ScheduleNameTakenError)
     return new ScheduleNameTakenProblem(err.scheduleName, err.holder);
   if (err instanceof ScheduleWriteConflictError) return new ConcurrentUpdateError(err.scheduleId, 'schedule');
+  if (err instanceof WebhookMissingError) return new WebhookNotFoundError(err.webhookId);
+  if (err instanceof DeliveryMissingError) return new DeliveryNotFoundError(err.deliveryId);
   if (err instanceof CursorInvalidError) {
     return new ValidationError(
       `cursor: ${err.reason}; pass the nextCursor of the previous page of this same listing, or none for the first page`,

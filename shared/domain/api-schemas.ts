@@ -317,6 +317,38 @@ export const DeliveryLogSchema = z
   })
   .meta({ id: 'DeliveryLog' });
 
+export const WebhookViewSchema = z
+  .object({
+    webhookId: z.string(),
+    tenant: z.string(),
+    url: z.string().meta({ description: 'Redacted: no user info, no query.' }),
+    events: z.array(z.string()),
+    state: z.enum(['enabled', 'disabled']),
+    disabledReason: z.string().optional(),
+    secrets: z.array(z.object({ createdAt: z.string(), expiresAt: z.string().optional() })).meta({
+      description:
+        'When each signing secret was made, and until when a rotated-out one signs; never a secret.',
+    }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    links: z.object({ self: z.string(), deliveries: z.string() }),
+  })
+  .meta({ id: 'WebhookView' });
+
+export const WebhookWithSecretSchema = WebhookViewSchema.extend({
+  secret: z.string().meta({ description: 'The new `whsec_…` secret: shown in this answer only.' }),
+}).meta({ id: 'WebhookWithSecret' });
+
+export const WebhookListSchema = z.object({ items: z.array(WebhookViewSchema) }).meta({ id: 'WebhookList' });
+
+export const DeletedWebhookSchema = z
+  .object({ webhookId: z.string(), deleted: z.literal(true) })
+  .meta({ id: 'DeletedWebhook' });
+
+export const ReplayAnswerSchema = z
+  .object({ deliveryId: z.string(), state: z.enum(['pending', 'delivered', 'failed', 'gone', 'refused']) })
+  .meta({ id: 'ReplayAnswer' });
+
 export const JobStateAnswerSchema = z
   .object({ jobId: z.string(), state: JobStateSchema })
   .meta({ id: 'JobStateAnswer' });

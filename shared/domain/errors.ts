@@ -18,6 +18,8 @@ export const PROBLEM_TYPES = {
   'job-not-found': 404,
   'image-cache-entry-not-found': 404,
   'schedule-not-found': 404,
+  'webhook-not-found': 404,
+  'delivery-not-found': 404,
   'idempotency-key-reused': 409,
   'invalid-job-state': 409,
   'schedule-name-taken': 409,
@@ -102,6 +104,30 @@ export class ScheduleNotFoundError extends GatewayError {
       404,
       'No such schedule',
       `No schedule with id or name '${scheduleId}' exists; list schedules with GET /schedules.`,
+    );
+  }
+}
+
+export class WebhookNotFoundError extends GatewayError {
+  override readonly name = 'WebhookNotFoundError';
+  constructor(id: string) {
+    super(
+      'webhook-not-found',
+      404,
+      'No such webhook',
+      `No webhook endpoint '${id}' exists; list them with GET /webhooks.`,
+    );
+  }
+}
+
+export class DeliveryNotFoundError extends GatewayError {
+  override readonly name = 'DeliveryNotFoundError';
+  constructor(id: string) {
+    super(
+      'delivery-not-found',
+      404,
+      'No such delivery',
+      `No delivery '${id}' of this webhook exists; list them with GET /webhooks/{id}/deliveries.`,
     );
   }
 }

@@ -24,7 +24,8 @@ import { checkCallbackUrl, type CallbackEnv } from './callbacks';
 import { ownerOf } from './job';
 import { DeliveryStore, type DeliverySubject } from '../store/delivery-store';
 import type { Resolver } from './egress';
-import { enqueueDelivery, type OutboxEnv } from './webhooks/outbox';
+import { enqueueEvent, type OutboxEnv } from './webhooks/outbox';
+import { WebhookStore } from '../store/webhook-store';
 
 const callbackEnv = (deps: GatewayDeps): CallbackEnv => ({
   policy: deps.config.callbacks,
@@ -75,6 +76,8 @@ export interface Gateway {
   imageCache: ImageCache;
   /** The webhook outbox: deliveries of events to callback URLs (items in the jobs table). */
   deliveries: DeliveryStore;
+  /** A tenant's webhook endpoints (items in the jobs table). */
+  webhooks: WebhookStore;
   /** The webhook outbox's view of the gateway (webhooks/outbox.ts). */
   outbox: OutboxEnv;
   /** Resolves callback hosts at delivery (default: the system's resolver). */
@@ -104,8 +107,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         })
       : undefined;
   const deliveries = new DeliveryStore(deps.ddb, deps.config.jobsTable);
+  const webhooks = new WebhookStore(deps.ddb, deps.config.jobsTable);
   const outbox: OutboxEnv = {
     deliveries,
+    webhooks,
     sfn: deps.sfn,
     stateMachineArn: deps.config.webhookStateMachineArn,
     logger: deps.logger,
@@ -114,6 +119,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     config: deps.config,
     deliveries,
+    webhooks,
     outbox,
     resolve: deps.resolve,
     store: new JobStore(deps.ddb, deps.config.jobsTable),
@@ -219,15 +225,14 @@ async function send(
   } catch (err) {
     deps.logger.warn(`could not publish the ${detailType} event`, { ...about, error: err as Error });
   }
-  if (callbackUrl) {
-    await enqueueDelivery(outbox, {
-      tenant,
-      subject,
-      url: callbackUrl,
-      eventType: `burstgate.${kind}`,
-      payload: detail,
-    });
-  }
+  await enqueueEvent(outbox, {
+    tenant,
+    subject,
+    url: callbackUrl,
+    about: subject.kind === 'job' ? { jobId: subject.id } : { scheduleId: subject.id },
+    eventType: `burstgate.${kind}`,
+    payload: detail,
+  });
 }
 
 /** Updates a job and, when its state changed, publishes the change. */

@@ -22,7 +22,12 @@ import {
   ScheduleViewSchema,
   UploadCompletedSchema,
   DeliveryLogSchema,
+  DeletedWebhookSchema,
+  ReplayAnswerSchema,
+  WebhookListSchema,
+  WebhookWithSecretSchema,
 } from './api-schemas';
+import { CreateWebhookRequest, DeliveryId, RotateSecretRequest, WebhookId } from './webhooks/endpoints';
 import { PROBLEM_TYPES, type ProblemType } from './errors';
 import { ROUTE_SCOPES, type RouteKey } from './tenants';
 import { ImageCachePath } from './image-cache-view';
@@ -68,6 +73,7 @@ interface Operation {
 }
 
 const JobPath = z.object({ id: JobId.meta({ description: 'The job id (`job-…`).' }) });
+const WebhookPath = z.object({ id: WebhookId.meta({ description: 'The webhook id (`whk-…`).' }) });
 const SchedulePath = z.object({
   id: ScheduleRef.meta({ description: 'The schedule id (`sch-…`) or name.' }),
 });
@@ -309,6 +315,53 @@ export function operations(): Operation[] {
           'no-open-prestage',
           'concurrent-update',
         ],
+      },
+    ),
+    route('post', '/webhooks', 'createWebhook', 'Add a webhook endpoint of the tenant', {
+      description:
+        "Every event of the tenant's jobs and schedules whose type is in `events` (or `*`) goes to `url`, signed (Standard Webhooks) with the secret this answer carries once.",
+      body: body(named(CreateWebhookRequest, 'CreateWebhookRequest')),
+      success: [
+        { status: 201, description: 'The endpoint and its secret.', schema: WebhookWithSecretSchema },
+      ],
+      problems: ['validation-failed', ...BODY_PROBLEMS],
+    }),
+    route('get', '/webhooks', 'listWebhooks', "The tenant's webhook endpoints", {
+      query: TenantQuery,
+      success: [{ status: 200, description: 'The endpoints (no secrets).', schema: WebhookListSchema }],
+      problems: ['validation-failed', 'tenant-not-allowed'],
+    }),
+    route('delete', '/webhooks/{id}', 'deleteWebhook', 'Remove a webhook endpoint', {
+      params: WebhookPath,
+      success: [{ status: 200, description: 'Removed.', schema: DeletedWebhookSchema }],
+      problems: ['validation-failed', 'webhook-not-found'],
+    }),
+    route('post', '/webhooks/{id}/rotate-secret', 'rotateWebhookSecret', "Rotate an endpoint's secret", {
+      description:
+        'A new secret signs from now on; the current ones keep signing beside it for `overlapSeconds` (default 86400), then stop.',
+      params: WebhookPath,
+      body: body(named(RotateSecretRequest, 'RotateSecretRequest'), 'optional'),
+      success: [
+        { status: 200, description: 'The endpoint and its new secret.', schema: WebhookWithSecretSchema },
+      ],
+      problems: ['validation-failed', ...BODY_PROBLEMS, 'webhook-not-found', 'concurrent-update'],
+    }),
+    route('get', '/webhooks/{id}/deliveries', 'listWebhookDeliveries', "An endpoint's deliveries", {
+      params: WebhookPath,
+      success: [{ status: 200, description: 'The deliveries, newest first.', schema: DeliveryLogSchema }],
+      problems: ['validation-failed', 'webhook-not-found'],
+    }),
+    route(
+      'post',
+      '/webhooks/{id}/deliveries/{deliveryId}/replay',
+      'replayWebhookDelivery',
+      'Send a delivery again',
+      {
+        description: 'The same body under the same webhook-id, with a fresh retry schedule.',
+        params: WebhookPath.extend({ deliveryId: DeliveryId }),
+        body: body(z.looseObject({}), 'optional'),
+        success: [{ status: 202, description: 'Sending.', schema: ReplayAnswerSchema }],
+        problems: ['validation-failed', ...BODY_PROBLEMS, 'webhook-not-found', 'delivery-not-found'],
       },
     ),
     route('get', '/openapi.json', 'getOpenApi', 'This document', {

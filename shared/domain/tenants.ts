@@ -11,11 +11,11 @@ import type { Gateway } from './gateway';
 import { ownerOf, type Job } from './job';
 export { DEFAULT_TENANT, TENANT_NAME, ownerOf } from './job';
 
-export const SCOPES = ['read', 'offload', 'return', 'cancel', 'schedule', 'admin'] as const;
+export const SCOPES = ['read', 'offload', 'return', 'cancel', 'schedule', 'webhook', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** What a key without recorded scopes (one made before scopes existed) may do: all but admin. */
-export const LEGACY_SCOPES: readonly Scope[] = ['read', 'offload', 'return', 'cancel', 'schedule'];
+export const LEGACY_SCOPES: readonly Scope[] = ['read', 'offload', 'return', 'cancel', 'schedule', 'webhook'];
 
 /** The caller of one request, as the authorizer found its key. */
 export interface Caller {
@@ -46,6 +46,12 @@ export const ROUTE_SCOPES = {
   'PATCH /schedules/{id}': 'schedule',
   'DELETE /schedules/{id}': 'schedule',
   'POST /schedules/{id}/prestage': 'offload',
+  'POST /webhooks': 'webhook',
+  'GET /webhooks': 'read',
+  'DELETE /webhooks/{id}': 'webhook',
+  'POST /webhooks/{id}/rotate-secret': 'webhook',
+  'GET /webhooks/{id}/deliveries': 'read',
+  'POST /webhooks/{id}/deliveries/{deliveryId}/replay': 'webhook',
   'GET /openapi.json': null,
 } as const satisfies Record<string, Scope | null>;
 export type RouteKey = keyof typeof ROUTE_SCOPES;

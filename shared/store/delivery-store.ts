@@ -1,7 +1,7 @@
 /**
- * The webhook outbox: one item per delivery of one event to one URL, kept in the partition of what
- * the event is about (`pk = JOB#<id>` or `SCHEDULE#<id>`, `sk = DELIVERY#<deliveryId>`), so a
- * job's delivery log is one query of its partition and the item dies with nothing else. The body is
+ * The webhook outbox: one item per delivery of one event to one URL, kept in the partition of whose
+ * URL it is (`pk = JOB#<id>`, `SCHEDULE#<id>` or `WEBHOOK#<id>`, `sk = DELIVERY#<deliveryId>`), so
+ * a delivery log is one query of that partition. The body is
  * fixed when the event happens: every attempt (and a replay) sends the same bytes under the same
  * `webhook-id`. Writes are conditional on `version`, as for jobs.
  */
@@ -9,7 +9,9 @@ import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } fro
 import { DeliveryMissingError, DeliveryWriteConflictError } from './errors';
 import { updateVersioned } from './versioned';
 
-export type DeliverySubject = { kind: 'job'; id: string } | { kind: 'schedule'; id: string };
+/** Whose URL a delivery goes to: a job's or schedule's callback, or a tenant's endpoint (webhook-store.ts). */
+export type DeliverySubject =
+  { kind: 'job'; id: string } | { kind: 'schedule'; id: string } | { kind: 'webhook'; id: string };
 export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'gone' | 'refused';
 
 export interface DeliveryAttempt {
@@ -26,6 +28,8 @@ export interface Delivery {
   deliveryId: string;
   tenant: string;
   subject: DeliverySubject;
+  /** The job or schedule the event is about (an endpoint's deliveries are about many). */
+  about?: { jobId?: string; scheduleId?: string };
   url: string;
   /** e.g. `burstgate.job-state-changed`. */
   eventType: string;
@@ -37,11 +41,14 @@ export interface Delivery {
   attempts: DeliveryAttempt[];
   /** When the next attempt is due (pending only). */
   nextAttemptAt?: string;
+  /** Attempts before the last replay: the retry schedule counts from there. */
+  replayedAfter?: number;
   version: number;
 }
 
 const UPDATE_ATTEMPTS = 8;
-const partition = (s: DeliverySubject) => (s.kind === 'job' ? `JOB#${s.id}` : `SCHEDULE#${s.id}`);
+const PARTITION = { job: 'JOB', schedule: 'SCHEDULE', webhook: 'WEBHOOK' } as const;
+const partition = (s: DeliverySubject) => `${PARTITION[s.kind]}#${s.id}`;
 const keyOf = (s: DeliverySubject, deliveryId: string) => ({
   pk: partition(s),
   sk: `DELIVERY#${deliveryId}`,

@@ -15,7 +15,9 @@ export type StoreErrorCode =
   | 'cursor-invalid'
   | 'api-key-missing'
   | 'delivery-missing'
-  | 'delivery-write-conflict';
+  | 'delivery-write-conflict'
+  | 'webhook-missing'
+  | 'webhook-write-conflict';
 
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';
@@ -135,6 +137,28 @@ export class DeliveryWriteConflictError extends StoreError {
     super(
       'delivery-write-conflict',
       `delivery ${deliveryId} changed under each of ${attempts} conditional writes`,
+    );
+  }
+}
+
+/** No webhook endpoint with this id. */
+export class WebhookMissingError extends StoreError {
+  override readonly name = 'WebhookMissing';
+  constructor(readonly webhookId: string) {
+    super('webhook-missing', `no webhook endpoint ${webhookId} in the jobs table`);
+  }
+}
+
+/** Every attempt of a read-modify-write lost to another writer of the same endpoint. */
+export class WebhookWriteConflictError extends StoreError {
+  override readonly name = 'WebhookWriteConflict';
+  constructor(
+    readonly webhookId: string,
+    readonly attempts: number,
+  ) {
+    super(
+      'webhook-write-conflict',
+      `webhook ${webhookId} changed under each of ${attempts} conditional writes`,
     );
   }
 }

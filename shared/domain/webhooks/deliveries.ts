@@ -48,6 +48,13 @@ export function retryDelay(
 
 /** The secrets a subject's deliveries are signed with (a window's job signs with its schedule's). */
 async function secretsOf(gw: Gateway, subject: DeliverySubject): Promise<string[]> {
+  if (subject.kind === 'webhook') {
+    const now = gw.now().getTime();
+    const endpoint = await gw.webhooks.find(subject.id);
+    return (endpoint?.secrets ?? [])
+      .filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now)
+      .map((s) => s.secret);
+  }
   if (subject.kind === 'schedule') {
     const schedule = await gw.schedules.find(subject.id);
     return schedule?.callbackSecret ? [schedule.callbackSecret] : [];
@@ -95,7 +102,7 @@ export async function attemptDelivery(
   };
   const status = answer?.status ?? 0;
   const ok = status >= 200 && status < 300;
-  const made = delivery.attempts.length + 1;
+  const made = delivery.attempts.length - (delivery.replayedAfter ?? 0) + 1;
   const wait =
     ok || refused || status === 410
       ? undefined
@@ -130,7 +137,21 @@ export async function attemptDelivery(
 /** A 410 Gone: the receiver is gone for good; the job's (or schedule's) later events are not sent. */
 async function turnOff(gw: Gateway, subject: DeliverySubject): Promise<void> {
   const at = gw.now().toISOString();
-  if (subject.kind === 'job') {
+  if (subject.kind === 'webhook') {
+    await gw.webhooks
+      .update(
+        subject.id,
+        (w) => {
+          if (w.state === 'disabled') return false;
+          w.state = 'disabled';
+          w.disabledReason = `the receiver answered 410 Gone at ${at}`;
+        },
+        gw.now(),
+      )
+      .catch((err: unknown) => {
+        if ((err as Error).name !== 'WebhookMissing') throw err; // deleted meanwhile: nothing to turn off
+      });
+  } else if (subject.kind === 'job') {
     await updateJob(gw, subject.id, (j) => {
       if (j.callbackDisabledAt) return false;
       j.callbackDisabledAt = at;

@@ -9,9 +9,11 @@ import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { newJobId } from '../ids';
 import type { Delivery, DeliveryStore, DeliverySubject } from '../../store/delivery-store';
+import type { WebhookStore } from '../../store/webhook-store';
 
 export interface OutboxEnv {
   deliveries: DeliveryStore;
+  webhooks: WebhookStore;
   sfn: SFNClient;
   /** The webhook delivery state machine. */
   stateMachineArn: string;
@@ -23,8 +25,34 @@ export interface OutgoingEvent {
   tenant: string;
   subject: DeliverySubject;
   url: string;
+  about?: Delivery['about'];
   eventType: string;
   payload: Record<string, unknown>;
+}
+
+/**
+ * An event of a job or schedule: to its own callback URL (when it has one) and to each of the
+ * tenant's enabled endpoints that takes its type. Failures are logged, never thrown.
+ */
+export async function enqueueEvent(
+  env: OutboxEnv,
+  event: Omit<OutgoingEvent, 'url'> & { url: string | undefined },
+): Promise<void> {
+  if (event.url) await enqueueDelivery(env, { ...event, url: event.url });
+  let endpoints;
+  try {
+    endpoints = await env.webhooks.listOwned(event.tenant);
+  } catch (err) {
+    env.logger.warn('could not read the tenant’s webhook endpoints', {
+      tenant: event.tenant,
+      error: err as Error,
+    });
+    return;
+  }
+  for (const w of endpoints) {
+    if (w.state !== 'enabled' || !(w.events.includes('*') || w.events.includes(event.eventType))) continue;
+    await enqueueDelivery(env, { ...event, subject: { kind: 'webhook', id: w.webhookId }, url: w.url });
+  }
 }
 
 /** `msg_` + 26 base32 characters (time first): the webhook-id receivers deduplicate on. */
@@ -41,6 +69,7 @@ export async function enqueueDelivery(env: OutboxEnv, event: OutgoingEvent): Pro
     deliveryId: newDeliveryId(now),
     tenant: event.tenant,
     subject: event.subject,
+    ...(event.about ? { about: event.about } : {}),
     url: event.url,
     eventType: event.eventType,
     body: JSON.stringify({ type: event.eventType, timestamp: now.toISOString(), data: event.payload }),

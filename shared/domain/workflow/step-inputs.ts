@@ -62,6 +62,7 @@ export const STEP_INPUTS = {
     subject: z.union([
       z.object({ kind: z.literal('job'), id: z.string().min(1) }),
       z.object({ kind: z.literal('schedule'), id: z.string().min(1) }),
+      z.object({ kind: z.literal('webhook'), id: z.string().min(1) }),
     ]),
     deliveryId: z.string().min(1),
   }),

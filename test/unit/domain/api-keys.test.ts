@@ -46,7 +46,7 @@ describe('authorizeBearer', () => {
     expect(answer.authorized && answer.caller).toEqual({
       tenant: 'default',
       keyId: 'key-legacy',
-      scopes: ['read', 'offload', 'return', 'cancel', 'schedule'],
+      scopes: ['read', 'offload', 'return', 'cancel', 'schedule', 'webhook'],
     });
   });
 

@@ -21,6 +21,12 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'POST /schedules/{id}/prestage': 'FnApiPrestageSchedule',
   'GET /openapi.json': 'FnApiGetOpenapi',
   'GET /offloads/{id}/deliveries': 'FnApiListDeliveries',
+  'POST /webhooks': 'FnApiCreateWebhook',
+  'GET /webhooks': 'FnApiListWebhooks',
+  'DELETE /webhooks/{id}': 'FnApiDeleteWebhook',
+  'POST /webhooks/{id}/rotate-secret': 'FnApiRotateWebhookSecret',
+  'GET /webhooks/{id}/deliveries': 'FnApiListWebhookDeliveries',
+  'POST /webhooks/{id}/deliveries/{deliveryId}/replay': 'FnApiReplayWebhookDelivery',
 };
 
 describe('HTTP API', () => {

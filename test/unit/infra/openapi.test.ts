@@ -142,6 +142,7 @@ describe('openapi.json', () => {
       'POST /schedules',
       'PATCH /schedules/{id}',
       'POST /schedules/{id}/prestage',
+      'POST /webhooks',
     ]);
   });
 
