@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
  * burstgate — the one CLI: the embedded gateway (`up`, `demo`), the on-prem client (`offload`,
- * `launch`, `schedule`, `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`) and API keys (`api-key`). This file
+ * `launch`, `schedule`, `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`), API keys (`api-key`) and the jobs table (`table`). This file
  * only dispatches: each command is a module in bin/commands/, imported when it runs, so that
  * `--version` or `image info` load neither the embedded deployment nor any cloud SDK. The work is
  * in shared/client, shared/images and infra/local.
@@ -71,8 +71,12 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/image'),
   },
   'api-key': {
-    summary: 'create an API key for a deployed gateway (stored hashed in its jobs table)',
+    summary: "create, list and revoke a deployed gateway's API keys (tenants, scopes; stored hashed)",
     load: () => import('./commands/api-key'),
+  },
+  table: {
+    summary: "one-off work on a deployed gateway's jobs table (backfill the tenant index after an upgrade)",
+    load: () => import('./commands/table'),
   },
   cancel: {
     summary: 'cancel a job and remove everything it created',

@@ -1,30 +1,13 @@
 /**
  * The operator's side of API keys, for a deployed gateway's jobs table from a machine with AWS
- * credentials (`burstgate api-key create|list|revoke`): one DynamoDB client per call, destroyed after.
+ * credentials (`burstgate api-key create|list|revoke`; the client: table-admin.ts).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyStore, type ApiKeyRecord } from '../store/api-key-store';
 import { issueApiKey, type KeyRequest } from './api-keys';
+import { withTable, type TableRef } from './table-admin';
 
-export interface TableRef {
-  table: string;
-  region: string;
-  /** A DynamoDB endpoint other than AWS's (the embedded deployment's). */
-  endpoint?: string;
-}
-
-async function withKeys<T>(ref: TableRef, fn: (keys: ApiKeyStore) => Promise<T>): Promise<T> {
-  const client = new DynamoDBClient({
-    region: ref.region,
-    ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
-  });
-  try {
-    return await fn(new ApiKeyStore(DynamoDBDocumentClient.from(client), ref.table));
-  } finally {
-    client.destroy();
-  }
-}
+const withKeys = <T>(ref: TableRef, fn: (keys: ApiKeyStore) => Promise<T>): Promise<T> =>
+  withTable(ref, (ddb) => fn(new ApiKeyStore(ddb, ref.table)));
 
 /** A new key, stored hashed; the key itself is in the answer once and nowhere else. */
 export function createApiKey(
