@@ -1,7 +1,8 @@
 /**
  * What a deployment does not let its callers do, refused through the HTTP API before anything is
  * created: callback URLs aimed inward (a 400 naming `callbackUrl`; every URL here is an IP literal
- * or carries credentials: no lookup, no packet), and targets outside its limits (a 400 naming
+ * or carries credentials: no lookup, no packet; the RFC 1918 ranges are refused by the same check,
+ * proven without a socket in test/unit/domain/egress.test.ts), and targets outside its limits (a 400 naming
  * `target.instanceType`, `target.region`, `vms.0.target...`).
  */
 import { stat } from 'node:fs/promises';
@@ -19,7 +20,6 @@ describe('callback URLs aimed inward', () => {
   it.each([
     ['http://169.254.169.254/latest/meta-data/', 'link-local'],
     ['https://[fd00:ec2::254]/latest/meta-data/', 'unique-local'],
-    ['https://10.0.0.8/hook', 'RFC 1918'],
     ['https://100.64.0.1/hook', 'RFC 6598'],
     ['https://[::ffff:169.254.169.254]/', 'link-local'],
     ['https://ops:secret@8.8.8.8/hook', 'user name or password'],
