@@ -36,11 +36,15 @@ function jobIdKey(gw: Gateway) {
   };
 }
 
-/** Checks the route's scope first, and puts the tenant and key id on every log line. */
-function callerKeys(gw: Gateway, scope: Scope | null) {
+/**
+ * Checks the route's scope first, puts the tenant and key id on every log line, and keeps the
+ * caller for the route's function (read from the event once).
+ */
+function callerKeys(gw: Gateway, scope: Scope | null, callers: WeakMap<object, Caller>) {
   return {
     before: async (request: { event: APIGatewayProxyEventV2 }) => {
       const caller = authorizedCaller(request.event, scope);
+      callers.set(request.event, caller);
       gw.logger.appendKeys({ tenant: caller.tenant, keyId: caller.keyId });
     },
   };
@@ -63,12 +67,12 @@ export function apiHandler(
     .use(httpHeaderNormalizer())
     .use(jobIdKey(gw))
     .use(problemDetails({ logger: gw.logger }));
-  h.use(callerKeys(gw, scope));
+  const callers = new WeakMap<object, Caller>();
+  h.use(callerKeys(gw, scope, callers));
   if (opts.body !== 'none') h.use(jsonBody({ required: opts.body === 'required' }));
-  return h.handler((event) => fn(gw, event, authorizedCaller(event, scope))) as unknown as (
-    event: APIGatewayProxyEventV2,
-    context: unknown,
-  ) => Promise<ApiResult>;
+  return h.handler((event) =>
+    fn(gw, event, callers.get(event) ?? authorizedCaller(event, scope)),
+  ) as unknown as (event: APIGatewayProxyEventV2, context: unknown) => Promise<ApiResult>;
 }
 
 /**

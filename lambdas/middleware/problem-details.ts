@@ -22,7 +22,9 @@ import {
 import {
   CursorInvalidError,
   DeliveryMissingError,
+  DeliveryWriteConflictError,
   WebhookMissingError,
+  WebhookWriteConflictError,
   IdempotencyKeyConflictError,
   JobMissingError,
   JobWriteConflictError,
@@ -41,6 +43,8 @@ export function problemOfStoreError(err: unknown): GatewayError | undefined {
     return new ScheduleNameTakenProblem(err.scheduleName, err.holder);
   if (err instanceof ScheduleWriteConflictError) return new ConcurrentUpdateError(err.scheduleId, 'schedule');
   if (err instanceof WebhookMissingError) return new WebhookNotFoundError(err.webhookId);
+  if (err instanceof WebhookWriteConflictError) return new ConcurrentUpdateError(err.webhookId, 'webhook');
+  if (err instanceof DeliveryWriteConflictError) return new ConcurrentUpdateError(err.deliveryId, 'delivery');
   if (err instanceof DeliveryMissingError) return new DeliveryNotFoundError(err.deliveryId);
   if (err instanceof CursorInvalidError) {
     return new ValidationError(

@@ -207,12 +207,12 @@ export class UploadIncompleteError extends GatewayError {
 
 export class ConcurrentUpdateError extends GatewayError {
   override readonly name = 'ConcurrentUpdateError';
-  constructor(id: string, what: 'job' | 'schedule' = 'job') {
+  constructor(id: string, what: 'job' | 'schedule' | 'webhook' | 'delivery' = 'job') {
     super(
       'concurrent-update',
       503,
       `The ${what} is being changed by another request`,
-      `${what === 'job' ? 'Job' : 'Schedule'} ${id} was changed concurrently too many times; retry the request.`,
+      `${what[0]!.toUpperCase()}${what.slice(1)} ${id} was changed concurrently too many times; retry the request.`,
     );
   }
 }

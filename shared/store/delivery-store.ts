@@ -7,7 +7,7 @@
  */
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeliveryMissingError, DeliveryWriteConflictError } from './errors';
-import { updateVersioned } from './versioned';
+import { putIfVersion, updateVersioned } from './versioned';
 
 /** Whose URL a delivery goes to: a job's or schedule's callback, or a tenant's endpoint (webhook-store.ts). */
 export type DeliverySubject =
@@ -90,13 +90,11 @@ export class DeliveryStore {
     return updateVersioned({
       read: () => this.get(subject, deliveryId),
       write: (next, expected) =>
-        this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: { ...keyOf(subject, deliveryId), version: next.version, delivery: next },
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': expected },
-          }),
+        putIfVersion(
+          this.ddb,
+          this.table,
+          { ...keyOf(subject, deliveryId), version: next.version, delivery: next },
+          expected,
         ),
       change,
       now,

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyKeyConflictError, JobMissingError, JobWriteConflictError } from './errors';
 import { DEFAULT_TENANT, ownerOf, type Job, type JobState } from '../domain/job';
-import { isConditionFailure, updateVersioned } from './versioned';
+import { isConditionFailure, putIfVersion, updateVersioned } from './versioned';
 import { BY_OWNER_INDEX, backfillOwnerIndex, queryOwnerPage, type OwnerPage } from './owner-index';
 import { sha256Hex } from './api-key-store';
 
@@ -92,15 +92,7 @@ export class JobStore {
   async update(jobId: string, change: (job: Job) => void | false, now: Date = new Date()): Promise<Job> {
     return updateVersioned({
       read: () => this.get(jobId),
-      write: (next, expected) =>
-        this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: this.toItem(next),
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': expected },
-          }),
-        ),
+      write: (next, expected) => putIfVersion(this.ddb, this.table, this.toItem(next), expected),
       change,
       now,
       attempts: UPDATE_ATTEMPTS,
@@ -161,24 +153,28 @@ export class JobStore {
    * deployment is small, a tenant's history is not, so this reads the former filtered by owner.
    */
   async activeOf(tenant: string, states: readonly JobState[]): Promise<Job[]> {
+    // one query per state, all at once: each reads only what is in flight in that state
+    const perState = await Promise.all(states.map((state) => this.inStateOf(tenant, state)));
+    return perState.flat();
+  }
+
+  private async inStateOf(tenant: string, state: JobState): Promise<Job[]> {
     const jobs: Job[] = [];
-    for (const state of states) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await this.ddb.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: BY_STATE_INDEX,
-            KeyConditionExpression: 'gsi1pk = :s',
-            FilterExpression: 'gsi2pk = :owner',
-            ExpressionAttributeValues: { ':s': `STATE#${state}`, ':owner': ownerPartition(tenant) },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of (out.Items as JobItem[] | undefined) ?? []) jobs.push(item.job);
-        startKey = out.LastEvaluatedKey;
-      } while (startKey);
-    }
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: BY_STATE_INDEX,
+          KeyConditionExpression: 'gsi1pk = :s',
+          FilterExpression: 'gsi2pk = :owner',
+          ExpressionAttributeValues: { ':s': `STATE#${state}`, ':owner': ownerPartition(tenant) },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of (out.Items as JobItem[] | undefined) ?? []) jobs.push(item.job);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
     return jobs;
   }
 

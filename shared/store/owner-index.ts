@@ -5,9 +5,9 @@
  * page's end is handed to the caller as an opaque cursor (the last evaluated key, base64url JSON)
  * that is checked to belong to the same partition before it is used again.
  */
-import { PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CursorInvalidError } from './errors';
-import { isConditionFailure } from './versioned';
+import { isConditionFailure, putIfVersion } from './versioned';
 
 export const BY_OWNER_INDEX = 'byOwner';
 
@@ -114,14 +114,7 @@ export async function backfillOwnerIndex<T extends { version: number }>(
     );
     for (const item of (out.Items as T[] | undefined) ?? []) {
       try {
-        await ddb.send(
-          new PutCommand({
-            TableName: table,
-            Item: itemOf(item) as Record<string, unknown>,
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': item.version },
-          }),
-        );
+        await putIfVersion(ddb, table, itemOf(item), item.version);
         rewritten++;
       } catch (err) {
         if (!isConditionFailure(err)) throw err;

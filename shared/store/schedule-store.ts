@@ -10,7 +10,7 @@ import { DEFAULT_TENANT, ownerOf } from '../domain/job';
 import type { Schedule } from '../domain/schedule-model';
 import { backfillOwnerIndex, queryOwnerPage, type OwnerPage } from './owner-index';
 import { ScheduleMissingError, ScheduleNameTakenError, ScheduleWriteConflictError } from './errors';
-import { isConditionFailure, updateVersioned } from './versioned';
+import { isConditionFailure, putIfVersion, updateVersioned } from './versioned';
 
 const SK = 'SCHEDULE';
 const NAME_SK = 'SCHEDULENAME';
@@ -99,15 +99,7 @@ export class ScheduleStore {
   ): Promise<Schedule> {
     return updateVersioned({
       read: () => this.get(scheduleId),
-      write: (next, expected) =>
-        this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: itemOf(next),
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': expected },
-          }),
-        ),
+      write: (next, expected) => putIfVersion(this.ddb, this.table, itemOf(next), expected),
       change,
       now,
       attempts: UPDATE_ATTEMPTS,

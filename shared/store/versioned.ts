@@ -3,11 +3,29 @@
  * conditional put on the item's `version`, so concurrent writers never lose each other's changes.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** A conditional write found the item changed (or, for a create, present). */
 export const isConditionFailure = (err: unknown): boolean =>
   err instanceof ConditionalCheckFailedException ||
   (err instanceof Error && err.name === 'ConditionalCheckFailedException');
+
+/** Puts `item` on the condition that the stored item's `version` is still `expected`. */
+export function putIfVersion(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  item: object,
+  expected: number,
+): Promise<unknown> {
+  return ddb.send(
+    new PutCommand({
+      TableName: table,
+      Item: item as Record<string, unknown>,
+      ConditionExpression: 'version = :v',
+      ExpressionAttributeValues: { ':v': expected },
+    }),
+  );
+}
 
 /** An item written with a version counter and the time of its last write. */
 export interface Versioned {

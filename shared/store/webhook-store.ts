@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { WebhookMissingError, WebhookWriteConflictError } from './errors';
 import { BY_OWNER_INDEX } from './owner-index';
-import { updateVersioned } from './versioned';
+import { putIfVersion, updateVersioned } from './versioned';
 
 export interface WebhookSecret {
   secret: string;
@@ -100,15 +100,7 @@ export class WebhookStore {
   ): Promise<WebhookEndpoint> {
     return updateVersioned({
       read: () => this.get(id),
-      write: (next, expected) =>
-        this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: itemOf(next),
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':v': expected },
-          }),
-        ),
+      write: (next, expected) => putIfVersion(this.ddb, this.table, itemOf(next), expected),
       change,
       now,
       attempts: UPDATE_ATTEMPTS,

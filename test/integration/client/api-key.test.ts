@@ -4,7 +4,7 @@
  * never keys, and a revoked key is refused on its next request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../../../bin/burstgate';
+import { runCli, type CliRun } from '../../helpers/cli';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let gw: TestGateway;
@@ -20,27 +20,12 @@ afterAll(async () => {
   await gw?.close();
 });
 
-function io(): Io & { output: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => ((out += s), true) } as unknown as Io['stdout'],
-    stderr: { write: (s: string) => ((err += s), true) } as unknown as Io['stderr'],
-    env: {},
-    output: () => out,
-    errors: () => err,
-  };
-}
-
 const call = (key: string, path: string, init: RequestInit = {}) =>
   fetch(`${gw.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...init.headers } });
 
-async function create(
-  ...flags: string[]
-): Promise<{ code: number; key: string; cli: ReturnType<typeof io> }> {
-  const cli = io();
-  const code = await main(['api-key', 'create', ...table, ...flags], cli);
-  return { code, key: cli.output().trim(), cli };
+async function create(...flags: string[]): Promise<{ code: number; key: string; cli: CliRun }> {
+  const cli = await runCli(['api-key', 'create', ...table, ...flags]);
+  return { code: cli.code, key: cli.stdout.trim(), cli };
 }
 
 describe('burstgate api-key', () => {
@@ -61,8 +46,8 @@ describe('burstgate api-key', () => {
     // Assess
     expect(made.code).toBe(0);
     expect(made.key).toMatch(/^bg_[A-Za-z0-9_-]{43}$/);
-    expect(made.cli.errors()).toMatch(/API key key-[0-9a-z]{26} for tenant team-cli \(read\), expires 20/);
-    expect(made.cli.errors()).toContain('shown only this once');
+    expect(made.cli.stderr).toMatch(/API key key-[0-9a-z]{26} for tenant team-cli \(read\), expires 20/);
+    expect(made.cli.stderr).toContain('shown only this once');
     expect(list.status).toBe(200);
     expect(cancel.status).toBe(403);
     expect(cancel.headers.get('content-type')).toContain('application/problem+json');
@@ -75,26 +60,23 @@ describe('burstgate api-key', () => {
   it('lists keys with id, tenant, scopes and status, never the key; revoke stops the next request', async () => {
     // Prepare
     const made = await create('--tenant', 'team-revoke', '--scopes', 'read,offload', '--label', 'slurm');
-    const keyId = /API key (key-[0-9a-z]{26})/.exec(made.cli.errors())![1]!;
+    const keyId = /API key (key-[0-9a-z]{26})/.exec(made.cli.stderr)![1]!;
     expect((await call(made.key, '/offloads')).status).toBe(200);
     // Act
-    const listed = io();
-    const listCode = await main(['api-key', 'list', ...table, '--tenant', 'team-revoke'], listed);
-    const revoked = io();
-    const revokeCode = await main(['api-key', 'revoke', keyId, ...table], revoked);
+    const listed = await runCli(['api-key', 'list', ...table, '--tenant', 'team-revoke']);
+    const revoked = await runCli(['api-key', 'revoke', keyId, ...table]);
     const after = await call(made.key, '/offloads');
-    const listedAfter = io();
-    await main(['api-key', 'list', ...table, '--tenant', 'team-revoke', '--json'], listedAfter);
+    const listedAfter = await runCli(['api-key', 'list', ...table, '--tenant', 'team-revoke', '--json']);
     // Assess
-    expect(listCode).toBe(0);
-    expect(listed.output()).toMatch(
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(
       new RegExp(`${keyId}\\s+team-revoke\\s+read,offload\\s+slurm\\s+\\S+\\s+-\\s+active`),
     );
-    expect(listed.output()).not.toContain(made.key);
-    expect(revokeCode).toBe(0);
-    expect(revoked.output()).toMatch(new RegExp(`${keyId} revoked at 20`));
+    expect(listed.stdout).not.toContain(made.key);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(new RegExp(`${keyId} revoked at 20`));
     expect(after.status).toBe(403);
-    const records = JSON.parse(listedAfter.output()) as Array<{ keyId: string; revokedAt?: string }>;
+    const records = JSON.parse(listedAfter.stdout) as Array<{ keyId: string; revokedAt?: string }>;
     expect(records).toEqual([expect.objectContaining({ keyId, revokedAt: expect.any(String) })]);
   });
 
@@ -111,27 +93,21 @@ describe('burstgate api-key', () => {
 
   it('says what is missing or wrong, and changes nothing', async () => {
     // Act
-    const noTable = io();
-    const noTableCode = await main(['api-key', 'create'], noTable);
+    const noTable = await runCli(['api-key', 'create']);
     const badScope = await create('--tenant', 'team-x', '--scopes', 'read,sudo');
     const badTenant = await create('--tenant', 'Team X', '--scopes', 'read');
-    const unknown = io();
-    const unknownCode = await main(
-      ['api-key', 'revoke', 'key-00000000000000000000000000', ...table],
-      unknown,
-    );
-    const listed = io();
-    await main(['api-key', 'list', ...table, '--tenant', 'team-x', '--json'], listed);
+    const unknown = await runCli(['api-key', 'revoke', 'key-00000000000000000000000000', ...table]);
+    const listed = await runCli(['api-key', 'list', ...table, '--tenant', 'team-x', '--json']);
     // Assess
-    expect(noTableCode).toBe(2);
-    expect(noTable.errors()).toContain('--table is required');
+    expect(noTable.code).toBe(2);
+    expect(noTable.stderr).toContain('--table is required');
     expect(badScope.code).toBe(2);
-    expect(badScope.cli.errors()).toContain("unknown 'sudo'");
+    expect(badScope.cli.stderr).toContain("unknown 'sudo'");
     expect(badScope.key).toBe('');
     expect(badTenant.code).toBe(2);
-    expect(badTenant.cli.errors()).toContain('tenant:');
-    expect(unknownCode).toBe(1);
-    expect(unknown.errors()).toContain('no API key key-00000000000000000000000000');
-    expect(JSON.parse(listed.output())).toEqual([]);
+    expect(badTenant.cli.stderr).toContain('tenant:');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no API key key-00000000000000000000000000');
+    expect(JSON.parse(listed.stdout)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { main, type Io } from '../../../bin/burstgate';
+import { runCli } from '../../helpers/cli';
 import { callApi, startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let gw: TestGateway;
@@ -17,18 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
 });
-
-function io(): Io & { output: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => ((out += s), true) } as unknown as Io['stdout'],
-    stderr: { write: (s: string) => ((err += s), true) } as unknown as Io['stderr'],
-    env: {},
-    output: () => out,
-    errors: () => err,
-  };
-}
 
 describe('burstgate table backfill', () => {
   it('indexes a job from before tenants so its tenant lists it, once', async () => {
@@ -56,22 +44,20 @@ describe('burstgate table backfill', () => {
     const before = await callApi(gw, 'GET', '/offloads');
     const table = ['--table', gw.deps.config.jobsTable, '--endpoint', gw.endpoints.dynamodb!];
     // Act
-    const first = io();
-    const code = await main(['table', 'backfill', ...table], first);
-    const again = io();
-    await main(['table', 'backfill', ...table], again);
+    const first = await runCli(['table', 'backfill', ...table]);
+    const again = await runCli(['table', 'backfill', ...table]);
     const after = await callApi(gw, 'GET', '/offloads');
     // Assess
     expect(before.body.items.map((j: { jobId: string }) => j.jobId)).not.toContain(job.jobId);
-    expect(code).toBe(0);
-    expect(first.output()).toContain('indexed 1 jobs and 0 schedules');
-    expect(again.output()).toContain('indexed 0 jobs and 0 schedules');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('indexed 1 jobs and 0 schedules');
+    expect(again.stdout).toContain('indexed 0 jobs and 0 schedules');
     expect(after.body.items.map((j: { jobId: string }) => j.jobId)).toContain(job.jobId);
   });
 
   it('says what is missing', async () => {
-    const cli = io();
-    expect(await main(['table', 'backfill'], cli)).toBe(2);
-    expect(cli.errors()).toContain('--table is required');
+    const cli = await runCli(['table', 'backfill']);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('--table is required');
   });
 });
