@@ -46,9 +46,9 @@ module.exports = {
       name: 'workflow-never-imports-api-use-cases',
       severity: 'error',
       comment:
-        'The API use cases (offloads.ts, the views) start workflows; the workflow steps never call them back. Share through domain/executions.ts and the like.',
+        'The API use cases (offloads.ts, cancel.ts, the views) start workflows; the workflow steps never call them back. Share through domain/executions.ts and the like.',
       from: { path: '^shared/domain/workflow/' },
-      to: { path: '^shared/domain/(offloads|view|image-cache-view|requests)\\.ts$' },
+      to: { path: '^shared/domain/(offloads|cancel|view|image-cache-view|requests)\\.ts$' },
     },
     {
       name: 'step-kit-is-the-workflow-leaf',

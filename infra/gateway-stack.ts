@@ -11,6 +11,7 @@ import {
   SCHEDULE_GROUP_NAME,
   TIMER_STATE_MACHINE_NAME,
   WEBHOOK_STATE_MACHINE_NAME,
+  CANCEL_STATE_MACHINE_NAME,
   VMIMPORT_ROLE_NAME,
 } from './constructs/names';
 import { grantGatewayPermissions } from './constructs/permissions';
@@ -89,6 +90,7 @@ export class GatewayStack extends Stack {
     const returnStateMachineArn = stateMachineArn(RETURN_STATE_MACHINE_NAME);
     const timerStateMachineArn = stateMachineArn(TIMER_STATE_MACHINE_NAME);
     const webhookStateMachineArn = stateMachineArn(WEBHOOK_STATE_MACHINE_NAME);
+    const cancelStateMachineArn = stateMachineArn(CANCEL_STATE_MACHINE_NAME);
     this.timers = new GatewayTimers(this, 'Timers', { timerStateMachineArn });
 
     const azure = this.azureSettings();
@@ -100,6 +102,7 @@ export class GatewayStack extends Stack {
       offloadStateMachineArn,
       returnStateMachineArn,
       webhookStateMachineArn,
+      cancelStateMachineArn,
       eventBusName: this.events.bus.eventBusName,
       vmImportRoleName: VMIMPORT_ROLE_NAME,
       azure,
@@ -126,7 +129,7 @@ export class GatewayStack extends Stack {
     }
     for (const fn of [
       api.startReturn,
-      api.cancelOffload,
+      steps.cancelJob,
       api.deleteSchedule,
       steps.compensate,
       steps.azureCompensate,
@@ -145,6 +148,7 @@ export class GatewayStack extends Stack {
       offloadStateMachineArn,
       returnStateMachineArn,
       webhookStateMachineArn,
+      cancelStateMachineArn,
       offloadExecutionsArn: executionsArn(OFFLOAD_STATE_MACHINE_NAME),
       returnExecutionsArn: executionsArn(RETURN_STATE_MACHINE_NAME),
       azureCredentialsSecretArn: azure.credentialsSecretArn,
@@ -163,6 +167,7 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'OffloadStateMachineArn', { value: this.workflows.offload.stateMachineArn });
     new CfnOutput(this, 'ReturnStateMachineArn', { value: this.workflows.return.stateMachineArn });
     new CfnOutput(this, 'TimerStateMachineArn', { value: this.workflows.timer.stateMachineArn });
+    new CfnOutput(this, 'CancelStateMachineArn', { value: this.workflows.cancel.stateMachineArn });
   }
 
   /**

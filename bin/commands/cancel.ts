@@ -1,5 +1,9 @@
-/** `burstgate cancel <job-id>`: cancel a job, which removes everything it created. */
-import { followJob } from '../../shared/client/follow';
+/**
+ * `burstgate cancel <job-id>`: cancel a job. The gateway answers at once (`cancelling`) and its
+ * cancel workflow removes everything the job created; `--wait` follows the job until it is
+ * `cancelled`, or until the cancel gave up (the job's error names what is left: exit non-zero).
+ */
+import { cancelEnded, followJob } from '../../shared/client/follow';
 import { errorLines } from '../../shared/client/render';
 import { GATEWAY_HELP, GATEWAY_OPTIONS, clientFrom, intervalMs, onePositional, parse } from '../support/args';
 import { printUsage, type Command } from '../support/command';
@@ -27,7 +31,7 @@ ${GATEWAY_HELP}`,
     o.out(`${clock()}  ${id}: ${answer.state}`);
     if (values.wait && answer.state !== 'cancelled') {
       const job = await followJob(client, id, {
-        until: (j) => j.state === 'cancelled',
+        until: cancelEnded,
         intervalMs: interval,
         onUpdate: jobPrinter(o),
       });

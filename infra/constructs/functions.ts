@@ -132,29 +132,30 @@ export const STEP_FUNCTIONS = {
   ),
   awsCheckSnapshot: step('aws-check-snapshot', 'Offload (AWS direct): poll the snapshot until completed'),
   awsRegisterImage: step('aws-register-image', 'Offload (AWS direct): register the AMI from the snapshot'),
-  // A lease ending may cancel a job (in any cloud): as long as a cancel may take.
-  fireTimer: waitingStep('fire-timer', 'Timer: a lease warning, or the return (or cancel) a lease starts'),
+  fireTimer: step('fire-timer', 'Timer: a lease warning, or the return (or cancel) a lease starts'),
+  // Cancel: removing a job's resources waits for the clouds (an Azure VM's delete takes minutes).
+  cancelJob: waitingStep('cancel-job', 'Cancel: remove everything the job created'),
+  cancelFailed: step('cancel-failed', 'Cancel failed: record what is left (a DELETE retries)'),
 } as const satisfies Record<string, FunctionSpec>;
 
-/** The functions that call Azure: only these get the service principal's secret (ARN and read access). */
-export const AZURE_CREDENTIAL_FUNCTIONS = {
-  steps: [
-    'azurePrepareUpload',
-    'azureUploadRange',
-    'azureFinishUpload',
-    'azureCreateVm',
-    'azureCheckVm',
-    'azureCompensate',
-    'azureDeallocate',
-    'azureSnapshot',
-    'azurePublishDelta',
-    'azureCleanup',
-    // A lease that ends with a cancel removes whatever the job created, in Azure too.
-    'fireTimer',
-  ] as const satisfies ReadonlyArray<keyof typeof STEP_FUNCTIONS>,
-  // Cancelling removes whatever the job created, in Azure too (a deleted schedule cancels its unopened window's jobs).
-  api: ['cancelOffload', 'deleteSchedule'] as const satisfies ReadonlyArray<keyof typeof API_FUNCTIONS>,
-};
+/**
+ * The functions that call Azure: only these get the service principal's secret (ARN and read
+ * access). All are workflow steps: the API only starts workflows (a cancel too).
+ */
+export const AZURE_CREDENTIAL_STEPS = [
+  'azurePrepareUpload',
+  'azureUploadRange',
+  'azureFinishUpload',
+  'azureCreateVm',
+  'azureCheckVm',
+  'azureCompensate',
+  'azureDeallocate',
+  'azureSnapshot',
+  'azurePublishDelta',
+  'azureCleanup',
+  // The cancel workflow removes whatever the job created, in Azure too.
+  'cancelJob',
+] as const satisfies ReadonlyArray<keyof typeof STEP_FUNCTIONS>;
 
 export type ApiFunctionName = keyof typeof API_FUNCTIONS;
 export type StepFunctionName = keyof typeof STEP_FUNCTIONS;
@@ -167,6 +168,8 @@ export interface GatewayFunctionsProps {
   readonly returnStateMachineArn: string;
   /** The webhook delivery workflow every writer starts for an event with a callback (ARN from its name). */
   readonly webhookStateMachineArn: string;
+  /** The cancel workflow a DELETE, a lease or a schedule starts (ARN from its name). */
+  readonly cancelStateMachineArn: string;
   readonly eventBusName: string;
   readonly vmImportRoleName: string;
   readonly azure: {
@@ -207,6 +210,7 @@ export class GatewayFunctions extends Construct {
       [ENV_NAMES.offloadStateMachineArn]: props.offloadStateMachineArn,
       [ENV_NAMES.returnStateMachineArn]: props.returnStateMachineArn,
       [ENV_NAMES.webhookStateMachineArn]: props.webhookStateMachineArn,
+      [ENV_NAMES.cancelStateMachineArn]: props.cancelStateMachineArn,
       [ENV_NAMES.eventBusName]: props.eventBusName,
       [ENV_NAMES.vmImportRoleName]: props.vmImportRoleName,
       [ENV_NAMES.azureResourceGroup]: props.azure.defaultResourceGroup,
@@ -246,8 +250,8 @@ export class GatewayFunctions extends Construct {
       }
       return out;
     };
-    this.api = build('Api', API_FUNCTIONS, AZURE_CREDENTIAL_FUNCTIONS.api);
-    this.steps = build('Steps', STEP_FUNCTIONS, AZURE_CREDENTIAL_FUNCTIONS.steps);
+    this.api = build('Api', API_FUNCTIONS, []);
+    this.steps = build('Steps', STEP_FUNCTIONS, AZURE_CREDENTIAL_STEPS);
 
     acknowledge(
       this,

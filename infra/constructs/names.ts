@@ -14,6 +14,8 @@ export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
 /** The timer workflow EventBridge Scheduler starts (lease warnings, lease-driven returns). */
 export const TIMER_STATE_MACHINE_NAME = 'burstgate-timer';
 export const WEBHOOK_STATE_MACHINE_NAME = 'burstgate-webhook';
+/** The cancel workflow: a DELETE (or a lease's or schedule's cancel) starts it; it removes what the job created. */
+export const CANCEL_STATE_MACHINE_NAME = 'burstgate-cancel';
 
 /** The EventBridge Scheduler group of the gateway's timers. */
 export const SCHEDULE_GROUP_NAME = 'burstgate';

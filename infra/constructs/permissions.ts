@@ -4,7 +4,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { GatewayFunction } from './gateway-function';
-import { AZURE_CREDENTIAL_FUNCTIONS, type GatewayFunctions } from './functions';
+import { AZURE_CREDENTIAL_STEPS, type GatewayFunctions } from './functions';
 import { acknowledgeWildcard, getAttFinding } from './nag';
 import { DEFAULT_TARGET_LIMITS } from '../../shared/domain/target-limits';
 import {
@@ -28,6 +28,7 @@ export interface GatewayPermissionsProps {
   readonly returnStateMachineArn: string;
   /** Every writer starts the webhook delivery workflow for an event with a callback (webhooks/outbox.ts). */
   readonly webhookStateMachineArn: string;
+  readonly cancelStateMachineArn: string;
   /** `arn:…:execution:<state machine name>:*` for each state machine. */
   readonly offloadExecutionsArn: string;
   readonly returnExecutionsArn: string;
@@ -214,12 +215,18 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     });
   }
 
-  // Deleting a schedule cancels the jobs of its window that has not opened.
+  // A cancel stops the job's workflow and starts the cancel workflow, which removes what the job
+  // created: by a DELETE, a lease's end, or a deleted schedule (the jobs of its unopened window).
   for (const fn of [api.cancelOffload, api.deleteSchedule, steps.fireTimer]) {
     allow(fn, {
       sid: 'StopWorkflows',
       actions: ['states:StopExecution'],
       resources: [props.offloadExecutionsArn, props.returnExecutionsArn],
+    });
+    allow(fn, {
+      sid: 'StartCancel',
+      actions: ['states:StartExecution'],
+      resources: [props.cancelStateMachineArn],
     });
     for (const name of [OFFLOAD_STATE_MACHINE_NAME, RETURN_STATE_MACHINE_NAME]) {
       acknowledgeWildcard(
@@ -228,15 +235,15 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
         `Cancelling stops the job's running execution; execution names are only known at run time, so the grant covers the executions of the ${name} state machine only.`,
       );
     }
-    grantCleanup(fn);
-    // Cancelling also removes the returned image, which the return path keeps on purpose.
-    allow(fn, {
-      sid: 'RemoveReturnedImage',
-      actions: ['s3:DeleteObject'],
-      resources: [returnsObjects],
-    });
-    ackReturns(fn);
   }
+  grantCleanup(steps.cancelJob);
+  // The cancel also removes the returned image, which the return path keeps on purpose.
+  allow(steps.cancelJob, {
+    sid: 'RemoveReturnedImage',
+    actions: ['s3:DeleteObject'],
+    resources: [returnsObjects],
+  });
+  ackReturns(steps.cancelJob);
 
   // ---- offload steps -------------------------------------------------------------------------
   // awaitUpload and awaitLaunch store their task token; if the release came first, they release
@@ -539,11 +546,7 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
   // Only the functions that call Azure may read the service principal (GetSecretValue on that one
   // secret; its ARN is set only in their environment). Azure itself is governed by the service
   // principal's Azure RBAC role, not by IAM.
-  const azureUsers = [
-    ...AZURE_CREDENTIAL_FUNCTIONS.steps.map((k) => steps[k]),
-    ...AZURE_CREDENTIAL_FUNCTIONS.api.map((k) => api[k]),
-  ];
-  for (const fn of azureUsers) {
+  for (const fn of AZURE_CREDENTIAL_STEPS.map((k) => steps[k])) {
     allow(fn, {
       sid: 'ReadAzureServicePrincipal',
       actions: ['secretsmanager:GetSecretValue'],

@@ -6,42 +6,14 @@ import { Construct } from 'constructs';
 import type { StepFunctionName } from './functions';
 import type { GatewayFunction } from './gateway-function';
 import { acknowledgeWildcard, fixLogicalId, getAttFinding } from './nag';
+import { RETRY, awaitTaskToken, invoke, rangeMap, wait } from './workflow-tasks';
 import {
+  CANCEL_STATE_MACHINE_NAME,
   OFFLOAD_STATE_MACHINE_NAME,
   RETURN_STATE_MACHINE_NAME,
   TIMER_STATE_MACHINE_NAME,
   WEBHOOK_STATE_MACHINE_NAME,
 } from './names';
-
-/** Errors every Task retries: our handlers' transient cloud errors and Lambda's own. */
-export const RETRY_ERRORS = [
-  'CloudThrottled',
-  'CloudUnavailable',
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-] as const;
-
-const RETRY: sfn.RetryProps = {
-  errors: [...RETRY_ERRORS],
-  interval: Duration.seconds(2),
-  maxAttempts: 6,
-  backoffRate: 2,
-  jitterStrategy: sfn.JitterType.FULL,
-};
-
-/** Wait durations; tests and the embedded runner override them by state name. */
-export const WAIT_SECONDS = {
-  WaitForImport: 30,
-  WaitForInstance: 10,
-  WaitForStop: 10,
-  WaitForExport: 30,
-  WaitForAzureVm: 15,
-  WaitForAzureStop: 10,
-  WaitForReturnSnapshot: 15,
-  WaitForSnapshot: 15,
-} as const;
 
 /** Parallel upload Lambdas of one Azure offload (the Map state's MaxConcurrency) unless configured. */
 export const DEFAULT_AZURE_UPLOAD_CONCURRENCY = 8;
@@ -80,6 +52,7 @@ export class Workflows extends Construct {
   readonly return: sfn.StateMachine;
   readonly timer: sfn.StateMachine;
   readonly webhook: sfn.StateMachine;
+  readonly cancel: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -91,6 +64,40 @@ export class Workflows extends Construct {
     this.return = this.buildReturn(props.steps);
     this.timer = this.buildTimer(props.steps);
     this.webhook = this.buildWebhook(props.steps);
+    this.cancel = this.buildCancel(props.steps);
+  }
+
+  /**
+   * The cancel workflow (shared/domain/cancel.ts starts one execution per attempt): CancelJob
+   * removes what the job created and marks it cancelled. What the cloud would not remove yet (a
+   * snapshot still in use by an AMI being deregistered, a resource a stopped step recorded meanwhile)
+   * is tried again for about ten minutes; then CancelFailed records on the job what is left.
+   */
+  private buildCancel(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
+    const scope = new Construct(this, 'CancelStates');
+    const failed = invoke(scope, 'CancelFailed', steps.cancelFailed, sfn.JsonPath.DISCARD, {
+      error: sfn.JsonPath.objectAt('$.error'),
+    }).next(
+      new sfn.Fail(scope, 'CancelIncomplete', {
+        error: 'CancelIncomplete',
+        cause:
+          'The cancel could not remove everything the job created (see the job record); DELETE again to retry.',
+      }),
+    );
+    const remove = invoke(scope, 'CancelJob', steps.cancelJob, '$.cancelled');
+    remove.addRetry({
+      errors: ['CleanupIncomplete'],
+      interval: Duration.seconds(20),
+      maxAttempts: 5,
+      backoffRate: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    remove.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+    remove.next(new sfn.Succeed(scope, 'Cancelled'));
+    return this.stateMachine('Cancel', CANCEL_STATE_MACHINE_NAME, remove, [
+      steps.cancelJob,
+      steps.cancelFailed,
+    ]);
   }
 
   /**
@@ -451,7 +458,7 @@ export class Workflows extends Construct {
   }
 
   private stateMachine(
-    id: 'Offload' | 'Return' | 'Timer' | 'Webhook',
+    id: 'Offload' | 'Return' | 'Timer' | 'Webhook' | 'Cancel',
     stateMachineName: string,
     start: sfn.IChainable,
     invoked: GatewayFunction[],
@@ -482,84 +489,4 @@ export class Workflows extends Construct {
     );
     return machine;
   }
-}
-
-/**
- * A Map state running one step function per range of a plan (`itemsPath`), each called with
- * `{ jobId, range }`; the results, in order, go to `resultPath`.
- */
-function rangeMap(
-  scope: Construct,
-  stateName: string,
-  opts: {
-    itemsPath: string;
-    maxConcurrency: number;
-    resultPath: string;
-    itemState: string;
-    fn: GatewayFunction;
-  },
-): sfn.Map {
-  const map = new sfn.Map(scope, stateName, {
-    itemsPath: opts.itemsPath,
-    itemSelector: {
-      jobId: sfn.JsonPath.stringAt('$.jobId'),
-      range: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
-    },
-    maxConcurrency: opts.maxConcurrency,
-    resultPath: opts.resultPath,
-  });
-  map.itemProcessor(
-    // No ResultPath: the item's result is the function's (AWS's default; aws-local-stepfunctions
-    // would store an explicit "$" under a key named "$").
-    invoke(scope, opts.itemState, opts.fn, undefined, { range: sfn.JsonPath.objectAt('$.range') }),
-  );
-  return map;
-}
-
-/** A Task that calls `fn` with `{ jobId, taskToken }` and waits until the token is sent back (or `timeout`). */
-function awaitTaskToken(
-  scope: Construct,
-  stateName: string,
-  fn: GatewayFunction,
-  resultPath: string,
-  timeout: Duration,
-): tasks.LambdaInvoke {
-  const task = new tasks.LambdaInvoke(scope, stateName, {
-    lambdaFunction: fn.fn,
-    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    payload: sfn.TaskInput.fromObject({
-      jobId: sfn.JsonPath.stringAt('$.jobId'),
-      taskToken: sfn.JsonPath.taskToken,
-    }),
-    resultPath,
-    taskTimeout: sfn.Timeout.duration(timeout),
-    retryOnServiceExceptions: false,
-  });
-  task.addRetry(RETRY);
-  return task;
-}
-
-/** A Task calling one step function by ARN with `{ jobId, ...extra }`, with the standard Retry. */
-function invoke(
-  scope: Construct,
-  stateName: string,
-  fn: GatewayFunction,
-  resultPath: string | undefined,
-  extra: Record<string, unknown> = {},
-): tasks.LambdaInvoke {
-  const task = new tasks.LambdaInvoke(scope, stateName, {
-    lambdaFunction: fn.fn,
-    payloadResponseOnly: true,
-    retryOnServiceExceptions: false,
-    payload: sfn.TaskInput.fromObject({ jobId: sfn.JsonPath.stringAt('$.jobId'), ...extra }),
-    ...(resultPath !== undefined ? { resultPath } : {}),
-  });
-  task.addRetry(RETRY);
-  return task;
-}
-
-function wait(scope: Construct, stateName: keyof typeof WAIT_SECONDS): sfn.Wait {
-  return new sfn.Wait(scope, stateName, {
-    time: sfn.WaitTime.duration(Duration.seconds(WAIT_SECONDS[stateName])),
-  });
 }

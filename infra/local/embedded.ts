@@ -62,14 +62,14 @@ import {
   type AzureSimulator,
 } from './sim/azure/index';
 import { startStepFunctions, type LocalStepFunctions } from './step-functions';
+import { readTemplate, type LocalTemplate } from './template';
 import {
+  CANCEL_STATE_MACHINE_NAME,
   OFFLOAD_STATE_MACHINE_NAME,
   RETURN_STATE_MACHINE_NAME,
   TIMER_STATE_MACHINE_NAME,
   WEBHOOK_STATE_MACHINE_NAME,
-  readTemplate,
-  type LocalTemplate,
-} from './template';
+} from '../constructs/names';
 
 export interface EmbeddedPorts {
   api?: number;
@@ -181,6 +181,7 @@ export function localConfig(
     offloadStateMachineArn: localStateMachineArn(OFFLOAD_STATE_MACHINE_NAME),
     returnStateMachineArn: localStateMachineArn(RETURN_STATE_MACHINE_NAME),
     webhookStateMachineArn: localStateMachineArn(WEBHOOK_STATE_MACHINE_NAME),
+    cancelStateMachineArn: localStateMachineArn(CANCEL_STATE_MACHINE_NAME),
     eventBusName: LOCAL_EVENT_BUS_NAME,
     vmImportRoleName: 'vmimport',
     region: LOCAL_REGION,
@@ -355,6 +356,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
         template.stateMachines.return,
         template.stateMachines.timer,
         template.stateMachines.webhook,
+        template.stateMachines.cancel,
       ],
       invokeFunction: (ref, payload) => {
         if (!hostRef.current) return Promise.reject(new Error('the Lambda host is not ready'));

@@ -6,7 +6,7 @@
  */
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createGateway, updateJob } from '../../shared/domain/gateway';
-import { cancelOffload } from '../../shared/domain/offloads';
+import { cancelOffload } from '../../shared/domain/cancel';
 import { executionInput } from '../../shared/domain/executions';
 import type { Job, JobState } from '../../shared/domain/job';
 import type { GatewayDeps } from '../../shared/runtime/deps';

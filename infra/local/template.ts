@@ -19,11 +19,14 @@ import {
   localStateMachineArn,
 } from './constants';
 
-export const ENTRY_METADATA_KEY = 'burstgate:entry';
-export const OFFLOAD_STATE_MACHINE_NAME = 'burstgate-offload';
-export const RETURN_STATE_MACHINE_NAME = 'burstgate-return';
-export const TIMER_STATE_MACHINE_NAME = 'burstgate-timer';
-export const WEBHOOK_STATE_MACHINE_NAME = 'burstgate-webhook';
+import {
+  CANCEL_STATE_MACHINE_NAME,
+  ENTRY_METADATA_KEY,
+  OFFLOAD_STATE_MACHINE_NAME,
+  RETURN_STATE_MACHINE_NAME,
+  TIMER_STATE_MACHINE_NAME,
+  WEBHOOK_STATE_MACHINE_NAME,
+} from '../constructs/names';
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
@@ -82,12 +85,7 @@ export interface TemplateTable {
 
 export interface LocalTemplate {
   functions: Map<string, TemplateFunction>;
-  stateMachines: {
-    offload: TemplateStateMachine;
-    return: TemplateStateMachine;
-    timer: TemplateStateMachine;
-    webhook: TemplateStateMachine;
-  };
+  stateMachines: Record<'offload' | 'return' | 'timer' | 'webhook' | 'cancel', TemplateStateMachine>;
   routes: TemplateRoute[];
   table: TemplateTable;
 }
@@ -420,6 +418,7 @@ function readStateMachines(
     return: pick(RETURN_STATE_MACHINE_NAME),
     timer: pick(TIMER_STATE_MACHINE_NAME),
     webhook: pick(WEBHOOK_STATE_MACHINE_NAME),
+    cancel: pick(CANCEL_STATE_MACHINE_NAME),
   };
 }
 

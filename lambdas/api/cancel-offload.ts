@@ -1,6 +1,9 @@
-/** DELETE /offloads/{id} — stops the execution and removes everything the job created. */
+/**
+ * DELETE /offloads/{id} — stops the job's workflow and starts the cancel workflow: 202 while it
+ * removes what the job created (follow the job until `cancelled`), 200 once the job is cancelled.
+ */
 import { ownedJob } from '../../shared/domain/tenants';
-import { cancelOffload } from '../../shared/domain/offloads';
+import { cancelOffload } from '../../shared/domain/cancel';
 import { JobId, parseOrThrow } from '../../shared/domain/requests';
 import { lazyHandler, type GatewayDeps } from '../../shared/runtime/deps';
 import { apiHandler, json } from '../middleware/handlers';
@@ -10,7 +13,9 @@ export function createHandler(deps: GatewayDeps) {
     const id = parseOrThrow(JobId, event.pathParameters?.id, 'the job id in the path');
     await ownedJob(gw, caller, id, 'write');
     const job = await cancelOffload(gw, id);
-    return json(200, { jobId: job.jobId, state: job.state });
+    const answer = { jobId: job.jobId, state: job.state };
+    if (job.state === 'cancelled') return json(200, answer);
+    return json(202, answer, { location: `/offloads/${job.jobId}` });
   });
 }
 

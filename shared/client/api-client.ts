@@ -148,7 +148,10 @@ export class GatewayClient {
     return expectJobAnswer<JobStateAnswer>(body, 'POST /offloads/{id}/return');
   }
 
-  /** DELETE /offloads/{id}: stops the job and removes everything it created. */
+  /**
+   * DELETE /offloads/{id}: stops the job; its cancel workflow removes everything it created. The
+   * answer is `cancelling` (202) until that is done, `cancelled` (200) after.
+   */
   async cancel(jobId: string): Promise<JobStateAnswer> {
     const body = await this.request('DELETE', `offloads/${enc(jobId)}`);
     return expectJobAnswer<JobStateAnswer>(body, 'DELETE /offloads/{id}');

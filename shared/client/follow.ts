@@ -29,6 +29,13 @@ export interface FollowOptions {
   onRetry?: (err: GatewayClientError, consecutive: number) => void;
 }
 
+/**
+ * A cancel has ended: the job is `cancelled`, or its cancel workflow gave up (`cleanup-incomplete`
+ * names what is left; a new DELETE tries again).
+ */
+export const cancelEnded = (job: JobView): boolean =>
+  job.state === 'cancelled' || job.error?.type === 'cleanup-incomplete';
+
 export async function followJob(client: JobSource, jobId: string, opts: FollowOptions): Promise<JobView> {
   const interval = opts.intervalMs ?? 2000;
   const maxErrors = opts.maxConsecutiveErrors ?? 5;

@@ -34,6 +34,14 @@ export interface RemovalOptions {
   includeRetained?: boolean;
 }
 
+/** Whether a removal with these options removes the resource (it is there, and the job's to remove). */
+export function removable(r: JobResource, opts: RemovalOptions = {}): boolean {
+  if (r.removedAt || (opts.types && !opts.types.includes(r.type))) return false;
+  // What the image cache owns is the cache's to remove (shared/domain/aws-image-cache.ts), never a job's.
+  if (r.imageCache) return false;
+  return !r.retained || (opts.includeRetained === true && r.type === 's3-object');
+}
+
 export async function removeJobResources(
   gw: Gateway,
   jobId: string,
@@ -43,12 +51,7 @@ export async function removeJobResources(
   if (!opts.types) await clearJobTimers(gw, jobId);
   let job = await gw.store.get(jobId);
   const pending = job.resources
-    // What the image cache owns is the cache's to remove (shared/domain/aws-image-cache.ts), never a job's.
-    .filter(
-      (r) =>
-        !r.removedAt && !r.imageCache && (!r.retained || (opts.includeRetained && r.type === 's3-object')),
-    )
-    .filter((r) => !opts.types || opts.types.includes(r.type))
+    .filter((r) => removable(r, opts))
     .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
   const failures: string[] = [];
   let retriable = false;

@@ -14,7 +14,7 @@ export const JOB_STATES = [
   'returned', // the image is back in staging, with a download URL; cloud resources removed
   'return-failed', // the return did not finish; the instance and its disk are kept (no lost bytes)
   'failed', // the offload failed; compensation removed what it had created
-  'cancelling', // DELETE accepted; removing resources
+  'cancelling', // DELETE accepted (202); the cancel workflow removes the resources
   'cancelled', // DELETE finished; everything the job created is gone
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -125,6 +125,7 @@ export const JOB_ERROR_TYPES = [
   'cloud-rejected',
   'cloud-timed-out',
   'workflow-start-failed',
+  'cleanup-incomplete',
 ] as const;
 export type JobErrorType = (typeof JOB_ERROR_TYPES)[number];
 
@@ -324,6 +325,9 @@ export interface Job {
     offloadArn?: string;
     returnArn?: string;
     returnAttempts?: number;
+    /** The cancel workflow's latest execution, and how many a cancel has started (a DELETE may retry one that failed). */
+    cancelArn?: string;
+    cancelAttempts?: number;
     /** Times the embedded deployment restarted an interrupted workflow. */
     resumes?: number;
     uploadTaskToken?: string;

@@ -1,9 +1,9 @@
 /**
  * What the HTTP API does, as plain functions: create an offload (placeOffload), complete its
- * upload, show and list jobs, start the return, cancel. Handlers translate and delegate here.
+ * upload, show and list jobs, start the return (cancelling: cancel.ts). Handlers translate and delegate here.
  */
 import { DEFAULT_TARGET_LIMITS, checkTargetLimits } from './target-limits';
-import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
 import { beginStep, endStep, markRemoved, recordResource, updateJob, type Gateway } from './gateway';
 import { newJobId } from './ids';
@@ -11,7 +11,6 @@ import { checkQuota } from './quotas';
 import { newSecret } from './webhooks/signing';
 import {
   DEFAULT_TENANT,
-  TERMINAL_STATES,
   type Job,
   type JobLease,
   type JobState,
@@ -20,12 +19,10 @@ import {
   type ReturnPlan,
 } from './job';
 import type { CompleteUploadRequest, CreateOffloadRequest } from './requests';
-import { recordUnrecordedDirectResources } from './aws-image-cache';
 import { removeJobResources } from './cleanup';
 import { executionArn, executionInput, releaseUploadWait } from './executions';
 import { armLaunchTimer, launchFor } from './launch-gate';
 import { armLease, clearJobTimers, leaseFor, planFor } from './leases';
-import { adoptReturnSnapshots } from './workflow/aws-return';
 
 export interface UploadInstructions {
   uploadId: string;
@@ -423,35 +420,4 @@ async function startReturnExecution(gw: Gateway, job: Job, attempt: number, resu
   // The return is under way: the lease has nothing left to do.
   await clearJobTimers(gw, jobId);
   return started;
-}
-
-/** DELETE /offloads/{id} (`by: 'api'`), or the lease's end (`by: 'lease'`): stops the execution and removes everything the job created. */
-export async function cancelOffload(
-  gw: Gateway,
-  jobId: string,
-  by: NonNullable<Job['cancelledBy']> = 'api',
-): Promise<Job> {
-  const before = await gw.store.get(jobId);
-  if (before.state === 'cancelled') return before;
-  const job = await updateJob(gw, jobId, (j) => {
-    j.state = 'cancelling';
-    j.cancelledBy = by;
-    delete j.returnPlan;
-  });
-  for (const arn of [job.execution?.offloadArn, job.execution?.returnArn]) {
-    if (!arn || TERMINAL_STATES.has(before.state)) continue;
-    try {
-      await gw.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: 'cancelled through the API' }));
-    } catch (err) {
-      if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
-    }
-  }
-  await adoptReturnSnapshots(gw, jobId);
-  // AWS direct: a snapshot or AMI whose creation the job could not record is removed too.
-  await recordUnrecordedDirectResources(gw, jobId);
-  await removeJobResources(gw, jobId, { includeRetained: true });
-  return updateJob(gw, jobId, (j) => {
-    j.state = 'cancelled';
-    if (j.activeStep) endStep(j, 'failed', gw.now(), 'cancelled');
-  });
 }

@@ -157,7 +157,20 @@ export function operations(): Operation[] {
     }),
     route('delete', '/offloads/{id}', 'cancelOffload', 'Cancel: stop and remove everything the job created', {
       params: JobPath,
-      success: [{ status: 200, description: 'Cancelled (again: harmless).', schema: JobStateAnswerSchema }],
+      success: [
+        {
+          status: 202,
+          description:
+            'Cancelling: the cancel workflow removes what the job created; follow the job (Location) until `cancelled`. Again while it runs: harmless.',
+          schema: JobStateAnswerSchema,
+          headers: LocationHeader,
+        },
+        {
+          status: 200,
+          description: 'The job is cancelled (nothing left to remove).',
+          schema: JobStateAnswerSchema,
+        },
+      ],
       problems: ['validation-failed', 'job-not-found', 'concurrent-update'],
     }),
     route('patch', '/offloads/{id}', 'updateOffload', 'Change the lease', {

@@ -67,6 +67,8 @@ export interface GatewayConfig {
   returnStateMachineArn: string;
   /** The webhook delivery workflow (webhooks/outbox.ts). */
   webhookStateMachineArn: string;
+  /** The cancel workflow (cancel.ts starts it; workflow/cancel.ts is its step). */
+  cancelStateMachineArn: string;
   eventBusName: string;
   /** The VM Import service role (`vmimport`). */
   vmImportRoleName: string;
@@ -277,6 +279,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     offloadStateMachineArn: required(env, ENV.offloadStateMachineArn),
     returnStateMachineArn: required(env, ENV.returnStateMachineArn),
     webhookStateMachineArn: required(env, ENV.webhookStateMachineArn),
+    cancelStateMachineArn: required(env, ENV.cancelStateMachineArn),
     eventBusName: required(env, ENV.eventBusName),
     vmImportRoleName: env[ENV.vmImportRoleName] ?? 'vmimport',
     region: env.AWS_REGION ?? 'us-east-1',

@@ -20,6 +20,7 @@ export const ENV = {
   offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',
   webhookStateMachineArn: 'WEBHOOK_STATE_MACHINE_ARN',
+  cancelStateMachineArn: 'CANCEL_STATE_MACHINE_ARN',
   eventBusName: 'EVENT_BUS_NAME',
   vmImportRoleName: 'VMIMPORT_ROLE_NAME',
   /** Set on every function when the stack has Azure: the default resource group (turns Azure on). */

@@ -12,6 +12,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelOverHttp } from '../helpers/cancel';
 import { DeleteSnapshotCommand, DeregisterImageCommand } from '@aws-sdk/client-ec2';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { GatewayClient } from '../../shared/client/api-client';
@@ -165,9 +166,9 @@ describe('return of an AWS direct-mode VM over HTTP', () => {
     );
 
     // The cache owns them; a cancel of the returned job removes the download but never them
-    await client.cancel(job.jobId);
+    await cancelOverHttp(client, job.jobId);
     const cancelled = await client.getOffload(job.jobId);
-    expect(cancelled.state).toBe('cancelled');
+    expect(cancelled.state, JSON.stringify(cancelled.error)).toBe('cancelled');
     expect(simCloud().filter((id) => ours.includes(id))).toEqual(
       [job.cloud.amiId!, job.cloud.baseSnapshotId!].sort(),
     );

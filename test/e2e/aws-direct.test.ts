@@ -5,6 +5,7 @@
  * blocks and an identical one move nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelOverHttp } from '../helpers/cancel';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -228,8 +229,8 @@ describe('AWS direct offload over HTTP', () => {
 
   it('cancels keep what the cache owns; the next cache write removes a replaced image no job uses any more', async () => {
     // Prepare: the first offload's image was replaced by the changed one while it still ran
-    await client.cancel(first.jobId);
-    await client.cancel(identicalJob.jobId);
+    await cancelOverHttp(client, first.jobId);
+    await cancelOverHttp(client, identicalJob.jobId);
     const cancelled = await client.getOffload(first.jobId);
     const file = join(work, 'changed-third.raw');
     await writeFile(file, withBlocks(changedDisk, [{ index: 5, fill: 0x77 }]));
@@ -290,7 +291,7 @@ describe('cancelling a direct offload', () => {
     });
 
     // Act
-    await client.cancel(jobId);
+    await cancelOverHttp(client, jobId);
     gw.sim.setFaults({});
     const job = await client.getOffload(jobId);
 

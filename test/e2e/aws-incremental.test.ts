@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelOverHttp } from '../helpers/cancel';
 import { SAMPLE_OVA } from '../../infra/local/demo';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
@@ -168,7 +169,7 @@ describe('burstgate offload --incremental', () => {
     expect(r1.code, r1.stderr).toBe(0);
     const first = await client.getOffload(jobIdIn(r1.stdout));
     expect(first.cloud.imageCache).toMatchObject({ outcome: 'full' });
-    await client.cancel(first.jobId);
+    await cancelOverHttp(client, first.jobId);
     // the local disk changes (blocks 60 and 61 rewritten) and goes out again as a delta
     const local = Buffer.from(original);
     randomBytes(2 * EBS_BLOCK).copy(local, 60 * EBS_BLOCK);

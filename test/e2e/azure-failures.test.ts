@@ -4,6 +4,7 @@
  * would refuse fails in inspection, before anything is created in Azure.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cancelOverHttp } from '../helpers/cancel';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ function jobResources(jobId: string) {
 
 /** Cancels a job and checks that the cancel left nothing of it in Azure. */
 async function removeRunning(jobId: string): Promise<void> {
-  await client.cancel(jobId);
+  await cancelOverHttp(client, jobId);
   expect(jobResources(jobId)).toEqual({
     disks: [],
     snapshots: [],

@@ -1,5 +1,6 @@
 /** DELETE while the cloud is still importing: the execution stops and the import task is cancelled. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untilCancelEnded } from '../helpers/cancel';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
@@ -27,9 +28,9 @@ describe('cancel during import', () => {
     });
     // Act
     const answer = await client.cancel(created.jobId);
-    const job = await client.getOffload(created.jobId);
+    const job = await untilCancelEnded(client, created.jobId);
     // Assess
-    expect(answer.state).toBe('cancelled');
+    expect(answer.state).toBe('cancelling');
     expect(job.state).toBe('cancelled');
     expect(job.resources.filter((r) => !r.removedAt)).toEqual([]);
     expect(gw.sim.calls.some((c) => c.action === 'CancelImportTask')).toBe(true);
@@ -38,6 +39,10 @@ describe('cancel during import', () => {
       new DescribeExecutionCommand({ executionArn: stored.execution!.offloadArn! }),
     );
     expect(execution.status).toBe('ABORTED');
+    const cancel = await gw.deps.sfn.send(
+      new DescribeExecutionCommand({ executionArn: stored.execution!.cancelArn! }),
+    );
+    expect(cancel).toMatchObject({ status: 'SUCCEEDED', name: `${created.jobId}-cancel-1` });
     // The cloud is still deleting the cancelled task (a phase lasts a minute here); nothing else is left.
     const left = gw.sim.resources();
     expect(left.importTasks.map((t) => t.state)).toEqual(['deleting']);

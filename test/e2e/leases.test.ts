@@ -4,6 +4,7 @@
  * starts the return or releases the launch, and nothing is left behind in the simulators.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelOverHttp } from '../helpers/cancel';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import type { CreateOffloadRequest, JobView } from '../../shared/client/types';
@@ -203,7 +204,7 @@ describe('a held or timed launch', () => {
     expect(leaseMs).toBeGreaterThanOrEqual(7 * 24 * HOUR);
     expect(leaseMs).toBeLessThan(7 * 24 * HOUR + 10 * MIN);
     expect(running.steps.map((s) => s.name)).toContain('await-launch');
-    await client.cancel(jobId);
+    await cancelOverHttp(client, jobId);
   });
 
   it('launches at launch.at by its timer', async () => {
@@ -219,7 +220,7 @@ describe('a held or timed launch', () => {
     // Assess
     expect(running.launch).toMatchObject({ mode: 'at', at, releasedBy: 'timer' });
     expect(Date.parse(running.launch!.releasedAt!)).toBeGreaterThanOrEqual(Date.parse(at));
-    await client.cancel(jobId);
+    await cancelOverHttp(client, jobId);
     expect(timersOf(jobId)).toEqual([]);
   });
 
@@ -234,6 +235,6 @@ describe('a held or timed launch', () => {
     expect(answer.status).toBe(409);
     expect(answer.body.detail).toMatch(/launches on its own/);
     await until(jobId, (j) => j.state === 'running');
-    await client.cancel(jobId);
+    await cancelOverHttp(client, jobId);
   });
 });

@@ -3,6 +3,7 @@
  * state machine definitions from the CDK stack, s3rver, dynalite and the AWS simulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelOverHttp } from '../helpers/cancel';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, readFile, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -164,7 +165,7 @@ describe('offload → return over HTTP', () => {
     expect(throttled.length).toBeGreaterThanOrEqual(3);
     const failed5xx = gw.sim.calls.slice(before).filter((c) => c.error === 'InternalError');
     expect(failed5xx.length).toBe(2);
-    await client.cancel(jobId);
+    await cancelOverHttp(client, jobId);
     expect((await client.getOffload(jobId)).state).toBe('cancelled');
   });
 });
@@ -294,8 +295,8 @@ describe('bad input changes nothing', () => {
     expect(again.jobId).toBe(first.jobId);
     expect(other).toMatchObject({ kind: 'problem', status: 409 });
     expect(a.jobId).toBe(b.jobId);
-    await client.cancel(first.jobId);
-    await client.cancel(a.jobId);
+    await cancelOverHttp(client, first.jobId);
+    await cancelOverHttp(client, a.jobId);
   });
 
   it('refuses to complete an upload that holds fewer bytes than declared, and keeps the job waiting', async () => {
@@ -322,7 +323,7 @@ describe('bad input changes nothing', () => {
     const job = await client.getOffload(created.jobId);
     expect(job.state).toBe('awaiting-upload');
     expect(job.bytes.uploaded).toBe(0);
-    await client.cancel(created.jobId);
+    await cancelOverHttp(client, created.jobId);
     const cancelled = await client.getOffload(created.jobId);
     expect(cancelled.resources.filter((r) => !r.removedAt)).toEqual([]);
   });
@@ -358,7 +359,7 @@ describe('bad input changes nothing', () => {
     const jobId = await offload(SAMPLE_OVA);
     expect((await settle(jobId)).state).toBe('running');
     // Act
-    await client.cancel(jobId);
+    await cancelOverHttp(client, jobId);
     const job = await client.getOffload(jobId);
     // Assess
     expect(job.state).toBe('cancelled');

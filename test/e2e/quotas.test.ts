@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { cancelEnded, followJob } from '../../shared/client/follow';
+import type { JobView } from '../../shared/client/types';
 import { issueApiKey } from '../../shared/domain/api-keys';
 import { ApiKeyStore } from '../../shared/store/api-key-store';
 import { AWS_TARGET, callApi, startTestGateway, type TestGateway } from '../helpers/embedded';
@@ -41,6 +43,17 @@ const offload = (apiKey: string, sizeBytes = MIB, idempotencyKey: string = rando
     { apiKey, idempotencyKey },
   );
 
+/** DELETE /offloads/{id} and the wait for its cancel workflow: a cancelling job still counts. */
+async function cancel(apiKey: string, jobId: string): Promise<void> {
+  const answer = await callApi(gw, 'DELETE', `/offloads/${jobId}`, undefined, { apiKey });
+  expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+  const source = {
+    getOffload: async (id: string) =>
+      (await callApi(gw, 'GET', `/offloads/${id}`, undefined, { apiKey })).body as JobView,
+  };
+  expect((await followJob(source, jobId, { until: cancelEnded, intervalMs: 25 })).state).toBe('cancelled');
+}
+
 const jobsOf = async (apiKey: string) =>
   ((await callApi(gw, 'GET', '/offloads', undefined, { apiKey })).body.items as Array<{ jobId: string }>).map(
     (j) => j.jobId,
@@ -56,7 +69,7 @@ describe('tenant quotas', () => {
     const refused = await offload(key, MIB, 'quota-conc-3');
     const replay = await offload(key, MIB, 'quota-conc-1');
     const jobs = await jobsOf(key);
-    await callApi(gw, 'DELETE', `/offloads/${first.body.jobId}`, undefined, { apiKey: key });
+    await cancel(key, first.body.jobId);
     // the refused request's key was never claimed: a different body under it is a new job, not a 409
     const after = await offload(key, 2 * MIB, 'quota-conc-3', 'other-vm');
     // Assess
@@ -111,7 +124,7 @@ describe('tenant quotas', () => {
     const key = await keyFor('team-rate');
     for (let i = 0; i < 3; i++) {
       const made = await offload(key);
-      await callApi(gw, 'DELETE', `/offloads/${made.body.jobId}`, undefined, { apiKey: key });
+      await cancel(key, made.body.jobId);
     }
     // Act
     const refused = await offload(key);

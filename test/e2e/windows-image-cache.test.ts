@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalClock } from '../../infra/local/clock';
-import { OFFLOAD_STATE_MACHINE_NAME } from '../../infra/local/template';
+import { OFFLOAD_STATE_MACHINE_NAME } from '../../infra/constructs/names';
 import { DELTA_HEADER_BYTES, DELTA_TRAILER_BYTES } from '../../shared/images/delta-format';
 import { callsSince } from '../helpers/aws-sim';
 import { AWS_TARGET, offloadSample, startTestGateway, type TestGateway } from '../helpers/embedded';

@@ -499,6 +499,7 @@ export const FAKE_CONFIG: GatewayConfig = {
   offloadStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-offload',
   returnStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-return',
   webhookStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-webhook',
+  cancelStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:burstgate-cancel',
   eventBusName: 'burstgate',
   vmImportRoleName: 'vmimport',
   region: 'us-east-1',

@@ -52,6 +52,8 @@ export interface FakeGatewayOptions {
   failPartsOnce?: number[];
   /** The offload fails during import. */
   failImport?: boolean;
+  /** The cancel workflow gives up: the job stays `cancelling` with a `cleanup-incomplete` error. */
+  cancelGivesUp?: boolean;
   /** The download serves bytes that differ from the announced SHA-256. */
   corruptDownload?: boolean;
   /** The gateway's clock, for leases (default: the real one). */
@@ -469,7 +471,15 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
       }
       if (req.method === 'DELETE') {
         job.view.state = 'cancelling';
-        job.pending = ['cancelled'];
+        job.pending = opts.cancelGivesUp ? [] : ['cancelled'];
+        if (opts.cancelGivesUp) {
+          job.view.error = {
+            type: 'cleanup-incomplete',
+            title: 'The cancel could not remove everything the job created',
+            detail: `snapshot snap-0123 is in use; DELETE /offloads/${job.view.jobId} again to retry`,
+            step: 'cancel',
+          };
+        }
         return send(res, 202, { jobId: job.view.jobId, state: 'cancelling' });
       }
       return send(res, 404, { message: 'Not Found' });

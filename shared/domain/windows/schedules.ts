@@ -9,7 +9,8 @@ import { GatewayError, ScheduleNotFoundError, ValidationError } from '../errors'
 import type { Gateway } from '../gateway';
 import type { SchedulePreview } from '../api-schemas';
 import { PRE_LAUNCH_STATES } from '../launch-gate';
-import { cancelOffload, resolveCloudTarget } from '../offloads';
+import { cancelOffload } from '../cancel';
+import { resolveCloudTarget } from '../offloads';
 import type { Schedule, ScheduledVm, WindowLength, WindowSpec, WindowTimes } from '../schedule-model';
 import { durationSeconds } from '../../schedules/iso-duration';
 import {

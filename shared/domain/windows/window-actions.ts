@@ -19,7 +19,8 @@ import { createHash } from 'node:crypto';
 import { GatewayError, ValidationError } from '../errors';
 import { type Gateway } from '../gateway';
 import { ownerOf, type Job, type JobTarget, type JobWindow } from '../job';
-import { cancelOffload, completeUpload, placeOffload, type PlacedOffload } from '../offloads';
+import { cancelOffload } from '../cancel';
+import { completeUpload, placeOffload, type PlacedOffload } from '../offloads';
 import type { CreateOffloadRequest } from '../requests';
 import {
   MAX_KEPT_OCCURRENCES,

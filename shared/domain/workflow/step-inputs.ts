@@ -26,7 +26,7 @@ export const STEP_INPUTS = {
   awaitLaunch: job.extend({ taskToken: z.string().min(1) }),
   checkInstance: job.extend({ desired: z.enum(['running', 'stopped']) }),
   azureCheckVm: job.extend({ desired: z.enum(['running', 'deallocated']) }),
-  /** Compensate, AzureCompensate, ReturnFailed. */
+  /** Compensate, AzureCompensate, ReturnFailed, CancelFailed. */
   failed: job.extend({ error: workflowError }),
   /** PutBlocks and UploadRange (one Map item each). */
   uploadRange: job.extend({ range: uploadRange }),

@@ -422,6 +422,23 @@ describe.concurrent('burstgate CLI: jobs that go wrong', () => {
     });
   });
 
+  it('exits 1 naming what is left when the cancel gives up', async () => {
+    await withGateway({ apiKey: KEY, cancelGivesUp: true }, async (gw) => {
+      const opts = ['--gateway', gw.url, '--api-key', KEY];
+      const off = await cli(['offload', SAMPLE, '--to', 'aws', '--interval', '0.02', ...opts]);
+      expect(off.code).toBe(0);
+      const id = [...gw.jobs.keys()][0]!;
+      const r = await cli(['cancel', id, '--wait', '--interval', '0.02', ...opts]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`${id}: cancelling`);
+      expect(r.stderr).toContain(
+        'The cancel could not remove everything the job created (cleanup-incomplete',
+      );
+      expect(r.stderr).toContain('snapshot snap-0123 is in use');
+      noStack(r);
+    });
+  });
+
   it('deletes the download and exits 1 when its SHA-256 does not match', async () => {
     await withGateway({ apiKey: KEY, corruptDownload: true }, async (gw) => {
       const opts = ['--gateway', gw.url, '--api-key', KEY];

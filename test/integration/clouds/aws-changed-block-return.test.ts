@@ -24,10 +24,10 @@ import {
 } from '../../../shared/domain/workflow/aws-return';
 import { createGateway, type Gateway } from '../../../shared/domain/gateway';
 import type { Job } from '../../../shared/domain/job';
-import { cancelOffload } from '../../../shared/domain/offloads';
 import { checkInstance, cleanupAfterReturn, stopInstance } from '../../../shared/domain/workflow/lifecycle';
 import { rebuildFromDelta } from '../../../shared/images';
 import { DIRECT_REGION, placeRunningDirectJob } from '../../helpers/aws-direct-job';
+import { cancelThroughWorkflow } from '../../helpers/cancel';
 import { startTestGateway, type TestGateway } from '../../helpers/embedded';
 import { sha256 } from '../../helpers/bytes';
 
@@ -185,7 +185,7 @@ describe('AWS changed-block return (domain steps)', () => {
       forget(j);
       j.resources = j.resources.filter((r) => r.id !== second.returnSnapshotId);
     });
-    const cancelled = await cancelOffload(gw, job.jobId);
+    const cancelled = await cancelThroughWorkflow(tg, gw, job.jobId);
 
     // Assess
     expect(second.returnSnapshotId).not.toBe(lost.returnSnapshotId);

@@ -9,7 +9,8 @@ import { PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { createGateway, recordResource, type Gateway } from '../../../shared/domain/gateway';
 import { newJobId } from '../../../shared/domain/ids';
 import { targetLocation, type Job, type JobResource, type JobState } from '../../../shared/domain/job';
-import { cancelOffload, completeUpload, startReturn } from '../../../shared/domain/offloads';
+import { completeUpload, startReturn } from '../../../shared/domain/offloads';
+import { cancelAndRemove } from '../../helpers/cancel';
 import { removeJobResources } from '../../../shared/domain/cleanup';
 import { inspectImage } from '../../../shared/domain/workflow/inspect';
 import { startImport } from '../../../shared/domain/workflow/aws-import';
@@ -23,6 +24,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await tg?.close();
 });
+
+/**
+ * The embedded deps with Step Functions answering every call and starting nothing: a cancel test
+ * runs the cancel workflow's step itself (cancelAndRemove) at the exact point it races.
+ */
+function gatewayWithoutWorkflows(): Gateway {
+  const gw = createGateway(tg.deps);
+  gw.sfn = { send: async () => ({}) } as unknown as Gateway['sfn'];
+  return gw;
+}
 
 function newJob(gw: Gateway, state: JobState): Job {
   const now = gw.now().toISOString();
@@ -71,11 +82,11 @@ function fakeCloud(onCreate: () => Promise<void>): CloudTarget & { removed: JobR
 describe('cancel during a step', () => {
   it('StartImport: an import task created while the job was being cancelled is removed, and the job stays cancelled', async () => {
     // Prepare
-    const gw = createGateway(tg.deps);
+    const gw = gatewayWithoutWorkflows();
     const job = newJob(gw, 'inspecting');
     await gw.store.create(job);
     const cloud = fakeCloud(async () => {
-      await cancelOffload(gw, job.jobId); // DELETE arrives while ImportImage is in flight
+      await cancelAndRemove(gw, job.jobId); // DELETE arrives while ImportImage is in flight
     });
     gw.cloudFor = () => cloud;
     // Act
@@ -93,7 +104,7 @@ describe('cancel during a step', () => {
 
   it('Inspect: a cancel between reading the job and starting the step is not overwritten', async () => {
     // Prepare
-    const gw = createGateway(tg.deps);
+    const gw = gatewayWithoutWorkflows();
     const job = newJob(gw, 'inspecting');
     await gw.store.create(job);
     const get = gw.store.get.bind(gw.store);
@@ -102,7 +113,7 @@ describe('cancel during a step', () => {
       const j = await get(id);
       if (first) {
         first = false;
-        await cancelOffload(gw, id); // DELETE lands right after the step read the job
+        await cancelAndRemove(gw, id); // DELETE lands right after the step read the job
       }
       return j;
     };
@@ -120,7 +131,7 @@ describe('cancel during a step', () => {
 describe('cancel during upload-complete', () => {
   it('the completed object is removed and the job stays cancelled', async () => {
     // Prepare: a real multipart upload with one part
-    const gw = createGateway(tg.deps);
+    const gw = gatewayWithoutWorkflows();
     const job = newJob(gw, 'awaiting-upload');
     const uploadId = await gw.staging.createUpload(job.image.key);
     job.image.uploadId = uploadId;
@@ -138,7 +149,7 @@ describe('cancel during upload-complete', () => {
     const complete = gw.staging.completeUpload.bind(gw.staging);
     gw.staging.completeUpload = async (...args) => {
       await complete(...args);
-      await cancelOffload(gw, job.jobId); // DELETE lands right after S3 completed the object
+      await cancelAndRemove(gw, job.jobId); // DELETE lands right after S3 completed the object
     };
     // Act
     const outcome = await completeUpload(gw, job.jobId, {
@@ -156,8 +167,7 @@ describe('cancel during upload-complete', () => {
 
   it('a retry after S3 completed the upload (the first call died before recording it) succeeds', async () => {
     // Prepare: the upload was completed in S3, but the job never heard of it
-    const gw = createGateway(tg.deps);
-    gw.sfn = { send: async () => ({}) } as unknown as Gateway['sfn'];
+    const gw = gatewayWithoutWorkflows();
     const job = newJob(gw, 'awaiting-upload');
     const uploadId = await gw.staging.createUpload(job.image.key);
     job.image.uploadId = uploadId;
@@ -203,8 +213,7 @@ describe('cancel during upload-complete', () => {
 describe('a second return attempt', () => {
   it("does not keep the first attempt's exported image forever", async () => {
     // Prepare: a return that exported and published, then failed (e.g. in cleanup)
-    const gw = createGateway(tg.deps);
-    gw.sfn = { send: async () => ({}) } as unknown as Gateway['sfn'];
+    const gw = gatewayWithoutWorkflows();
     const job = newJob(gw, 'return-failed');
     const oldKey = `returns/${job.jobId}/export-i-0123456789abcdef0.ova`;
     await tg.deps.s3.send(new PutObjectCommand({ Bucket: gw.staging.bucket, Key: oldKey, Body: 'ova' }));

@@ -7,7 +7,8 @@ import { GatewayClient } from '../../../shared/client/api-client';
 import { followJob } from '../../../shared/client/follow';
 import { JobStore } from '../../../shared/store/job-store';
 import { newJobId } from '../../../shared/domain/ids';
-import { offloadSample, startTestGateway, type TestGateway } from '../../helpers/embedded';
+import { untilCancelEnded } from '../../helpers/cancel';
+import { liveSimResources, offloadSample, startTestGateway, type TestGateway } from '../../helpers/embedded';
 
 let gateways: TestGateway[] = [];
 let stateDir: string | undefined;
@@ -74,8 +75,44 @@ describe('restart', () => {
     const second = await startTestGateway({ stateDir });
     gateways.push(second);
 
-    // Assess: the gateway serves; the job still says what is left to do
+    // Assess: the gateway serves; the resumed cancel gave up and the job says what is left to do
     const client = new GatewayClient({ baseUrl: second.apiUrl, apiKey: second.apiKey });
-    expect((await client.getOffload(jobId)).state).toBe('cancelling');
+    const job = await untilCancelEnded(client, jobId);
+    expect(job.state).toBe('cancelling');
+    expect(job.error).toMatchObject({ type: 'cleanup-incomplete' });
+    expect(job.error?.detail).toContain('instance i-not-a-valid-id');
+  });
+
+  it('finishes a cancel that the stop cut off', async () => {
+    // Prepare: a running VM; the deployment stops after the DELETE marked the job, before its
+    // cancel workflow ran
+    stateDir = await mkdtemp(join(tmpdir(), 'bg-resume-'));
+    const first = await startTestGateway({ stateDir });
+    gateways.push(first);
+    const { client: client1, created } = await offloadSample(first, 'cancel-cut-off');
+    const running = await followJob(client1, created.jobId, {
+      until: (j) => ['running', 'failed'].includes(j.state),
+      intervalMs: 10,
+    });
+    expect(running.state, running.error?.detail).toBe('running');
+    const store = new JobStore(first.deps.ddb, first.deps.config.jobsTable);
+    await store.update(created.jobId, (j) => {
+      j.state = 'cancelling';
+      j.cancelledBy = 'api';
+      j.execution = { ...j.execution, cancelAttempts: 1 };
+    });
+    await first.close();
+    gateways = [];
+
+    // Act
+    const second = await startTestGateway({ stateDir });
+    gateways.push(second);
+    const client2 = new GatewayClient({ baseUrl: second.apiUrl, apiKey: second.apiKey });
+    const ended = await untilCancelEnded(client2, created.jobId);
+
+    // Assess: the cancel workflow ran after the restart and removed everything
+    expect(ended.state, ended.error?.detail).toBe('cancelled');
+    expect(ended.resources.filter((r) => !r.removedAt)).toEqual([]);
+    expect(await liveSimResources(second)).toEqual([]);
   });
 });

@@ -99,7 +99,7 @@ describe('readTemplate on a hand-made template', () => {
     // Act + Assess
     expect(() => readTemplate({})).toThrow(TemplateError);
     expect(() => readTemplate(noReturn)).toThrow(
-      /no state machine named burstgate-return \(found: burstgate-offload, burstgate-timer, burstgate-webhook\)/,
+      /no state machine named burstgate-return \(found: burstgate-offload, burstgate-timer, burstgate-webhook, burstgate-cancel\)/,
     );
     expect(() => readTemplate(unknownFunction)).toThrow(
       /StopInstance: function .*FnFail is not a burstgate function/,

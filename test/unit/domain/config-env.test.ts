@@ -10,6 +10,7 @@ const BASE: NodeJS.ProcessEnv = {
   [ENV.offloadStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:offload',
   [ENV.returnStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:return',
   [ENV.webhookStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:webhook',
+  [ENV.cancelStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:cancel',
   [ENV.eventBusName]: 'burstgate',
   [ENV.scheduleGroupName]: 'burstgate',
   [ENV.schedulerRoleArn]: 'arn:aws:iam::000000000000:role/scheduler',

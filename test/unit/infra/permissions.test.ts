@@ -141,21 +141,19 @@ describe('function permissions', () => {
       FnApiStartReturnRole: [...clearTimers, 'states:StartExecution'],
       // presigns the block manifest's download (manifests/ only)
       FnApiGetImageCacheRole: ['s3:GetObject'],
-      FnApiCancelOffloadRole: [
-        ...cleanup,
-        ...clearTimers,
-        'secretsmanager:GetSecretValue',
-        'states:StopExecution',
-      ].sort(),
+      // stops the job's workflow and starts the cancel workflow: removes nothing itself
+      FnApiCancelOffloadRole: ['states:StartExecution', 'states:StopExecution'],
+      // the cancel workflow: removes everything the job created, in either cloud; records a failure
+      FnStepsCancelJobRole: [...cleanup, ...clearTimers, 'secretsmanager:GetSecretValue'].sort(),
+      FnStepsCancelFailedRole: [],
       // a lease's timer: warns, starts the return, or cancels; a schedule's: places a window's
       // jobs (an image-cache VM's with the empty delta the gateway uploads and completes itself)
       FnStepsFireTimerRole: [
-        ...cleanup,
         'iam:PassRole',
+        's3:AbortMultipartUpload',
         's3:ListMultipartUploadParts',
         's3:PutObject',
         ...setTimers,
-        'secretsmanager:GetSecretValue',
         'states:SendTaskFailure',
         'states:SendTaskSuccess',
         'states:StartExecution',
@@ -165,12 +163,7 @@ describe('function permissions', () => {
       // jobs of a window not yet open; prestage places an upload VM's job as POST /offloads does
       FnApiCreateScheduleRole: ['iam:PassRole', ...setTimers],
       FnApiUpdateScheduleRole: ['iam:PassRole', ...setTimers],
-      FnApiDeleteScheduleRole: [
-        ...cleanup,
-        ...clearTimers,
-        'secretsmanager:GetSecretValue',
-        'states:StopExecution',
-      ].sort(),
+      FnApiDeleteScheduleRole: [...clearTimers, 'states:StartExecution', 'states:StopExecution'],
       FnApiPrestageScheduleRole: [
         'iam:PassRole',
         's3:AbortMultipartUpload',
@@ -300,12 +293,10 @@ describe('function permissions', () => {
         .map((s) => ({ action: s.Action, resource: s.Resource })),
     );
 
-    // Assess: exactly the Azure steps and the two cancels (API, lease timer), one action, one secret
+    // Assess: exactly the Azure steps and the cancel workflow's, one action, one secret
     expect(readers.sort()).toEqual(
       [
-        'FnApiCancelOffloadRole',
-        'FnApiDeleteScheduleRole',
-        'FnStepsFireTimerRole',
+        'FnStepsCancelJobRole',
         ...[
           'PrepareUpload',
           'UploadRange',
@@ -362,7 +353,7 @@ describe('function permissions', () => {
     );
 
     // Assess
-    expect(statements.length).toBe(6); // stop-instance; compensate, cleanup, cancel-offload, delete-schedule, fire-timer terminate
+    expect(statements.length).toBe(4); // stop-instance; compensate, cleanup, cancel-job terminate
     for (const s of statements) {
       expect(s.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/burstgate:managed': 'true' } });
       expect(JSON.stringify(s.Resource)).toContain(':instance/*');
@@ -423,7 +414,7 @@ describe('function permissions', () => {
     expect([...wildcards].filter((a) => a !== 'ec2:Describe*')).toEqual([]);
   });
 
-  it('let cancel-offload stop executions of the two gateway state machines only', () => {
+  it('let cancel-offload stop executions of the two gateway state machines and start only the cancel workflow', () => {
     // Prepare
     const { template } = synthesized();
 
@@ -431,11 +422,14 @@ describe('function permissions', () => {
     const stop = statementsOfRole(template, 'FnApiCancelOffloadRole').find(
       (s) => s.Action === 'states:StopExecution',
     );
+    const start = statementsOfRole(template, 'FnApiCancelOffloadRole').find((s) => s.Sid === 'StartCancel');
 
     // Assess
     const resources = JSON.stringify(stop?.Resource);
     expect(resources).toContain(':execution:burstgate-offload:*');
     expect(resources).toContain(':execution:burstgate-return:*');
     expect((stop?.Resource as unknown[]).length).toBe(2);
+    expect(start?.Action).toBe('states:StartExecution');
+    expect(JSON.stringify(start?.Resource)).toContain(':stateMachine:burstgate-cancel');
   });
 });

@@ -15,6 +15,7 @@ import {
 import { GatewayError } from '../../../shared/domain/errors';
 import { fireTimer, updateLease } from '../../../shared/domain/lease-actions';
 import { armLease, leaseFor } from '../../../shared/domain/leases';
+import { removeCancelledJob } from '../../../shared/domain/workflow/cancel';
 import { cleanupAfterReturn } from '../../../shared/domain/workflow/lifecycle';
 import type { Job } from '../../../shared/domain/job';
 import { importTaskIs, placeJob, runningJob, stepTest, type StepTest } from '../workflow/fixtures';
@@ -233,10 +234,15 @@ describe('fireTimer', () => {
     // Act
     const fired = await fireTimer(t.gw, leaseDue(job));
 
-    // Assess
+    // Assess: the timer hands the job to the cancel workflow, whose step then finds nothing to remove
     expect(fired).toEqual({ outcome: 'cancelled' });
-    expect(await t.gw.store.get(job.jobId)).toMatchObject({ state: 'cancelled', cancelledBy: 'lease' });
+    expect(await t.gw.store.get(job.jobId)).toMatchObject({ state: 'cancelling', cancelledBy: 'lease' });
     expect(t.fake.sfn.inputsOf(StopExecutionCommand)).toEqual([]); // no execution was recorded
+    expect(t.fake.sfn.inputsOf(StartExecutionCommand)).toEqual([
+      expect.objectContaining({ name: `${job.jobId}-cancel-1`, input: JSON.stringify({ jobId: job.jobId }) }),
+    ]);
+    await removeCancelledJob(t.gw, job.jobId);
+    expect(await t.gw.store.get(job.jobId)).toMatchObject({ state: 'cancelled', cancelledBy: 'lease' });
   });
 
   it('removes a running VM when its lease ends with onExpiry cancel', async () => {
@@ -254,6 +260,8 @@ describe('fireTimer', () => {
 
     // Assess
     expect(fired).toEqual({ outcome: 'cancelled' });
+    expect(t.fake.ec2.inputsOf(TerminateInstancesCommand)).toEqual([]); // the cancel workflow does that
+    await removeCancelledJob(t.gw, job.jobId);
     const after = await t.gw.store.get(job.jobId);
     expect(after.state).toBe('cancelled');
     expect(after.resources.filter((r) => !r.removedAt)).toEqual([]);

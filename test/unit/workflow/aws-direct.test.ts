@@ -9,7 +9,7 @@ import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand 
 import { DeregisterImageCommand, DescribeImagesCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { planRanges } from '../../../shared/images/upload-plan';
 import { blockManifestKey, rangeManifestKey } from '../../../shared/domain/aws-direct-manifest';
-import { cancelOffload } from '../../../shared/domain/offloads';
+import { cancelAndRemove } from '../../helpers/cancel';
 import {
   awsCheckSnapshot,
   awsFinishSnapshot,
@@ -260,7 +260,7 @@ describe('awsPrepareSnapshot', () => {
     t.fake.ec2.on(DescribeImagesCommand, () => ({ Images: [] }));
     let started: string | undefined;
     t.fake.ebs.on(StartSnapshotCommand, async () => {
-      await cancelOffload(t.gw, job.jobId);
+      await cancelAndRemove(t.gw, job.jobId);
       started = snaps.add('snap-during-cancel', {
         state: 'pending',
         tags: { 'burstgate:job': job.jobId },
@@ -632,7 +632,7 @@ describe('awsRegisterImage', () => {
     const images = new Set<string>();
     t.fake.ec2
       .on(RegisterImageCommand, async () => {
-        await cancelOffload(t.gw, job.jobId);
+        await cancelAndRemove(t.gw, job.jobId);
         images.add('ami-0late');
         return { ImageId: 'ami-0late' };
       })

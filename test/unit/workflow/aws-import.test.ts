@@ -11,7 +11,7 @@ import {
   DescribeImportImageTasksCommand,
   type ExportTask,
 } from '@aws-sdk/client-ec2';
-import { cancelOffload } from '../../../shared/domain/offloads';
+import { cancelAndRemove } from '../../helpers/cancel';
 import {
   checkExport,
   checkImport,
@@ -93,7 +93,7 @@ describe('CheckImport', () => {
     t.fake.ec2.on(DescribeImportImageTasksCommand, async (input) => {
       if (!cancelled) {
         cancelled = true;
-        await cancelOffload(t.gw, job.jobId);
+        await cancelAndRemove(t.gw, job.jobId);
       }
       return {
         ImportImageTasks: [

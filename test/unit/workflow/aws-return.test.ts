@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { recordResource } from '../../../shared/domain/gateway';
 import type { Job } from '../../../shared/domain/job';
-import { cancelOffload } from '../../../shared/domain/offloads';
+import { cancelAndRemove } from '../../helpers/cancel';
 import {
   awsCheckReturnSnapshot,
   awsPublishChangedBlocks,
@@ -201,7 +201,7 @@ describe('awsSnapshotForReturn', () => {
     rootVolumeIs('vol-root');
     t.fake.ec2
       .on(CreateSnapshotCommand, async () => {
-        await cancelOffload(t.gw, job.jobId);
+        await cancelAndRemove(t.gw, job.jobId);
         snaps.add('snap-late', { state: 'pending' }); // its tags are not visible yet
         return { SnapshotId: 'snap-late' };
       })
@@ -517,7 +517,7 @@ describe('awsPublishChangedBlocks', () => {
     snaps.onBlockRead = async () => {
       if (cancelled) return;
       cancelled = true;
-      await cancelOffload(t.gw, job.jobId);
+      await cancelAndRemove(t.gw, job.jobId);
     };
     t.fake.ec2
       .on(DescribeImagesCommand, () => ({ Images: [] }))

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AZURE_MAX_PAGE_BYTES } from '../../../shared/clouds/azure/page-plan';
 import type { Job } from '../../../shared/domain/job';
-import { cancelOffload } from '../../../shared/domain/offloads';
+import { cancelAndRemove } from '../../helpers/cancel';
 import {
   azureCheckVm,
   azureCreateVm,
@@ -205,7 +205,7 @@ describe('azurePrepareUpload', () => {
     const disks = new Set<string>();
     t.fake.azure
       .on('disks.createOrUpdate', async (_rg, name) => {
-        await cancelOffload(t.gw, job.jobId);
+        await cancelAndRemove(t.gw, job.jobId);
         disks.add(name);
         return { id: idOf('Microsoft.Compute/disks', name) };
       })

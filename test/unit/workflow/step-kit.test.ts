@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CloudError } from '../../../shared/clouds/errors';
 import { StepFailure } from '../../../shared/domain/errors';
-import { cancelOffload } from '../../../shared/domain/offloads';
+import { cancelAndRemove } from '../../helpers/cancel';
 import { checkImport, startImport } from '../../../shared/domain/workflow/aws-import';
 import {
   assertNotCancelled,
@@ -100,7 +100,7 @@ describe('createOnce (StartImport)', () => {
     // Prepare: DELETE lands while ImportImage is in flight
     const job = await inspected();
     t.fake.ec2.on(ImportImageCommand, async () => {
-      await cancelOffload(t.gw, job.jobId);
+      await cancelAndRemove(t.gw, job.jobId);
       return { ImportTaskId: 'import-ami-0002' };
     });
     importTaskIs(t, 'active');
