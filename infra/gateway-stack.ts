@@ -18,6 +18,11 @@ import { grantGatewayPermissions } from './constructs/permissions';
 import { Storage } from './constructs/storage';
 import { GatewayTimers } from './constructs/timers';
 import { VmImportRole } from './constructs/vm-import-role';
+import {
+  DEFAULT_TARGET_LIMITS,
+  parseAwsLaunchList,
+  type AwsLaunchLimits,
+} from '../shared/domain/target-limits';
 import { DEFAULT_AZURE_UPLOAD_CONCURRENCY, Workflows } from './constructs/workflows';
 
 /** CDK context keys of the Azure side (`cdk deploy -c burstgate:azureResourceGroup=...`). */
@@ -35,6 +40,14 @@ export const AWS_DIRECT_CONTEXT = {
   uploadChunkBytes: 'burstgate:ebsUploadChunkBytes',
   /** MaxConcurrency of the PutBlocks Map state (default 8). */
   uploadConcurrency: 'burstgate:ebsUploadConcurrency',
+} as const;
+/**
+ * CDK context keys of the launch allow-lists (`cdk deploy -c burstgate:instanceTypes=m7i.*,p5.*`):
+ * each replaces its default list, in RunInstances' IAM conditions and in the request check alike.
+ */
+export const LAUNCH_CONTEXT = {
+  awsRegions: 'burstgate:awsRegions',
+  instanceTypes: 'burstgate:instanceTypes',
 } as const;
 const GiB = 1024 * 1024 * 1024;
 
@@ -95,6 +108,7 @@ export class GatewayStack extends Stack {
 
     const azure = this.azureSettings();
     const direct = this.awsDirectSettings();
+    const launchContext = this.awsLaunchLimits();
     this.functions = new GatewayFunctions(this, 'Functions', {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       jobsTableName: this.storage.jobsTable.tableName,
@@ -107,6 +121,7 @@ export class GatewayStack extends Stack {
       vmImportRoleName: VMIMPORT_ROLE_NAME,
       azure,
       ...(direct.uploadChunkBytes !== undefined ? { ebsUploadChunkBytes: direct.uploadChunkBytes } : {}),
+      awsLaunchLimits: launchContext,
       timers: {
         groupName: SCHEDULE_GROUP_NAME,
         roleArn: this.timers.role.roleArn,
@@ -149,6 +164,10 @@ export class GatewayStack extends Stack {
       returnStateMachineArn,
       webhookStateMachineArn,
       cancelStateMachineArn,
+      awsLaunchLimits: {
+        awsRegions: launchContext.awsRegions ?? DEFAULT_TARGET_LIMITS.awsRegions,
+        instanceTypes: launchContext.instanceTypes ?? DEFAULT_TARGET_LIMITS.instanceTypes,
+      },
       offloadExecutionsArn: executionsArn(OFFLOAD_STATE_MACHINE_NAME),
       returnExecutionsArn: executionsArn(RETURN_STATE_MACHINE_NAME),
       azureCredentialsSecretArn: azure.credentialsSecretArn,
@@ -211,6 +230,17 @@ export class GatewayStack extends Stack {
       uploadConcurrency: positive(AZURE_CONTEXT.uploadConcurrency, DEFAULT_AZURE_UPLOAD_CONCURRENCY),
       ...(subnetId ? { subnetId } : {}),
     };
+  }
+
+  /** The launch allow-lists CDK context sets (each absent: its default). */
+  private awsLaunchLimits(): Partial<AwsLaunchLimits> {
+    const out: { -readonly [K in keyof AwsLaunchLimits]?: AwsLaunchLimits[K] } = {};
+    for (const kind of ['awsRegions', 'instanceTypes'] as const) {
+      const key = LAUNCH_CONTEXT[kind];
+      const list = parseAwsLaunchList(kind, this.node.tryGetContext(key), key);
+      if (list) out[kind] = list;
+    }
+    return out;
   }
 
   /** The AWS direct offload's settings from CDK context (absent: the defaults of deps and workflows). */

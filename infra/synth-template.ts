@@ -50,13 +50,18 @@ export interface CreateGatewayAppOptions {
   readonly treeMetadata?: boolean;
   /** Record construct creation stack traces (default true; off is faster). */
   readonly stackTraces?: boolean;
+  /** CDK context, as `cdk -c key=value` gives it (e.g. `burstgate:instanceTypes`). */
+  readonly context?: Record<string, unknown>;
   /** Where `lambdas/` and `package-lock.json` live (default: this project). */
   readonly projectRoot?: string;
 }
 
 export function createGatewayApp(opts: CreateGatewayAppOptions = {}): { app: App; stack: GatewayStack } {
   const app = new App({
-    context: opts.bundling === undefined ? {} : { [BUNDLING_STACKS_CONTEXT]: opts.bundling ? ['**'] : [] },
+    context: {
+      ...opts.context,
+      ...(opts.bundling === undefined ? {} : { [BUNDLING_STACKS_CONTEXT]: opts.bundling ? ['**'] : [] }),
+    },
     postCliContext: { ...FEATURE_FLAGS },
     ...(opts.validation === undefined ? {} : { builtinCloudFormationValidation: opts.validation }),
     ...(opts.outdir === undefined ? {} : { outdir: opts.outdir }),

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { GatewayFunction } from './gateway-function';
 import { acknowledge } from './nag';
 import { ENV_NAMES, SERVICE_NAME } from './names';
+import type { AwsLaunchLimits } from '../../shared/domain/target-limits';
 
 interface FunctionSpec {
   /** Entry module relative to the project root. */
@@ -184,6 +185,8 @@ export interface GatewayFunctionsProps {
   };
   /** AWS direct: disk bytes per PutBlocks range (Map item); absent: the functions' default (1 GiB). */
   readonly ebsUploadChunkBytes?: number;
+  /** The launch allow-lists of CDK context (absent: the defaults the functions know). */
+  readonly awsLaunchLimits?: Partial<AwsLaunchLimits>;
   /** The timers: Scheduler's group, the role it assumes, the timer state machine (ARN built from its name). */
   readonly timers: { groupName: string; roleArn: string; stateMachineArn: string };
 }
@@ -218,6 +221,12 @@ export class GatewayFunctions extends Construct {
       ...(props.azure.subnetId ? { [ENV_NAMES.azureSubnetId]: props.azure.subnetId } : {}),
       ...(props.ebsUploadChunkBytes !== undefined
         ? { [ENV_NAMES.ebsUploadChunkBytes]: String(props.ebsUploadChunkBytes) }
+        : {}),
+      ...(props.awsLaunchLimits?.awsRegions
+        ? { [ENV_NAMES.stackAwsRegions]: props.awsLaunchLimits.awsRegions.join(',') }
+        : {}),
+      ...(props.awsLaunchLimits?.instanceTypes
+        ? { [ENV_NAMES.stackInstanceTypes]: props.awsLaunchLimits.instanceTypes.join(',') }
         : {}),
       [ENV_NAMES.scheduleGroupName]: props.timers.groupName,
       [ENV_NAMES.schedulerRoleArn]: props.timers.roleArn,

@@ -6,7 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { GatewayFunction } from './gateway-function';
 import { AZURE_CREDENTIAL_STEPS, type GatewayFunctions } from './functions';
 import { acknowledgeWildcard, getAttFinding } from './nag';
-import { DEFAULT_TARGET_LIMITS } from '../../shared/domain/target-limits';
+import type { AwsLaunchLimits } from '../../shared/domain/target-limits';
 import {
   MANAGED_TAG_KEY,
   MANAGED_TAG_VALUE,
@@ -29,6 +29,8 @@ export interface GatewayPermissionsProps {
   /** Every writer starts the webhook delivery workflow for an event with a callback (webhooks/outbox.ts). */
   readonly webhookStateMachineArn: string;
   readonly cancelStateMachineArn: string;
+  /** The regions and instance types RunInstances is allowed for (shared/domain/target-limits.ts). */
+  readonly awsLaunchLimits: AwsLaunchLimits;
   /** `arn:…:execution:<state machine name>:*` for each state machine. */
   readonly offloadExecutionsArn: string;
   readonly returnExecutionsArn: string;
@@ -293,9 +295,9 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     conditions: {
       StringEquals: {
         [`aws:RequestTag/${MANAGED_TAG_KEY}`]: MANAGED_TAG_VALUE,
-        'aws:RequestedRegion': [...DEFAULT_TARGET_LIMITS.awsRegions],
+        'aws:RequestedRegion': [...props.awsLaunchLimits.awsRegions],
       },
-      StringLike: { 'ec2:InstanceType': [...DEFAULT_TARGET_LIMITS.instanceTypes] },
+      StringLike: { 'ec2:InstanceType': [...props.awsLaunchLimits.instanceTypes] },
     },
   });
   allow(steps.launchInstance, {

@@ -3,10 +3,12 @@
  * locations and VM sizes it allows. A syntactically valid target is not enough: without a list any
  * key could launch a p5.48xlarge in any region. The defaults are the commercial AWS regions and the
  * Azure public regions, with the general-purpose, compute and memory families that VM Import and
- * Azure's managed disks from a VHD take (no GPU, HPC or huge-memory families); a deployment replaces
- * a list with BURSTGATE_AWS_REGIONS, BURSTGATE_INSTANCE_TYPES (both only narrower: IAM holds the
- * defaults), BURSTGATE_AZURE_LOCATIONS, BURSTGATE_AZURE_VM_SIZES (comma-separated). Patterns use `*` and `?` as IAM's StringLike does:
- * the stack puts the same AWS lists into the launch permissions' conditions.
+ * Azure's managed disks from a VHD take (no GPU, HPC or huge-memory families). The AWS lists are
+ * also IAM conditions on RunInstances, so they are set where the stack is made: CDK context
+ * `burstgate:awsRegions` and `burstgate:instanceTypes` replace them (wider or narrower), and the
+ * stack hands them to the functions. An operator narrows them further with BURSTGATE_AWS_REGIONS,
+ * BURSTGATE_INSTANCE_TYPES, and replaces the Azure ones with BURSTGATE_AZURE_LOCATIONS,
+ * BURSTGATE_AZURE_VM_SIZES (comma-separated). Patterns use `*` and `?` as IAM's StringLike does.
  */
 import { ValidationError } from './errors';
 
@@ -118,6 +120,42 @@ export const DEFAULT_TARGET_LIMITS: TargetLimits = {
   ],
   azureVmSizes: ['Standard_B*', 'Standard_D*', 'Standard_E*', 'Standard_F*'],
 };
+
+/** The AWS lists the stack's launch permissions hold (IAM conditions); the functions may only narrow them. */
+export type AwsLaunchLimits = Pick<TargetLimits, 'awsRegions' | 'instanceTypes'>;
+
+// Regions are matched with StringEquals (aws:RequestedRegion): names only. An instance type pattern
+// names its family: `p5.*` is a deliberate choice, `*` or `*.large` would let any family through.
+const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9*?-]+$/;
+
+/**
+ * A launch allow-list as CDK context gives it (`a,b` on the command line, an array in cdk.json);
+ * undefined when absent. Throws naming the context key and the entries that are not a region name
+ * or an instance type pattern with a family.
+ */
+export function parseAwsLaunchList(
+  kind: keyof AwsLaunchLimits,
+  raw: unknown,
+  key: string,
+): readonly string[] | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const items = (Array.isArray(raw) ? raw.map(String) : String(raw).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const shape = kind === 'awsRegions' ? REGION_NAME : INSTANCE_TYPE_PATTERN;
+  const bad = items.filter((i) => !shape.test(i));
+  if (items.length === 0 || bad.length > 0) {
+    const what =
+      kind === 'awsRegions'
+        ? 'AWS region names (us-east-1,eu-central-1)'
+        : 'instance types or patterns that name the family (m7i.*,c6i.large)';
+    throw new Error(
+      `context ${key} must be a comma-separated list of ${what}; not one: ${bad.length ? bad.join(', ') : '(empty)'}`,
+    );
+  }
+  return [...new Set(items)];
+}
 
 /** IAM's StringLike: `*` any run of characters, `?` one; case-sensitive. */
 export function likePattern(pattern: string, value: string): boolean {

@@ -326,8 +326,9 @@ function quotasFromEnv(env: NodeJS.ProcessEnv): QuotaConfig {
 
 /**
  * The default limits with each list the environment sets replaced. The AWS lists may only narrow
- * the defaults: the stack's IAM conditions on RunInstances hold the defaults, so a wider list would
- * pass the request and fail at launch, after the upload.
+ * what the stack's IAM conditions on RunInstances hold (the defaults, or the CDK context's lists the
+ * stack passes as BURSTGATE_STACK_*): a wider list would pass the request and fail at launch, after
+ * the upload.
  */
 function targetLimitsFromEnv(env: NodeJS.ProcessEnv): TargetLimits {
   const list = (name: string, fallback: readonly string[]): readonly string[] => {
@@ -338,6 +339,10 @@ function targetLimitsFromEnv(env: NodeJS.ProcessEnv): TargetLimits {
     return items.length ? items : fallback;
   };
   const d = DEFAULT_TARGET_LIMITS;
+  const stack = {
+    awsRegions: list(ENV.stackAwsRegions, d.awsRegions),
+    instanceTypes: list(ENV.stackInstanceTypes, d.instanceTypes),
+  };
   const narrowing = (name: string, items: readonly string[], within: readonly string[]) => {
     const wider = items.filter((i) => !within.some((p) => likePattern(p, i)));
     if (wider.length) {
@@ -348,8 +353,12 @@ function targetLimitsFromEnv(env: NodeJS.ProcessEnv): TargetLimits {
     return items;
   };
   return {
-    awsRegions: narrowing(ENV.awsRegions, list(ENV.awsRegions, d.awsRegions), d.awsRegions),
-    instanceTypes: narrowing(ENV.instanceTypes, list(ENV.instanceTypes, d.instanceTypes), d.instanceTypes),
+    awsRegions: narrowing(ENV.awsRegions, list(ENV.awsRegions, stack.awsRegions), stack.awsRegions),
+    instanceTypes: narrowing(
+      ENV.instanceTypes,
+      list(ENV.instanceTypes, stack.instanceTypes),
+      stack.instanceTypes,
+    ),
     azureLocations: list(ENV.azureLocations, d.azureLocations),
     azureVmSizes: list(ENV.azureVmSizes, d.azureVmSizes),
   };

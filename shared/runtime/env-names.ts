@@ -9,6 +9,9 @@ export const ENV = {
   /** Optional, set by the operator: the target limits' lists (comma-separated; AWS ones only narrower). */
   awsRegions: 'BURSTGATE_AWS_REGIONS',
   instanceTypes: 'BURSTGATE_INSTANCE_TYPES',
+  /** Set by the stack when CDK context replaced them: the AWS lists its RunInstances conditions hold. */
+  stackAwsRegions: 'BURSTGATE_STACK_AWS_REGIONS',
+  stackInstanceTypes: 'BURSTGATE_STACK_INSTANCE_TYPES',
   azureLocations: 'BURSTGATE_AZURE_LOCATIONS',
   azureVmSizes: 'BURSTGATE_AZURE_VM_SIZES',
   /** Optional, set by the operator: every tenant's quotas, and per tenant (JSON; shared/domain/quotas.ts). */

@@ -26,6 +26,24 @@ export function synthesized(): { stack: GatewayStack; template: Template } {
   return cached;
 }
 
+/** A stack synthesized with this CDK context (not cached: each context is its own stack). */
+export function synthesizedWith(context: Record<string, unknown>): Template {
+  const { stack } = createGatewayApp({
+    bundling: false,
+    validation: false,
+    treeMetadata: false,
+    stackTraces: false,
+    context,
+  });
+  return Template.fromStack(stack);
+}
+
+/** The environment variables of one function (`FnStepsLaunchInstance`) in a template. */
+export function functionEnv(template: Template, logicalId: string): Record<string, string> {
+  const fn = resourcesOfType(template, 'AWS::Lambda::Function')[logicalId];
+  return (fn?.Properties.Environment as { Variables: Record<string, string> }).Variables;
+}
+
 export type CfnResource = {
   Type: string;
   Properties: Record<string, unknown>;

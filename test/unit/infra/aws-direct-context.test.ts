@@ -1,24 +1,7 @@
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { AWS_DIRECT_CONTEXT, GatewayStack } from '../../../infra/gateway-stack';
-import {
-  BUNDLING_STACKS_CONTEXT,
-  FEATURE_FLAGS,
-  stateMachineDefinition,
-} from '../../../infra/synth-template';
-import { resourcesOfType } from '../../helpers/synth';
-
-function stackWith(context: Record<string, unknown>): Template {
-  const app = new App({
-    context: { [BUNDLING_STACKS_CONTEXT]: [], ...context },
-    postCliContext: { ...FEATURE_FLAGS },
-    builtinCloudFormationValidation: false,
-    treeMetadata: false,
-    stackTraces: false,
-  });
-  return Template.fromStack(new GatewayStack(app, 'BurstgateStack'));
-}
+import { AWS_DIRECT_CONTEXT } from '../../../infra/gateway-stack';
+import { stateMachineDefinition } from '../../../infra/synth-template';
+import { functionEnv, synthesizedWith as stackWith } from '../../helpers/synth';
 
 describe('AWS direct settings from CDK context', () => {
   it('set the PutBlocks range size on the functions and the Map state’s MaxConcurrency', () => {
@@ -29,8 +12,7 @@ describe('AWS direct settings from CDK context', () => {
     });
 
     // Assess
-    const fn = resourcesOfType(template, 'AWS::Lambda::Function').FnStepsAwsPrepareSnapshot;
-    const env = (fn?.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const env = functionEnv(template, 'FnStepsAwsPrepareSnapshot');
     expect(env.EBS_UPLOAD_CHUNK_BYTES).toBe(String(256 * 1024 * 1024));
     const def = stateMachineDefinition(template.toJSON(), 'OffloadStateMachine') as {
       States: Record<string, { MaxConcurrency?: number }>;
