@@ -299,6 +299,10 @@ export const DeliveryLogSchema = z
     items: z.array(
       z.object({
         deliveryId: z.string().meta({ description: 'The `webhook-id` of every attempt.' }),
+        webhookId: z.string().optional().meta({
+          description:
+            "In a job's log: the tenant's endpoint it went to (absent: the job's own callbackUrl).",
+        }),
         eventType: z.string(),
         url: z.string().meta({ description: 'Redacted: no user info, no query.' }),
         state: z.enum(['pending', 'delivered', 'failed', 'gone', 'refused']),

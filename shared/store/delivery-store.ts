@@ -1,11 +1,19 @@
 /**
  * The webhook outbox: one item per delivery of one event to one URL, kept in the partition of whose
  * URL it is (`pk = JOB#<id>`, `SCHEDULE#<id>` or `WEBHOOK#<id>`, `sk = DELIVERY#<deliveryId>`), so
- * a delivery log is one query of that partition. The body is
+ * a delivery log is one query of that partition. An endpoint's delivery about a job or schedule
+ * also leaves a reference in that job's (schedule's) partition, under the same sort key, so their
+ * log lists it in its place among their own deliveries. The body is
  * fixed when the event happens: every attempt (and a replay) sends the same bytes under the same
  * `webhook-id`. Writes are conditional on `version`, as for jobs.
  */
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { DeliveryMissingError, DeliveryWriteConflictError } from './errors';
 import { putIfVersion, updateVersioned } from './versioned';
 
@@ -55,6 +63,22 @@ const keyOf = (s: DeliverySubject, deliveryId: string) => ({
 });
 /** Most deliveries a log answers (newest first). */
 const MAX_LOG = 200;
+/** BatchGetItem's most keys per call; and how often the keys it left unprocessed are asked again. */
+const BATCH_KEYS = 100;
+const BATCH_ROUNDS = 5;
+
+type Key = ReturnType<typeof keyOf>;
+/** A log item: a delivery of this partition's URL, or a reference to an endpoint's delivery about it. */
+type LogItem = Key & { delivery?: Delivery; ref?: DeliverySubject };
+
+/** The job and schedule an endpoint's delivery is about, whose logs list it too. */
+function referrers(d: Delivery): DeliverySubject[] {
+  if (d.subject.kind !== 'webhook') return [];
+  return [
+    ...(d.about?.jobId ? [{ kind: 'job' as const, id: d.about.jobId }] : []),
+    ...(d.about?.scheduleId ? [{ kind: 'schedule' as const, id: d.about.scheduleId }] : []),
+  ];
+}
 
 export class DeliveryStore {
   constructor(
@@ -63,6 +87,16 @@ export class DeliveryStore {
   ) {}
 
   async create(delivery: Delivery): Promise<void> {
+    // The references first: one left without its delivery (the put below failed) is skipped by
+    // the log, while a delivery without its reference would be missing from the job's log.
+    for (const about of referrers(delivery)) {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...keyOf(about, delivery.deliveryId), ref: delivery.subject },
+        }),
+      );
+    }
     await this.ddb.send(
       new PutCommand({
         TableName: this.table,
@@ -103,7 +137,10 @@ export class DeliveryStore {
     });
   }
 
-  /** The deliveries about a job or schedule, newest first. */
+  /**
+   * The deliveries of a partition, newest first: to its own URL and, for a job or schedule, the
+   * endpoints' deliveries about it (read through their references).
+   */
   async listFor(subject: DeliverySubject): Promise<Delivery[]> {
     const out = await this.ddb.send(
       new QueryCommand({
@@ -115,6 +152,36 @@ export class DeliveryStore {
         ConsistentRead: true,
       }),
     );
-    return ((out.Items as Array<{ delivery: Delivery }> | undefined) ?? []).map((i) => i.delivery);
+    const items = (out.Items as LogItem[] | undefined) ?? [];
+    const referenced = await this.getMany(
+      items.flatMap((i) => (i.ref ? [keyOf(i.ref, i.sk.slice('DELIVERY#'.length))] : [])),
+    );
+    return items.flatMap((i) => {
+      const found = i.delivery ?? (i.ref ? referenced.get(`${partition(i.ref)} ${i.sk}`) : undefined);
+      return found ? [found] : [];
+    });
+  }
+
+  /** Deliveries by key (`pk sk` → delivery); a key with no item is left out. */
+  private async getMany(keys: Key[]): Promise<Map<string, Delivery>> {
+    const found = new Map<string, Delivery>();
+    for (let start = 0; start < keys.length; start += BATCH_KEYS) {
+      let pending: Key[] = keys.slice(start, start + BATCH_KEYS);
+      for (let round = 0; pending.length > 0; round++) {
+        if (round === BATCH_ROUNDS) {
+          throw new Error(`DynamoDB left ${pending.length} delivery reads unprocessed ${BATCH_ROUNDS} times`);
+        }
+        const out = await this.ddb.send(
+          new BatchGetCommand({
+            RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        for (const item of (out.Responses?.[this.table] as LogItem[] | undefined) ?? []) {
+          if (item.delivery) found.set(`${item.pk} ${item.sk}`, item.delivery);
+        }
+        pending = (out.UnprocessedKeys?.[this.table]?.Keys as Key[] | undefined) ?? [];
+      }
+    }
+    return found;
   }
 }

@@ -71,7 +71,10 @@ describe('webhook endpoints', () => {
     const { id, secret, jobId } = await endpointAndJob((_q, res) => void res.writeHead(204).end());
     const log = await untilLog(keys.a, id, done(5));
     const listed = await as(keys.a, 'GET', '/webhooks');
-    // Assess
+    const jobLog = (await as(keys.a, 'GET', `/offloads/${jobId}/deliveries`)).body.items as Log;
+    // Assess: the job's own log lists the endpoint's deliveries about it, naming the endpoint
+    expect(jobLog.map((d) => [d.deliveryId, d.state])).toEqual(log.map((d) => [d.deliveryId, d.state]));
+    expect(jobLog.every((d) => (d as { webhookId?: string }).webhookId === id)).toBe(true);
     const hook = new Webhook(secret);
     const events = receiver!.requests.map(
       (r) =>

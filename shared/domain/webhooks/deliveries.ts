@@ -171,11 +171,15 @@ async function turnOff(gw: Gateway, subject: DeliverySubject): Promise<void> {
   });
 }
 
-/** The delivery log of a job, as the API shows it (newest first; bodies left out, URLs redacted). */
+/**
+ * The delivery log of a job, schedule or endpoint, as the API shows it (newest first; bodies left
+ * out, URLs redacted). A job's log names the endpoint of each delivery that went to one.
+ */
 export async function deliveryLog(gw: Gateway, subject: DeliverySubject) {
   const deliveries = await gw.deliveries.listFor(subject);
   return deliveries.map((d) => ({
     deliveryId: d.deliveryId,
+    ...(d.subject.kind === 'webhook' && subject.kind !== 'webhook' ? { webhookId: d.subject.id } : {}),
     eventType: d.eventType,
     url: redactUrl(d.url),
     state: d.state,

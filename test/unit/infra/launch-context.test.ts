@@ -30,7 +30,7 @@ describe('launch allow-lists from CDK context', () => {
     const env = functionEnv(template, 'FnApiCreateOffload');
     expect(env[ENV.stackAwsRegions]).toBe('eu-central-1,eu-west-1');
     expect(env[ENV.stackInstanceTypes]).toBe('m7i.*,p5.48xlarge');
-    const limits = configFromEnv({ ...env, [ENV.jobsTable]: 'jobs' }).targetLimits;
+    const limits = configFromEnv({ ...env, [ENV.jobsTable]: 'jobs' }).targetLimits!;
     const gpu = { cloud: 'aws', region: 'eu-west-1', instanceType: 'p5.48xlarge' } as const;
     expect(() => checkTargetLimits(gpu, limits, 'target')).not.toThrow();
     expect(() => checkTargetLimits({ ...gpu, region: 'us-east-1' }, limits, 'target')).toThrow(
