@@ -22,6 +22,7 @@ import { handleEbs, isEbsPath } from './ebs';
 import { EbsError } from './ebs-http';
 import { snapshotState, tickSnapshots } from './ebs-snapshots';
 import { createSnapshot, registerImage, writeInstanceDisk } from './ebs-ec2';
+import { describeInstanceTypes } from './instance-types';
 import {
   cancelExportTask,
   createInstanceExportTask,
@@ -156,6 +157,7 @@ const HANDLERS: Record<string, Handler> = {
   CreateTags: createTags,
   CreateSnapshot: createSnapshot,
   RegisterImage: registerImage,
+  DescribeInstanceTypes: describeInstanceTypes,
 };
 
 const MAX_BODY = 1024 * 1024;

@@ -20,48 +20,13 @@ import {
   type QueryNode,
   type XmlObject,
 } from './protocol';
+import { INSTANCE_TYPE_FACTS } from './instance-types';
 
-/** Real instance type names the simulator accepts (a small allow-list; EC2 has many more). */
-export const INSTANCE_TYPES: ReadonlySet<string> = new Set([
-  'm1.small',
-  't2.nano',
-  't2.micro',
-  't2.small',
-  't2.medium',
-  't2.large',
-  't2.xlarge',
-  't3.nano',
-  't3.micro',
-  't3.small',
-  't3.medium',
-  't3.large',
-  't3.xlarge',
-  't3.2xlarge',
-  't3a.micro',
-  't3a.small',
-  't3a.medium',
-  't3a.large',
-  'm5.large',
-  'm5.xlarge',
-  'm5.2xlarge',
-  'm5.4xlarge',
-  'm6i.large',
-  'm6i.xlarge',
-  'm6i.2xlarge',
-  'm7i.large',
-  'm7i.xlarge',
-  'c5.large',
-  'c5.xlarge',
-  'c5.2xlarge',
-  'c6i.large',
-  'c6i.xlarge',
-  'r5.large',
-  'r5.xlarge',
-  'r6i.large',
-]);
+/** Real instance type names the simulator accepts (a small allow-list; EC2 has many more): instance-types.ts. */
+export const INSTANCE_TYPES: ReadonlySet<string> = new Set(Object.keys(INSTANCE_TYPE_FACTS));
 
-/** Nitro instance families, which boot only AMIs with ENA support. */
-const ENA_REQUIRED = /^(t3|t3a|m5|m6i|m7i|c5|c6i|r5|r6i)\./;
+/** Nitro instance types require ENA: they boot only AMIs with ENA support. */
+const enaRequired = (type: string): boolean => INSTANCE_TYPE_FACTS[type]?.ena === 'required';
 
 const GiB = 1024 ** 3;
 
@@ -262,7 +227,7 @@ export const runInstances: Handler = async (ctx, params) => {
       `The instance type '${instanceType}' does not support the virtualization type 'paravirtual' of image '${imageId}'.`,
     );
   }
-  if (image.enaSupport === false && ENA_REQUIRED.test(instanceType)) {
+  if (image.enaSupport === false && enaRequired(instanceType)) {
     throw new Ec2Error(
       'InvalidParameterCombination',
       `Enhanced networking with the Elastic Network Adapter (ENA) is required for the '${instanceType}' instance type. Ensure that your AMI is enabled for ENA.`,
