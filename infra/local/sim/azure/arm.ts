@@ -15,6 +15,7 @@ import {
 } from './context';
 import { armError } from './errors';
 import * as network from './network';
+import { listSkus } from './skus';
 import * as snapshots from './snapshots';
 import * as vms from './virtual-machines';
 
@@ -115,6 +116,16 @@ function methodNotAllowed(method: string) {
 /** The route for a request under /subscriptions/{id}; the caller has checked the subscription. */
 export function routeArm(method: string, segments: string[], apiVersion: string): ArmRoute {
   const [, , third, fourth, fifth, sixth, seventh, eighth, ...rest] = segments;
+  // /subscriptions/{s}/providers/Microsoft.Compute/skus
+  if (
+    third?.toLowerCase() === 'providers' &&
+    fourth?.toLowerCase() === COMPUTE.toLowerCase() &&
+    fifth?.toLowerCase() === 'skus' &&
+    !sixth
+  ) {
+    if (method !== 'GET') throw methodNotAllowed(method);
+    return { action: 'ResourceSkus_List', run: (ctx, req) => listSkus(ctx.armUrl, ctx.subscriptionId, req) };
+  }
   // /subscriptions/{s}/providers/{ns}/locations/{loc}/operations|operationResults/{id}
   if (
     third?.toLowerCase() === 'providers' &&
