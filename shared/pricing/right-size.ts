@@ -67,14 +67,14 @@ export interface RightSizeChoice {
   rejected: Array<Candidate & { reasons: string[] }>;
 }
 
-export type RightSizeErrorCode = 'BG_RIGHTSIZE_BAD_PROFILE' | 'BG_RIGHTSIZE_NOTHING_FITS';
+export type RightSizeErrorCode = 'RIGHTSIZE_BAD_PROFILE' | 'RIGHTSIZE_NOTHING_FITS';
 
 export class RightSizeError extends Error {
   override readonly name = 'RightSizeError';
   constructor(
     readonly code: RightSizeErrorCode,
     message: string,
-    /** BG_RIGHTSIZE_NOTHING_FITS: the largest type of the catalog (by memory, then vCPUs). */
+    /** RIGHTSIZE_NOTHING_FITS: the largest type of the catalog (by memory, then vCPUs). */
     readonly largest?: string,
   ) {
     super(message);
@@ -87,7 +87,7 @@ const MAX_HEADROOM = 4;
 /**
  * The cheapest candidate that fits; without prices, the smallest (vCPUs, then memory). A candidate
  * with no price sorts after every priced one: nothing says it is cheaper. Throws
- * BG_RIGHTSIZE_NOTHING_FITS naming the largest type when none fits, BG_RIGHTSIZE_BAD_PROFILE for
+ * RIGHTSIZE_NOTHING_FITS naming the largest type when none fits, RIGHTSIZE_BAD_PROFILE for
  * a profile or headroom that cannot be matched.
  */
 export function rightSize(
@@ -98,16 +98,16 @@ export function rightSize(
   const headroom = opts.headroom ?? 1;
   if (!Number.isFinite(headroom) || headroom < 1 || headroom > MAX_HEADROOM) {
     throw new RightSizeError(
-      'BG_RIGHTSIZE_BAD_PROFILE',
+      'RIGHTSIZE_BAD_PROFILE',
       `headroom must be a number from 1 to ${MAX_HEADROOM}, got ${headroom}`,
     );
   }
   if (!Number.isSafeInteger(vm.vCPUs) || vm.vCPUs < 1) {
-    throw new RightSizeError('BG_RIGHTSIZE_BAD_PROFILE', `vCPUs must be a whole number ≥ 1, got ${vm.vCPUs}`);
+    throw new RightSizeError('RIGHTSIZE_BAD_PROFILE', `vCPUs must be a whole number ≥ 1, got ${vm.vCPUs}`);
   }
   if (!Number.isSafeInteger(vm.memoryBytes) || vm.memoryBytes < MiB) {
     throw new RightSizeError(
-      'BG_RIGHTSIZE_BAD_PROFILE',
+      'RIGHTSIZE_BAD_PROFILE',
       `memoryBytes must be a whole number of at least 1 MiB, got ${vm.memoryBytes}`,
     );
   }
@@ -128,7 +128,7 @@ export function rightSize(
   }
   const largest = [...catalog].sort((a, b) => b.memoryMiB - a.memoryMiB || b.vCPUs - a.vCPUs)[0];
   throw new RightSizeError(
-    'BG_RIGHTSIZE_NOTHING_FITS',
+    'RIGHTSIZE_NOTHING_FITS',
     `no ${catalog[0]?.cloud === 'azure' ? 'VM size' : 'instance type'} of the ${catalog.length} offered fits ` +
       `${needs.vCPUs} vCPUs, ${needs.memoryMiB} MiB, ${needs.architecture}, ${needs.firmware}` +
       `${opts.family ? ` in family ${opts.family}` : ''}${opts.direct ? ' with NVMe and ENA' : ''}` +

@@ -137,7 +137,7 @@ describe('rightSize', () => {
     // Assess
     expect(big).toMatchObject({
       name: 'RightSizeError',
-      code: 'BG_RIGHTSIZE_NOTHING_FITS',
+      code: 'RIGHTSIZE_NOTHING_FITS',
       largest: 'm7i.xlarge',
       message: expect.stringContaining(
         'no instance type of the 7 offered fits 8 vCPUs, 65536 MiB, x86_64, bios; the largest is m7i.xlarge (4 vCPUs, 16384 MiB)',
@@ -150,7 +150,7 @@ describe('rightSize', () => {
       [VM, { headroom: Number.NaN }],
     ] as const) {
       expect(() => rightSize(vm, CATALOG, opts)).toThrow(
-        expect.objectContaining({ code: 'BG_RIGHTSIZE_BAD_PROFILE' }),
+        expect.objectContaining({ code: 'RIGHTSIZE_BAD_PROFILE' }),
       );
     }
   });
