@@ -113,6 +113,28 @@ export function invoke(
   return task;
 }
 
+/**
+ * A workflow's failure path: the step that records the failure (and compensates), given the caught
+ * error as `error`, then a Fail state. `guarded` sends every error of a task there (the error at
+ * `$.error`).
+ */
+export function failurePath(
+  scope: Construct,
+  stateName: string,
+  fn: GatewayFunction,
+  fail: { stateName: string; error: string; cause: string },
+): { guarded: <T extends sfn.TaskStateBase | sfn.Map>(task: T) => T } {
+  const path = invoke(scope, stateName, fn, sfn.JsonPath.DISCARD, {
+    error: sfn.JsonPath.objectAt('$.error'),
+  }).next(new sfn.Fail(scope, fail.stateName, { error: fail.error, cause: fail.cause }));
+  return {
+    guarded: (task) => {
+      task.addCatch(path, { errors: ['States.ALL'], resultPath: '$.error' });
+      return task;
+    },
+  };
+}
+
 export function wait(scope: Construct, stateName: keyof typeof WAIT_SECONDS): sfn.Wait {
   return new sfn.Wait(scope, stateName, {
     time: sfn.WaitTime.duration(Duration.seconds(WAIT_SECONDS[stateName])),

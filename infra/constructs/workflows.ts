@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import type { StepFunctionName } from './functions';
 import type { GatewayFunction } from './gateway-function';
 import { acknowledgeWildcard, fixLogicalId, getAttFinding } from './nag';
-import { RETRY, awaitTaskToken, invoke, rangeMap, wait } from './workflow-tasks';
+import { RETRY, awaitTaskToken, failurePath, invoke, rangeMap, wait } from './workflow-tasks';
 import {
   CANCEL_STATE_MACHINE_NAME,
   OFFLOAD_STATE_MACHINE_NAME,
@@ -75,15 +75,12 @@ export class Workflows extends Construct {
    */
   private buildCancel(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
     const scope = new Construct(this, 'CancelStates');
-    const failed = invoke(scope, 'CancelFailed', steps.cancelFailed, sfn.JsonPath.DISCARD, {
-      error: sfn.JsonPath.objectAt('$.error'),
-    }).next(
-      new sfn.Fail(scope, 'CancelIncomplete', {
-        error: 'CancelIncomplete',
-        cause:
-          'The cancel could not remove everything the job created (see the job record); DELETE again to retry.',
-      }),
-    );
+    const { guarded } = failurePath(scope, 'CancelFailed', steps.cancelFailed, {
+      stateName: 'CancelIncomplete',
+      error: 'CancelIncomplete',
+      cause:
+        'The cancel could not remove everything the job created (see the job record); DELETE again to retry.',
+    });
     const remove = invoke(scope, 'CancelJob', steps.cancelJob, '$.cancelled');
     remove.addRetry({
       errors: ['CleanupIncomplete'],
@@ -92,8 +89,7 @@ export class Workflows extends Construct {
       backoffRate: 2,
       jitterStrategy: sfn.JitterType.FULL,
     });
-    remove.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-    remove.next(new sfn.Succeed(scope, 'Cancelled'));
+    guarded(remove).next(new sfn.Succeed(scope, 'Cancelled'));
     return this.stateMachine('Cancel', CANCEL_STATE_MACHINE_NAME, remove, [
       steps.cancelJob,
       steps.cancelFailed,
@@ -157,18 +153,11 @@ export class Workflows extends Construct {
   ): sfn.StateMachine {
     const scope = new Construct(this, 'OffloadStates');
 
-    const compensate = invoke(scope, 'Compensate', steps.compensate, sfn.JsonPath.DISCARD, {
-      error: sfn.JsonPath.objectAt('$.error'),
-    }).next(
-      new sfn.Fail(scope, 'OffloadFailed', {
-        error: 'OffloadFailed',
-        cause: 'The offload failed; compensation removed what the job had created (see the job record).',
-      }),
-    );
-    const guarded = <T extends sfn.TaskStateBase | sfn.Map>(task: T): T => {
-      task.addCatch(compensate, { errors: ['States.ALL'], resultPath: '$.error' });
-      return task;
-    };
+    const { guarded } = failurePath(scope, 'Compensate', steps.compensate, {
+      stateName: 'OffloadFailed',
+      error: 'OffloadFailed',
+      cause: 'The offload failed; compensation removed what the job had created (see the job record).',
+    });
 
     const awaitUpload = guarded(
       awaitTaskToken(scope, 'AwaitUpload', steps.awaitUpload, '$.upload', Duration.days(1)),
@@ -198,19 +187,11 @@ export class Workflows extends Construct {
     const markRunning = guarded(invoke(scope, 'MarkRunning', steps.markRunning, sfn.JsonPath.DISCARD));
 
     // ---- Azure: upload the disk in parallel ranges, base snapshot, NIC and VM
-    const azureCompensate = invoke(scope, 'AzureCompensate', steps.azureCompensate, sfn.JsonPath.DISCARD, {
-      error: sfn.JsonPath.objectAt('$.error'),
-    }).next(
-      new sfn.Fail(scope, 'AzureOffloadFailed', {
-        error: 'OffloadFailed',
-        cause:
-          'The Azure offload failed; compensation removed what the job had created (see the job record).',
-      }),
-    );
-    const azureGuarded = <T extends sfn.TaskStateBase | sfn.Map>(task: T): T => {
-      task.addCatch(azureCompensate, { errors: ['States.ALL'], resultPath: '$.error' });
-      return task;
-    };
+    const { guarded: azureGuarded } = failurePath(scope, 'AzureCompensate', steps.azureCompensate, {
+      stateName: 'AzureOffloadFailed',
+      error: 'OffloadFailed',
+      cause: 'The Azure offload failed; compensation removed what the job had created (see the job record).',
+    });
     const prepareUpload = azureGuarded(
       invoke(scope, 'AzurePrepareUpload', steps.azurePrepareUpload, '$.azureUpload'),
     );
@@ -349,18 +330,11 @@ export class Workflows extends Construct {
   private buildReturn(steps: Record<StepFunctionName, GatewayFunction>): sfn.StateMachine {
     const scope = new Construct(this, 'ReturnStates');
 
-    const returnFailed = invoke(scope, 'ReturnFailed', steps.returnFailed, sfn.JsonPath.DISCARD, {
-      error: sfn.JsonPath.objectAt('$.error'),
-    }).next(
-      new sfn.Fail(scope, 'ReturnFailedState', {
-        error: 'ReturnFailed',
-        cause: 'The return failed; the instance and its disk were kept (see the job record).',
-      }),
-    );
-    const guarded = <T extends sfn.TaskStateBase>(task: T): T => {
-      task.addCatch(returnFailed, { errors: ['States.ALL'], resultPath: '$.error' });
-      return task;
-    };
+    const { guarded } = failurePath(scope, 'ReturnFailed', steps.returnFailed, {
+      stateName: 'ReturnFailedState',
+      error: 'ReturnFailed',
+      cause: 'The return failed; the instance and its disk were kept (see the job record).',
+    });
 
     const stopInstance = guarded(invoke(scope, 'StopInstance', steps.stopInstance, '$.stop'));
     const waitForStop = wait(scope, 'WaitForStop');

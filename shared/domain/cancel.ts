@@ -20,10 +20,11 @@ export async function cancelOffload(
   jobId: string,
   by: NonNullable<Job['cancelledBy']> = 'api',
 ): Promise<Job> {
-  const before = await gw.store.get(jobId);
-  if (before.state === 'cancelled') return before;
   let attempt = 0;
+  // A job that had ended (returned, failed) has no workflow left to stop.
+  let ended = false;
   const job = await updateJob(gw, jobId, (j) => {
+    ended = TERMINAL_STATES.has(j.state);
     const tried = j.execution?.cancelAttempts ?? 0;
     if (j.state === 'cancelled' || (j.state === 'cancelling' && tried > 0)) {
       attempt = tried;
@@ -36,16 +37,16 @@ export async function cancelOffload(
     j.execution = { ...j.execution, cancelAttempts: attempt };
   });
   if (job.state === 'cancelled') return job;
-  if (!TERMINAL_STATES.has(before.state)) await stopWorkflows(gw, job);
+  if (!ended) await stopWorkflows(gw, job, by);
   return startCancelExecution(gw, job, attempt);
 }
 
 /** Stops the job's offload and return executions (one that has ended is left as it is). */
-async function stopWorkflows(gw: Gateway, job: Job): Promise<void> {
+async function stopWorkflows(gw: Gateway, job: Job, by: NonNullable<Job['cancelledBy']>): Promise<void> {
   for (const arn of [job.execution?.offloadArn, job.execution?.returnArn]) {
     if (!arn) continue;
     try {
-      await gw.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: 'cancelled through the API' }));
+      await gw.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: `cancelled (by ${by})` }));
     } catch (err) {
       if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
     }
