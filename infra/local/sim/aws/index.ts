@@ -23,6 +23,10 @@ import { EbsError } from './ebs-http';
 import { snapshotState, tickSnapshots } from './ebs-snapshots';
 import { createSnapshot, registerImage, writeInstanceDisk } from './ebs-ec2';
 import { describeInstanceTypes } from './instance-types';
+import { answerJson, JsonServiceError, jsonTarget, type JsonOperation } from './json-protocol';
+import { getProducts } from './pricing';
+import { LIST_PRICE_SNAPSHOT } from '../../../../shared/pricing/list-price-snapshot';
+import type { AwsPriceListItem } from '../../../../shared/pricing/aws-products';
 import {
   cancelExportTask,
   createInstanceExportTask,
@@ -94,6 +98,8 @@ export interface AwsSimulatorOptions {
   faults?: AwsSimFaults;
   region?: string;
   accountId?: string;
+  /** The products GetProducts answers from (default: the shipped list-price snapshot's AWS part). */
+  priceList?: readonly AwsPriceListItem[];
 }
 
 export interface AwsSimResourceRef {
@@ -279,7 +285,37 @@ export async function startAwsSimulator(opts: AwsSimulatorOptions): Promise<AwsS
     return undefined;
   }
 
+  const priceList = opts.priceList ?? LIST_PRICE_SNAPSHOT.aws;
+  const jsonOperations: Record<string, JsonOperation> = {
+    'AWSPriceListService.GetProducts': (input) => getProducts(priceList, input),
+  };
+
+  function jsonFault(operation: string): JsonServiceError | undefined {
+    if (faultHits(faults.throttle, operation))
+      return new JsonServiceError('ThrottlingException', 'Rate exceeded');
+    if (faultHits(faults.serverError, operation)) {
+      return new JsonServiceError('InternalErrorException', 'An internal error has occurred.', 500);
+    }
+    return undefined;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = jsonTarget(req);
+    if (target) {
+      let body = '';
+      try {
+        body = await readBody(req);
+      } catch {
+        res.writeHead(413).end();
+        return;
+      }
+      if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      await answerJson(target, jsonOperations, body, res, newRequestId(), {
+        fault: jsonFault,
+        record: (action, error) => calls.push({ action, at: Date.now(), ...(error ? { error } : {}) }),
+      });
+      return;
+    }
     if (isEbsPath(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)) {
       await handleEbs(ctx, req, res, {
         fault: ebsFault,

@@ -35,6 +35,9 @@ import { armError, AzureSimError, AzureSimUsageError, blobError } from './errors
 import { emptyState, key, resolveTiming, type AzureSimState, type AzureSimTiming } from './model';
 import { recordWrite } from './ranges';
 import { loadOrMakeTls } from './tls';
+import { listRetailPrices } from './retail-prices';
+import { LIST_PRICE_SNAPSHOT } from '../../../../shared/pricing/list-price-snapshot';
+import type { AzureRetailPriceItem } from '../../../../shared/pricing/azure-meters';
 
 export type { AzureSimTiming } from './model';
 export { AzureSimError, AzureSimUsageError } from './errors';
@@ -80,6 +83,8 @@ export interface AzureSimulatorOptions {
   clientSecret?: string;
   /** Access-token lifetime (default 3599 s, as Entra ID). */
   tokenLifetimeSeconds?: number;
+  /** What the Retail Prices API answers from (default: the shipped list-price snapshot's Azure part). */
+  retailPrices?: readonly AzureRetailPriceItem[];
 }
 
 export interface AzureSimResourceRef {
@@ -249,6 +254,7 @@ export async function startAzureSimulator(opts: AzureSimulatorOptions = {}): Pro
   const armPort = await listen(armServer, opts.port ?? 0);
   const blobPort = await listen(blobServer, opts.blobPort ?? 0);
   const url = `https://127.0.0.1:${armPort}`;
+  const retailPrices = opts.retailPrices ?? LIST_PRICE_SNAPSHOT.azure;
   const blobUrl = `https://127.0.0.1:${blobPort}`;
 
   const ctx: ArmContext = {
@@ -313,6 +319,16 @@ export async function startAzureSimulator(opts: AzureSimulatorOptions = {}): Pro
       if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
       const segments = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
       const method = req.method ?? 'GET';
+      if (segments.join('/') === 'api/retail/prices' && method === 'GET') {
+        // unauthenticated, as Azure serves it
+        action = 'RetailPrices';
+        const fault = armFault(action);
+        if (fault) throw fault;
+        const out = listRetailPrices(url, retailPrices, u.searchParams);
+        calls.push({ action, at: Date.now(), status: out.status });
+        sendJson(res, out.status, out.body, baseHeaders);
+        return;
+      }
       if (segments[0]?.toLowerCase() !== 'subscriptions') {
         const form = new URLSearchParams(raw.toString('utf8'));
         const isToken = segments[1] === 'oauth2';
