@@ -11,17 +11,20 @@
  *   aws/karpenter-provider-aws (`zz_generated.pricing_aws.go`, 2026-07-20; identical on
  *   2023-09-18). SKUs where a captured GetProducts answer showed them (m5.large, m5.xlarge,
  *   m6i.large, t3.micro, t3.small, m5.xlarge/m6i.xlarge Windows).
- * - AWS Windows (licence included): captured GetProducts answers for m5.xlarge and m6i.xlarge
- *   (0.376); m5.large, m6i.large and m6i.2xlarge from published tables that agree with them.
- *   Windows rates of other types were not found and are not here.
+ * - AWS Windows (licence included), us-east-1: captured GetProducts answers for m5.xlarge and
+ *   m6i.xlarge, and for every type here a weekly table generated from the AWS offer file
+ *   (flexera-public/policy_templates `aws_ec2_pricing.json`, 2026-08) with the product SKUs.
  * - AWS EBS gp3, snapshots, S3 Standard and its requests, internet egress, EBS direct APIs: the
  *   Price List products with their SKUs and rate codes (offer files of 2023–2026, unchanged).
  *   Lambda ($0.20 per million requests, $0.0000166667 per GB-second) and Step Functions ($0.025
  *   per 1000 state transitions): AWS's pricing pages.
  * - Azure eastus and westeurope VM Linux pay-as-you-go rates: the Retail Prices API as generated
  *   into Azure/karpenter-provider-azure (`zz_generated.pricing.go`, 2026-06-18; identical on
- *   2024-04-23). Windows: D2s v5 only. Standard SSD tiers, Standard HDD LRS snapshots and
- *   "Rtn Preference: MGN" egress: Retail Prices items quoted in public code (eastus).
+ *   2024-04-23). Windows in eastus: a weekly table generated from the Retail Prices API
+ *   (flexera-public/policy_templates `azure_vm_pricing.json`, 2026-08) and a raw captured answer
+ *   (D2s v3); westeurope Windows: D2s v5 only. Standard SSD tiers (eastus; E4, E15, E20 in
+ *   westeurope), Standard HDD LRS snapshots and "Rtn Preference: MGN" egress: Retail Prices items
+ *   quoted in public code and generated tables (2024–2026).
  *
  * Identifiers: a SKU, rate code, meter id or sku id that begins with `bg:` stands where the
  * sources gave the price but not the provider's identifier; the price is the provider's, the

@@ -88,13 +88,29 @@ const EC2_LINUX: ReadonlyArray<readonly [string, string, string?]> = [
 ];
 
 /** [type, Windows (licence included) USD/h, SKU if known]. */
-const EC2_WINDOWS: ReadonlyArray<readonly [string, string, string?]> = [
-  ['m5.large', '0.188'],
+const EC2_WINDOWS: ReadonlyArray<readonly [string, string, string]> = [
+  ['t3.medium', '0.06', 'G9WBYAXUDWGW7XYV'],
+  ['t3.large', '0.1108', 'Z9SB76RG7AYSDDDQ'],
+  ['t3.xlarge', '0.24', 'XAGFXGW3ZXX9QD5E'],
+  ['t3.2xlarge', '0.48', 'JESSB9HP8MGMDJ4Q'],
+  ['c5.large', '0.177', '35QACGXEGWD9AZHY'],
+  ['c5.xlarge', '0.354', 'KBNWDNPNYX37C8BM'],
+  ['c5.2xlarge', '0.708', 'FUETJGKE44YRRDYN'],
+  ['c6i.large', '0.177', 'V3G5CXZSJKNN5W3N'],
+  ['m5.large', '0.188', 'V5K26FGAR6BS5W56'],
   ['m5.xlarge', '0.376', 'HXGQ45BFM9J2FJ3F'],
-  ['m6i.large', '0.188'],
+  ['m5.2xlarge', '0.752', 'K5YBPA2PX7XQXAS4'],
+  ['m6i.large', '0.188', 'M9MCQWG5EKKS5PWR'],
   ['m6i.xlarge', '0.376', 'QV83RDMFWDU5WFFX'],
-  ['m6i.2xlarge', '0.752'],
+  ['m6i.2xlarge', '0.752', 'GZWYTYPS7J7N4Z82'],
+  ['m7i.large', '0.1928', '2JAR7QURUYEEEEDU'],
+  ['m7i.xlarge', '0.3856', 'VENVCH793AWB9M32'],
+  ['r5.large', '0.218', 'GSFR5KSGZUT24Z75'],
+  ['r5.xlarge', '0.436', '5CMJ2RREHKGZTY3C'],
 ];
+
+/** Windows rates come from a weekly table generated from the AWS offer file (its last update). */
+const OFFER_TABLE = '2026-08-17T00:00:00Z';
 
 /** Effective dates captured GetProducts answers gave; the others: the day the source was generated. */
 const EC2_EFFECTIVE: Readonly<Record<string, string>> = {
@@ -125,7 +141,7 @@ function ec2Instance(type: string, os: 'Linux' | 'Windows', usd: string, sku?: s
       operation: os === 'Windows' ? 'RunInstances:0002' : 'RunInstances',
       usagetype: `BoxUsage:${type}`,
     },
-    (sku && EC2_EFFECTIVE[sku]) ?? KARPENTER_AWS,
+    (sku && EC2_EFFECTIVE[sku]) ?? (os === 'Windows' ? OFFER_TABLE : KARPENTER_AWS),
     [
       {
         usd: Number(usd).toFixed(10),

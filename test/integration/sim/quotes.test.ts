@@ -172,32 +172,62 @@ describe('quotes for 72 h in us-east-1 (direct) and eastus', () => {
     expect(Date.parse(a.pricesFetchedAt)).toBeGreaterThan(0);
   });
 
-  it('8 vCPU / 32 GiB Windows UEFI, 200 GiB: m6i.2xlarge with its licence; Azure has no Windows price for D8s_v5', async () => {
+  it('8 vCPU / 32 GiB Windows UEFI, 200 GiB: t3.2xlarge and Standard_D8s_v5 with their licences, on E15', async () => {
     // Act
     const a = await quote(WINDOWS_LARGE, { cloud: 'aws', region: 'us-east-1', mode: 'direct' });
-    const z = quote(WINDOWS_LARGE, { cloud: 'azure', region: 'eastus' });
+    const z = await quote(WINDOWS_LARGE, { cloud: 'azure', region: 'eastus' });
 
-    // Assess
-    expect(a.size).toBe('m6i.2xlarge');
+    // Assess: every cheaper Windows type is named with why it does not fit
+    expect(a.size).toBe('t3.2xlarge');
     expect(a.rightSizing.rejected.map((r) => r.name)).toEqual([
+      't3.medium',
+      't3.large',
+      'c5.large',
+      'c6i.large',
       'm5.large',
       'm6i.large',
+      'm7i.large',
+      'r5.large',
+      't3.xlarge',
+      'c5.xlarge',
       'm5.xlarge',
       'm6i.xlarge',
+      'm7i.xlarge',
+      'r5.xlarge',
     ]);
+    expect(a.rightSizing.rejected.find((r) => r.name === 'r5.xlarge')?.reasons).toEqual(['4 vCPUs < 8']);
     const back = Math.ceil(200 * GiB * 0.1);
     expectLines(a, {
-      compute: 72 * 0.752,
+      compute: 72 * 0.48,
       disk: 200 * MONTHS * P.gp3,
       snapshot: 200 * MONTHS * P.ebsSnapshot,
       staging: 200 * MONTHS * P.s3,
       'return-egress-home': (back / GiB) * P.awsEgress,
       ...fees('aws-direct', 200 * GiB, 200 * GiB, back),
     });
-    // the snapshot lists Windows pay-as-you-go for D2s v5 only: a hole is a clear refusal, not a cheap total
-    await expect(z).rejects.toMatchObject({
+    expect(z.size).toBe('Standard_D8s_v5');
+    expect(z.rightSizing.rejected.map((r) => [r.name, r.reasons])).toContainEqual([
+      'Standard_E4s_v5',
+      ['4 vCPUs < 8'],
+    ]);
+    // 200 GiB rounds up to E15 (256 GiB)
+    expectLines(z, {
+      compute: 72 * 0.752,
+      disk: MONTHS * P.E15,
+      snapshot: 200 * (1 / 730) * P.azureSnapshot,
+      'upload-egress': 200 * P.awsEgress,
+      'return-egress-cloud': (back / GiB) * P.azureEgress,
+      staging: 200 * MONTHS * P.s3,
+      'return-egress-home': (back / GiB) * P.awsEgress,
+      ...fees('azure', 200 * GiB, 200 * GiB, back),
+    });
+  });
+
+  it('refuses to quote a size the price list has no price for, naming the price', async () => {
+    const arm: QuoteVm = { ...LINUX_SMALL, os: 'windows', architecture: 'arm64', firmware: 'efi' };
+    await expect(quote(arm, { cloud: 'azure', region: 'westeurope' })).rejects.toMatchObject({
       code: 'QUOTE_PRICE_MISSING',
-      message: expect.stringContaining('azure:eastus:compute:Standard_D8s_v5:windows'),
+      message: expect.stringContaining('azure:westeurope:compute:Standard_D2ps_v5:windows'),
     });
   });
 
