@@ -15,6 +15,7 @@ import {
   VMIMPORT_ROLE_NAME,
 } from './constructs/names';
 import { grantGatewayPermissions } from './constructs/permissions';
+import { grantQuotePermissions } from './constructs/quote-permissions';
 import { Storage } from './constructs/storage';
 import { GatewayTimers } from './constructs/timers';
 import { VmImportRole } from './constructs/vm-import-role';
@@ -172,6 +173,7 @@ export class GatewayStack extends Stack {
       returnExecutionsArn: executionsArn(RETURN_STATE_MACHINE_NAME),
       azureCredentialsSecretArn: azure.credentialsSecretArn,
     });
+    grantQuotePermissions(this.functions.api.createQuote, azure.credentialsSecretArn);
 
     this.workflows = new Workflows(this, 'Workflows', {
       steps: this.functions.steps,

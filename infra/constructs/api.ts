@@ -49,6 +49,7 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.PATCH, path: '/schedules/{id}', handler: 'updateSchedule' },
   { method: apigwv2.HttpMethod.DELETE, path: '/schedules/{id}', handler: 'deleteSchedule' },
   { method: apigwv2.HttpMethod.POST, path: '/schedules/{id}/prestage', handler: 'prestageSchedule' },
+  { method: apigwv2.HttpMethod.POST, path: '/quotes', handler: 'createQuote' },
   { method: apigwv2.HttpMethod.GET, path: '/openapi.json', handler: 'getOpenApi' },
 ];
 

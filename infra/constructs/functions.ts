@@ -68,6 +68,7 @@ export const API_FUNCTIONS = {
   rotateWebhookSecret: api('rotate-webhook-secret', 'POST /webhooks/{id}/rotate-secret'),
   listWebhookDeliveries: api('list-webhook-deliveries', 'GET /webhooks/{id}/deliveries'),
   replayWebhookDelivery: api('replay-webhook-delivery', 'POST /webhooks/{id}/deliveries/{deliveryId}/replay'),
+  createQuote: api('create-quote', 'POST /quotes (right-sized, priced options across clouds)'),
   getOpenApi: api('get-openapi', 'GET /openapi.json (the OpenAPI 3.1 document)'),
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -141,7 +142,8 @@ export const STEP_FUNCTIONS = {
 
 /**
  * The functions that call Azure: only these get the service principal's secret (ARN and read
- * access). All are workflow steps: the API only starts workflows (a cancel too).
+ * access). The workflow steps below, and one API function (AZURE_CREDENTIAL_API): the API
+ * otherwise only starts workflows (a cancel too).
  */
 export const AZURE_CREDENTIAL_STEPS = [
   'azurePrepareUpload',
@@ -157,6 +159,11 @@ export const AZURE_CREDENTIAL_STEPS = [
   // The cancel workflow removes whatever the job created, in Azure too.
   'cancelJob',
 ] as const satisfies ReadonlyArray<keyof typeof STEP_FUNCTIONS>;
+
+/** The API functions that call Azure: quotes list a location's VM sizes (Resource SKUs). */
+export const AZURE_CREDENTIAL_API = ['createQuote'] as const satisfies ReadonlyArray<
+  keyof typeof API_FUNCTIONS
+>;
 
 export type ApiFunctionName = keyof typeof API_FUNCTIONS;
 export type StepFunctionName = keyof typeof STEP_FUNCTIONS;
@@ -259,7 +266,7 @@ export class GatewayFunctions extends Construct {
       }
       return out;
     };
-    this.api = build('Api', API_FUNCTIONS, []);
+    this.api = build('Api', API_FUNCTIONS, AZURE_CREDENTIAL_API);
     this.steps = build('Steps', STEP_FUNCTIONS, AZURE_CREDENTIAL_STEPS);
 
     acknowledge(

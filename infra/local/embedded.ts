@@ -217,6 +217,7 @@ export function azureConfigFor(sim: AzureSimulator, settings: Partial<typeof EMB
     authorityHost: sim.url,
     armEndpoint: sim.url,
     caPem: sim.ca,
+    retailPricesEndpoint: sim.url,
   };
 }
 
@@ -402,6 +403,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       sfn: stepFunctions.url,
       events: events.url,
       scheduler: scheduler.url,
+      pricing: sim.url,
     };
     const deps = createDeps({
       now: () => clock.now(),

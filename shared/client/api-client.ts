@@ -21,6 +21,8 @@ import type {
   PrestageUploadRequest,
   PrestagedUpload,
   PreviewRequest,
+  Quote,
+  QuoteRequest,
   SchedulePreview,
   ScheduleView,
   UpdateScheduleRequest,
@@ -202,6 +204,14 @@ export class GatewayClient {
       throw protocolError('DELETE /schedules/{id}', 'no scheduleId and cancelledJobs', body);
     }
     return body as DeletedSchedule;
+  }
+
+  /** POST /quotes: ranked, priced options for a VM across the named regions (creates nothing). */
+  async createQuote(req: QuoteRequest): Promise<Quote> {
+    const body = (await this.request('POST', 'quotes', { body: req })) as Partial<Quote> | null;
+    if (!body || !Array.isArray(body.options))
+      throw protocolError('POST /quotes', 'it has no options array', body);
+    return body as Quote;
   }
 
   /** GET /schedules/preview: the next openings of a cron expression in a zone (and closings, given a length). */

@@ -24,6 +24,7 @@ import type {
 import type { ScheduleView, WindowView } from '../domain/windows/schedule-view';
 import type { UploadInstructions } from '../domain/offloads';
 import type { BlockManifest } from '../clouds/aws/ebs-blocks';
+import type { Quote, QuoteRequestBody as QuoteRequest } from '../domain/quotes';
 
 export type {
   AwsTarget,
@@ -43,6 +44,8 @@ export type {
   LeaseRequest,
   ReturnPlan,
   UploadInstructions,
+  Quote,
+  QuoteRequest,
 };
 
 /** Where an offload runs on Azure, as requested: a managed disk from a fixed VHD, then a VM. */

@@ -26,10 +26,12 @@ export const PROBLEM_TYPES = {
   'window-overlap': 409,
   'no-open-prestage': 409,
   'body-too-large': 413,
+  'no-quote': 422,
   'quota-exceeded': 429,
   'unsupported-media-type': 415,
   'internal-error': 500,
   'concurrent-update': 503,
+  'prices-unavailable': 503,
 } as const;
 export type ProblemType = keyof typeof PROBLEM_TYPES;
 

@@ -2,6 +2,7 @@
  * The context every operation runs in: the job store, the staging bucket, the cloud adapter,
  * the event publisher. Built once per Lambda module from injected deps.
  */
+import { createPriceSources, type PriceSources } from './price-sources';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -91,6 +92,8 @@ export interface Gateway {
   timers: JobTimers;
   /** Refuses a callback URL the gateway would not send to (callbacks.ts): a ValidationError naming `path`. */
   checkCallback(url: string, path: string): Promise<void>;
+  /** Prices and instance catalogs for quotes (price-sources.ts). */
+  priceSources: PriceSources;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -118,6 +121,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
   return {
     config: deps.config,
+    priceSources: createPriceSources(deps),
     deliveries,
     webhooks,
     outbox,

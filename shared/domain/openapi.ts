@@ -29,6 +29,7 @@ import {
 } from './api-schemas';
 import { CreateWebhookRequest, DeliveryId, RotateSecretRequest, WebhookId } from './webhooks/endpoints';
 import { PROBLEM_TYPES, type ProblemType } from './errors';
+import { QuoteRequest, QuoteSchema } from './quote-schemas';
 import { ROUTE_SCOPES, type RouteKey } from './tenants';
 import { ImageCachePath } from './image-cache-view';
 import {
@@ -330,6 +331,19 @@ export function operations(): Operation[] {
         ],
       },
     ),
+    route('post', '/quotes', 'createQuote', 'Quote a VM across clouds, right-sized, line by line', {
+      description:
+        "Ranked options for running `vm` (a hardware profile, a `vmName` the gateway has seen, or an OVF document) for `hours`, a `window`, or a schedule's window length in each named AWS region (direct and import modes) and Azure location. Each option names the right-sized type and the cheaper ones rejected, and prices every line (compute, disk, snapshots, staging, egress, the gateway's own fees) with its SKU or meter and effective date. Creates nothing.",
+      body: body(named(QuoteRequest, 'QuoteRequest')),
+      success: [{ status: 200, description: 'The options, cheapest first.', schema: QuoteSchema }],
+      problems: [
+        'validation-failed',
+        'schedule-not-found',
+        'no-quote',
+        'prices-unavailable',
+        ...BODY_PROBLEMS,
+      ],
+    }),
     route('post', '/webhooks', 'createWebhook', 'Add a webhook endpoint of the tenant', {
       description:
         "Every event of the tenant's jobs and schedules whose type is in `events` (or `*`) goes to `url`, signed (Standard Webhooks) with the secret this answer carries once.",

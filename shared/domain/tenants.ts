@@ -46,6 +46,7 @@ export const ROUTE_SCOPES = {
   'PATCH /schedules/{id}': 'schedule',
   'DELETE /schedules/{id}': 'schedule',
   'POST /schedules/{id}/prestage': 'offload',
+  'POST /quotes': 'read',
   'POST /webhooks': 'webhook',
   'GET /webhooks': 'read',
   'DELETE /webhooks/{id}': 'webhook',

@@ -12,6 +12,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { PricingClient } from '@aws-sdk/client-pricing';
 import {
   createAzureClients,
   parseServicePrincipal,
@@ -49,6 +50,8 @@ export interface AzureConfig extends AzureEndpoints {
   sasDurationSeconds: number;
   /** Give up waiting for a VM to start or deallocate after this long. */
   maxVmWaitMs: number;
+  /** The Retail Prices API (default https://prices.azure.com; the simulator: its ARM URL). */
+  retailPricesEndpoint?: string;
 }
 
 export const AZURE_DEFAULTS = {
@@ -99,6 +102,8 @@ export interface GatewayConfig {
   targetLimits?: TargetLimits;
   /** What each tenant may have at once (shared/domain/quotas.ts); absent: DEFAULT_QUOTA for all. */
   quotas?: QuotaConfig;
+  /** Where quotes read prices: `live` (the default: Price List and Retail Prices) or the shipped `snapshot`. */
+  priceSource?: 'live' | 'snapshot';
 }
 
 export interface TimersConfig {
@@ -124,6 +129,8 @@ export interface Endpoints {
   sfn?: string;
   events?: string;
   scheduler?: string;
+  /** The AWS Price List Query API (AWS serves it from us-east-1, eu-central-1 and ap-south-1). */
+  pricing?: string;
 }
 
 export interface GatewayDeps {
@@ -137,6 +144,11 @@ export interface GatewayDeps {
   sfn: SFNClient;
   events: EventBridgeClient;
   scheduler: SchedulerClient;
+  /**
+   * The Price List client; absent when the deployment was given local endpoints but none for it
+   * (a test or the embedded deployment must not reach the real one).
+   */
+  pricing?: PricingClient;
   /** The Azure SDK clients, created on first use (the service principal may have to be fetched). */
   azureClients?: () => Promise<AzureClients>;
   logger: Logger;
@@ -200,6 +212,15 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     ...common,
     ...(endpoints.scheduler ? { endpoint: endpoints.scheduler } : {}),
   });
+  const local = Object.keys(endpoints).length > 0;
+  const pricing =
+    endpoints.pricing || !local
+      ? new PricingClient({
+          ...common,
+          region: endpoints.pricing ? config.region : priceListRegion(config.region),
+          ...(endpoints.pricing ? { endpoint: endpoints.pricing } : {}),
+        })
+      : undefined;
   const logger = opts.logger ?? new Logger({ serviceName: 'burstgate' });
   const azure = config.azure;
   let azureClients: Promise<AzureClients> | undefined;
@@ -212,6 +233,7 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     sfn,
     events,
     scheduler,
+    ...(pricing ? { pricing } : {}),
     ...(azure
       ? {
           azureClients: () => {
@@ -226,6 +248,19 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     logger,
     now: opts.now ?? (() => new Date()),
   };
+}
+
+/** The Price List Query API's nearest region (it answers for every region from these three). */
+function priceListRegion(region: string): string {
+  if (
+    region.startsWith('eu-') ||
+    region.startsWith('me-') ||
+    region.startsWith('af-') ||
+    region.startsWith('il-')
+  ) {
+    return 'eu-central-1';
+  }
+  return region.startsWith('ap-') ? 'ap-south-1' : 'us-east-1';
 }
 
 async function azureClientsFor(
@@ -295,6 +330,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     leaseWarningSeconds: positive(env, ENV.leaseWarningSeconds, LEASE_DEFAULTS.leaseWarningSeconds),
     ...(env[ENV.azureResourceGroup] ? { azure: azureConfigFromEnv(env) } : {}),
     ...(env[ENV.callbackAllow] ? { callbacks: callbackPolicyFromEnv(env[ENV.callbackAllow] ?? '') } : {}),
+    ...priceSourceFromEnv(env),
     targetLimits: targetLimitsFromEnv(env),
     quotas: quotasFromEnv(env),
   };
@@ -407,6 +443,15 @@ function azureConfigFromEnv(env: NodeJS.ProcessEnv): AzureConfig {
     sasDurationSeconds: AZURE_DEFAULTS.sasDurationSeconds,
     maxVmWaitMs: AZURE_DEFAULTS.maxVmWaitMs,
   };
+}
+
+function priceSourceFromEnv(env: NodeJS.ProcessEnv): Pick<GatewayConfig, 'priceSource'> {
+  const v = env[ENV.priceSource];
+  if (v === undefined || v === '') return {};
+  if (v !== 'live' && v !== 'snapshot') {
+    throw new Error(`burstgate: environment variable ${ENV.priceSource} must be live or snapshot, got ${v}`);
+  }
+  return { priceSource: v };
 }
 
 let envDeps: GatewayDeps | undefined;

@@ -19,6 +19,8 @@ export const ENV = {
   quotaDeclaredGib: 'BURSTGATE_QUOTA_DECLARED_GIB',
   quotaLaunchesPerHour: 'BURSTGATE_QUOTA_LAUNCHES_PER_HOUR',
   tenantQuotas: 'BURSTGATE_TENANT_QUOTAS',
+  /** Optional, set by the operator: `snapshot` quotes from the shipped list prices instead of the live APIs. */
+  priceSource: 'BURSTGATE_PRICES',
   stagingBucket: 'STAGING_BUCKET',
   offloadStateMachineArn: 'OFFLOAD_STATE_MACHINE_ARN',
   returnStateMachineArn: 'RETURN_STATE_MACHINE_ARN',

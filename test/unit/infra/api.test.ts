@@ -21,6 +21,7 @@ const EXPECTED_ROUTES: Record<string, string> = {
   'POST /schedules/{id}/prestage': 'FnApiPrestageSchedule',
   'GET /openapi.json': 'FnApiGetOpenapi',
   'GET /offloads/{id}/deliveries': 'FnApiListDeliveries',
+  'POST /quotes': 'FnApiCreateQuote',
   'POST /webhooks': 'FnApiCreateWebhook',
   'GET /webhooks': 'FnApiListWebhooks',
   'DELETE /webhooks/{id}': 'FnApiDeleteWebhook',

@@ -139,6 +139,7 @@ describe('openapi.json', () => {
       'POST /offloads',
       'PATCH /offloads/{id}',
       'POST /offloads/{id}/upload-complete',
+      'POST /quotes',
       'POST /schedules',
       'PATCH /schedules/{id}',
       'POST /schedules/{id}/prestage',

@@ -141,6 +141,12 @@ describe('function permissions', () => {
       FnApiStartReturnRole: [...clearTimers, 'states:StartExecution'],
       // presigns the block manifest's download (manifests/ only)
       FnApiGetImageCacheRole: ['s3:GetObject'],
+      // quotes read price lists and instance catalogs, and the Azure secret for the VM sizes
+      FnApiCreateQuoteRole: [
+        'ec2:DescribeInstanceTypes',
+        'pricing:GetProducts',
+        'secretsmanager:GetSecretValue',
+      ],
       // stops the job's workflow and starts the cancel workflow: removes nothing itself
       FnApiCancelOffloadRole: ['states:StartExecution', 'states:StopExecution'],
       // the cancel workflow: removes everything the job created, in either cloud; records a failure
@@ -293,9 +299,10 @@ describe('function permissions', () => {
         .map((s) => ({ action: s.Action, resource: s.Resource })),
     );
 
-    // Assess: exactly the Azure steps and the cancel workflow's, one action, one secret
+    // Assess: exactly the Azure steps, the cancel workflow's and the quotes' (VM sizes), one action, one secret
     expect(readers.sort()).toEqual(
       [
+        'FnApiCreateQuoteRole',
         'FnStepsCancelJobRole',
         ...[
           'PrepareUpload',
