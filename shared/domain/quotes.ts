@@ -172,8 +172,11 @@ export async function createQuote(gw: Gateway, caller: Caller, req: QuoteRequest
             `clouds[${i}].regions[${j}]`,
           );
         }
-        for (const mode of c.modes ?? (['direct', 'import'] as const))
-          targets.push({ cloud: 'aws', region, mode });
+        // Without a mode asked for, what an offload would pick (aws-mode.ts): a Windows guest goes
+        // through VM Import, which injects its drivers; a Linux one may go either way.
+        const modes =
+          c.modes ?? (vm.os === 'windows' ? (['import'] as const) : (['direct', 'import'] as const));
+        for (const mode of modes) targets.push({ cloud: 'aws', region, mode });
       });
     } else {
       c.locations.forEach((location, j) => {

@@ -29,6 +29,7 @@ export const GATEWAY_USAGE_MODEL = {
   streamingBytesPerSecond: 40 * MiB,
   /** Upload parts (shared/store/staging.ts MIN_PART_SIZE) and the disk chunk of one Map item. */
   partBytes: 16 * MiB,
+  maxParts: 2000,
   chunkBytes: 1 * GiB,
   /** EBS direct APIs move 512 KiB blocks; ListChangedBlocks pages up to 10 000 of them. */
   ebsBlockBytes: 512 * 1024,
@@ -89,8 +90,8 @@ export function estimateGatewayUsage(path: OffloadPath, bytes: TripBytes): Gatew
     apiInvocations * m.apiMemoryGb * m.apiSeconds +
     (fixed + polls) * m.stepMemoryGb * m.stepSeconds +
     streamingSeconds * m.streamingMemoryGb;
-  const uploadParts = Math.ceil(bytes.imageBytes / m.partBytes);
-  const returnParts = Math.ceil(bytes.returnBytes / m.partBytes);
+  const uploadParts = partsOf(bytes.imageBytes);
+  const returnParts = partsOf(bytes.returnBytes);
   const blocksIn = Math.ceil(bytes.allocatedBytes / m.ebsBlockBytes);
   const blocksOut = Math.ceil(bytes.returnBytes / m.ebsBlockBytes);
   return {
@@ -108,6 +109,16 @@ export function estimateGatewayUsage(path: OffloadPath, bytes: TripBytes): Gatew
     'ebs-get-block': path === 'aws-direct' ? blocksOut : 0,
     'ebs-list-blocks': path === 'aws-direct' ? Math.max(1, Math.ceil(blocksOut / m.ebsListPageBlocks)) : 0,
   };
+}
+
+/**
+ * Multipart parts of an object as the staging bucket cuts them (shared/store/staging.ts
+ * partSizeFor): 16 MiB each, larger (whole MiB) once 2000 parts would not hold it.
+ */
+function partsOf(bytes: number): number {
+  const m = GATEWAY_USAGE_MODEL;
+  const part = Math.max(m.partBytes, Math.ceil(bytes / m.maxParts / MiB) * MiB);
+  return Math.ceil(bytes / part);
 }
 
 /** The meters that are the gateway's own compute and orchestration (the rest are cloud API fees). */

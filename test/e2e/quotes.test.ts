@@ -5,6 +5,7 @@
  * them. A profile, a VM it has offloaded, an OVF; hours or a window; clear refusals; nothing created.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli';
 import { GatewayClient } from '../../shared/client/api-client';
 import { followJob } from '../../shared/client/follow';
 import { readOvfDescriptor } from '../../shared/client/ovf-descriptor';
@@ -158,6 +159,26 @@ describe('POST /quotes', () => {
     expect(JSON.stringify(body.errors)).toContain(path);
   });
 
+  it('quotes a Windows VM on AWS through VM Import only, unless direct is asked for', async () => {
+    const windows = { ...PROFILE, osType: 'windows' as const };
+    const picked = await client.createQuote({
+      vm: windows,
+      hours: 10,
+      clouds: [{ cloud: 'aws', regions: ['us-east-1'] }],
+    });
+    const asked = await client.createQuote({
+      vm: windows,
+      hours: 10,
+      clouds: [{ cloud: 'aws', regions: ['us-east-1'], modes: ['direct'] }],
+    });
+    expect(picked.options.map((o) => o.target)).toEqual([
+      { cloud: 'aws', region: 'us-east-1', mode: 'import' },
+    ]);
+    expect(asked.options.map((o) => o.target)).toEqual([
+      { cloud: 'aws', region: 'us-east-1', mode: 'direct' },
+    ]);
+  });
+
   it('reports a target it cannot quote beside those it can', async () => {
     // Act: Windows 4 vCPU / 16 GiB; the snapshot has Windows prices for eastus, for westeurope only D2s v5
     const q: Quote = await client.createQuote({
@@ -175,5 +196,80 @@ describe('POST /quotes', () => {
         detail: expect.stringContaining('azure:westeurope:compute:Standard_B4ms:windows'),
       },
     ]);
+  });
+});
+
+describe('burstgate quote', () => {
+  const cli = (args: string[]) => runCli(['quote', ...args, '--gateway', gw.apiUrl, '--api-key', gw.apiKey]);
+
+  it('prints the options cheapest first, each with its rejections and price lines', async () => {
+    // Act
+    const run = await cli([
+      SAMPLE_OVA,
+      '--hours',
+      '72',
+      '--aws',
+      'us-east-1',
+      '--mode',
+      'direct',
+      '--azure',
+      'eastus',
+    ]);
+
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const out = run.stdout;
+    expect(out).toMatch(/^Quote for 72 h of \d+ vCPUs/);
+    expect(out).toMatch(/\n#\s+target\s+size\s+total\s+to running\n1\s+/);
+    expect(out).toContain('aws us-east-1 direct');
+    expect(out).toContain('azure eastus');
+    expect(out).toMatch(/\n\s+compute\s+72\s+hour\s/);
+    expect(out).toMatch(/\n\s+disk\s+/);
+    expect(out).toMatch(/JG3KUJMBRGHV3N8G \(2026-08-31\)/);
+  });
+
+  it('answers the gateway JSON with --json, from a profile given by flags', async () => {
+    const run = await cli([
+      ...['--vcpus', '2', '--memory-gib', '4', '--disk-gib', '20', '--os', 'linux'],
+      ...['--hours', '72', '--aws', 'us-east-1', '--json'],
+    ]);
+    expect(run.code).toBe(0);
+    const q = JSON.parse(run.stdout) as Quote;
+    expect(q.options.map((o) => o.size)).toEqual(['t3a.medium', 't3a.medium']);
+  });
+
+  it.each([
+    [['--hours', '5', '--vm-name', 'x'], /at least one --aws region or --azure location/],
+    [['--vm-name', 'x', '--aws', 'us-east-1'], /--hours, --from\/--until, or --schedule/],
+    [
+      ['--vm-name', 'x', '--hours', '5', '--schedule', 's', '--aws', 'us-east-1'],
+      /--hours, --from\/--until, or --schedule/,
+    ],
+    [['--hours', '5', '--aws', 'us-east-1'], /give the VM once/],
+    [['--vm-name', 'x', '--hours', '0', '--aws', 'us-east-1'], /--hours must be a positive number/],
+  ])('refuses %j with a usage error (exit 2) and calls nothing', async (args, message) => {
+    const run = await cli(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('exits 1 with the problem when nothing can be quoted', async () => {
+    const run = await cli([
+      '--vcpus',
+      '96',
+      '--memory-gib',
+      '768',
+      '--disk-gib',
+      '20',
+      '--os',
+      'linux',
+      '--hours',
+      '5',
+      '--aws',
+      'us-east-1',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/no-quote|No target could be quoted/);
   });
 });
