@@ -15,7 +15,7 @@ import {
   VMIMPORT_ROLE_NAME,
 } from './constructs/names';
 import { grantGatewayPermissions } from './constructs/permissions';
-import { grantQuotePermissions } from './constructs/quote-permissions';
+import { grantPriceListRead, grantQuotePermissions } from './constructs/quote-permissions';
 import { Storage } from './constructs/storage';
 import { GatewayTimers } from './constructs/timers';
 import { VmImportRole } from './constructs/vm-import-role';
@@ -174,6 +174,7 @@ export class GatewayStack extends Stack {
       azureCredentialsSecretArn: azure.credentialsSecretArn,
     });
     grantQuotePermissions(this.functions.api.createQuote, azure.credentialsSecretArn);
+    grantPriceListRead(this.functions.api.createOffload);
 
     this.workflows = new Workflows(this, 'Workflows', {
       steps: this.functions.steps,

@@ -50,6 +50,9 @@ export const ROUTES: ReadonlyArray<{
   { method: apigwv2.HttpMethod.DELETE, path: '/schedules/{id}', handler: 'deleteSchedule' },
   { method: apigwv2.HttpMethod.POST, path: '/schedules/{id}/prestage', handler: 'prestageSchedule' },
   { method: apigwv2.HttpMethod.POST, path: '/quotes', handler: 'createQuote' },
+  { method: apigwv2.HttpMethod.PUT, path: '/budgets/{tenant}', handler: 'putBudget' },
+  { method: apigwv2.HttpMethod.GET, path: '/budgets/{tenant}', handler: 'getBudget' },
+  { method: apigwv2.HttpMethod.GET, path: '/budget', handler: 'getOwnBudget' },
   { method: apigwv2.HttpMethod.GET, path: '/openapi.json', handler: 'getOpenApi' },
 ];
 

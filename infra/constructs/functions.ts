@@ -68,6 +68,9 @@ export const API_FUNCTIONS = {
   rotateWebhookSecret: api('rotate-webhook-secret', 'POST /webhooks/{id}/rotate-secret'),
   listWebhookDeliveries: api('list-webhook-deliveries', 'GET /webhooks/{id}/deliveries'),
   replayWebhookDelivery: api('replay-webhook-delivery', 'POST /webhooks/{id}/deliveries/{deliveryId}/replay'),
+  putBudget: api('put-budget', "PUT /budgets/{tenant} (a tenant's monthly budget, admin)"),
+  getBudget: api('get-budget', "GET /budgets/{tenant} (a tenant's budget and committed estimates)"),
+  getOwnBudget: api('get-own-budget', "GET /budget (the caller's budget)"),
   createQuote: api('create-quote', 'POST /quotes (right-sized, priced options across clouds)'),
   getOpenApi: api('get-openapi', 'GET /openapi.json (the OpenAPI 3.1 document)'),
 } as const satisfies Record<string, FunctionSpec>;

@@ -93,6 +93,8 @@ export function grantGatewayPermissions(props: GatewayPermissionsProps): void {
     api.listDeliveries,
     api.listWebhooks,
     api.listWebhookDeliveries,
+    api.getBudget,
+    api.getOwnBudget,
   ];
   // GET /openapi.json serves the document in its bundle: no table, no events.
   const noData = [api.getOpenApi];

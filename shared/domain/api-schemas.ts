@@ -241,6 +241,18 @@ export const JobViewSchema = z
     cloud: JobCloudSchema,
     error: JobErrorSchema.optional(),
     lease: JobLeaseSchema.optional(),
+    cost: z
+      .object({
+        currency: z.literal('USD'),
+        estimated: z.number(),
+        estimatedAt: Instant,
+        hours: z.number(),
+        basis: z.string(),
+      })
+      .optional()
+      .meta({
+        description: "The estimate made when the offload was accepted (list prices, the lease's hours).",
+      }),
     returnPlan: ReturnPlanSchema.optional(),
     returnStartedAt: Instant.optional(),
     returnStartedBy: z.enum(['api', 'lease']).optional(),

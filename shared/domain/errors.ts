@@ -20,11 +20,13 @@ export const PROBLEM_TYPES = {
   'schedule-not-found': 404,
   'webhook-not-found': 404,
   'delivery-not-found': 404,
+  'budget-not-found': 404,
   'idempotency-key-reused': 409,
   'invalid-job-state': 409,
   'schedule-name-taken': 409,
   'window-overlap': 409,
   'no-open-prestage': 409,
+  'budget-exceeded': 409,
   'body-too-large': 413,
   'no-quote': 422,
   'quota-exceeded': 429,
@@ -229,5 +231,14 @@ export class StepFailure extends GatewayError {
     readonly problem: JobError,
   ) {
     super(problem.type, name === 'ImageRejected' ? 422 : 409, problem.title, problem.detail);
+  }
+}
+
+/** The price source could not be read; nothing is quoted from half the prices. Retry. */
+export class PricesUnavailableProblem extends GatewayError {
+  override readonly name = 'PricesUnavailableProblem';
+  constructor(detail: string, cause: unknown) {
+    super('prices-unavailable', 503, 'Prices could not be read', detail, undefined, { cause });
+    this.headers['retry-after'] = '30';
   }
 }

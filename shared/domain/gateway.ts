@@ -2,6 +2,7 @@
  * The context every operation runs in: the job store, the staging bucket, the cloud adapter,
  * the event publisher. Built once per Lambda module from injected deps.
  */
+import { BudgetStore } from '../store/budget-store';
 import { createPriceSources, type PriceSources } from './price-sources';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -94,6 +95,8 @@ export interface Gateway {
   checkCallback(url: string, path: string): Promise<void>;
   /** Prices and instance catalogs for quotes (price-sources.ts). */
   priceSources: PriceSources;
+  /** Tenants' monthly budgets (items in the jobs table). */
+  budgets: BudgetStore;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -122,6 +125,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     config: deps.config,
     priceSources: createPriceSources(deps),
+    budgets: new BudgetStore(deps.ddb, deps.config.jobsTable),
     deliveries,
     webhooks,
     outbox,

@@ -208,6 +208,18 @@ export const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** The tenant that owns a job, schedule or cache entry. */
 export const ownerOf = (thing: { tenant?: string }): string => thing.tenant ?? DEFAULT_TENANT;
 
+/** What a job costs: for now the estimate made when it was accepted (budgets.ts). */
+export interface JobCost {
+  currency: 'USD';
+  /** USD: the target's type or size for the lease's hours, and the trip's other lines, at list prices. */
+  estimated: number;
+  estimatedAt: string;
+  /** The hours the estimate counts (the lease's). */
+  hours: number;
+  /** How it was made, in words (the size, the disk, the guest OS assumed). */
+  basis: string;
+}
+
 export interface Job {
   jobId: string;
   /** The tenant whose API key made the job (absent: DEFAULT_TENANT); only it sees the job. */
@@ -350,6 +362,7 @@ export interface Job {
   };
   error?: JobError;
   lease?: JobLease;
+  cost?: JobCost;
   launch?: JobLaunch;
   /** Derived from the lease whenever it or the estimate changes; absent once the return has started. */
   returnPlan?: ReturnPlan;

@@ -2,6 +2,7 @@
  * What the HTTP API does, as plain functions: create an offload (placeOffload), complete its
  * upload, show and list jobs, start the return (cancelling: cancel.ts). Handlers translate and delegate here.
  */
+import { estimateAndGuard } from './budgets';
 import { DEFAULT_TARGET_LIMITS, checkTargetLimits } from './target-limits';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidJobStateError, UploadIncompleteError, ValidationError } from './errors';
@@ -124,9 +125,19 @@ export async function placeOffload(
   const lease = leaseFor(gw, req.lease, { plannedLaunch, path: 'lease' });
   // Over a quota: refused before anything is written. A window's job was agreed with its schedule,
   // and a replay (a key used before) made its job already: neither is counted again.
-  if (!window && !(await gw.store.idempotencyKeyUsed(tenant, idempotencyKey))) {
-    await checkQuota(gw, tenant, req.imageSizeBytes);
-  }
+  const fresh = !window && !(await gw.store.idempotencyKeyUsed(tenant, idempotencyKey));
+  if (fresh) await checkQuota(gw, tenant, req.imageSizeBytes);
+  // Past a hard budget: refused before anything is written too (budgets.ts); the estimate is kept.
+  const cost = fresh
+    ? await estimateAndGuard(gw, {
+        tenant,
+        target,
+        vmName: req.vmName,
+        imageSizeBytes: req.imageSizeBytes,
+        lease,
+        from: plannedLaunch,
+      })
+    : undefined;
   const proposedId = newJobId(now);
   const prior = await gw.store.claimIdempotencyKey(tenant, idempotencyKey, req, proposedId, now);
   const jobId = prior?.jobId ?? proposedId;
@@ -167,6 +178,7 @@ export async function placeOffload(
     cloud: {},
     activeStep: { name: 'upload', startedAt: now.toISOString() },
     lease,
+    ...(cost ? { cost } : {}),
     ...(launch ? { launch } : {}),
     ...(window ? { window } : {}),
   };

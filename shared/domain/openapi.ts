@@ -29,7 +29,7 @@ import {
 } from './api-schemas';
 import { CreateWebhookRequest, DeliveryId, RotateSecretRequest, WebhookId } from './webhooks/endpoints';
 import { PROBLEM_TYPES, type ProblemType } from './errors';
-import { QuoteRequest, QuoteSchema } from './quote-schemas';
+import { BudgetPath, BudgetRequest, BudgetViewSchema, QuoteRequest, QuoteSchema } from './money-schemas';
 import { ROUTE_SCOPES, type RouteKey } from './tenants';
 import { ImageCachePath } from './image-cache-view';
 import {
@@ -54,7 +54,7 @@ import {
 export const OPENAPI_VERSION = '3.1.0';
 const SECURITY_SCHEME = 'apiKey';
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Body = 'none' | 'optional' | 'required';
 
 /** One operation: what it takes, what it answers, which problems it may answer with. */
@@ -140,7 +140,9 @@ export function operations(): Operation[] {
         'validation-failed',
         ...BODY_PROBLEMS,
         'idempotency-key-reused',
+        'budget-exceeded',
         'quota-exceeded',
+        'prices-unavailable',
         'concurrent-update',
       ],
     }),
@@ -343,6 +345,24 @@ export function operations(): Operation[] {
         'prices-unavailable',
         ...BODY_PROBLEMS,
       ],
+    }),
+    route('put', '/budgets/{tenant}', 'putBudget', "Set a tenant's monthly budget", {
+      description:
+        'USD per calendar month (UTC). `hard`: an offload whose estimate would pass what is left is refused (409 budget-exceeded) before anything is created; `soft`: it goes on. `thresholds` (default 50, 80, 100) are percentages for alerts. Admin only; the same PUT again changes nothing.',
+      params: BudgetPath,
+      body: body(named(BudgetRequest, 'BudgetRequest')),
+      success: [{ status: 200, description: 'The budget and the month so far.', schema: BudgetViewSchema }],
+      problems: ['validation-failed', ...BODY_PROBLEMS],
+    }),
+    route('get', '/budgets/{tenant}', 'getBudget', "A tenant's budget and the month so far", {
+      description: "Another tenant's needs the admin scope.",
+      params: BudgetPath,
+      success: [{ status: 200, description: 'The budget.', schema: BudgetViewSchema }],
+      problems: ['validation-failed', 'budget-not-found'],
+    }),
+    route('get', '/budget', 'getOwnBudget', "The caller's tenant's budget and the month so far", {
+      success: [{ status: 200, description: 'The budget.', schema: BudgetViewSchema }],
+      problems: ['budget-not-found'],
     }),
     route('post', '/webhooks', 'createWebhook', 'Add a webhook endpoint of the tenant', {
       description:

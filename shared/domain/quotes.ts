@@ -12,7 +12,7 @@ import { parseOvf } from '../images';
 import { PriceBookError } from '../pricing/price-book';
 import { QuoteError, quoteTarget, type QuoteOption, type QuoteTarget, type QuoteVm } from '../pricing/quote';
 import { RightSizeError } from '../pricing/right-size';
-import { GatewayError, ValidationError } from './errors';
+import { GatewayError, PricesUnavailableProblem, ValidationError } from './errors';
 import type { Gateway } from './gateway';
 import type { Job } from './job';
 import { Instant } from './requests';
@@ -146,15 +146,6 @@ export class NoQuoteProblem extends GatewayError {
 /** `aws us-east-1 direct`, `azure westeurope`. */
 export function targetName(t: QuoteTarget): string {
   return t.cloud === 'aws' ? `aws ${t.region} ${t.mode}` : `azure ${t.region}`;
-}
-
-/** The price source could not be read; nothing is quoted from half the prices. Retry. */
-export class PricesUnavailableProblem extends GatewayError {
-  override readonly name = 'PricesUnavailableProblem';
-  constructor(detail: string, cause: unknown) {
-    super('prices-unavailable', 503, 'Prices could not be read', detail, undefined, { cause });
-    this.headers['retry-after'] = '30';
-  }
 }
 
 export async function createQuote(gw: Gateway, caller: Caller, req: QuoteRequest): Promise<Quote> {

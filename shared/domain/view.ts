@@ -30,6 +30,7 @@ export async function viewJob(gw: Gateway, job: Job): Promise<JobView> {
     cloud: job.cloud,
     ...(job.error ? { error: job.error } : {}),
     ...(job.lease ? { lease: job.lease } : {}),
+    ...(job.cost ? { cost: job.cost } : {}),
     ...(job.returnPlan ? { returnPlan: job.returnPlan } : {}),
     ...(job.returnStartedAt ? { returnStartedAt: job.returnStartedAt } : {}),
     ...(job.returnStartedBy ? { returnStartedBy: job.returnStartedBy } : {}),

@@ -187,6 +187,30 @@ export async function quoteTarget(
     direct: target.cloud === 'aws' && target.mode === 'direct',
     hourlyPrice: (name) => hourly.get(name),
   });
+  const trip = await priceTrip(vm, target, choice.chosen.name, plan, lookup);
+  return {
+    target,
+    size: choice.chosen.name,
+    rightSizing: { reason: choice.reason, needs: choice.needs, rejected: choice.rejected },
+    ...trip,
+  };
+}
+
+/** What the trip costs on `target` with the instance type or VM size `size`, line by line. */
+export type PricedTrip = Omit<QuoteOption, 'target' | 'size' | 'rightSizing'>;
+
+/**
+ * The lines of one trip on a chosen size (a quote's option, or an offload that names its type).
+ * `lookup` is a PriceBook's price (quoteTarget passes one that remembers what it asked).
+ */
+export async function priceTrip(
+  vm: QuoteVm,
+  target: QuoteTarget,
+  size: string,
+  plan: QuotePlan,
+  lookup: PriceBook['price'],
+): Promise<PricedTrip> {
+  checkRequest(vm, plan);
   const path = offloadPath(target);
   const capacity = vm.disks.reduce((s, d) => s + d.capacityBytes, 0);
   const allocated = vm.disks.reduce((s, d) => s + (d.allocatedBytes ?? d.capacityBytes), 0);
@@ -229,7 +253,6 @@ export async function quoteTarget(
     });
   };
   const months = H / HOURS_PER_MONTH;
-  const size = choice.chosen.name;
   await add(
     'compute',
     target.cloud,
@@ -324,9 +347,6 @@ export async function quoteTarget(
   }
   const fetched = lines.map((l) => l.fetchedAt).sort();
   return {
-    target,
-    size,
-    rightSizing: { reason: choice.reason, needs: choice.needs, rejected: choice.rejected },
     secondsToRunning: secondsToRunning(path, allocated),
     lines,
     total: round6(lines.reduce((s, l) => s + l.amount, 0)),

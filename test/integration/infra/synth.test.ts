@@ -38,7 +38,7 @@ describe('full synth', () => {
       Resources: Record<string, { Properties: { Code: { S3Key: unknown } } }>;
     };
     const entries = functionEntries(template);
-    expect(Object.keys(entries)).toHaveLength(63);
+    expect(Object.keys(entries)).toHaveLength(66);
     for (const logicalId of Object.keys(entries)) {
       const s3Key = template.Resources[logicalId]?.Properties.Code.S3Key;
       expect(typeof s3Key, logicalId).toBe('string');

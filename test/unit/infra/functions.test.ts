@@ -46,7 +46,7 @@ describe('Lambda functions', () => {
     // Assess
     const expected = [...entryFiles('lambdas/api'), ...entryFiles('lambdas/steps')].sort();
     expect(Object.values(entries).sort()).toEqual(expected);
-    expect(expected).toHaveLength(63);
+    expect(expected).toHaveLength(66);
     for (const [logicalId, entry] of Object.entries(entries)) {
       expect(fileExists(entry), `${logicalId}: ${entry}`).toBe(true);
       expect(logicalId).toMatch(/^Fn(Api|Steps)[A-Z][A-Za-z]+$/);
@@ -61,7 +61,7 @@ describe('Lambda functions', () => {
     const roles = resourcesOfType(template, 'AWS::IAM::Role');
 
     // Act / Assess
-    expect(Object.keys(functions)).toHaveLength(63);
+    expect(Object.keys(functions)).toHaveLength(66);
     for (const [id, fn] of Object.entries(functions)) {
       const p = fn.Properties;
       expect(p.Runtime, id).toBe('nodejs22.x');

@@ -120,8 +120,10 @@ describe('function permissions', () => {
     const setTimers = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:UpdateSchedule'];
     const clearTimers = ['scheduler:DeleteSchedule'];
     const expected: Record<string, string[]> = {
+      // its estimate reads the price lists (budgets.ts)
       FnApiCreateOffloadRole: [
         'iam:PassRole',
+        'pricing:GetProducts',
         's3:AbortMultipartUpload',
         's3:PutObject',
         ...setTimers,

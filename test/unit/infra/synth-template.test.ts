@@ -27,7 +27,7 @@ describe('synthTemplate', () => {
     expect(resources.JobsTable?.Type).toBe('AWS::DynamoDB::Table');
     expect(resources.OffloadStateMachine?.Type).toBe('AWS::StepFunctions::StateMachine');
     expect(resources.HttpApi?.Type).toBe('AWS::ApiGatewayV2::Api');
-    expect(Object.keys(functionEntries(template))).toHaveLength(63);
+    expect(Object.keys(functionEntries(template))).toHaveLength(66);
     expect(left).toEqual([]);
   });
 
@@ -48,7 +48,7 @@ describe('synthTemplate', () => {
     // Assess
     const entries = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as string[];
     expect(entries).toContain('lambdas/steps/start-import.ts');
-    expect(entries).toHaveLength(63);
+    expect(entries).toHaveLength(66);
   });
 });
 

@@ -1,4 +1,4 @@
-/** The answer of POST /quotes as the OpenAPI document describes it (shared/pricing/quote.ts builds it). */
+/** The answers of POST /quotes and the budget routes as the OpenAPI document describes them. */
 import { z } from 'zod';
 import { QuoteRequest } from './quotes';
 
@@ -78,4 +78,21 @@ export const QuoteSchema = z
   })
   .meta({ id: 'Quote' });
 
+export const BudgetViewSchema = z
+  .object({
+    tenant: z.string(),
+    monthlyUsd: z.number(),
+    mode: z.enum(['hard', 'soft']),
+    thresholds: z.array(z.number()),
+    month: z.string().meta({ description: 'The calendar month (UTC) of the figures, e.g. 2026-12' }),
+    committedUsd: z
+      .number()
+      .meta({ description: "The estimates of the month's jobs that did not fail or get cancelled" }),
+    remainingUsd: z.number(),
+    jobs: z.number(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'BudgetView' });
+
 export { QuoteRequest };
+export { BudgetPath, BudgetRequest } from './budgets';
