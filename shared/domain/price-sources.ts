@@ -6,7 +6,7 @@
  */
 import { describeInstanceFacts } from '../clouds/aws/instance-facts';
 import { AwsPriceListBook } from '../clouds/aws/price-list';
-import { AzureRetailPriceBook, AZURE_RETAIL_PRICES_ENDPOINT } from '../clouds/azure/retail-prices';
+import { AzureRetailPriceBook } from '../clouds/azure/retail-prices';
 import { listVmSizeFacts } from '../clouds/azure/size-facts';
 import { CloudError } from '../clouds/errors';
 import { LIST_PRICE_SNAPSHOT } from '../pricing/list-price-snapshot';
@@ -78,19 +78,16 @@ export function createPriceSources(deps: GatewayDeps): PriceSources {
 }
 
 /**
- * Azure's public retail prices, or the endpoint the configuration names. A gateway whose ARM
- * endpoint is not Azure's (the simulator) and that names no retail-prices endpoint gets none: it
- * must not fall back to the public service.
+ * The Retail Prices endpoint the configuration names (a deployed gateway: Azure's public one, set
+ * by configFromEnv; the embedded deployment: the simulator). None named: no Azure prices, and no
+ * fallback to the public service from a test or a machine that must not call out.
  */
 function azureBook(deps: GatewayDeps): PriceBook {
   const azure = deps.config.azure;
   if (!azure) return unavailable('this gateway has no Azure configuration');
-  const endpoint =
-    azure.retailPricesEndpoint ?? (azure.armEndpoint ? undefined : AZURE_RETAIL_PRICES_ENDPOINT);
-  if (!endpoint)
-    return unavailable("the ARM endpoint is not Azure's and no retail-prices endpoint is configured");
+  if (!azure.retailPricesEndpoint) return unavailable('no Azure retail-prices endpoint is configured');
   return new AzureRetailPriceBook({
-    endpoint,
+    endpoint: azure.retailPricesEndpoint,
     ...(azure.caPem ? { caPem: azure.caPem } : {}),
     now: deps.now,
   });

@@ -20,6 +20,7 @@ import {
   type AzureEndpoints,
   type AzureServicePrincipal,
 } from '../clouds/azure/clients';
+import { AZURE_RETAIL_PRICES_ENDPOINT } from '../clouds/azure/retail-prices';
 import { EBS_BLOCK_BYTES, EBS_DEFAULT_CHUNK_BYTES } from '../clouds/aws/ebs-blocks';
 import { ENV } from './env-names';
 import { assertCidrs, type EgressPolicy, type Resolver } from '../domain/egress';
@@ -50,7 +51,10 @@ export interface AzureConfig extends AzureEndpoints {
   sasDurationSeconds: number;
   /** Give up waiting for a VM to start or deallocate after this long. */
   maxVmWaitMs: number;
-  /** The Retail Prices API (default https://prices.azure.com; the simulator: its ARM URL). */
+  /**
+   * The Retail Prices API: https://prices.azure.com for a deployed gateway (configFromEnv), the
+   * simulator's URL for the embedded one; absent: Azure quotes and estimates have no prices.
+   */
   retailPricesEndpoint?: string;
 }
 
@@ -165,6 +169,8 @@ export interface CreateDepsOptions {
   now?: () => Date;
   /** SDK retry attempts; Step Functions owns retries of throttled cloud calls, so keep this small. */
   maxAttempts?: number;
+  /** A Price List client for AWS's public endpoint (a deployed gateway; otherwise `endpoints.pricing` or none). */
+  publicPriceList?: boolean;
 }
 
 export function createDeps(opts: CreateDepsOptions): GatewayDeps {
@@ -212,14 +218,12 @@ export function createDeps(opts: CreateDepsOptions): GatewayDeps {
     ...common,
     ...(endpoints.scheduler ? { endpoint: endpoints.scheduler } : {}),
   });
-  const local = Object.keys(endpoints).length > 0;
-  const pricing =
-    endpoints.pricing || !local
-      ? new PricingClient({
-          ...common,
-          region: endpoints.pricing ? config.region : priceListRegion(config.region),
-          ...(endpoints.pricing ? { endpoint: endpoints.pricing } : {}),
-        })
+  // The Price List client only where asked for: the local endpoint, or AWS's own for a deployed
+  // gateway (depsFromEnv). Tests and the embedded deployment must never reach the real one.
+  const pricing = endpoints.pricing
+    ? new PricingClient({ ...common, endpoint: endpoints.pricing })
+    : opts.publicPriceList
+      ? new PricingClient({ ...common, region: priceListRegion(config.region) })
       : undefined;
   const logger = opts.logger ?? new Logger({ serviceName: 'burstgate' });
   const azure = config.azure;
@@ -442,6 +446,8 @@ function azureConfigFromEnv(env: NodeJS.ProcessEnv): AzureConfig {
     uploadChunkBytes: positive(env, ENV.azureUploadChunkBytes, AZURE_DEFAULTS.uploadChunkBytes),
     sasDurationSeconds: AZURE_DEFAULTS.sasDurationSeconds,
     maxVmWaitMs: AZURE_DEFAULTS.maxVmWaitMs,
+    // a deployed gateway reads Azure's public retail prices (no credentials needed)
+    retailPricesEndpoint: AZURE_RETAIL_PRICES_ENDPOINT,
   };
 }
 
@@ -457,7 +463,7 @@ function priceSourceFromEnv(env: NodeJS.ProcessEnv): Pick<GatewayConfig, 'priceS
 let envDeps: GatewayDeps | undefined;
 /** Deps for a deployed Lambda: built on first use, then reused across invocations. */
 export function depsFromEnv(): GatewayDeps {
-  envDeps ??= createDeps({ config: configFromEnv() });
+  envDeps ??= createDeps({ config: configFromEnv(), publicPriceList: true });
   return envDeps;
 }
 

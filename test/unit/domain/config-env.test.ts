@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_QUOTA } from '../../../shared/domain/quota-config';
 import { DEFAULT_TARGET_LIMITS } from '../../../shared/domain/target-limits';
-import { ENV, configFromEnv } from '../../../shared/runtime/deps';
+import { ENV, configFromEnv, createDeps } from '../../../shared/runtime/deps';
 
 const BASE: NodeJS.ProcessEnv = {
   [ENV.jobsTable]: 'jobs',
@@ -92,5 +92,30 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ ...BASE, [ENV.tenantQuotas]: '{"team-a": {"gpus": 1}}' })).toThrow(
       ENV.tenantQuotas,
     );
+  });
+});
+
+describe('price sources of a deployment', () => {
+  it('reads prices live unless BURSTGATE_PRICES says snapshot, and refuses another value', () => {
+    expect(configFromEnv(BASE).priceSource).toBeUndefined();
+    expect(configFromEnv({ ...BASE, [ENV.priceSource]: 'snapshot' }).priceSource).toBe('snapshot');
+    expect(() => configFromEnv({ ...BASE, [ENV.priceSource]: 'cheap' })).toThrow(
+      /BURSTGATE_PRICES must be live or snapshot/,
+    );
+  });
+
+  it("gives a deployed Azure configuration Azure's public retail prices, and local deps no public Price List client", () => {
+    // Act
+    const config = configFromEnv({ ...BASE, [ENV.azureResourceGroup]: 'rg' });
+    const local = createDeps({ config, endpoints: { s3: 'http://127.0.0.1:1' } });
+    const none = createDeps({ config });
+    const simulated = createDeps({ config, endpoints: { pricing: 'http://127.0.0.1:1' } });
+
+    // Assess: only a deployed gateway (depsFromEnv: publicPriceList) or a named endpoint gets a client
+    expect(config.azure?.retailPricesEndpoint).toBe('https://prices.azure.com');
+    expect(local.pricing).toBeUndefined();
+    expect(none.pricing).toBeUndefined();
+    expect(simulated.pricing).toBeDefined();
+    simulated.pricing?.destroy();
   });
 });
