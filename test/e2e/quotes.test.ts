@@ -116,6 +116,41 @@ describe('POST /quotes', () => {
     );
   });
 
+  it("quotes a schedule's window length, by the schedule's name, and 404s one it does not have", async () => {
+    // Prepare: a Friday 18:00 Berlin window of 60 h
+    const made = await callApi(gw, 'POST', '/schedules', {
+      name: 'quote-window',
+      vms: [
+        {
+          vmName: 'node-1',
+          target: { cloud: 'aws', region: 'us-east-1', instanceType: 't3.medium' },
+          source: 'upload',
+        },
+      ],
+      window: { cron: 'cron(0 18 ? * 6 *)', timeZone: 'Europe/Berlin' },
+      duration: 'PT60H',
+    });
+    expect(made.status).toBe(201);
+
+    // Act
+    const q = await client.createQuote({
+      vm: PROFILE,
+      scheduleId: 'quote-window',
+      clouds: [{ cloud: 'aws', regions: ['us-east-1'], modes: ['direct'] }],
+    });
+    const missing = await callApi(gw, 'POST', '/quotes', {
+      vm: PROFILE,
+      scheduleId: 'no-such-schedule',
+      clouds: CLOUDS,
+    });
+
+    // Assess
+    expect(q.hours).toBe(60);
+    expect(q.options[0]?.lines.find((l) => l.item === 'compute')?.quantity).toBe(60);
+    expect(missing.status).toBe(404);
+    expect(missing.body.type).toMatch(/schedule-not-found$/);
+  });
+
   it('answers 422 no-quote naming every target when the VM fits nothing, and creates nothing', async () => {
     // Prepare
     const before = await liveSimResources(gw);
