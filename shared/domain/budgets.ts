@@ -175,9 +175,9 @@ export interface OffloadPlanForCost {
 export async function estimateAndGuard(gw: Gateway, plan: OffloadPlanForCost): Promise<JobCost | undefined> {
   const tenant = plan.tenant;
   const budget = await store(gw).find(tenant);
-  let cost: JobCost;
+  let estimate: Estimate;
   try {
-    cost = await estimateOffload(gw, plan);
+    estimate = await estimateOffload(gw, plan);
   } catch (err) {
     if (!budget && (err instanceof PriceBookError || err instanceof QuoteError)) {
       gw.logger.warn('offload accepted without a cost estimate', { tenant, error: (err as Error).message });
@@ -189,12 +189,14 @@ export async function estimateAndGuard(gw: Gateway, plan: OffloadPlanForCost): P
     }
     throw err;
   }
+  const { perHour, ...cost } = estimate;
   if (!budget || budget.mode === 'soft') return cost;
   const { committed } = await committedThisMonth(gw, tenant);
   const remaining = budget.monthlyUsd - committed;
   if (cost.estimated <= remaining) return cost;
-  const perHour = cost.estimated / Math.max(cost.hours, 1e-9);
-  const fits = remaining > 0 ? Math.floor(remaining / perHour) : 0;
+  // the trip's fixed part (egress, requests) first; what is left buys hours at the hourly part
+  const fixed = cost.estimated - perHour * cost.hours;
+  const fits = perHour > 0 && remaining > fixed ? Math.floor((remaining - fixed) / perHour) : 0;
   throw new BudgetExceededProblem(
     `the offload is estimated at ${cost.estimated.toFixed(2)} USD (${cost.basis}); tenant ${tenant} has ` +
       `${round2(remaining).toFixed(2)} USD left of ${budget.monthlyUsd} USD for ${monthOf(gw.now())} ` +
@@ -204,7 +206,12 @@ export async function estimateAndGuard(gw: Gateway, plan: OffloadPlanForCost): P
   );
 }
 
-async function estimateOffload(gw: Gateway, plan: OffloadPlanForCost): Promise<JobCost> {
+/** The lines that grow with the hours in the cloud; the others (egress, requests) are per trip. */
+const HOURLY_LINES: ReadonlySet<string> = new Set(['compute', 'disk', 'snapshot', 'staging']);
+
+type Estimate = JobCost & { perHour: number };
+
+async function estimateOffload(gw: Gateway, plan: OffloadPlanForCost): Promise<Estimate> {
   const hours = Math.max((Date.parse(plan.lease.expiresAt) - plan.from.getTime()) / 3_600_000, 1 / 60);
   const target: QuoteTarget =
     plan.target.cloud === 'aws'
@@ -235,7 +242,9 @@ async function estimateOffload(gw: Gateway, plan: OffloadPlanForCost): Promise<J
     { hours, gatewayRegion: gw.config.region },
     (k) => gw.priceSources.prices.price(k),
   );
+  const hourly = trip.lines.filter((l) => HOURLY_LINES.has(l.item)).reduce((t, l) => t + l.amount, 0);
   return {
+    perHour: hourly / hours,
     currency: 'USD',
     estimated: Math.round(trip.total * 100) / 100,
     estimatedAt: gw.now().toISOString(),
