@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
  * burstgate — the one CLI: the embedded gateway (`up`, `demo`), the on-prem client (`offload`,
- * `quote`, `launch`, `schedule`, `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`), API keys (`api-key`) and the jobs table (`table`). This file
+ * `quote`, `budget`, `launch`, `schedule`, `status`, `list`, `lease`, `return`, `cancel`), disk images (`image`), API keys (`api-key`) and the jobs table (`table`). This file
  * only dispatches: each command is a module in bin/commands/, imported when it runs, so that
  * `--version` or `image info` load neither the embedded deployment nor any cloud SDK. The work is
  * in shared/client, shared/images and infra/local.
@@ -44,6 +44,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   quote: {
     summary: 'what running a VM costs in which cloud and size, line by line (creates nothing)',
     load: () => import('./commands/quote'),
+  },
+  budget: {
+    summary: "a tenant's monthly budget: show it, or set it (admin)",
+    load: () => import('./commands/budget'),
   },
   launch: {
     summary: 'launch a staged VM now (one offloaded with --hold, or --launch-at before its time)',

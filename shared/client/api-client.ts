@@ -23,6 +23,7 @@ import type {
   PreviewRequest,
   Quote,
   QuoteRequest,
+  BudgetView,
   SchedulePreview,
   ScheduleView,
   UpdateScheduleRequest,
@@ -39,7 +40,7 @@ export interface GatewayClientOptions {
   timeoutMs?: number;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export class GatewayClient {
   readonly baseUrl: string;
@@ -204,6 +205,27 @@ export class GatewayClient {
       throw protocolError('DELETE /schedules/{id}', 'no scheduleId and cancelledJobs', body);
     }
     return body as DeletedSchedule;
+  }
+
+  /** GET /budget (own) or GET /budgets/{tenant} (admin): the budget and the month so far. */
+  async getBudget(tenant?: string): Promise<BudgetView> {
+    const path = tenant === undefined ? 'budget' : `budgets/${encodeURIComponent(tenant)}`;
+    const body = (await this.request('GET', path)) as Partial<BudgetView> | null;
+    if (!body || typeof body.monthlyUsd !== 'number')
+      throw protocolError(`GET /${path}`, 'it has no monthlyUsd', body);
+    return body as BudgetView;
+  }
+
+  /** PUT /budgets/{tenant} (admin): a tenant's monthly budget. */
+  async putBudget(
+    tenant: string,
+    budget: { monthlyUsd: number; mode?: 'hard' | 'soft'; thresholds?: number[] },
+  ): Promise<BudgetView> {
+    const path = `budgets/${encodeURIComponent(tenant)}`;
+    const body = (await this.request('PUT', path, { body: budget })) as Partial<BudgetView> | null;
+    if (!body || typeof body.monthlyUsd !== 'number')
+      throw protocolError(`PUT /${path}`, 'it has no monthlyUsd', body);
+    return body as BudgetView;
   }
 
   /** POST /quotes: ranked, priced options for a VM across the named regions (creates nothing). */

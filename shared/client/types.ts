@@ -25,6 +25,7 @@ import type { ScheduleView, WindowView } from '../domain/windows/schedule-view';
 import type { UploadInstructions } from '../domain/offloads';
 import type { BlockManifest } from '../clouds/aws/ebs-blocks';
 import type { Quote, QuoteRequestBody as QuoteRequest } from '../domain/quotes';
+import type { BudgetView } from '../domain/budgets';
 
 export type {
   AwsTarget,
@@ -46,6 +47,7 @@ export type {
   UploadInstructions,
   Quote,
   QuoteRequest,
+  BudgetView,
 };
 
 /** Where an offload runs on Azure, as requested: a managed disk from a fixed VHD, then a VM. */

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../../shared/domain/api-keys';
 import { ApiKeyStore } from '../../shared/store/api-key-store';
+import { runCli } from '../helpers/cli';
 import { callApi, liveSimResources, startTestGateway, type TestGateway } from '../helpers/embedded';
 
 const MiB = 1024 * 1024;
@@ -125,5 +126,37 @@ describe('budgets', () => {
     expect(free.status).toBe(202);
     const budget = await as(keys.a, 'GET', '/budget');
     expect(budget.body.remainingUsd).toBeLessThan(0);
+  });
+});
+
+describe('burstgate budget', () => {
+  const cli = (key: string, args: string[]) =>
+    runCli(['budget', ...args, '--gateway', gw.apiUrl, '--api-key', key]);
+
+  it('sets a budget with an admin key and shows the tenant its own', async () => {
+    // Act
+    const set = await cli(keys.admin, ['set', 'team-c', '--monthly-usd', '250', '--thresholds', '75,100']);
+    const refused = await cli(keys.a, ['set', 'team-a', '--monthly-usd', '1']);
+    const shown = await cli(keys.admin, ['show', '--tenant', 'team-c', '--json']);
+    const own = await cli(keys.a, ['show']);
+
+    // Assess
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('250.00 USD a month (hard; alerts at 75, 100 %)');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/admin/);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      tenant: 'team-c',
+      monthlyUsd: 250,
+      thresholds: [75, 100],
+    });
+    expect(own.code).toBe(0);
+    expect(own.stdout).toMatch(/^tenant {6}team-a\n/);
+  });
+
+  it('refuses a budget that is not a positive amount (exit 2)', async () => {
+    const run = await cli(keys.admin, ['set', 'team-c', '--monthly-usd', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--monthly-usd must be a positive number/);
   });
 });
