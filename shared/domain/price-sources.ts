@@ -11,6 +11,7 @@ import { listVmSizeFacts } from '../clouds/azure/size-facts';
 import { CloudError } from '../clouds/errors';
 import { LIST_PRICE_SNAPSHOT } from '../pricing/list-price-snapshot';
 import { CachedPriceBook, PriceBookError, type PriceBook, type PriceKey } from '../pricing/price-book';
+import { PromiseCache } from '../pricing/promise-cache';
 import type { InstanceFacts } from '../pricing/right-size';
 import { SnapshotPriceBook } from '../pricing/snapshot-book';
 import type { GatewayDeps } from '../runtime/deps';
@@ -47,7 +48,7 @@ export function createPriceSources(deps: GatewayDeps): PriceSources {
       { now },
     );
   }
-  const catalogs = new Map<string, { at: number; facts: Promise<InstanceFacts[]> }>();
+  const catalogs = new PromiseCache<InstanceFacts[]>({ ttlMs: CATALOG_TTL_MS, maxEntries: 200, now });
   const load = async (cloud: 'aws' | 'azure', region: string): Promise<InstanceFacts[]> => {
     if (cloud === 'aws') return describeInstanceFacts(deps.ec2For(region), limits.instanceTypes);
     if (!deps.azureClients) {
@@ -62,18 +63,7 @@ export function createPriceSources(deps: GatewayDeps): PriceSources {
   };
   return {
     prices,
-    catalog(cloud, region) {
-      const id = `${cloud}:${region}`;
-      const at = now().getTime();
-      const hit = catalogs.get(id);
-      if (hit && at - hit.at < CATALOG_TTL_MS) return hit.facts;
-      const facts = load(cloud, region);
-      catalogs.set(id, { at, facts });
-      facts.catch(() => {
-        if (catalogs.get(id)?.facts === facts) catalogs.delete(id);
-      });
-      return facts;
-    },
+    catalog: (cloud, region) => catalogs.get(`${cloud}:${region}`, () => load(cloud, region)),
   };
 }
 

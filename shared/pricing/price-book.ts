@@ -12,6 +12,8 @@
  * answers (also "no such price") for a while: price lists change monthly, not per request.
  */
 
+import { PromiseCache } from './promise-cache';
+
 export type PriceCloud = 'aws' | 'azure';
 
 /** Usage the gateway itself causes, billed per request, GB-second or transition. */
@@ -126,39 +128,20 @@ export interface CachedPriceBookOptions {
  * lookup; a failed lookup is not kept, so the next ask tries again.
  */
 export class CachedPriceBook implements PriceBook {
-  private readonly entries = new Map<string, { at: number; value: Promise<Price | undefined> }>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => Date;
+  private readonly cache: PromiseCache<Price | undefined>;
 
   constructor(
     private readonly inner: PriceBook,
     opts: CachedPriceBookOptions = {},
   ) {
-    this.ttlMs = opts.ttlMs ?? 24 * 3600 * 1000;
-    this.maxEntries = opts.maxEntries ?? 2000;
-    this.now = opts.now ?? (() => new Date());
-    if (!(this.ttlMs > 0) || !Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new RangeError('CachedPriceBook: ttlMs must be > 0 and maxEntries a whole number ≥ 1');
-    }
+    this.cache = new PromiseCache({
+      ttlMs: opts.ttlMs ?? 24 * 3600 * 1000,
+      maxEntries: opts.maxEntries ?? 2000,
+      now: opts.now ?? (() => new Date()),
+    });
   }
 
   price(key: PriceKey): Promise<Price | undefined> {
-    const id = priceKeyId(key);
-    const at = this.now().getTime();
-    const hit = this.entries.get(id);
-    if (hit && at - hit.at < this.ttlMs) return hit.value;
-    const value = this.inner.price(key);
-    this.entries.delete(id);
-    this.entries.set(id, { at, value });
-    value.catch(() => {
-      if (this.entries.get(id)?.value === value) this.entries.delete(id);
-    });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-    return value;
+    return this.cache.get(priceKeyId(key), () => this.inner.price(key));
   }
 }
