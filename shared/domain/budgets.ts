@@ -19,6 +19,7 @@ import { GatewayError, PricesUnavailableProblem, ValidationError } from './error
 import type { Gateway } from './gateway';
 import type { Job, JobCost, JobLease, JobTarget } from './job';
 import { TenantName } from './requests';
+import { jobsOfVm, quoteVmOf } from './vm-profile';
 import { requireScope, type Caller } from './tenants';
 
 export type { Budget };
@@ -82,8 +83,6 @@ const monthOf = (d: Date) => d.toISOString().slice(0, 7);
 /** Jobs that never ran cost (next to) nothing: they do not count against the month. */
 const UNCOUNTED: ReadonlySet<Job['state']> = new Set(['failed', 'cancelled']);
 
-const store = (gw: Gateway) => gw.budgets;
-
 /** PUT /budgets/{tenant} (admin). */
 export async function putBudget(
   gw: Gateway,
@@ -92,7 +91,7 @@ export async function putBudget(
   req: BudgetRequest,
 ): Promise<BudgetView> {
   requireScope(caller, 'admin', `set the budget of tenant ${tenant}`);
-  const current = await store(gw).find(tenant);
+  const current = await gw.budgets.find(tenant);
   const thresholds = req.thresholds ?? [...DEFAULT_THRESHOLDS];
   const same =
     current &&
@@ -108,14 +107,14 @@ export async function putBudget(
     updatedAt: gw.now().toISOString(),
     version: (current?.version ?? 0) + 1,
   };
-  await store(gw).put(budget);
+  await gw.budgets.put(budget);
   return viewBudget(gw, budget);
 }
 
 /** GET /budgets/{tenant} (admin) and GET /budget (the caller's own tenant). */
 export async function getBudget(gw: Gateway, caller: Caller, tenant: string): Promise<BudgetView> {
   if (tenant !== caller.tenant) requireScope(caller, 'admin', `read the budget of tenant ${tenant}`);
-  const budget = await store(gw).find(tenant);
+  const budget = await gw.budgets.find(tenant);
   if (!budget) throw new BudgetNotFoundProblem(tenant);
   return viewBudget(gw, budget);
 }
@@ -140,18 +139,12 @@ async function committedThisMonth(gw: Gateway, tenant: string): Promise<{ commit
   const month = monthOf(gw.now());
   let committed = 0;
   let jobs = 0;
-  let cursor: string | undefined;
-  for (let page = 0; page < 10; page++) {
-    const res = await gw.store.listOwned({ tenant, limit: 100, ...(cursor ? { cursor } : {}) });
-    for (const j of res.items) {
-      if (j.createdAt.slice(0, 7) !== month || UNCOUNTED.has(j.state) || !j.cost) continue;
-      committed += j.cost.estimated;
-      jobs++;
-    }
-    // newest first: once a page reaches last month, the rest is older
-    const oldest = res.items[res.items.length - 1];
-    cursor = res.nextCursor;
-    if (!cursor || (oldest && oldest.createdAt.slice(0, 7) < month)) break;
+  for await (const j of gw.store.ownedNewestFirst(tenant, 10)) {
+    // newest first: once one is from an earlier month, so is the rest
+    if (j.createdAt.slice(0, 7) < month) break;
+    if (j.createdAt.slice(0, 7) !== month || UNCOUNTED.has(j.state) || !j.cost) continue;
+    committed += j.cost.estimated;
+    jobs++;
   }
   return { committed, jobs };
 }
@@ -174,7 +167,7 @@ export interface OffloadPlanForCost {
  */
 export async function estimateAndGuard(gw: Gateway, plan: OffloadPlanForCost): Promise<JobCost | undefined> {
   const tenant = plan.tenant;
-  const budget = await store(gw).find(tenant);
+  const budget = await gw.budgets.find(tenant);
   let estimate: Estimate;
   try {
     estimate = await estimateOffload(gw, plan);
@@ -219,24 +212,14 @@ async function estimateOffload(gw: Gateway, plan: OffloadPlanForCost): Promise<E
       : { cloud: 'azure', region: plan.target.location };
   const size = plan.target.cloud === 'aws' ? plan.target.instanceType : plan.target.vmSize;
   // An earlier job of the VM says its guest and disk; else the declared image stands for the disk.
-  const earlier = (await gw.store.listOwned({ tenant: plan.tenant, limit: 50 })).items.find(
-    (j) => j.vmName === plan.vmName && j.hardware,
-  );
+  const earlier = (await jobsOfVm(gw, plan.tenant, plan.vmName, 1)).find((j) => j.hardware);
   const hw = earlier?.hardware;
-  const os = /win/i.test(hw?.osType ?? '') ? 'windows' : 'linux';
-  const disks = hw
-    ? hw.disks.map((d) => ({ capacityBytes: d.capacityBytes }))
-    : [{ capacityBytes: plan.imageSizeBytes }];
+  const vm = quoteVmOf(
+    hw ?? { vcpus: 1, memoryMiB: 1024, firmware: 'bios', disks: [{ capacityBytes: plan.imageSizeBytes }] },
+  );
+  const { os, disks } = vm;
   const trip = await priceTrip(
-    {
-      vCPUs: hw?.vcpus ?? 1,
-      memoryBytes: (hw?.memoryMiB ?? 1024) * 1024 * 1024,
-      architecture: 'x86_64',
-      firmware: hw?.firmware ?? 'bios',
-      os,
-      disks,
-      imageBytes: plan.imageSizeBytes,
-    },
+    { ...vm, imageBytes: plan.imageSizeBytes },
     target,
     size,
     { hours, gatewayRegion: gw.config.region },

@@ -14,11 +14,11 @@ import { QuoteError, quoteTarget, type QuoteOption, type QuoteTarget, type Quote
 import { RightSizeError } from '../pricing/right-size';
 import { GatewayError, PricesUnavailableProblem, ValidationError } from './errors';
 import type { Gateway } from './gateway';
-import type { Job } from './job';
 import { Instant } from './requests';
 import { checkTargetLimits } from './target-limits';
 import { DEFAULT_TARGET_LIMITS } from './target-limits';
 import type { Caller } from './tenants';
+import { jobsOfVm, quoteVmOf } from './vm-profile';
 import { findSchedule } from './windows/schedules';
 
 const GiB = 1024 ** 3;
@@ -267,22 +267,20 @@ async function resolveVm(gw: Gateway, caller: Caller, vm: QuoteRequest['vm']): P
         { path: 'vm.ovf', message: 'no disk' },
       ]);
     return {
-      vCPUs: hw.vcpus,
-      memoryBytes: hw.memoryMiB * 1024 * 1024,
-      architecture: 'x86_64',
-      firmware: hw.firmware,
-      os: /win/i.test(hw.osType ?? '') ? 'windows' : 'linux',
-      disks: hw.disks.map((d) => ({
-        capacityBytes: d.capacityBytes,
-        ...(d.populatedSizeBytes !== undefined
-          ? { allocatedBytes: Math.min(d.populatedSizeBytes, d.capacityBytes) }
-          : {}),
-      })),
+      ...quoteVmOf(
+        hw,
+        hw.disks.map((d) => ({
+          capacityBytes: d.capacityBytes,
+          ...(d.populatedSizeBytes !== undefined
+            ? { allocatedBytes: Math.min(d.populatedSizeBytes, d.capacityBytes) }
+            : {}),
+        })),
+      ),
       ...(vm.imageBytes !== undefined ? { imageBytes: vm.imageBytes } : {}),
       basis: `the OVF of ${hw.vmName || 'the VM'}${hw.osType ? ` (${hw.osType})` : ''}`,
     };
   }
-  const jobs = await jobsOf(gw, caller.tenant, vm.vmName);
+  const jobs = await jobsOfVm(gw, caller.tenant, vm.vmName, 5);
   const seen = jobs.find((j) => j.hardware);
   if (!seen?.hardware) {
     throw new ValidationError(
@@ -296,36 +294,21 @@ async function resolveVm(gw: Gateway, caller: Caller, vm: QuoteRequest['vm']): P
   const uploaded = seen.bytes.uploaded;
   const back = jobs.find((j) => j.returnedAt && j.bytes.exported !== undefined)?.bytes.exported;
   return {
-    vCPUs: hw.vcpus,
-    memoryBytes: hw.memoryMiB * 1024 * 1024,
-    architecture: 'x86_64',
-    firmware: hw.firmware,
-    os: /win/i.test(hw.osType ?? '') ? 'windows' : 'linux',
-    disks: hw.disks.map((d) => ({
-      capacityBytes: d.capacityBytes,
-      ...(uploaded > 0
-        ? { allocatedBytes: Math.round((Math.min(uploaded, capacity) * d.capacityBytes) / capacity) }
-        : {}),
-    })),
+    ...quoteVmOf(
+      hw,
+      hw.disks.map((d) => ({
+        capacityBytes: d.capacityBytes,
+        ...(uploaded > 0
+          ? { allocatedBytes: Math.round((Math.min(uploaded, capacity) * d.capacityBytes) / capacity) }
+          : {}),
+      })),
+    ),
     ...(uploaded > 0 ? { imageBytes: uploaded } : {}),
     ...(back !== undefined ? { returnBytes: back } : {}),
     basis:
       `job ${seen.jobId} of ${vm.vmName} (its OVF profile and ${uploaded} bytes uploaded)` +
       (back !== undefined ? `; ${back} bytes came home on its last return` : ''),
   };
-}
-
-/** The tenant's jobs of a VM, newest first (at most five pages are read). */
-async function jobsOf(gw: Gateway, tenant: string, vmName: string): Promise<Job[]> {
-  const out: Job[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < 5; page++) {
-    const res = await gw.store.listOwned({ tenant, limit: 100, ...(cursor ? { cursor } : {}) });
-    out.push(...res.items.filter((j) => j.vmName === vmName));
-    cursor = res.nextCursor;
-    if (!cursor) break;
-  }
-  return out;
 }
 
 async function resolveHours(gw: Gateway, caller: Caller, req: QuoteRequest): Promise<number> {

@@ -118,6 +118,17 @@ export class JobStore {
     });
   }
 
+  /** A tenant's jobs, newest first, across at most `maxPages` pages of 100 (stop early by breaking out). */
+  async *ownedNewestFirst(tenant: string, maxPages: number): AsyncGenerator<Job> {
+    let cursor: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const res = await this.listOwned({ tenant, limit: 100, ...(cursor ? { cursor } : {}) });
+      yield* res.items;
+      cursor = res.nextCursor;
+      if (!cursor) return;
+    }
+  }
+
   /** Jobs in one state, newest first, of every tenant (GSI byState): the gateway's own sweeps. */
   async listInState(state: JobState, limit = 100): Promise<Job[]> {
     const out = await this.ddb.send(
