@@ -24,7 +24,6 @@ import {
 } from './gateway-usage';
 import {
   priceKeyId,
-  type Price,
   type PriceBook,
   type PriceCloud,
   type PriceItem,
@@ -164,12 +163,8 @@ export async function quoteTarget(
 ): Promise<QuoteOption> {
   checkRequest(vm, plan);
   const { book, catalog } = sources;
-  const prices = new Map<string, Price | undefined>();
-  const lookup = async (key: PriceKey) => {
-    const id = priceKeyId(key);
-    if (!prices.has(id)) prices.set(id, await book.price(key));
-    return prices.get(id);
-  };
+  // the gateway's book caches (CachedPriceBook); the snapshot's answers from memory
+  const lookup = (key: PriceKey) => book.price(key);
   const hourly = new Map<string, number>();
   await Promise.all(
     catalog.map(async (f) => {
@@ -199,10 +194,7 @@ export async function quoteTarget(
 /** What the trip costs on `target` with the instance type or VM size `size`, line by line. */
 export type PricedTrip = Omit<QuoteOption, 'target' | 'size' | 'rightSizing'>;
 
-/**
- * The lines of one trip on a chosen size (a quote's option, or an offload that names its type).
- * `lookup` is a PriceBook's price (quoteTarget passes one that remembers what it asked).
- */
+/** The lines of one trip on a chosen size (a quote's option, or an offload that names its type). */
 export async function priceTrip(
   vm: QuoteVm,
   target: QuoteTarget,
