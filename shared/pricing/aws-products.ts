@@ -205,12 +205,14 @@ export function awsProductMatches(
   query: Pick<AwsProductQuery, 'serviceCode' | 'filters'>,
 ): boolean {
   if (item.serviceCode !== query.serviceCode) return false;
-  return query.filters.every(({ field, value }) => fieldOf(item, field) === value);
+  return query.filters.every(({ field, value }) => awsProductField(item, field) === value);
 }
 
-function fieldOf(item: AwsPriceListItem, field: string): string | undefined {
-  if (field === 'productFamily') return item.product.productFamily;
+/** A product's value of a filter field: `ServiceCode`, `productFamily`, `sku`, or an attribute. */
+export function awsProductField(item: AwsPriceListItem, field: string): string | undefined {
   if (field === 'ServiceCode') return item.serviceCode;
+  if (field === 'productFamily') return item.product.productFamily;
+  if (field === 'sku') return item.product.sku;
   return item.product.attributes[field];
 }
 

@@ -142,10 +142,12 @@ export function azureItemMatches(
   item: AzureRetailPriceItem,
   query: Pick<AzureMeterQuery, 'filters'>,
 ): boolean {
-  return query.filters.every(({ field, value }) => {
-    const actual = field === 'priceType' ? item.type : item[field];
-    return actual === value;
-  });
+  return query.filters.every(({ field, value }) => azureItemField(item, field) === value);
+}
+
+/** An item's value of a `$filter` field (`priceType` is Azure's name for the item's `type`). */
+export function azureItemField(item: AzureRetailPriceItem, field: string): unknown {
+  return field === 'priceType' ? item.type : (item as unknown as Record<string, unknown>)[field];
 }
 
 /**

@@ -7,7 +7,7 @@
  * issued it. PriceList entries are JSON strings, as AWS sends them.
  */
 import { createHash } from 'node:crypto';
-import type { AwsPriceListItem } from '../../../../shared/pricing/aws-products';
+import { awsProductField, type AwsPriceListItem } from '../../../../shared/pricing/aws-products';
 import { JsonServiceError } from './json-protocol';
 
 interface GetProductsInput {
@@ -53,15 +53,8 @@ function parseFilters(raw: unknown): Filter[] {
   });
 }
 
-function fieldValue(item: AwsPriceListItem, field: string): string | undefined {
-  if (field === 'ServiceCode') return item.serviceCode;
-  if (field === 'productFamily') return item.product.productFamily;
-  if (field === 'sku') return item.product.sku;
-  return item.product.attributes[field];
-}
-
 function passes(item: AwsPriceListItem, f: Filter): boolean {
-  const actual = fieldValue(item, f.field);
+  const actual = awsProductField(item, f.field);
   switch (f.type) {
     case 'TERM_MATCH':
     case 'EQUALS':

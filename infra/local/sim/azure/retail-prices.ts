@@ -6,7 +6,7 @@
  * Pages are small (5 items) and chained by `NextPageLink` with `$skip`, as Azure chains its pages
  * of 1000, so a client must follow them.
  */
-import type { AzureRetailPriceItem } from '../../../../shared/pricing/azure-meters';
+import { azureItemField, type AzureRetailPriceItem } from '../../../../shared/pricing/azure-meters';
 import { armError } from './errors';
 
 /** The fields Azure's documentation lists as filterable (`priceType` is the items' `type`). */
@@ -62,10 +62,6 @@ export function parseRetailFilter(filter: string): Clause[] {
   );
 }
 
-function value(item: AzureRetailPriceItem, field: string): unknown {
-  return field === 'priceType' ? item.type : (item as unknown as Record<string, unknown>)[field];
-}
-
 export function listRetailPrices(
   baseUrl: string,
   items: readonly AzureRetailPriceItem[],
@@ -77,7 +73,7 @@ export function listRetailPrices(
   }
   const filter = query.get('$filter');
   const clauses = filter === null || filter.trim() === '' ? [] : parseRetailFilter(filter);
-  const matching = items.filter((i) => clauses.every((c) => value(i, c.field) === c.value));
+  const matching = items.filter((i) => clauses.every((c) => azureItemField(i, c.field) === c.value));
   const skip = Number(query.get('$skip') ?? '0');
   if (!Number.isSafeInteger(skip) || skip < 0) {
     throw armError('InvalidSkip', `The $skip '${query.get('$skip')}' is not a whole number.`, 400);
