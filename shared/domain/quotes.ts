@@ -15,8 +15,7 @@ import { RightSizeError } from '../pricing/right-size';
 import { GatewayError, PricesUnavailableProblem, ValidationError } from './errors';
 import type { Gateway } from './gateway';
 import { Instant } from './requests';
-import { checkTargetLimits } from './target-limits';
-import { DEFAULT_TARGET_LIMITS } from './target-limits';
+import { checkTargetLimits, DEFAULT_TARGET_LIMITS } from './target-limits';
 import type { Caller } from './tenants';
 import { jobsOfVm, quoteVmOf } from './vm-profile';
 import { findSchedule } from './windows/schedules';
@@ -156,13 +155,7 @@ export async function createQuote(gw: Gateway, caller: Caller, req: QuoteRequest
   req.clouds.forEach((c, i) => {
     if (c.cloud === 'aws') {
       c.regions.forEach((region, j) => {
-        if (!limits.awsRegions.includes(region)) {
-          checkTargetLimits(
-            { cloud: 'aws', region, instanceType: limits.instanceTypes[0] ?? '' },
-            limits,
-            `clouds[${i}].regions[${j}]`,
-          );
-        }
+        checkTargetLimits({ cloud: 'aws', region }, limits, `clouds[${i}].regions[${j}]`);
         // Without a mode asked for, what an offload would pick (aws-mode.ts): a Windows guest goes
         // through VM Import, which injects its drivers; a Linux one may go either way.
         const modes =
@@ -171,13 +164,7 @@ export async function createQuote(gw: Gateway, caller: Caller, req: QuoteRequest
       });
     } else {
       c.locations.forEach((location, j) => {
-        if (!limits.azureLocations.includes(location)) {
-          checkTargetLimits(
-            { cloud: 'azure', location, vmSize: limits.azureVmSizes[0] ?? '' },
-            limits,
-            `clouds[${i}].locations[${j}]`,
-          );
-        }
+        checkTargetLimits({ cloud: 'azure', location }, limits, `clouds[${i}].locations[${j}]`);
         targets.push({ cloud: 'azure', region: location });
       });
     }

@@ -169,10 +169,13 @@ export function likePattern(pattern: string, value: string): boolean {
 }
 
 type Target =
-  | { cloud: 'aws'; region: string; instanceType: string }
-  | { cloud: 'azure'; location: string; vmSize: string };
+  | { cloud: 'aws'; region: string; instanceType?: string }
+  | { cloud: 'azure'; location: string; vmSize?: string };
 
-/** Refuses a target outside the limits: a ValidationError naming `<path>.region` (...) and the list. */
+/**
+ * Refuses a target outside the limits: a ValidationError naming `<path>.region` (...) and the list.
+ * A target without a size (a quote picks one) is checked for its region or location only.
+ */
 export function checkTargetLimits(target: Target, limits: TargetLimits, path: string): void {
   const refuse = (member: string, value: string, allowed: readonly string[], what: string): never => {
     throw new ValidationError(
@@ -183,15 +186,17 @@ export function checkTargetLimits(target: Target, limits: TargetLimits, path: st
   if (target.cloud === 'aws') {
     if (!limits.awsRegions.includes(target.region))
       refuse('region', target.region, limits.awsRegions, 'AWS regions');
-    if (!limits.instanceTypes.some((p) => likePattern(p, target.instanceType))) {
-      refuse('instanceType', target.instanceType, limits.instanceTypes, 'instance types');
+    const type = target.instanceType;
+    if (type !== undefined && !limits.instanceTypes.some((p) => likePattern(p, type))) {
+      refuse('instanceType', type, limits.instanceTypes, 'instance types');
     }
     return;
   }
   if (!limits.azureLocations.includes(target.location)) {
     refuse('location', target.location, limits.azureLocations, 'Azure locations');
   }
-  if (!limits.azureVmSizes.some((p) => likePattern(p, target.vmSize))) {
-    refuse('vmSize', target.vmSize, limits.azureVmSizes, 'VM sizes');
+  const size = target.vmSize;
+  if (size !== undefined && !limits.azureVmSizes.some((p) => likePattern(p, size))) {
+    refuse('vmSize', size, limits.azureVmSizes, 'VM sizes');
   }
 }
