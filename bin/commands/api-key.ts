@@ -2,6 +2,7 @@
  * `burstgate api-key create|list|revoke`: API keys of a deployed gateway, in its jobs table (the
  * operator's AWS credentials, not an API key: making keys is not something a key may do).
  */
+import { columns } from '../../shared/client/render';
 import { SCOPES } from '../../shared/domain/tenants';
 import type { ApiKeyRecord } from '../../shared/store/api-key-store';
 import { HELP_OPTION, parse } from '../support/args';
@@ -134,16 +135,7 @@ function renderKeys(records: ApiKeyRecord[], now: Date): string {
     r.expiresAt ?? '-',
     statusOf(r, now),
   ]);
-  const header = ['KEY ID', 'TENANT', 'SCOPES', 'LABEL', 'CREATED', 'EXPIRES', 'STATUS'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows]
-    .map((row) =>
-      row
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return columns(['KEY ID', 'TENANT', 'SCOPES', 'LABEL', 'CREATED', 'EXPIRES', 'STATUS'], rows).join('\n');
 }
 
 function statusOf(r: ApiKeyRecord, now: Date): string {

@@ -5,6 +5,7 @@
  * profile given by flags.
  */
 import { readOvfDescriptor } from '../../shared/client/ovf-descriptor';
+import { columns } from '../../shared/client/render';
 import type { Quote, QuoteRequest } from '../../shared/client/types';
 import { GATEWAY_HELP, GATEWAY_OPTIONS, clientFrom, parse } from '../support/args';
 import { printUsage, type Command } from '../support/command';
@@ -192,7 +193,7 @@ function printQuote(o: Output, q: Quote): void {
     usd(opt.total),
     `${Math.round(opt.secondsToRunning / 60)} min`,
   ]);
-  table(o, ['#', 'target', 'size', 'total', 'to running'], rows);
+  for (const l of columns(['#', 'target', 'size', 'total', 'to running'], rows)) o.out(l);
   for (const [i, opt] of q.options.entries()) {
     o.out('');
     o.out(`${i + 1}. ${targetText(opt.target)}: ${opt.rightSizing.reason}`);
@@ -201,8 +202,7 @@ function printQuote(o: Output, q: Quote): void {
         `   not ${r.name}${r.hourlyPrice !== undefined ? ` (${r.hourlyPrice}/h)` : ''}: ${r.reasons.join('; ')}`,
       );
     }
-    table(
-      o,
+    const lines = columns(
       ['line', 'quantity', 'unit', 'unit price', 'amount', 'source'],
       opt.lines.map((l) => [
         l.item,
@@ -214,18 +214,7 @@ function printQuote(o: Output, q: Quote): void {
       ]),
       '   ',
     );
+    for (const l of lines) o.out(l);
   }
   for (const u of q.unavailable) o.out(`\nnot quoted: ${targetText(u.target)}: ${u.code}: ${u.detail}`);
-}
-
-function table(o: Output, head: string[], rows: string[][], indent = ''): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    indent +
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  o.out(line(head));
-  for (const r of rows) o.out(line(r));
 }

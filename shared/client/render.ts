@@ -114,16 +114,25 @@ export function renderJob(job: JobView, opts: { zone?: Zone; now?: Date } = {}):
   return lines.join('\n');
 }
 
+/** Lines of a table: each column as wide as its widest cell, two spaces between, `indent` before. */
+export function columns(
+  header: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  indent = '',
+): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: readonly string[]): string =>
+    indent +
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
+}
+
 /** One line per job for `burstgate list`. */
 export function renderJobTable(jobs: JobView[]): string {
   if (jobs.length === 0) return 'no jobs';
   const rows = jobs.map((j) => [j.jobId, j.state, j.vmName, targetText(j), j.updatedAt]);
-  const header = ['JOB', 'STATE', 'VM', 'TARGET', 'UPDATED'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string =>
-    r
-      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [fmt(header), ...rows.map(fmt)].join('\n');
+  return columns(['JOB', 'STATE', 'VM', 'TARGET', 'UPDATED'], rows).join('\n');
 }
