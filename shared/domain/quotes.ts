@@ -8,6 +8,7 @@
  * given, or a window's span, or a schedule's window length.
  */
 import { z } from 'zod';
+import { CloudError } from '../clouds/errors';
 import { parseOvf } from '../images';
 import { PriceBookError } from '../pricing/price-book';
 import { QuoteError, quoteTarget, type QuoteOption, type QuoteTarget, type QuoteVm } from '../pricing/quote';
@@ -198,9 +199,9 @@ export async function createQuote(gw: Gateway, caller: Caller, req: QuoteRequest
         unavailable.push({ target, code: err.code, detail: err.message });
         continue;
       }
-      const e = err as { name?: string; message?: string };
-      if (e.name === 'CloudRejected' || e.name === 'CloudUnavailable' || e.name === 'CloudThrottled') {
-        unavailable.push({ target, code: e.name, detail: e.message ?? String(err) });
+      // a catalog that could not be listed (no Azure configuration, the cloud down): this target only
+      if (err instanceof CloudError) {
+        unavailable.push({ target, code: err.name, detail: err.message });
         continue;
       }
       throw err;
